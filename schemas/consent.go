@@ -1,0 +1,36 @@
+package schemas
+
+import "time"
+
+// ConsentStatus is the state a consent event puts its key in.
+type ConsentStatus string
+
+// The consent statuses of the input contract.
+const (
+	ConsentGranted ConsentStatus = "granted"
+	ConsentRevoked ConsentStatus = "revoked"
+)
+
+// RecipientSelf is the recipient that is the customer themself. Partners are
+// named "partner:<id>".
+const RecipientSelf = "self"
+
+// ConsentEvent is one validated event of the midata.consent topic. The state
+// of the key customer_id|recipient is its latest event in offset order.
+type ConsentEvent struct {
+	ConsentID  string
+	CustomerID string
+	Recipient  string
+	Status     ConsentStatus
+	Categories Category
+	WindowFrom time.Time // zero: open
+	WindowTo   time.Time // zero: open; exclusive
+	ExpiresAt  time.Time // zero: never
+	EventTime  time.Time
+
+	Partition int
+	Offset    int64
+}
+
+// ConsentKey returns the Kafka key of the consent state of (customer, recipient).
+func ConsentKey(customerID, recipient string) string { return customerID + "|" + recipient }
