@@ -1,0 +1,86 @@
+// Package release owns the release formats of midata: how validated
+// transactions are written for a recipient (midata CSV, NDJSON, and later
+// CSV, JSON, Parquet), their names, files, media types and versions, and the
+// row order each format promises. Every encoder streams and is deterministic:
+// the same records in the same order give the same bytes.
+//
+// It does not filter: the pipeline passes only records the consent covers,
+// in the format's order, and the categories the consent grants (fields of a
+// category that is not granted are not written at all).
+package release
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/midata/midata/schemas"
+)
+
+// Encoder writes one release file. Encode is called once per record in the
+// format's Order; Close writes any trailer and flushes, but does not close
+// the underlying writer.
+type Encoder interface {
+	Encode(t *schemas.Transaction) error
+	Close() error
+}
+
+// Order is the row order a format promises.
+type Order int
+
+const (
+	// OldestFirst is booked_at ascending, then transaction_id (then source
+	// partition and offset, so ties are deterministic).
+	OldestFirst Order = iota
+	// NewestFirst is the exact reverse of OldestFirst (the midata CSV).
+	NewestFirst
+)
+
+// Format describes one release format.
+type Format struct {
+	Name      string // the name users pass: "midata-csv", "ndjson", ...
+	File      string // object name inside the release: "transactions.midata.csv"
+	MediaType string // e.g. "text/csv"
+	Version   int    // bumped on any change of the bytes written
+	Order     Order
+	// New returns an encoder writing to w with the fields the granted
+	// categories allow.
+	New func(w io.Writer, granted schemas.Category) Encoder
+}
+
+// Less reports whether a sorts before b in OldestFirst order.
+func Less(a, b *schemas.Transaction) bool {
+	if !a.BookedAt.Equal(b.BookedAt) {
+		return a.BookedAt.Before(b.BookedAt)
+	}
+	if a.TransactionID != b.TransactionID {
+		return a.TransactionID < b.TransactionID
+	}
+	if a.Partition != b.Partition {
+		return a.Partition < b.Partition
+	}
+	return a.Offset < b.Offset
+}
+
+// formats is the one place formats are listed.
+var formats = map[string]Format{}
+
+// Lookup returns the format with the given name.
+func Lookup(name string) (Format, error) {
+	f, ok := formats[name]
+	if !ok {
+		return Format{}, fmt.Errorf("unknown format %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return f, nil
+}
+
+// Names returns the known format names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(formats))
+	for n := range formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
