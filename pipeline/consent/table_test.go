@@ -36,7 +36,7 @@ func TestTableGrant(t *testing.T) {
 		{name: "no event means no consent", wantErr: "no consent record"},
 		{name: "a grant allows the release", events: []schemas.ConsentEvent{grant}},
 		{name: "the latest event wins: revoke after grant refuses",
-			events: []schemas.ConsentEvent{grant, with(func(e *schemas.ConsentEvent) { e.Status = schemas.ConsentRevoked; e.ConsentID = "K-2" })},
+			events:  []schemas.ConsentEvent{grant, with(func(e *schemas.ConsentEvent) { e.Status = schemas.ConsentRevoked; e.ConsentID = "K-2" })},
 			wantErr: "is revoked"},
 		{name: "the latest event wins: grant after revoke allows",
 			events: []schemas.ConsentEvent{with(func(e *schemas.ConsentEvent) { e.Status = schemas.ConsentRevoked }), grant}},

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks/filesink"
+)
+
+// devConfig is everything `midata dev` needs; it has defaults for all of it.
+type devConfig struct {
+	Addr         string // where the download server listens
+	DataDir      string // the local object store and the link key
+	KafkaPort    int    // the in-process broker's port; 0 = any free port
+	Partitions   int    // partitions of the transactions topic
+	Customers    int
+	Transactions int
+	Request      pipeline.Request
+	Once         bool // exit after the release instead of serving
+}
+
+const devSynopsis = `dev [flags]
+
+Runs the whole job on one machine with nothing installed but Go: an
+in-process Kafka-protocol broker seeded with a synthetic data set, a
+local-disk store whose HMAC-signed links midata serves itself, and one
+on-demand release for a sample customer (recorded first as the customer's
+own consent event, as every on-demand request is). Then it serves the
+download links until Ctrl-C.
+
+Flags:`
+
+func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
+	gen := synth.DefaultConfig()
+	c := &devConfig{Partitions: 6}
+	fs := newFlagSet("dev", devSynopsis, stderr)
+	var formats, from, to string
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the download server")
+	fs.StringVar(&c.DataDir, "data-dir", "data", "folder of the local object store")
+	fs.IntVar(&c.KafkaPort, "kafka-port", 0, "port of the in-process Kafka broker; 0 = any free port")
+	fs.IntVar(&c.Customers, "customers", gen.Customers, "customers in the synthetic data set")
+	fs.IntVar(&c.Transactions, "transactions", gen.Transactions, "transactions in the synthetic data set")
+	fs.StringVar(&c.Request.CustomerID, "customer", "C000001", "the sample customer")
+	fs.StringVar(&from, "from", gen.End.AddDate(0, -3, 0).Format("2006-01-02"), "period start, inclusive")
+	fs.StringVar(&to, "to", gen.End.Format("2006-01-02"), "period end, exclusive")
+	fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated: "+strings.Join(release.Names(), ", "))
+	fs.BoolVar(&c.Once, "once", false, "exit after the release instead of serving the links")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	c.Request.Recipient = schemas.RecipientSelf
+	c.Request.Formats = splitList(formats)
+	var err error
+	if c.Request.From, err = parseTime(from); err != nil {
+		return nil, usagef("--from: %v", err)
+	}
+	if c.Request.To, err = parseTime(to); err != nil {
+		return nil, usagef("--to: %v", err)
+	}
+	if _, err := c.Request.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	if c.Customers < 1 || c.Transactions < c.Customers || c.Partitions < 1 {
+		return nil, usagef("want at least 1 customer, 1 partition and as many transactions as customers")
+	}
+	return c, nil
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseDev(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	// Kafka: an in-process broker with the topics of the input contract.
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	if c.KafkaPort != 0 {
+		opts = append(opts, kfake.Ports(c.KafkaPort))
+	}
+	cluster, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return fmt.Errorf("start in-process Kafka: %w", err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	gen := synth.DefaultConfig()
+	gen.Customers, gen.Transactions = c.Customers, c.Transactions
+	if err := gen.Validate(); err != nil {
+		return usageError{err}
+	}
+	if err := kafkasource.EnsureTopics(ctx, brokers,
+		kafkasource.TopicSpec{Name: gen.TransactionsTopic, Partitions: c.Partitions},
+		kafkasource.TopicSpec{Name: gen.ConsentTopic, Partitions: 3, Compacted: true},
+		kafkasource.TopicSpec{Name: pipeline.DefaultQuarantineTopic, Partitions: 1},
+	); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "midata dev: in-process Kafka on %s; seeding %d transactions of %d customers …\n", strings.Join(brokers, ","), gen.Transactions, gen.Customers)
+	start := time.Now()
+	counts, err := synth.Produce(ctx, brokers, gen, nil)
+	if err != nil {
+		return fmt.Errorf("seed synthetic data: %w", err)
+	}
+	fmt.Fprintf(stderr, "midata dev: seeded %s in %s\n", counts, time.Since(start).Round(time.Millisecond))
+
+	// The store and the server that signs and serves its links.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", c.Addr, err)
+	}
+	secret, err := linkKey(c.DataDir)
+	if err != nil {
+		return err
+	}
+	sink, err := filesink.New(filesink.Config{Root: filepath.Join(c.DataDir, "store"), BaseURL: "http://" + ln.Addr().String(), Secret: secret})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/files/", sink.Handler())
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "midata dev: download links are served under /files/")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+		<-serveErr
+	}()
+
+	// The on-demand request: the customer's own consent event first.
+	source, err := kafkasource.New(kafkasource.Config{Brokers: brokers, Topic: gen.TransactionsTopic, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer source.Close()
+	producer := kafkasource.NewProducer(brokers, logger)
+	defer producer.Close()
+	if err := requestConsent(ctx, producer, gen.ConsentTopic, c.Request, time.Now().UTC()); err != nil {
+		return err
+	}
+	runner, err := pipeline.NewRunner(pipeline.Config{
+		Source: source, Producer: producer, Sink: sink, ConsentTopic: gen.ConsentTopic,
+		TempDir: os.TempDir(), Logger: logger, Progress: stderr,
+		Locate: func(key string) string { return filepath.Join(c.DataDir, "store", filepath.FromSlash(key)) },
+	})
+	if err != nil {
+		return err
+	}
+	res, err := runner.Run(ctx, c.Request)
+	if err != nil {
+		return err
+	}
+	printSummary(stdout, c.Request, res)
+	if c.Once {
+		return nil
+	}
+	fmt.Fprintf(stderr, "midata dev: serving download links on http://%s until Ctrl-C\n", ln.Addr())
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stderr, "midata dev: stopping")
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("download server: %w", err)
+	}
+}
+
+// requestConsent records an on-demand request as the customer's own consent
+// event (recipient self), so the audit trail has one shape: every release is
+// explained by a consent event.
+func requestConsent(ctx context.Context, p *kafkasource.Producer, topic string, req pipeline.Request, now time.Time) error {
+	ev := map[string]any{
+		"consent_id":  "K-self-" + req.CustomerID + "-" + now.Format("20060102T150405Z"),
+		"customer_id": req.CustomerID,
+		"recipient":   schemas.RecipientSelf,
+		"status":      "granted",
+		"categories":  schemas.AllCategories.Names(),
+		"window_from": req.From.UTC().Format(time.RFC3339),
+		"window_to":   req.To.UTC().Format(time.RFC3339),
+		"expires_at":  now.Add(24 * time.Hour).Format(time.RFC3339),
+		"event_time":  now.Format(time.RFC3339),
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode consent event: %w", err)
+	}
+	if err := p.Publish(ctx, topic, []byte(schemas.ConsentKey(req.CustomerID, schemas.RecipientSelf)), body); err != nil {
+		return fmt.Errorf("record the request as consent: %w", err)
+	}
+	return nil
+}
+
+// linkKey returns the HMAC key for download links, kept in the data folder
+// so links stay valid across restarts.
+func linkKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "link.key")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write link key: %w", err)
+	}
+	return key, nil
+}
+
+func printSummary(w io.Writer, req pipeline.Request, res *pipeline.Result) {
+	fmt.Fprintf(w, "\nRelease %s for %s (%s), %s to %s: %s\n", res.ReleaseID, req.CustomerID, req.Recipient,
+		req.From.Format("2006-01-02"), req.To.Format("2006-01-02"), res.Status)
+	if res.Reason != "" {
+		fmt.Fprintf(w, "  %s\n", res.Reason)
+	}
+	fmt.Fprintf(w, "  scanned %d records, released %d, quarantined %d", res.Stats.Scanned, res.Stats.Released, res.Stats.Quarantined)
+	for _, k := range slices.Sorted(maps.Keys(res.Stats.Excluded)) {
+		fmt.Fprintf(w, ", %s %d", k, res.Stats.Excluded[k])
+	}
+	fmt.Fprintln(w)
+	if res.Manifest != "" {
+		fmt.Fprintf(w, "  manifest: %s\n", res.Manifest)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range res.Files {
+		fmt.Fprintf(tw, "  %s\t%d rows\t%d bytes\tsha256 %s\n", f.Format, f.Rows, f.Bytes, f.SHA256)
+	}
+	tw.Flush()
+	for _, l := range res.Links {
+		fmt.Fprintf(w, "  %s (expires %s):\n    %s\n", l.Path, l.ExpiresAt.Format(time.RFC3339), l.URL)
+	}
+}

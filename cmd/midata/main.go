@@ -1,0 +1,90 @@
+// Command midata releases customers' transaction data, consent-checked, from
+// Kafka to an object store, with signed download links.
+//
+//	midata dev       the embedded default: in-process Kafka, local store, one release
+//	midata export    one release against any Kafka and S3
+//	midata version   print the version
+//
+// This package is thin: flags and environment → config → constructors → Run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `midata releases customers' transaction data, consent-checked, from Kafka
+to an object store, with signed, expiring download links.
+
+Usage:
+  midata <command> [flags]
+
+Commands:
+  dev       run the embedded default: an in-process Kafka broker seeded with a
+            synthetic data set, a local-disk store, one on-demand release for a
+            sample customer, and the download server (until Ctrl-C)
+  export    make one release against any Kafka and S3, print it as JSON
+  version   print the version
+
+Run 'midata <command> --help' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitUsage is the exit code for bad flags or arguments.
+const exitUsage = 2
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "dev":
+		err = runDev(ctx, rest, stdout, stderr)
+	case "export":
+		err = runExport(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "midata", version)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "midata: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "midata %s: %v (see 'midata %s --help')\n", cmd, err, cmd)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "midata %s: %v\n", cmd, err)
+		return 1
+	}
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }

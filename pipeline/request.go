@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+)
+
+// Request asks for one customer's release to one recipient.
+type Request struct {
+	CustomerID string    // the customer whose records are released
+	Recipient  string    // "self" or "partner:<id>"
+	From, To   time.Time // the period [From, To) on booked_at
+	Formats    []string  // format names, e.g. "midata-csv", "ndjson"
+}
+
+var (
+	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	recipientPattern  = regexp.MustCompile(`^(self|partner:[a-z0-9._-]{1,64})$`)
+)
+
+// Validate checks the request and returns the formats it names, in the
+// order given, without duplicates.
+func (r Request) Validate() ([]release.Format, error) {
+	var errs []error
+	if !customerIDPattern.MatchString(r.CustomerID) {
+		errs = append(errs, fmt.Errorf("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", r.CustomerID))
+	}
+	if !recipientPattern.MatchString(r.Recipient) {
+		errs = append(errs, fmt.Errorf("recipient %q: want self or partner:<id>", r.Recipient))
+	}
+	if r.From.IsZero() || r.To.IsZero() || !r.From.Before(r.To) {
+		errs = append(errs, fmt.Errorf("period [%s, %s): want from before to", day(r.From), day(r.To)))
+	}
+	if len(r.Formats) == 0 {
+		errs = append(errs, fmt.Errorf("no format: want one or more of %s", strings.Join(release.Names(), ", ")))
+	}
+	var formats []release.Format
+	for _, name := range r.Formats {
+		f, err := release.Lookup(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !slices.ContainsFunc(formats, func(g release.Format) bool { return g.Name == f.Name }) {
+			formats = append(formats, f)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid request: %w", err)
+	}
+	return formats, nil
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// releaseID derives the release id from everything that decides its bytes:
+// the request, the format versions, the frozen snapshot and the consent
+// state used. The same request over the same snapshot and consent gives the
+// same id, so a re-run finds the committed release instead of making a second.
+func releaseID(r Request, formats []release.Format, snap kafkasource.Snapshot, consentHash string) string {
+	names := make([]string, 0, len(formats))
+	for _, f := range formats {
+		names = append(names, f.Name+"@"+strconv.Itoa(f.Version))
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "midata-release-v1\ncustomer=%s\nrecipient=%s\nfrom=%s\nto=%s\nformats=%s\nconsent=%s\ntopic=%s\npartitioner=%s\n",
+		r.CustomerID, r.Recipient, r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano),
+		strings.Join(names, ","), consentHash, snap.Topic, snap.Partitioner)
+	for _, rg := range snap.Ranges {
+		fmt.Fprintf(&b, "partition=%d:%d-%d\n", rg.Partition, rg.Start, rg.End)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return "r" + r.From.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:12])
+}
+
+// legalBasis names the GDPR article a release is made under: access (15)
+// for the customer themself, portability (20) for a partner.
+func legalBasis(recipient string) string {
+	if recipient == schemas.RecipientSelf {
+		return "GDPR art. 15 (right of access)"
+	}
+	return "GDPR art. 20 (right to data portability)"
+}

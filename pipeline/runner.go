@@ -1,0 +1,501 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/spill"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks"
+)
+
+// Defaults of Config.
+const (
+	DefaultConsentTopic    = "midata.consent"
+	DefaultQuarantineTopic = "midata.quarantine"
+	DefaultLinkTTL         = 7 * 24 * time.Hour // the longest a SigV4 presigned link may live
+	DefaultSpillRecords    = 100_000
+)
+
+// Config wires a Runner. Source, Producer and Sink are required.
+type Config struct {
+	Source   *kafkasource.Source   // the transactions topic
+	Producer *kafkasource.Producer // quarantine writes
+	Sink     sinks.Sink            // where releases are stored
+
+	ConsentTopic    string        // default midata.consent
+	QuarantineTopic string        // default midata.quarantine
+	LinkTTL         time.Duration // signed link lifetime; default 7 days
+	TempDir         string        // where sorting spills; default os.TempDir()
+	SpillRecords    int           // records held in memory per sort run; default 100,000
+	Now             func() time.Time
+	Logger          *slog.Logger
+	// Progress, when set, receives a line of human progress about every
+	// ProgressEvery during long reads (the CLI passes stderr).
+	Progress      io.Writer
+	ProgressEvery time.Duration // default 2s
+	// Locate turns an object key into the location reported to users
+	// (s3://bucket/key, a file path); default: the key itself.
+	Locate func(key string) string
+}
+
+// Runner runs releases. It is safe for concurrent use by several goroutines.
+type Runner struct{ cfg Config }
+
+// NewRunner checks cfg, fills its defaults and returns a Runner.
+func NewRunner(cfg Config) (*Runner, error) {
+	if cfg.Source == nil || cfg.Producer == nil || cfg.Sink == nil {
+		return nil, errors.New("new runner: Source, Producer and Sink are required")
+	}
+	if cfg.ConsentTopic == "" {
+		cfg.ConsentTopic = DefaultConsentTopic
+	}
+	if cfg.QuarantineTopic == "" {
+		cfg.QuarantineTopic = DefaultQuarantineTopic
+	}
+	if cfg.LinkTTL == 0 {
+		cfg.LinkTTL = DefaultLinkTTL
+	}
+	if cfg.LinkTTL < 0 {
+		return nil, fmt.Errorf("new runner: link TTL %s is negative", cfg.LinkTTL)
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	if cfg.SpillRecords <= 0 {
+		cfg.SpillRecords = DefaultSpillRecords
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 2 * time.Second
+	}
+	if cfg.Locate == nil {
+		cfg.Locate = func(key string) string { return key }
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+// Prefix is where the objects of a release live.
+func Prefix(releaseID string) string { return "releases/" + releaseID + "/" }
+
+// Run makes one release: plan, read, filter, encode, stage, re-check consent,
+// commit the manifest, sign links. Outcomes (committed, empty, no consent,
+// already committed, cancelled) are a Result; an error means the release
+// could not be made and nothing was committed.
+func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
+	formats, err := req.Validate()
+	if err != nil {
+		return nil, err
+	}
+	now := r.cfg.Now().UTC()
+
+	// Plan: consent at plan time, then the frozen snapshot.
+	table, err := r.loadConsent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	grant, err := table.Grant(req.CustomerID, req.Recipient, now)
+	if errors.Is(err, consent.ErrNoConsent) {
+		return &Result{Status: StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	snap, err := r.cfg.Source.Plan(ctx, req.CustomerID, req.From)
+	if err != nil {
+		return nil, fmt.Errorf("plan release: %w", err)
+	}
+	id := releaseID(req, formats, snap, grant.Hash())
+	log := r.cfg.Logger.With("release_id", id, "customer_id", req.CustomerID, "recipient", req.Recipient)
+	log.Info("release planned", "partitions", len(snap.Ranges), "records", snap.Records(), "pruned", snap.Pruned)
+
+	if m, err := r.committed(ctx, id); err != nil {
+		return nil, err
+	} else if m != nil {
+		log.Info("release already committed")
+		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+	}
+
+	// Read and filter, spilling into one sorter per row order.
+	filter := &consent.Filter{CustomerID: req.CustomerID, From: req.From, To: req.To, Grant: grant}
+	sorters := map[release.Order]*spill.Sorter{}
+	for _, f := range formats {
+		if sorters[f.Order] == nil {
+			sorters[f.Order] = spill.New(r.cfg.TempDir, lessFor(f.Order), r.cfg.SpillRecords)
+		}
+	}
+	defer func() {
+		for _, s := range sorters {
+			s.Close()
+		}
+	}()
+	stats := Stats{Excluded: map[string]int64{}}
+	if err := r.read(ctx, snap, filter, sorters, &stats); err != nil {
+		return nil, err
+	}
+
+	// Encode and stage.
+	prefix := Prefix(id)
+	staged, err := r.stage(ctx, prefix, formats, sorters, grant.Categories())
+	if err != nil {
+		return nil, err
+	}
+
+	// Commit: re-check consent, then the manifest, conditionally, last.
+	if reason, err := r.recheck(ctx, req, grant); err != nil {
+		r.discard(ctx, staged)
+		return nil, err
+	} else if reason != "" {
+		r.discard(ctx, staged)
+		log.Warn("release cancelled before commit", "reason", reason)
+		return &Result{ReleaseID: id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: stats, Snapshot: toSnapshot(snap)}, nil
+	}
+	m := r.manifest(id, now, req, formats, grant, snap, stats, staged)
+	body, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	status := StatusCommitted
+	if stats.Released == 0 {
+		status = StatusEmpty
+	}
+	switch err := r.cfg.Sink.Commit(ctx, prefix+release.ManifestFile, body); {
+	case errors.Is(err, sinks.ErrAlreadyCommitted):
+		// Another writer won the race with the same id: its files are ours
+		// byte for byte, and its manifest is the release.
+		log.Info("release committed by another writer first")
+		if m, err = r.committed(ctx, id); err != nil || m == nil {
+			return nil, fmt.Errorf("read manifest of %s committed by another writer: %w", id, err)
+		}
+		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+	case err != nil:
+		return nil, fmt.Errorf("commit manifest of %s: %w", id, err)
+	}
+	log.Info("release committed", "status", status, "released", stats.Released, "scanned", stats.Scanned, "quarantined", stats.Quarantined)
+	return r.resultOf(ctx, m, status)
+}
+
+func lessFor(o release.Order) func(a, b *schemas.Transaction) bool {
+	if o == release.NewestFirst {
+		return func(a, b *schemas.Transaction) bool { return release.Less(b, a) }
+	}
+	return release.Less
+}
+
+// loadConsent rebuilds the consent table from the compacted topic. Invalid
+// events go to quarantine; they never grant anything.
+func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
+	table := consent.NewTable()
+	err := r.cfg.Source.ReadTopic(ctx, r.cfg.ConsentTopic, func(m kafkasource.Message) error {
+		ev, tombstone, err := schemas.DecodeConsentEvent(m.Key, m.Value)
+		if err != nil {
+			return r.quarantine(ctx, r.cfg.ConsentTopic, m, err)
+		}
+		ev.Partition, ev.Offset = m.Partition, m.Offset
+		table.Apply(ev, tombstone)
+		return nil
+	})
+	if errors.Is(err, kafkasource.ErrTopicNotFound) {
+		return table, nil // no consent topic yet: no consent at all
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read consent topic %s: %w", r.cfg.ConsentTopic, err)
+	}
+	if err := r.cfg.Producer.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("quarantine invalid consent events: %w", err)
+	}
+	return table, nil
+}
+
+func (r *Runner) quarantine(ctx context.Context, topic string, m kafkasource.Message, cause error) error {
+	if err := r.cfg.Producer.Quarantine(ctx, r.cfg.QuarantineTopic, m, topic, cause.Error()); err != nil {
+		return fmt.Errorf("quarantine %s/%d/%d: %w", topic, m.Partition, m.Offset, err)
+	}
+	r.cfg.Logger.Warn("record quarantined", "topic", topic, "partition", m.Partition, "offset", m.Offset, "reason", cause.Error())
+	return nil
+}
+
+// read streams the snapshot through the filter into the sorters.
+func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *consent.Filter, sorters map[release.Order]*spill.Sorter, stats *Stats) error {
+	total := snap.Records()
+	progress := newProgress(r.cfg.Progress, r.cfg.ProgressEvery, total)
+	topic := snap.Topic
+	err := r.cfg.Source.Read(ctx, snap, func(m kafkasource.Message) error {
+		stats.Scanned++
+		progress.tick(stats)
+		t, err := schemas.DecodeTransaction(m.Key, m.Value)
+		if err != nil {
+			stats.Quarantined++
+			return r.quarantine(ctx, topic, m, err)
+		}
+		t.Partition, t.Offset = m.Partition, m.Offset
+		if reason := filter.Check(&t); reason != consent.Released {
+			stats.Excluded[string(reason)]++
+			return nil
+		}
+		stats.Released++
+		for _, s := range sorters {
+			if err := s.Add(&t); err != nil {
+				return fmt.Errorf("sort records: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", topic, err)
+	}
+	progress.done(stats)
+	if err := r.cfg.Producer.Flush(ctx); err != nil {
+		return fmt.Errorf("quarantine invalid records: %w", err)
+	}
+	return nil
+}
+
+// stagedFile is one release file written to the sink.
+type stagedFile struct {
+	format release.Format
+	key    string
+	rows   int64
+	bytes  int64
+	sha256 string
+}
+
+// stage encodes every format, one pass over the sorted records per row
+// order, streaming each file into the sink while hashing it.
+func (r *Runner) stage(ctx context.Context, prefix string, formats []release.Format, sorters map[release.Order]*spill.Sorter, granted schemas.Category) (staged []*stagedFile, err error) {
+	type open struct {
+		file *stagedFile
+		obj  sinks.ObjectWriter
+		hw   *hashWriter
+		bw   *bufio.Writer
+		enc  release.Encoder
+	}
+	var all []*open
+	defer func() {
+		if err != nil {
+			for _, o := range all {
+				if o.obj != nil {
+					o.obj.Abort()
+				}
+			}
+			r.discard(context.WithoutCancel(ctx), staged)
+			staged = nil
+		}
+	}()
+	for _, order := range []release.Order{release.OldestFirst, release.NewestFirst} {
+		sorter := sorters[order]
+		if sorter == nil {
+			continue
+		}
+		var group []*open
+		for _, f := range formats {
+			if f.Order != order {
+				continue
+			}
+			key := prefix + f.File
+			obj, err := r.cfg.Sink.Create(ctx, key)
+			if err != nil {
+				return staged, fmt.Errorf("stage %s: %w", key, err)
+			}
+			o := &open{file: &stagedFile{format: f, key: key}, obj: obj, hw: newHashWriter(obj)}
+			o.bw = bufio.NewWriterSize(o.hw, 256<<10)
+			o.enc = f.New(o.bw, granted)
+			all = append(all, o)
+			group = append(group, o)
+		}
+		it, err := sorter.Sort()
+		if err != nil {
+			return staged, fmt.Errorf("sort records: %w", err)
+		}
+		for n := 0; it.Next(); n++ {
+			t := it.Transaction()
+			for _, o := range group {
+				if err := o.enc.Encode(t); err != nil {
+					it.Close()
+					return staged, fmt.Errorf("encode %s: %w", o.file.key, err)
+				}
+				o.file.rows++
+			}
+			if n%8192 == 0 && ctx.Err() != nil {
+				it.Close()
+				return staged, fmt.Errorf("encode release: %w", ctx.Err())
+			}
+		}
+		if err := it.Err(); err != nil {
+			it.Close()
+			return staged, fmt.Errorf("read sorted records: %w", err)
+		}
+		if err := it.Close(); err != nil {
+			return staged, fmt.Errorf("remove sort files: %w", err)
+		}
+		for _, o := range group {
+			if err := o.enc.Close(); err != nil {
+				return staged, fmt.Errorf("encode %s: %w", o.file.key, err)
+			}
+			if err := o.bw.Flush(); err != nil {
+				return staged, fmt.Errorf("write %s: %w", o.file.key, err)
+			}
+			obj := o.obj
+			o.obj = nil
+			if err := obj.Close(); err != nil {
+				return staged, fmt.Errorf("write %s: %w", o.file.key, err)
+			}
+			o.file.bytes, o.file.sha256 = o.hw.bytes, o.hw.sum()
+			staged = append(staged, o.file)
+		}
+	}
+	// Files in the order the request named the formats.
+	slices.SortStableFunc(staged, func(a, b *stagedFile) int {
+		return slices.IndexFunc(formats, func(f release.Format) bool { return f.Name == a.format.Name }) -
+			slices.IndexFunc(formats, func(f release.Format) bool { return f.Name == b.format.Name })
+	})
+	return staged, nil
+}
+
+// recheck reads the consent state again just before commit. A state that no
+// longer grants, or grants something else, cancels the release: it returns
+// the reason, and nothing is published.
+func (r *Runner) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
+	table, err := r.loadConsent(ctx)
+	if err != nil {
+		return "", fmt.Errorf("re-check consent: %w", err)
+	}
+	now := r.cfg.Now().UTC()
+	g, err := table.Grant(req.CustomerID, req.Recipient, now)
+	switch {
+	case errors.Is(err, consent.ErrNoConsent):
+		return "consent changed before commit: " + err.Error(), nil
+	case err != nil:
+		return "", fmt.Errorf("re-check consent: %w", err)
+	case g.Hash() != planned.Hash():
+		return fmt.Sprintf("consent changed before commit: %s replaced %s", g.Event.ConsentID, planned.Event.ConsentID), nil
+	}
+	return "", nil
+}
+
+// discard removes staged files of a release that will not be committed.
+func (r *Runner) discard(ctx context.Context, staged []*stagedFile) {
+	d, ok := r.cfg.Sink.(sinks.Deleter)
+	if !ok {
+		return
+	}
+	for _, f := range staged {
+		if err := d.Delete(ctx, f.key); err != nil {
+			r.cfg.Logger.Warn("staged file not removed", "key", f.key, "err", err)
+		}
+	}
+}
+
+// committed returns the manifest of release id, or nil when it does not exist.
+func (r *Runner) committed(ctx context.Context, id string) (*release.Manifest, error) {
+	rc, err := r.cfg.Sink.Open(ctx, Prefix(id)+release.ManifestFile)
+	if errors.Is(err, sinks.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look for release %s: %w", id, err)
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(rc, 16<<20)); err != nil {
+		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
+	}
+	return release.ParseManifest(buf.Bytes())
+}
+
+func (r *Runner) manifest(id string, now time.Time, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats Stats, staged []*stagedFile) *release.Manifest {
+	versions := map[string]int{}
+	for _, f := range formats {
+		versions[f.Name] = f.Version
+	}
+	m := &release.Manifest{
+		Profile: "data-package",
+		ID:      id,
+		Created: now,
+		Version: "1",
+		Midata: release.MidataInfo{
+			Recipient:      req.Recipient,
+			CustomerID:     req.CustomerID,
+			LegalBasis:     legalBasis(req.Recipient),
+			ConsentIDs:     []string{grant.Event.ConsentID},
+			ConsentHash:    "sha256:" + grant.Hash(),
+			Categories:     grant.Categories().Names(),
+			Period:         release.Period{From: req.From.UTC(), To: req.To.UTC()},
+			Snapshot:       toSnapshot(snap),
+			Counts:         stats,
+			FormatVersions: versions,
+		},
+	}
+	for _, f := range staged {
+		m.Resources = append(m.Resources, release.Resource{
+			Name:      f.format.Name,
+			Path:      f.format.File,
+			Format:    f.format.Name,
+			MediaType: f.format.MediaType,
+			Encoding:  "utf-8",
+			Bytes:     f.bytes,
+			Hash:      "sha256:" + f.sha256,
+			Rows:      f.rows,
+		})
+	}
+	return m
+}
+
+func toSnapshot(s kafkasource.Snapshot) Snapshot {
+	out := Snapshot{Topic: s.Topic, Partitioner: s.Partitioner, Pruned: s.Pruned, Partitions: []release.PartitionRange{}}
+	for _, rg := range s.Ranges {
+		out.Partitions = append(out.Partitions, release.PartitionRange{Partition: rg.Partition, Start: rg.Start, End: rg.End})
+	}
+	return out
+}
+
+// resultOf reports a committed release from its manifest, with fresh links.
+func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status Status) (*Result, error) {
+	prefix := Prefix(m.ID)
+	res := &Result{
+		ReleaseID: m.ID,
+		Status:    status,
+		Manifest:  r.cfg.Locate(prefix + release.ManifestFile),
+		Files:     []File{},
+		Links:     []Link{},
+		Stats:     m.Midata.Counts,
+		Snapshot:  m.Midata.Snapshot,
+	}
+	linker, _ := r.cfg.Sink.(sinks.Linker)
+	for _, rs := range m.Resources {
+		key := prefix + rs.Path
+		res.Files = append(res.Files, File{Format: rs.Format, Path: r.cfg.Locate(key), Rows: rs.Rows, Bytes: rs.Bytes, SHA256: trimHash(rs.Hash)})
+		if linker == nil {
+			continue
+		}
+		l, err := linker.Link(ctx, key, r.cfg.LinkTTL)
+		if err != nil {
+			return nil, fmt.Errorf("sign link to %s: %w", key, err)
+		}
+		res.Links = append(res.Links, Link{Path: rs.Path, Link: l})
+	}
+	return res, nil
+}
+
+func trimHash(h string) string {
+	if len(h) > 7 && h[:7] == "sha256:" {
+		return h[7:]
+	}
+	return h
+}
