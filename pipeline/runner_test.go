@@ -43,7 +43,7 @@ type bench struct {
 	keys                    func(t *testing.T, prefix string) []string // object keys under prefix
 }
 
-func newBench(t *testing.T, partitions int) *bench {
+func newBench(t testing.TB, partitions int) *bench {
 	t.Helper()
 	b := &bench{brokers: testbench.Kafka(t)}
 	b.topic = testbench.UniqueName(t, "tx")
@@ -99,7 +99,7 @@ func newBench(t *testing.T, partitions int) *bench {
 	return b
 }
 
-func (b *bench) runner(t *testing.T, partitioner string, sink sinks.Sink) *pipeline.Runner {
+func (b *bench) runner(t testing.TB, partitioner string, sink sinks.Sink) *pipeline.Runner {
 	t.Helper()
 	src, err := kafkasource.New(kafkasource.Config{Brokers: b.brokers, Topic: b.topic, Partitioner: partitioner})
 	if err != nil {
@@ -112,12 +112,15 @@ func (b *bench) runner(t *testing.T, partitioner string, sink sinks.Sink) *pipel
 		sink = b.sink
 	}
 	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: sink,
-		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: 3})
+		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: spillRecords})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
+
+// spillRecords is small in tests so that sorting spills to disk.
+var spillRecords = 3
 
 // produce writes messages with the given balancer, keeping their timestamps.
 func produce(t *testing.T, brokers []string, topic string, balancer kafka.Balancer, msgs ...kafka.Message) {
