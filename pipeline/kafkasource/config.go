@@ -1,0 +1,114 @@
+package kafkasource
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultTopic         = "transactions"
+	DefaultPartitioner   = "murmur2"
+	DefaultSampleSize    = 16
+	DefaultTimeout       = 10 * time.Second
+	DefaultFetchMaxBytes = 16 << 20
+)
+
+// Config configures a Source. The zero value of every field but Brokers
+// means its default.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port. Required.
+	Brokers []string
+
+	// Topic is the transactions topic that Plan and Read work on.
+	// Default "transactions".
+	Topic string
+
+	// Partitioner names the partitioner the producers of Topic use, so that a
+	// customer's key is found on the partition it was written to:
+	// "murmur2" (default: the Java clients' default partitioner and
+	// librdkafka's murmur2_random), "crc32" (librdkafka's consistent_random,
+	// its default) or "fnv1a" (kafka-go's Hash balancer, Sarama's default).
+	Partitioner string
+
+	// SampleSize is how many keyed records Plan samples from each non-empty
+	// partition to check that Partitioner matches the data before it prunes.
+	// Default 16.
+	SampleSize int
+
+	// Logger receives warnings (a partitioner mismatch). Default: discard.
+	Logger *slog.Logger
+
+	// Timeout bounds each metadata and offset request, including connecting
+	// to the brokers, so that unreachable brokers fail Plan instead of
+	// hanging it. Default 10s.
+	Timeout time.Duration
+
+	// FetchMaxBytes is the most bytes one fetch asks for. Default 16 MiB.
+	FetchMaxBytes int
+
+	// Progress, when set, is called by Read after each fetch with the offsets
+	// done so far and the snapshot's total (Snapshot.Records). Offsets
+	// skipped by compaction count as done, so done reaches total at the end.
+	// It is called from the goroutine that calls Read.
+	Progress func(done, total int64)
+}
+
+// Validate reports what is wrong with the configuration, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("no brokers: want one or more host:port"))
+	}
+	for _, b := range c.Brokers {
+		if strings.TrimSpace(b) == "" || strings.Contains(b, ",") {
+			errs = append(errs, fmt.Errorf("broker %q: want host:port", b))
+		}
+	}
+	if c.Partitioner != "" {
+		if _, err := PartitionerByName(c.Partitioner); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.SampleSize < 0 {
+		errs = append(errs, fmt.Errorf("sample size %d: want 0 (default %d) or more", c.SampleSize, DefaultSampleSize))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout %s: want 0 (default %s) or more", c.Timeout, DefaultTimeout))
+	}
+	if c.FetchMaxBytes < 0 || c.FetchMaxBytes > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("fetch max bytes %d: want 0 (default %d) to %d", c.FetchMaxBytes, DefaultFetchMaxBytes, math.MaxInt32))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid kafka source config: %w", err)
+	}
+	return nil
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.Partitioner == "" {
+		c.Partitioner = DefaultPartitioner
+	}
+	c.Partitioner = strings.ToLower(c.Partitioner)
+	if c.SampleSize == 0 {
+		c.SampleSize = DefaultSampleSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	return c
+}

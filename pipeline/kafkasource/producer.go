@@ -1,0 +1,137 @@
+package kafkasource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// DefaultQuarantineTopic is where invalid input records go.
+const DefaultQuarantineTopic = "midata.quarantine"
+
+// Quarantine record headers.
+const (
+	HeaderReason = "midata-reason" // why the record was quarantined
+	HeaderSource = "midata-source" // where it came from: <topic>/<partition>/<offset>
+)
+
+// quarantineBatch is how many quarantined records Producer buffers before
+// it writes them without waiting for Flush.
+const quarantineBatch = 500
+
+// closeTimeout bounds the flush that Close does.
+const closeTimeout = 10 * time.Second
+
+// Producer writes midata's own records: quarantined input records and
+// consent events. Keyed records are placed with murmur2, as the Java
+// clients do. It is safe for concurrent use.
+type Producer struct {
+	w         *kafka.Writer
+	transport *kafka.Transport
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	pending []kafka.Message // quarantined records not yet written
+}
+
+// NewProducer returns a Producer writing to the given brokers. A nil logger
+// discards. It does not connect: the first write does.
+func NewProducer(brokers []string, logger *slog.Logger) *Producer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := newTransport(DefaultTimeout)
+	return &Producer{
+		transport: t,
+		log:       logger,
+		w: &kafka.Writer{
+			Addr:         kafka.TCP(brokers...),
+			Balancer:     kafka.Murmur2Balancer{},
+			RequiredAcks: kafka.RequireAll,
+			BatchSize:    quarantineBatch,
+			BatchTimeout: 5 * time.Millisecond,
+			Transport:    t,
+		},
+	}
+}
+
+// Quarantine queues record m, read from sourceTopic, for the quarantine
+// topic (DefaultQuarantineTopic when topic is empty): the original key and
+// value, with headers midata-reason (reason) and midata-source
+// (<sourceTopic>/<partition>/<offset>). Records are written in batches:
+// when enough are queued, and by Flush, which callers must call before they
+// count the records as kept. Close flushes too.
+func (p *Producer) Quarantine(ctx context.Context, topic string, m Message, sourceTopic, reason string) error {
+	if topic == "" {
+		topic = DefaultQuarantineTopic
+	}
+	msg := kafka.Message{
+		Topic: topic,
+		Key:   m.Key,
+		Value: m.Value,
+		Headers: []kafka.Header{
+			{Key: HeaderReason, Value: []byte(reason)},
+			{Key: HeaderSource, Value: []byte(sourceTopic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10))},
+		},
+	}
+	p.mu.Lock()
+	p.pending = append(p.pending, msg)
+	full := len(p.pending) >= quarantineBatch
+	p.mu.Unlock()
+	if full {
+		return p.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush writes every queued quarantined record and returns when the brokers
+// have them. On error the records stay queued for the next Flush (a retry
+// may write some twice).
+func (p *Producer) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	batch := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := p.w.WriteMessages(ctx, batch...); err != nil {
+		p.mu.Lock()
+		p.pending = append(batch, p.pending...)
+		p.mu.Unlock()
+		return fmt.Errorf("write %d quarantined records to %s: %w", len(batch), batch[0].Topic, err)
+	}
+	return nil
+}
+
+// Publish writes one record and returns when the brokers have it. A nil
+// value writes a tombstone.
+func (p *Producer) Publish(ctx context.Context, topic string, key, value []byte) error {
+	if err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Key: key, Value: value}); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Close flushes queued quarantined records (for at most 10s: call Flush
+// first to choose the deadline) and closes the connections.
+func (p *Producer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := p.Flush(ctx)
+	if err != nil {
+		p.mu.Lock()
+		n := len(p.pending)
+		p.mu.Unlock()
+		p.log.Error("quarantined records not written", "records", n, "error", err)
+	}
+	err = errors.Join(err, p.w.Close())
+	p.transport.CloseIdleConnections()
+	return err
+}

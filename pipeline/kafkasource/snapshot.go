@@ -1,0 +1,51 @@
+package kafkasource
+
+import "time"
+
+// Range is the offsets [Start, End) of one partition that a release reads.
+type Range struct {
+	Partition int   `json:"partition"`
+	Start     int64 `json:"start"`
+	End       int64 `json:"end"`
+}
+
+// Snapshot is the frozen source of a release: which offsets of which
+// partitions it reads. A release is a pure function of its request, its
+// snapshot and the consent state, so the snapshot goes into the manifest.
+type Snapshot struct {
+	Topic       string  `json:"topic"`
+	Partitioner string  `json:"partitioner"`
+	Pruned      bool    `json:"pruned"` // only the customer's partition is read
+	Ranges      []Range `json:"partitions"`
+}
+
+// Records returns the number of offsets the snapshot spans: an upper bound
+// on the records Read delivers (compaction gaps, transaction markers and
+// aborted records take offsets but are not delivered).
+func (s Snapshot) Records() int64 {
+	var n int64
+	for _, r := range s.Ranges {
+		if r.End > r.Start {
+			n += r.End - r.Start
+		}
+	}
+	return n
+}
+
+// Message is one record read from Kafka. Key and Value are owned by the
+// receiver; Value is nil for a tombstone, Key is nil for a record without a
+// key.
+type Message struct {
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Time      time.Time // the record's Kafka timestamp, UTC
+	Headers   []Header
+}
+
+// Header is one record header.
+type Header struct {
+	Key   string
+	Value []byte
+}

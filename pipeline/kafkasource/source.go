@@ -1,0 +1,220 @@
+package kafkasource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/listoffsets"
+)
+
+// ErrTopicNotFound is returned (wrapped) when a topic does not exist.
+var ErrTopicNotFound = errors.New("topic not found")
+
+// Special ListOffsets timestamps.
+const (
+	latestOffset   = -1 // the high watermark, or the last stable offset under read_committed
+	earliestOffset = -2 // the log start offset
+)
+
+// readCommitted is the isolation level of every offset lookup and fetch:
+// records of open or aborted transactions are never part of a snapshot.
+const readCommitted = int8(kafka.ReadCommitted)
+
+// Source plans and reads releases' source snapshots on one Kafka cluster.
+// It is safe for concurrent use; Close it when done.
+type Source struct {
+	cfg       Config
+	balancer  kafka.Balancer
+	addr      net.Addr
+	transport *kafka.Transport
+	client    *kafka.Client
+}
+
+// New validates cfg and returns a Source. It does not connect: the first
+// Plan or Read does.
+func New(cfg Config) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	b, err := PartitionerByName(cfg.Partitioner)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{cfg: cfg, balancer: b, addr: kafka.TCP(cfg.Brokers...), transport: newTransport(cfg.Timeout)}
+	s.client = &kafka.Client{Addr: s.addr, Transport: s.transport}
+	return s, nil
+}
+
+// newTransport returns a kafka-go transport of our own (not the package's
+// DefaultTransport), so that Close can stop its goroutines.
+func newTransport(timeout time.Duration) *kafka.Transport {
+	return &kafka.Transport{
+		Dial:        (&net.Dialer{Timeout: timeout}).DialContext,
+		DialTimeout: timeout,
+		ClientID:    "midata",
+	}
+}
+
+// Close closes the Source's connections. Calls in flight fail.
+func (s *Source) Close() error {
+	s.transport.CloseIdleConnections()
+	return nil
+}
+
+// brokers names the bootstrap brokers in errors.
+func (s *Source) brokers() string { return strings.Join(s.cfg.Brokers, ",") }
+
+// partitions returns the sorted partition ids of topic, or an error wrapping
+// ErrTopicNotFound.
+func (s *Source) partitions(ctx context.Context, topic string) ([]int, error) {
+	ids, err := s.metadata(ctx, s.client, topic)
+	if errors.Is(err, ErrTopicNotFound) {
+		// The transport answers metadata from a cache refreshed every few
+		// seconds: ask the cluster afresh before calling the topic missing.
+		t := newTransport(s.cfg.Timeout)
+		defer t.CloseIdleConnections()
+		ids, err = s.metadata(ctx, &kafka.Client{Addr: s.addr, Transport: t}, topic)
+	}
+	return ids, err
+}
+
+func (s *Source) metadata(ctx context.Context, c *kafka.Client, topic string) ([]int, error) {
+	var ids []int
+	err := s.retry(ctx, func(ctx context.Context) error {
+		res, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			return err
+		}
+		for _, t := range res.Topics {
+			if t.Name != topic {
+				continue
+			}
+			if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+				return fmt.Errorf("topic %q not found on brokers %s: %w", topic, s.brokers(), ErrTopicNotFound)
+			}
+			if t.Error != nil {
+				return t.Error
+			}
+			ids = ids[:0]
+			for _, p := range t.Partitions {
+				ids = append(ids, p.ID)
+			}
+			slices.Sort(ids)
+			if len(ids) == 0 {
+				return kafka.LeaderNotAvailable // a topic being created
+			}
+			return nil
+		}
+		return fmt.Errorf("topic %q not found on brokers %s: %w", topic, s.brokers(), ErrTopicNotFound)
+	})
+	if err != nil && !errors.Is(err, ErrTopicNotFound) {
+		return nil, fmt.Errorf("list partitions of topic %q: %w", topic, err)
+	}
+	return ids, err
+}
+
+// listOffsets asks the partition leaders for one offset of each partition:
+// ts is a millisecond timestamp (the first offset whose record timestamp is
+// at least ts, -1 if none) or latestOffset or earliestOffset.
+func (s *Source) listOffsets(ctx context.Context, topic string, partitions []int, ts int64) (map[int]int64, error) {
+	req := &listoffsets.Request{ReplicaID: -1, IsolationLevel: readCommitted,
+		Topics: []listoffsets.RequestTopic{{Topic: topic}}}
+	for _, p := range partitions {
+		req.Topics[0].Partitions = append(req.Topics[0].Partitions,
+			listoffsets.RequestPartition{Partition: int32(p), CurrentLeaderEpoch: -1, Timestamp: ts})
+	}
+	offsets := make(map[int]int64, len(partitions))
+	err := s.retry(ctx, func(ctx context.Context) error {
+		m, err := s.transport.RoundTrip(ctx, s.addr, req)
+		if err != nil {
+			return err
+		}
+		res, ok := m.(*listoffsets.Response)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", m)
+		}
+		clear(offsets)
+		for _, t := range res.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					return fmt.Errorf("partition %d: %w", p.Partition, kafka.Error(p.ErrorCode))
+				}
+				offsets[int(p.Partition)] = p.Offset
+			}
+		}
+		for _, p := range partitions {
+			if _, ok := offsets[p]; !ok {
+				return fmt.Errorf("partition %d: no answer", p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of topic %q (%s): %w", topic, offsetKind(ts), err)
+	}
+	return offsets, nil
+}
+
+func offsetKind(ts int64) string {
+	switch ts {
+	case latestOffset:
+		return "latest"
+	case earliestOffset:
+		return "earliest"
+	}
+	return "for time " + time.UnixMilli(ts).UTC().Format(time.RFC3339Nano)
+}
+
+// retry runs op with a deadline of cfg.Timeout, again while it fails with
+// a retriable Kafka error (a leader moving, a topic being created), and
+// turns a timeout into an error that names the brokers.
+func (s *Source) retry(ctx context.Context, op func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		err := op(ctx)
+		if err == nil || !retriable(err) || ctx.Err() != nil {
+			return s.explain(ctx, err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return s.explain(ctx, err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// explain adds what to check to errors that mean the brokers did not answer.
+func (s *Source) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && context.Cause(ctx) == context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from kafka brokers %s within %s (check the addresses and that the brokers run): %w", s.brokers(), s.cfg.Timeout, err)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return fmt.Errorf("cannot reach kafka brokers %s (check the addresses and that the brokers run): %w", s.brokers(), err)
+	}
+	return err
+}
+
+// retriable reports whether err is a Kafka error that may pass by itself.
+func retriable(err error) bool {
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary()
+	}
+	return false
+}
