@@ -64,7 +64,7 @@ func Less(a, b *schemas.Transaction) bool {
 }
 
 // formats is the one place formats are listed.
-var formats = map[string]Format{}
+var formats = registry()
 
 // Lookup returns the format with the given name.
 func Lookup(name string) (Format, error) {
