@@ -151,7 +151,7 @@ func (s *Source) samplePartition(ctx context.Context, topic string, n int, logSt
 			if err != nil {
 				return sampled, mismatched, err
 			}
-			next, err := walk(p, pos, r.End, func(m Message) error {
+			next, err := walk(ctx, p, pos, r.End, func(m Message) error {
 				if len(m.Key) == 0 || seen[m.Offset] || taken == quota {
 					return nil
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 // controlAbort is the type of the control record that ends an aborted
 // transaction (the key of a control record is version int16, type int16).
 const controlAbort = 0
+
+// cancelEvery is how often, in records, a read checks for cancellation
+// within one fetch response.
+const cancelEvery = 64
 
 // Read calls fn for every record of snap, partition by partition in the
 // order of snap.Ranges, in offset order within a partition. Only records at
@@ -70,7 +75,7 @@ func (s *Source) readRange(ctx context.Context, topic string, r Range, fn func(M
 		if err != nil {
 			return fmt.Errorf("read partition %d at offset %d: %w", r.Partition, pos, err)
 		}
-		next, err := walk(p, pos, r.End, func(m Message) error {
+		next, err := walk(ctx, p, pos, r.End, func(m Message) error {
 			m.Partition = r.Partition
 			return fn(m)
 		})
@@ -98,9 +103,12 @@ func (s *Source) fetch(ctx context.Context, topic string, partition int, offset 
 		ReplicaID: -1,
 		// Everything below the snapshot's end is already written: answer
 		// with what is there, never wait for more.
-		MinBytes:       0,
-		MaxWaitTime:    100,
-		MaxBytes:       int32(maxBytes),
+		MinBytes:    0,
+		MaxWaitTime: 100,
+		// One partition per request: its limit, not the response's, ends
+		// a fetch (kfake leaves out the aborted transactions of a
+		// partition whose fetch the response limit cut short).
+		MaxBytes:       math.MaxInt32,
 		IsolationLevel: readCommitted,
 		SessionID:      -1,
 		SessionEpoch:   -1,
@@ -137,7 +145,7 @@ func (s *Source) fetch(ctx context.Context, topic string, partition int, offset 
 }
 
 func (s *Source) fetchOnce(ctx context.Context, req *fetchapi.Request) (*fetchapi.ResponsePartition, time.Duration, error) {
-	m, err := s.transport.RoundTrip(ctx, s.addr, req)
+	m, err := s.rt().RoundTrip(ctx, s.addr, req)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -165,8 +173,9 @@ func hasBatches(p *fetchapi.ResponsePartition) bool {
 // walk delivers the data records of one fetch response with offsets in
 // [pos, end), skipping transaction markers and the batches of aborted
 // transactions (the read_committed rules of the Java consumer), and returns
-// the offset after the last offset the response covered (pos if none).
-func walk(p *fetchapi.ResponsePartition, pos, end int64, fn func(Message) error) (int64, error) {
+// the offset after the last offset the response covered (pos if none). It
+// checks ctx every cancelEvery records.
+func walk(ctx context.Context, p *fetchapi.ResponsePartition, pos, end int64, fn func(Message) error) (int64, error) {
 	var batches []protocol.RecordReader
 	switch rs := p.RecordSet.Records.(type) {
 	case nil:
@@ -183,7 +192,7 @@ func walk(p *fetchapi.ResponsePartition, pos, end int64, fn func(Message) error)
 		return cmp.Compare(a.FirstOffset, b.FirstOffset)
 	})
 	aborted := map[int64]bool{}
-	next := pos
+	next, delivered := pos, 0
 
 	for _, b := range batches {
 		var deliver bool
@@ -232,6 +241,10 @@ func walk(p *fetchapi.ResponsePartition, pos, end int64, fn func(Message) error)
 			if !deliver {
 				release(rec)
 				continue
+			}
+			if delivered++; delivered%cancelEvery == 0 && ctx.Err() != nil {
+				release(rec)
+				return next, fmt.Errorf("read at offset %d: %w", rec.Offset, ctx.Err())
 			}
 			m, err := message(rec)
 			if err != nil {

@@ -7,9 +7,11 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/protocol/listoffsets"
 )
 
@@ -29,11 +31,12 @@ const readCommitted = int8(kafka.ReadCommitted)
 // Source plans and reads releases' source snapshots on one Kafka cluster.
 // It is safe for concurrent use; Close it when done.
 type Source struct {
-	cfg       Config
-	balancer  kafka.Balancer
-	addr      net.Addr
-	transport *kafka.Transport
-	client    *kafka.Client
+	cfg      Config
+	balancer kafka.Balancer
+	addr     net.Addr
+
+	mu        sync.Mutex
+	transport *kafka.Transport // replaced when its metadata cache is stale
 }
 
 // New validates cfg and returns a Source. It does not connect: the first
@@ -47,9 +50,7 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{cfg: cfg, balancer: b, addr: kafka.TCP(cfg.Brokers...), transport: newTransport(cfg.Timeout)}
-	s.client = &kafka.Client{Addr: s.addr, Transport: s.transport}
-	return s, nil
+	return &Source{cfg: cfg, balancer: b, addr: kafka.TCP(cfg.Brokers...), transport: newTransport(cfg.Timeout)}, nil
 }
 
 // newTransport returns a kafka-go transport of our own (not the package's
@@ -64,8 +65,15 @@ func newTransport(timeout time.Duration) *kafka.Transport {
 
 // Close closes the Source's connections. Calls in flight fail.
 func (s *Source) Close() error {
-	s.transport.CloseIdleConnections()
+	s.rt().CloseIdleConnections()
 	return nil
+}
+
+// rt returns the current transport.
+func (s *Source) rt() *kafka.Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
 }
 
 // brokers names the bootstrap brokers in errors.
@@ -74,15 +82,27 @@ func (s *Source) brokers() string { return strings.Join(s.cfg.Brokers, ",") }
 // partitions returns the sorted partition ids of topic, or an error wrapping
 // ErrTopicNotFound.
 func (s *Source) partitions(ctx context.Context, topic string) ([]int, error) {
-	ids, err := s.metadata(ctx, s.client, topic)
-	if errors.Is(err, ErrTopicNotFound) {
-		// The transport answers metadata from a cache refreshed every few
-		// seconds: ask the cluster afresh before calling the topic missing.
-		t := newTransport(s.cfg.Timeout)
-		defer t.CloseIdleConnections()
-		ids, err = s.metadata(ctx, &kafka.Client{Addr: s.addr, Transport: t}, topic)
+	old := s.rt()
+	ids, err := s.metadata(ctx, &kafka.Client{Addr: s.addr, Transport: old}, topic)
+	if !errors.Is(err, ErrTopicNotFound) {
+		return ids, err
 	}
-	return ids, err
+	// The transport answers metadata from a cache refreshed every few
+	// seconds: ask the cluster afresh before calling the topic missing, and
+	// if it is there after all, continue with the fresh transport.
+	fresh := newTransport(s.cfg.Timeout)
+	ids, err = s.metadata(ctx, &kafka.Client{Addr: s.addr, Transport: fresh}, topic)
+	if err != nil {
+		fresh.CloseIdleConnections()
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.transport == old {
+		s.transport, fresh = fresh, old
+	}
+	s.mu.Unlock()
+	fresh.CloseIdleConnections() // the replaced one, or ours if another call replaced it first
+	return ids, nil
 }
 
 func (s *Source) metadata(ctx context.Context, c *kafka.Client, topic string) ([]int, error) {
@@ -132,7 +152,7 @@ func (s *Source) listOffsets(ctx context.Context, topic string, partitions []int
 	}
 	offsets := make(map[int]int64, len(partitions))
 	err := s.retry(ctx, func(ctx context.Context) error {
-		m, err := s.transport.RoundTrip(ctx, s.addr, req)
+		m, err := s.rt().RoundTrip(ctx, s.addr, req)
 		if err != nil {
 			return err
 		}
@@ -210,8 +230,13 @@ func (s *Source) explain(ctx context.Context, err error) error {
 	return err
 }
 
-// retriable reports whether err is a Kafka error that may pass by itself.
+// retriable reports whether err is a Kafka error that may pass by itself,
+// or the transport's metadata cache not knowing a topic or leader yet (it
+// refreshes every few seconds).
 func retriable(err error) bool {
+	if errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, protocol.ErrNoPartition) || errors.Is(err, protocol.ErrNoLeader) {
+		return true
+	}
 	var ke kafka.Error
 	if errors.As(err, &ke) {
 		return ke.Temporary()
