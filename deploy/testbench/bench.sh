@@ -194,6 +194,9 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.kafka.network.RequestChannel\$=WARN
 log4j.logger.state.change.logger=WARN
+# The full broker config is dumped twice at start: hundreds of lines that
+# would push the useful ones out of the tail printed on failure.
+log4j.logger.kafka.server.KafkaConfig=WARN
 EOF
 }
 
