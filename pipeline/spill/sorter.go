@@ -15,8 +15,8 @@ package spill
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
-	"sort"
 
 	"github.com/midata/midata/schemas"
 )
@@ -39,6 +39,7 @@ type Sorter struct {
 	fanIn int
 
 	buf   []schemas.Transaction  // records not yet spilled
+	order []int32                // buf's indexes in sorted order, reused
 	ptrs  []*schemas.Transaction // buf's records in sorted order, reused
 	codec codec                  // scratch for encoding
 	runs  []*run                 // spilled runs, oldest first
@@ -50,11 +51,12 @@ type Sorter struct {
 // New returns a Sorter that spills into temporary files in dir (the system
 // temporary directory when empty), ordered by less, which must be a strict
 // weak order. maxInMemory records are held in memory per run; when it is 0
-// or less, DefaultMaxInMemory.
+// or less, DefaultMaxInMemory (at most math.MaxInt32).
 func New(dir string, less func(a, b *schemas.Transaction) bool, maxInMemory int) *Sorter {
 	if maxInMemory <= 0 {
 		maxInMemory = DefaultMaxInMemory
 	}
+	maxInMemory = min(maxInMemory, math.MaxInt32) // buffer indexes are int32
 	return &Sorter{dir: dir, less: less, max: maxInMemory, fanIn: defaultFanIn}
 }
 
@@ -99,25 +101,32 @@ func (s *Sorter) spill() error {
 	return nil
 }
 
-// sortBuffer returns pointers to the buffered records, stably sorted.
+// sortBuffer sorts the buffered records and returns them in order, as
+// pointers into the buffer. It is stable: equal records keep the order they
+// were added in, by breaking ties on their index, which lets it use the
+// standard library's pattern-defeating quicksort (n log n comparisons)
+// instead of sort.Stable (n log² n).
 func (s *Sorter) sortBuffer() []*schemas.Transaction {
-	s.ptrs = s.ptrs[:0]
+	s.order = s.order[:0]
 	for i := range s.buf {
-		s.ptrs = append(s.ptrs, &s.buf[i])
+		s.order = append(s.order, int32(i))
 	}
-	sort.Stable(byLess{s.ptrs, s.less})
+	buf, less := s.buf, s.less
+	slices.SortFunc(s.order, func(i, j int32) int {
+		switch a, b := &buf[i], &buf[j]; {
+		case less(a, b):
+			return -1
+		case less(b, a):
+			return 1
+		}
+		return int(i - j)
+	})
+	s.ptrs = s.ptrs[:0]
+	for _, i := range s.order {
+		s.ptrs = append(s.ptrs, &buf[i])
+	}
 	return s.ptrs
 }
-
-// byLess sorts pointers by a less function, moving only the pointers.
-type byLess struct {
-	p    []*schemas.Transaction
-	less func(a, b *schemas.Transaction) bool
-}
-
-func (b byLess) Len() int           { return len(b.p) }
-func (b byLess) Less(i, j int) bool { return b.less(b.p[i], b.p[j]) }
-func (b byLess) Swap(i, j int)      { b.p[i], b.p[j] = b.p[j], b.p[i] }
 
 // Sort ends adding and returns an iterator over every record in order. When
 // everything fit in memory no file was written; otherwise the runs are
@@ -213,7 +222,7 @@ func (s *Sorter) mergePass() error {
 // it twice is harmless). It is safe to call more than once.
 func (s *Sorter) Close() error {
 	s.done = true
-	s.buf, s.ptrs = nil, nil
+	s.buf, s.order, s.ptrs = nil, nil, nil
 	err := s.removeRuns()
 	if s.it != nil {
 		err = errors.Join(err, s.it.Close())

@@ -166,7 +166,7 @@ func TestEveryFieldSurvivesARunFile(t *testing.T) {
 			BookedAt: time.Date(2026, 3, 4, 10, 15, 0, 123456789, time.UTC),
 			Amount:   schemas.Decimal{Units: -1234, Scale: 2, Text: "-12.34"},
 			Currency: "GBP", Status: schemas.StatusBooked, Type: "POS",
-			Description: "Café \u2028 東京 🍜 \x00 \xff not UTF-8, \"quoted\"\r\n",
+			Description:  "Café \u2028 東京 🍜 \x00 \xff not UTF-8, \"quoted\"\r\n",
 			MerchantName: "Tesco", MerchantCode: "5411",
 			BalanceAfter: schemas.Decimal{Units: 123456, Scale: 2, Text: "1234.56"}, HasBalance: true,
 			Partition: 11, Offset: 1<<62 + 7,

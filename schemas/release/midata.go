@@ -16,6 +16,8 @@ import (
 //	Date,Type,Merchant/Description,Debit/Credit,Balance
 //	15/07/2026,POS,TESCO STORES 1234,-£12.34,+£1234.56
 //
+// The columns:
+//
 //   - Date: DD/MM/YYYY, the booking date in UK time (Europe/London, so a
 //     booking at 23:30 UTC in British Summer Time is dated the next day).
 //   - Type: the transaction type code (may be empty).
