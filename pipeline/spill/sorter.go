@@ -66,6 +66,9 @@ func (s *Sorter) Add(t *schemas.Transaction) error {
 	if s.done {
 		return errors.New("add to a sorter that was already sorted or closed")
 	}
+	if s.less == nil {
+		return errors.New("add to a sorter without a less function")
+	}
 	if len(s.buf) == cap(s.buf) { // grow by doubling, never beyond max
 		s.buf = slices.Grow(s.buf, min(max(2*cap(s.buf), 256), s.max)-len(s.buf))
 	}
