@@ -1,0 +1,333 @@
+// Package s3sink stores releases in an S3-compatible object store (AWS S3,
+// versitygw, MinIO, ...) through aws-sdk-go-v2: streaming multipart uploads
+// whose memory does not grow with the object, conditional commits with
+// If-None-Match: *, and SigV4 presigned download links.
+//
+// It does not create buckets, set lifecycle rules or manage credentials: the
+// bucket must exist (Check says so when it does not) and credentials come
+// from the SDK's standard chain (AWS_* variables, shared config, instance
+// roles).
+package s3sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/midata/midata/sinks"
+)
+
+// Limits of S3 itself.
+const (
+	// MinPartSize is the smallest part S3 accepts in a multipart upload
+	// (except the last part).
+	MinPartSize = 5 << 20
+	// MaxPartSize is the largest part S3 accepts.
+	MaxPartSize = 5 << 30
+	// MaxParts is the most parts one multipart upload may have.
+	MaxParts = 10000
+	// MaxLinkTTL is the longest a SigV4 presigned link may live.
+	MaxLinkTTL = 7 * 24 * time.Hour
+)
+
+// DefaultPartSize is the part size used when Config.PartSize is zero.
+const DefaultPartSize = 8 << 20
+
+// DefaultRegion is the region used when neither Config.Region nor the SDK's
+// configuration chain names one.
+const DefaultRegion = "us-east-1"
+
+// cleanupTimeout bounds aborting a multipart upload after the caller's
+// context has ended.
+const cleanupTimeout = 30 * time.Second
+
+// Config says which bucket to write to and how. The zero value of every
+// field except Bucket is a usable default.
+type Config struct {
+	// Endpoint is the base URL of an S3-compatible server, e.g.
+	// http://127.0.0.1:17070. Empty means AWS S3, resolved from Region.
+	Endpoint string
+	// Bucket is the bucket that holds the releases. It must exist.
+	Bucket string
+	// Region is the signing region. Empty means the SDK's configuration
+	// chain (AWS_REGION, shared config), else DefaultRegion.
+	Region string
+	// PathStyle addresses buckets as Endpoint/bucket/key instead of
+	// bucket.host/key. It is always on when Endpoint is set (what
+	// S3-compatible servers expect); pass an option to New that sets
+	// s3.Options.UsePathStyle to override it.
+	PathStyle bool
+	// PartSize is the size of each part of a multipart upload, and the
+	// most memory one part buffer takes: a writer holds at most two.
+	// Objects smaller than one part are written with a single PutObject.
+	// Default DefaultPartSize; at least MinPartSize, at most MaxPartSize.
+	PartSize int64
+	// MaxLinkTTL is the longest lifetime Link accepts. Default and upper
+	// bound: MaxLinkTTL (7 days).
+	MaxLinkTTL time.Duration
+	// Now is the clock that signs links. Default time.Now.
+	Now func() time.Time
+}
+
+// Validate reports the first thing wrong with c, naming the field.
+func (c Config) Validate() error {
+	if c.Bucket == "" {
+		return errors.New("s3 config: bucket is empty")
+	}
+	if strings.ContainsAny(c.Bucket, "/\\ ") {
+		return fmt.Errorf("s3 config: bucket %q: a bucket name has no slashes or spaces", c.Bucket)
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("s3 config: endpoint %q: want http(s)://host[:port]", c.Endpoint)
+		}
+	}
+	if c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize) {
+		return fmt.Errorf("s3 config: part size %d: want between %d (5 MiB) and %d (5 GiB)", c.PartSize, MinPartSize, int64(MaxPartSize))
+	}
+	if c.MaxLinkTTL < 0 || c.MaxLinkTTL > MaxLinkTTL {
+		return fmt.Errorf("s3 config: max link TTL %s: want more than 0 and at most %s (7 days)", c.MaxLinkTTL, MaxLinkTTL)
+	}
+	return nil
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.PartSize == 0 {
+		c.PartSize = DefaultPartSize
+	}
+	if c.MaxLinkTTL == 0 {
+		c.MaxLinkTTL = MaxLinkTTL
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Endpoint != "" {
+		c.PathStyle = true
+	}
+	return c
+}
+
+// Sink is a sinks.Sink on one S3 bucket. It is safe for concurrent use;
+// each ObjectWriter it creates is not.
+type Sink struct {
+	client  *s3.Client
+	presign *s3.PresignClient
+	cfg     Config
+	where   string // the endpoint, for messages
+}
+
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Linker  = (*Sink)(nil)
+	_ sinks.Deleter = (*Sink)(nil)
+)
+
+// New returns a Sink for cfg with credentials and settings from the SDK's
+// standard configuration chain (config.LoadDefaultConfig: AWS_* variables,
+// shared config and credentials files, container and instance roles). The
+// opts run last on the client's options, e.g. to set an HTTP client.
+// New does not contact the server; Check does.
+func New(ctx context.Context, cfg Config, opts ...func(*s3.Options)) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	var load []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		load = append(load, config.WithRegion(cfg.Region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = DefaultRegion
+	}
+	all := make([]func(*s3.Options), 0, len(opts)+1)
+	all = append(all, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+	})
+	all = append(all, opts...)
+	return newSink(s3.NewFromConfig(awsCfg, all...), cfg), nil
+}
+
+// NewFromClient returns a Sink that uses client as it is: its endpoint,
+// region, addressing style and credentials. cfg.Endpoint, Region and
+// PathStyle are ignored.
+func NewFromClient(client *s3.Client, cfg Config) (*Sink, error) {
+	if client == nil {
+		return nil, errors.New("new s3 sink: client is nil")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newSink(client, cfg.withDefaults()), nil
+}
+
+func newSink(client *s3.Client, cfg Config) *Sink {
+	o := client.Options()
+	where := "AWS S3 in " + o.Region
+	if o.BaseEndpoint != nil {
+		where = *o.BaseEndpoint
+	}
+	return &Sink{client: client, presign: s3.NewPresignClient(client), cfg: cfg, where: where}
+}
+
+// Check asks the server for the bucket (HeadBucket) and returns a one-line
+// error that says what is wrong and what to do: no credentials, credentials
+// refused, bucket missing, or endpoint unreachable.
+func (s *Sink) Check(ctx context.Context) error {
+	if creds := s.client.Options().Credentials; creds != nil {
+		if _, err := creds.Retrieve(ctx); err != nil {
+			return fmt.Errorf("check s3 bucket %q at %s: no credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE): %w", s.cfg.Bucket, s.where, err)
+		}
+	}
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)})
+	if err == nil {
+		return nil
+	}
+	var notFound *types.NotFound
+	var sendErr *smithyhttp.RequestSendError
+	switch status := httpStatus(err); {
+	case errors.As(err, &notFound) || status == http.StatusNotFound:
+		return fmt.Errorf("check s3 bucket %q at %s: the bucket does not exist (create it, or name another with the bucket setting): %w", s.cfg.Bucket, s.where, err)
+	case status == http.StatusForbidden || status == http.StatusUnauthorized:
+		return fmt.Errorf("check s3 bucket %q at %s: access denied (check the access key, secret and region, and that they may use this bucket): %w", s.cfg.Bucket, s.where, err)
+	case errors.As(err, &sendErr):
+		return fmt.Errorf("check s3 bucket %q: cannot reach %s (is the endpoint right and the server up?): %w", s.cfg.Bucket, s.where, err)
+	default:
+		return fmt.Errorf("check s3 bucket %q at %s: %w", s.cfg.Bucket, s.where, err)
+	}
+}
+
+// Create starts a streaming multipart upload of the object at key. See
+// Config.PartSize for how much memory it holds.
+func (s *Sink) Create(ctx context.Context, key string) (sinks.ObjectWriter, error) {
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("create %s: %w", s.loc(key), err)
+	}
+	return &objectWriter{ctx: ctx, s: s, key: key}, nil
+}
+
+// Commit writes body at key only if no object is there (If-None-Match: *).
+// When one is, the error matches sinks.ErrAlreadyCommitted and wraps the
+// server's answer (412 PreconditionFailed, or 409
+// ConditionalRequestConflict when a concurrent writer raced it).
+func (s *Sink) Commit(ctx context.Context, key string, body []byte) error {
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("commit %s: %w", s.loc(key), err)
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.cfg.Bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String(contentType(key)),
+		IfNoneMatch:   aws.String("*"),
+	})
+	if err == nil {
+		return nil
+	}
+	if st := httpStatus(err); st == http.StatusPreconditionFailed || st == http.StatusConflict {
+		return fmt.Errorf("commit %s: %w: %w", s.loc(key), sinks.ErrAlreadyCommitted, err)
+	}
+	return fmt.Errorf("commit %s: %w", s.loc(key), err)
+}
+
+// Open reads the object at key. A missing object gives an error that
+// matches sinks.ErrNotFound.
+func (s *Sink) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.loc(key), err)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		var noKey *types.NoSuchKey
+		if errors.As(err, &noKey) || httpStatus(err) == http.StatusNotFound {
+			return nil, fmt.Errorf("open %s: %w: %w", s.loc(key), sinks.ErrNotFound, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", s.loc(key), err)
+	}
+	return out.Body, nil
+}
+
+// Delete removes the object at key. Deleting a missing object is not an
+// error (as in S3 itself).
+func (s *Sink) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("delete %s: %w", s.loc(key), err)
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", s.loc(key), err)
+	}
+	return nil
+}
+
+// loc names an object in messages.
+func (s *Sink) loc(key string) string {
+	return "s3://" + s.cfg.Bucket + "/" + key
+}
+
+// checkKey refuses keys S3 would refuse or that would address something
+// else than one object.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("empty key")
+	case len(key) > 1024:
+		return fmt.Errorf("key of %d bytes: S3 allows at most 1024", len(key))
+	case strings.HasSuffix(key, "/"):
+		return fmt.Errorf("key %q ends with a slash", key)
+	}
+	return nil
+}
+
+// httpStatus returns the HTTP status of the response that err came from,
+// or 0 when there was none.
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// contentType is the media type stored with an object, by the key's
+// extension, so a browser that follows a link knows what it downloads.
+func contentType(key string) string {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".csv":
+		return "text/csv; charset=utf-8"
+	case ".ndjson":
+		return "application/x-ndjson"
+	case ".json":
+		return "application/json"
+	case ".parquet":
+		return "application/vnd.apache.parquet"
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	}
+	return "application/octet-stream"
+}
