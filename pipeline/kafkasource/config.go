@@ -15,7 +15,7 @@ const (
 	DefaultPartitioner   = "murmur2"
 	DefaultSampleSize    = 16
 	DefaultTimeout       = 10 * time.Second
-	DefaultFetchMaxBytes = 16 << 20
+	DefaultFetchMaxBytes = 8 << 20
 )
 
 // Config configures a Source. The zero value of every field but Brokers
@@ -48,7 +48,7 @@ type Config struct {
 	// hanging it. Default 10s.
 	Timeout time.Duration
 
-	// FetchMaxBytes is the most bytes one fetch asks for. Default 16 MiB.
+	// FetchMaxBytes is the most bytes one fetch asks for. Default 8 MiB.
 	FetchMaxBytes int
 
 	// Progress, when set, is called by Read after each fetch with the offsets

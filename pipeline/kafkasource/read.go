@@ -26,18 +26,83 @@ const cancelEvery = 64
 // Read calls fn for every record of snap, partition by partition in the
 // order of snap.Ranges, in offset order within a partition. Only records at
 // offsets in [Start, End) are delivered; offsets without a record
-// (compaction, transaction markers, aborted transactions) are skipped. Read
-// holds one fetch response in memory at a time. It stops at the first error
-// of fn, which it returns as is, and promptly when ctx is cancelled.
-func (s *Source) Read(ctx context.Context, snap Snapshot, fn func(Message) error) error {
+// (compaction, transaction markers, aborted transactions) are skipped. It
+// stops at the first error of fn, which it returns as is, and promptly when
+// ctx is cancelled.
+//
+// One goroutine fetches and decodes the next response while fn runs on the
+// caller's goroutine over the current one (fn is never called
+// concurrently), so memory stays below about 3 × FetchMaxBytes: the records
+// fn works on, and the next response with its decoded copy.
+func (s *Source) Read(parent context.Context, snap Snapshot, fn func(Message) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	chunks := make(chan chunk)
+	free := make(chan []Message, 2) // slices handed back for reuse
+	var fetchErr error
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		defer close(chunks)
+		fetchErr = s.fetchRanges(ctx, snap, chunks, free)
+	}()
+
 	total, done := snap.Records(), int64(0)
-	for _, r := range snap.Ranges {
-		err := s.readRange(ctx, snap.Topic, r, fn, func(n int64) {
-			done += n
-			if s.cfg.Progress != nil {
-				s.cfg.Progress(done, total)
+	var err error
+consume:
+	for c := range chunks {
+		for i, m := range c.msgs {
+			if i%cancelEvery == cancelEvery-1 && ctx.Err() != nil {
+				break consume
 			}
-		})
+			if err = fn(m); err != nil {
+				break consume
+			}
+		}
+		clear(c.msgs) // the messages belong to fn now
+		select {
+		case free <- c.msgs[:0]:
+		default:
+		}
+		done += c.offsets
+		if s.cfg.Progress != nil {
+			s.cfg.Progress(done, total)
+		}
+	}
+	cancel()
+	for range chunks { // unblock the fetcher, which stops on cancel
+	}
+	<-fetched
+	switch {
+	case err != nil:
+		return err
+	case fetchErr != nil:
+		return fetchErr
+	}
+	if done < total { // stopped by a cancel between two fetches
+		return fmt.Errorf("read topic %q: %w", snap.Topic, cmp.Or(parent.Err(), context.Canceled))
+	}
+	return nil
+}
+
+// chunk is the records of one fetch response and the offsets it covered.
+type chunk struct {
+	msgs    []Message
+	offsets int64
+}
+
+// fetchRanges fetches the ranges of snap in order and sends their records
+// to chunks, one chunk per fetch response.
+func (s *Source) fetchRanges(ctx context.Context, snap Snapshot, chunks chan<- chunk, free <-chan []Message) error {
+	for _, r := range snap.Ranges {
+		err := s.fetchRange(ctx, snap.Topic, r, func(c chunk) error {
+			select {
+			case chunks <- c:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, free)
 		if err != nil {
 			return err
 		}
@@ -61,11 +126,12 @@ func (s *Source) ReadTopic(ctx context.Context, topic string, fn func(Message) e
 	return s.Read(ctx, Snapshot{Topic: topic, Ranges: ranges}, fn)
 }
 
-// readRange delivers the records of one range. It advances its position
-// past every offset the broker returns (records, markers, aborted records)
-// and ends when the position reaches End, or when the broker has nothing
-// more to return below End although the partition holds End.
-func (s *Source) readRange(ctx context.Context, topic string, r Range, fn func(Message) error, progress func(int64)) error {
+// fetchRange emits the records of one range, one chunk per fetch. It
+// advances its position past every offset the broker returns (records,
+// markers, aborted records) and ends when the position reaches End, or when
+// the broker has nothing more to return below End although the partition
+// holds End.
+func (s *Source) fetchRange(ctx context.Context, topic string, r Range, emit func(chunk) error, free <-chan []Message) error {
 	pos := r.Start
 	for pos < r.End {
 		if err := ctx.Err(); err != nil {
@@ -75,12 +141,18 @@ func (s *Source) readRange(ctx context.Context, topic string, r Range, fn func(M
 		if err != nil {
 			return fmt.Errorf("read partition %d at offset %d: %w", r.Partition, pos, err)
 		}
+		var msgs []Message
+		select {
+		case msgs = <-free:
+		default:
+		}
 		next, err := walk(ctx, p, pos, r.End, func(m Message) error {
 			m.Partition = r.Partition
-			return fn(m)
+			msgs = append(msgs, m)
+			return nil
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("read partition %d at offset %d: %w", r.Partition, pos, err)
 		}
 		if next == pos {
 			// Nothing at or after pos below End: the rest of the range is
@@ -90,7 +162,9 @@ func (s *Source) readRange(ctx context.Context, topic string, r Range, fn func(M
 			}
 			next = r.End
 		}
-		progress(min(next, r.End) - pos)
+		if err := emit(chunk{msgs: msgs, offsets: min(next, r.End) - pos}); err != nil {
+			return fmt.Errorf("read partition %d at offset %d: %w", r.Partition, pos, err)
+		}
 		pos = next
 	}
 	return nil
@@ -130,7 +204,7 @@ func (s *Source) fetch(ctx context.Context, topic string, partition int, offset 
 			}
 		}
 		if err != nil && (!retriable(err) || attempt == 10) {
-			return nil, s.explain(ctx, err)
+			return nil, s.explain(err)
 		}
 		wait := max(backoff, throttle)
 		t := time.NewTimer(wait)

@@ -202,13 +202,13 @@ func (s *Source) retry(ctx context.Context, op func(context.Context) error) erro
 	for {
 		err := op(ctx)
 		if err == nil || !retriable(err) || ctx.Err() != nil {
-			return s.explain(ctx, err)
+			return s.explain(err)
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return s.explain(ctx, err)
+			return s.explain(err)
 		case <-t.C:
 		}
 		backoff = min(2*backoff, time.Second)
@@ -216,11 +216,12 @@ func (s *Source) retry(ctx context.Context, op func(context.Context) error) erro
 }
 
 // explain adds what to check to errors that mean the brokers did not answer.
-func (s *Source) explain(ctx context.Context, err error) error {
+func (s *Source) explain(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && context.Cause(ctx) == context.DeadlineExceeded) {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Errorf("no answer from kafka brokers %s within %s (check the addresses and that the brokers run): %w", s.brokers(), s.cfg.Timeout, err)
 	}
 	var op *net.OpError
