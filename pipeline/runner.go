@@ -443,7 +443,12 @@ func (r *Runner) manifest(id string, now time.Time, req Request, formats []relea
 		},
 	}
 	for _, f := range staged {
+		var schema *release.Schema
+		if f.format.Schema != nil {
+			schema = f.format.Schema(grant.Categories())
+		}
 		m.Resources = append(m.Resources, release.Resource{
+			Schema:    schema,
 			Name:      f.format.Name,
 			Path:      f.format.File,
 			Format:    f.format.Name,

@@ -47,6 +47,24 @@ type Format struct {
 	// New returns an encoder writing to w with the fields the granted
 	// categories allow.
 	New func(w io.Writer, granted schemas.Category) Encoder
+	// Schema describes the columns written for the granted categories (a
+	// Frictionless Table Schema); nil for formats that are not tables.
+	Schema func(granted schemas.Category) *Schema
+}
+
+// Schema is a Frictionless Table Schema: the columns of a tabular file.
+type Schema struct {
+	Fields     []Field  `json:"fields"`
+	PrimaryKey []string `json:"primaryKey,omitempty"`
+}
+
+// Field is one column of a Table Schema.
+type Field struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`             // string, number, integer, date, datetime, object
+	Format      string `json:"format,omitempty"` // e.g. "%d/%m/%Y" for a date pattern
+	Description string `json:"description,omitempty"`
+	Category    string `json:"midata:category,omitempty"` // the consent category the field belongs to
 }
 
 // Less reports whether a sorts before b in OldestFirst order.

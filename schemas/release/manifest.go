@@ -25,14 +25,15 @@ type Manifest struct {
 
 // Resource is one file of a release.
 type Resource struct {
-	Name      string `json:"name"`
-	Path      string `json:"path"`
-	Format    string `json:"format"` // the midata format name
-	MediaType string `json:"mediatype"`
-	Encoding  string `json:"encoding,omitempty"`
-	Bytes     int64  `json:"bytes"`
-	Hash      string `json:"hash"` // "sha256:<hex>"
-	Rows      int64  `json:"rows"`
+	Name      string  `json:"name"`
+	Path      string  `json:"path"`
+	Format    string  `json:"format"` // the midata format name
+	MediaType string  `json:"mediatype"`
+	Encoding  string  `json:"encoding,omitempty"`
+	Bytes     int64   `json:"bytes"`
+	Hash      string  `json:"hash"` // "sha256:<hex>"
+	Rows      int64   `json:"rows"`
+	Schema    *Schema `json:"schema,omitempty"`
 }
 
 // MidataInfo is the midata block of the manifest.
