@@ -264,13 +264,13 @@ vgw_install() {
 	local bin
 	bin="$(vgw_bin)"
 	if [[ -x "$bin" ]] && go version -m "$bin" 2>/dev/null |
-		grep -qE "^[[:space:]]+mod[[:space:]]+$VGW_MODULE[[:space:]]+$VGW_VERSION[[:space:]]"; then
+		grep -qE "^[[:space:]]+mod[[:space:]]+${VGW_MODULE}[[:space:]]+${VGW_VERSION}[[:space:]]"; then
 		return 0
 	fi
 	log "installing versitygw $VGW_VERSION into $(dirname "$bin") (once; a few minutes on 2 cores)"
 	local t0=$SECONDS
 	# Outside the repo, so that the repo's go.mod and GOFLAGS play no part.
-	(cd / && GOFLAGS= go install "$VGW_MODULE/cmd/versitygw@$VGW_VERSION") ||
+	(cd / && GOFLAGS="" go install "$VGW_MODULE/cmd/versitygw@$VGW_VERSION") ||
 		die "go install versitygw@$VGW_VERSION failed"
 	log "installed versitygw in $((SECONDS - t0))s"
 }
