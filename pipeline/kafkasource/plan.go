@@ -12,7 +12,7 @@ import (
 
 // sampleMaxBytes bounds the fetches of the partitioner check: a few keys
 // are enough, but a broker always returns at least one whole batch.
-const sampleMaxBytes = 256 << 10
+const sampleMaxBytes = 32 << 10
 
 // Plan freezes the snapshot a release reads: for each partition of the
 // topic, End is the last stable offset now (records written later are not
@@ -31,7 +31,7 @@ func (s *Source) Plan(ctx context.Context, customerID string, from time.Time) (S
 	snap := Snapshot{Topic: topic, Partitioner: s.cfg.Partitioner}
 	partitions, err := s.partitions(ctx, topic)
 	if err != nil {
-		return snap, fmt.Errorf("plan topic %q: %w", topic, err)
+		return snap, fmt.Errorf("plan snapshot: %w", err)
 	}
 	ranges, err := s.ranges(ctx, topic, partitions, from)
 	if err != nil {

@@ -124,6 +124,7 @@ func TestPlanOfAMissingTopicSaysSo(t *testing.T) {
 	if !errors.Is(err, kafkasource.ErrTopicNotFound) {
 		t.Fatalf("Plan = %v, want ErrTopicNotFound", err)
 	}
+	t.Logf("Plan: %v", err)
 	if want := fmt.Sprintf("topic %q not found on brokers", name); !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
@@ -171,6 +172,7 @@ func TestPlanFailsInBoundedTimeWhenBrokersDoNotAnswer(t *testing.T) {
 			start := time.Now()
 			_, err := s.Plan(t.Context(), "C1", t0)
 			took := time.Since(start)
+			t.Logf("Plan: %v", err)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Plan = %v, want an error containing %q", err, tt.want)
 			}

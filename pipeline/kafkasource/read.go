@@ -117,7 +117,7 @@ func (s *Source) fetchRanges(ctx context.Context, snap Snapshot, chunks chan<- c
 func (s *Source) ReadTopic(ctx context.Context, topic string, fn func(Message) error) error {
 	partitions, err := s.partitions(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("read topic %q: %w", topic, err)
+		return fmt.Errorf("read whole topic: %w", err)
 	}
 	ranges, err := s.ranges(ctx, topic, partitions, time.Time{})
 	if err != nil {

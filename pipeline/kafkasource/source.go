@@ -15,8 +15,17 @@ import (
 	"github.com/segmentio/kafka-go/protocol/listoffsets"
 )
 
-// ErrTopicNotFound is returned (wrapped) when a topic does not exist.
+// ErrTopicNotFound is what errors for a missing topic match with errors.Is.
 var ErrTopicNotFound = errors.New("topic not found")
+
+// topicNotFoundError names the missing topic and the brokers asked.
+type topicNotFoundError struct{ topic, brokers string }
+
+func (e *topicNotFoundError) Error() string {
+	return fmt.Sprintf("topic %q not found on brokers %s", e.topic, e.brokers)
+}
+
+func (e *topicNotFoundError) Is(target error) bool { return target == ErrTopicNotFound }
 
 // Special ListOffsets timestamps.
 const (
@@ -117,7 +126,7 @@ func (s *Source) metadata(ctx context.Context, c *kafka.Client, topic string) ([
 				continue
 			}
 			if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-				return fmt.Errorf("topic %q not found on brokers %s: %w", topic, s.brokers(), ErrTopicNotFound)
+				return &topicNotFoundError{topic: topic, brokers: s.brokers()}
 			}
 			if t.Error != nil {
 				return t.Error
@@ -132,7 +141,7 @@ func (s *Source) metadata(ctx context.Context, c *kafka.Client, topic string) ([
 			}
 			return nil
 		}
-		return fmt.Errorf("topic %q not found on brokers %s: %w", topic, s.brokers(), ErrTopicNotFound)
+		return &topicNotFoundError{topic: topic, brokers: s.brokers()}
 	})
 	if err != nil && !errors.Is(err, ErrTopicNotFound) {
 		return nil, fmt.Errorf("list partitions of topic %q: %w", topic, err)
