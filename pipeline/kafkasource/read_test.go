@@ -197,3 +197,37 @@ func TestReadSkipsAbortedTransactionsAndEndsOnAMarker(t *testing.T) {
 		})
 	}
 }
+
+func TestOneSourceServesConcurrentPlansAndReads(t *testing.T) {
+	brokers := testbench.Kafka(t)
+	name := topic(t, brokers, partitions)
+	seedCustomers(t, brokers, name, kafka.Murmur2Balancer{}, 20, 10)
+	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			customer := fmt.Sprintf("C%d", i)
+			snap, err := s.Plan(t.Context(), customer, t0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			n := 0
+			err = s.Read(t.Context(), snap, func(m kafkasource.Message) error {
+				if string(m.Key) == customer {
+					n++
+				}
+				return nil
+			})
+			if err == nil && n != 10 {
+				err = fmt.Errorf("%s: read %d of 10 records", customer, n)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
