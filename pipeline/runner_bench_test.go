@@ -47,7 +47,7 @@ func BenchmarkReleaseOfOneCustomer(b *testing.B) {
 // seedRows writes rows booked transactions of C1 in the period, and C1's consent.
 func seedRows(b *testing.B, bn *bench, rows int) {
 	w := &kafka.Writer{Addr: kafka.TCP(bn.brokers...), Topic: bn.topic, Balancer: kafka.Murmur2Balancer{},
-		BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, Async: false}
+		BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
 	defer w.Close()
 	span := to.Sub(from)
 	batch := make([]kafka.Message, 0, 5000)
@@ -62,7 +62,7 @@ func seedRows(b *testing.B, bn *bench, rows int) {
 			batch = batch[:0]
 		}
 	}
-	w2 := &kafka.Writer{Addr: kafka.TCP(bn.brokers...), Topic: bn.consent, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond}
+	w2 := &kafka.Writer{Addr: kafka.TCP(bn.brokers...), Topic: bn.consent, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
 	defer w2.Close()
 	if err := w2.WriteMessages(b.Context(), consentEvent("K-1", "C1", "self", "granted", "transactions,balances,merchant")); err != nil {
 		b.Fatal(err)
