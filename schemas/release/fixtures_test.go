@@ -8,6 +8,10 @@ import (
 	"github.com/midata/midata/schemas"
 )
 
+// testedFormats are the formats whose encoders the shared tests (golden
+// files, write errors, allocations, schemas) run the fixtures through.
+var testedFormats = []Format{MidataCSV, NDJSON, CSV, JSON}
+
 // fixtures returns the hand-built records the golden files are made of, in
 // no particular order. Each one is there for a reason, written beside it.
 func fixtures(t testing.TB) []schemas.Transaction {

@@ -37,7 +37,7 @@ func TestGoldenFilesMatchTheEncoders(t *testing.T) {
 		{"transactions", schemas.Transactions},
 		{"all", schemas.AllCategories},
 	}
-	for _, f := range []Format{MidataCSV, NDJSON} {
+	for _, f := range testedFormats {
 		for _, g := range grants {
 			name := f.Name + "." + g.name
 			t.Run(name, func(t *testing.T) {

@@ -50,6 +50,24 @@ var MidataCSV = Format{
 	Version:   1,
 	Order:     NewestFirst,
 	New:       newMidataEncoder,
+	Schema:    midataSchema,
+}
+
+// midataSchema returns the five columns of the midata CSV; the Balance
+// column is there whatever is granted (empty without balances). Nil without
+// the transactions category (nothing is written).
+func midataSchema(granted schemas.Category) *Schema {
+	if !granted.Has(schemas.Transactions) {
+		return nil
+	}
+	const tx = "transactions"
+	return &Schema{Fields: []Field{
+		{Name: "Date", Type: "date", Format: "%d/%m/%Y", Category: tx, Description: "Booking date in UK time (Europe/London)."},
+		{Name: "Type", Type: "string", Category: tx, Description: "Transaction type code such as POS, DD, BGC; empty when unknown."},
+		{Name: "Merchant/Description", Type: "string", Category: tx, Description: "The transaction's description, exact text."},
+		{Name: "Debit/Credit", Type: "string", Category: tx, Description: "Signed amount with the currency: -£12.34, +EUR12.50, +JPY1500."},
+		{Name: "Balance", Type: "string", Category: "balances", Description: "Balance after the transaction, signed like Debit/Credit; empty when not granted or unknown."},
+	}}
 }
 
 // midataHeader is the header row of the midata CSV.

@@ -207,7 +207,7 @@ func TestMidataCSVOfNoRecordsIsTheHeaderAlone(t *testing.T) {
 
 func TestEncodersWriteNothingWithoutTheTransactionsCategory(t *testing.T) {
 	t.Parallel()
-	for _, f := range []Format{MidataCSV, NDJSON} {
+	for _, f := range testedFormats {
 		for _, g := range []schemas.Category{0, schemas.Balances | schemas.Merchant} {
 			if got := encodeAll(t, f, g, fixtures(t)); len(got) != 0 {
 				t.Errorf("%s with categories %q wrote %d bytes, want none", f.Name, g, len(got))
@@ -226,7 +226,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
 func TestEncodersReportWriteErrors(t *testing.T) {
 	t.Parallel()
 	recs := fixtures(t)
-	for _, f := range []Format{MidataCSV, NDJSON} {
+	for _, f := range testedFormats {
 		enc := f.New(failingWriter{}, schemas.AllCategories)
 		var err error
 		for i := 0; i < 2000 && err == nil; i++ { // enough rows to fill the buffer
@@ -246,10 +246,10 @@ func TestEncodersReportWriteErrors(t *testing.T) {
 
 func TestLookupFindsEveryFormat(t *testing.T) {
 	t.Parallel()
-	if got, want := strings.Join(Names(), ","), "midata-csv,ndjson"; got != want {
+	if got, want := strings.Join(Names(), ","), "csv,json,midata-csv,ndjson"; got != want {
 		t.Errorf("Names() = %s, want %s", got, want)
 	}
-	for _, want := range []Format{MidataCSV, NDJSON} {
+	for _, want := range testedFormats {
 		got, err := Lookup(want.Name)
 		if err != nil || got.File != want.File || got.MediaType != want.MediaType || got.Version != want.Version || got.Order != want.Order {
 			t.Errorf("Lookup(%s) = %+v, %v", want.Name, got, err)
@@ -265,7 +265,7 @@ func TestEncodingARowDoesNotAllocate(t *testing.T) {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
 	recs := fixtures(t)
-	for _, f := range []Format{MidataCSV, NDJSON} {
+	for _, f := range testedFormats {
 		enc := f.New(discard{}, schemas.AllCategories)
 		i := 0
 		allocs := testing.AllocsPerRun(1000, func() {

@@ -36,6 +36,41 @@ var NDJSON = Format{
 	Version:   1,
 	Order:     OldestFirst,
 	New:       newNDJSONEncoder,
+	Schema:    ndjsonSchema,
+}
+
+// ndjsonSchema returns the keys an NDJSON line may have for the granted
+// categories, in order; optional keys (type, merchant, balance_after) are
+// listed when the format may write them. Nil without the transactions
+// category (nothing is written).
+func ndjsonSchema(granted schemas.Category) *Schema {
+	if !granted.Has(schemas.Transactions) {
+		return nil
+	}
+	const tx = "transactions"
+	s := &Schema{
+		Fields: []Field{
+			{Name: "transaction_id", Type: "string", Category: tx, Description: "Unique id of the transaction."},
+			{Name: "customer_id", Type: "string", Category: tx, Description: "The customer the transaction belongs to."},
+			{Name: "account_id", Type: "string", Category: tx, Description: "The customer's account."},
+			{Name: "booked_at", Type: "datetime", Category: tx, Description: "Booking time, RFC 3339 in UTC."},
+			{Name: "amount", Type: "number", Category: tx, Description: "Signed amount, the input's exact decimal text as a JSON string: negative is money out."},
+			{Name: "currency", Type: "string", Category: tx, Description: "ISO 4217 alphabetic currency code."},
+			{Name: "status", Type: "string", Category: tx, Description: "Booking status: booked."},
+			{Name: "type", Type: "string", Category: tx, Description: "Transaction type code such as POS, DD, BGC; absent when unknown."},
+			{Name: "description", Type: "string", Category: tx, Description: "The transaction's description, exact text."},
+		},
+		PrimaryKey: []string{"transaction_id"},
+	}
+	if granted.Has(schemas.Merchant) {
+		s.Fields = append(s.Fields, Field{Name: "merchant", Type: "object", Category: "merchant",
+			Description: "{name, category_code}; absent when unknown, an unknown sub-field omitted."})
+	}
+	if granted.Has(schemas.Balances) {
+		s.Fields = append(s.Fields, Field{Name: "balance_after", Type: "number", Category: "balances",
+			Description: "Balance after the transaction, exact decimal text as a JSON string; absent when unknown."})
+	}
+	return s
 }
 
 // ndjsonEncoder writes NDJSON.

@@ -6,5 +6,7 @@ func registry() map[string]Format {
 	return map[string]Format{
 		MidataCSV.Name: MidataCSV,
 		NDJSON.Name:    NDJSON,
+		CSV.Name:       CSV,
+		JSON.Name:      JSON,
 	}
 }
