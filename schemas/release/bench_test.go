@@ -10,6 +10,11 @@ func BenchmarkEncodeMidataCSV(b *testing.B) { benchmarkEncode(b, MidataCSV) }
 
 func BenchmarkEncodeNDJSON(b *testing.B) { benchmarkEncode(b, NDJSON) }
 
+// BenchmarkEncodeCSV is the baseline the other encoders are compared with.
+func BenchmarkEncodeCSV(b *testing.B) { benchmarkEncode(b, CSV) }
+
+func BenchmarkEncodeJSON(b *testing.B) { benchmarkEncode(b, JSON) }
+
 // benchmarkEncode encodes the fixtures round and round with every category
 // granted; one op is one row.
 func benchmarkEncode(b *testing.B, f Format) {

@@ -113,9 +113,15 @@ func jsonSchema(granted schemas.Category) *Schema {
 	return s
 }
 
-// obDateTime is RFC 3339 with fractional seconds and a numeric offset: on a
-// UTC time it writes "+00:00", never "Z".
-const obDateTime = "2006-01-02T15:04:05.999999999-07:00"
+// appendOBDateTime appends tm in UTC as RFC 3339 with fractional seconds
+// (trailing zeros dropped) and the numeric offset "+00:00", never "Z": the
+// layout "2006-01-02T15:04:05.999999999-07:00". It goes through
+// time.RFC3339Nano, which the time package formats on a fast path, and
+// swaps the final "Z".
+func appendOBDateTime(dst []byte, tm time.Time) []byte {
+	dst = tm.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst[:len(dst)-1], "+00:00"...)
+}
 
 // The document around the transaction objects.
 const (
@@ -174,7 +180,7 @@ func (e *jsonEncoder) Encode(t *schemas.Transaction) error {
 		return e.fail(t, "status %q is neither booked nor pending", t.Status)
 	}
 	b = append(b, `,"BookingDateTime":"`...)
-	b = t.BookedAt.UTC().AppendFormat(b, obDateTime)
+	b = appendOBDateTime(b, t.BookedAt)
 	b = append(b, '"')
 	if t.Description != "" {
 		b = append(b, `,"TransactionInformation":`...)
@@ -255,9 +261,9 @@ func (e *jsonEncoder) Close() error {
 	b = append(b, jsonMetaStart...)
 	if e.count > 0 {
 		b = append(b, `,"FirstAvailableDateTime":"`...)
-		b = e.first.UTC().AppendFormat(b, obDateTime)
+		b = appendOBDateTime(b, e.first)
 		b = append(b, `","LastAvailableDateTime":"`...)
-		b = e.last.UTC().AppendFormat(b, obDateTime)
+		b = appendOBDateTime(b, e.last)
 		b = append(b, '"')
 	}
 	b = append(b, '}', '}', '\n')
