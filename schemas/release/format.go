@@ -14,6 +14,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/midata/midata/schemas"
 )
@@ -50,6 +51,14 @@ type Format struct {
 	// Schema describes the columns written for the granted categories (a
 	// Frictionless Table Schema); nil for formats that are not tables.
 	Schema func(granted schemas.Category) *Schema
+}
+
+// Options is what an encoder knows of the release it writes.
+type Options struct {
+	Granted    schemas.Category // the consent's categories: fields outside them are not written
+	CustomerID string           // the customer of a one-customer release; empty for bulk
+	Recipient  string           // "self" or "partner:<id>"
+	From, To   time.Time        // the period [From, To) on booked_at
 }
 
 // Schema is a Frictionless Table Schema: the columns of a tabular file.
