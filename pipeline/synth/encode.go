@@ -9,29 +9,31 @@ import (
 // optional field is left out; omit flags leave out required ones (for
 // malformed records).
 type txnFields struct {
-	id, customer, account string
-	bookedAt              string
-	amount, currency      string
-	status                string // "" leaves the field out (booked by default)
-	typ                   string
-	description           string
-	omitDescription       bool
-	merchantName, mcc     string
-	balance               string // "" leaves the field out
+	id                []byte
+	customer, account string
+	bookedAt          []byte
+	amount            []byte
+	currency          string
+	status            string // "" leaves the field out (booked by default)
+	typ               string
+	description       string
+	omitDescription   bool
+	merchantName, mcc string
+	balance           []byte // nil leaves the field out
 }
 
 // appendTxn appends the JSON of f to b, fields in the contract's order.
 func appendTxn(b []byte, f *txnFields) []byte {
 	b = append(b, `{"transaction_id":`...)
-	b = appendJSONString(b, f.id)
+	b = appendJSONBytes(b, f.id)
 	b = append(b, `,"customer_id":`...)
 	b = appendJSONString(b, f.customer)
 	b = append(b, `,"account_id":`...)
 	b = appendJSONString(b, f.account)
 	b = append(b, `,"booked_at":`...)
-	b = appendJSONString(b, f.bookedAt)
+	b = appendJSONBytes(b, f.bookedAt)
 	b = append(b, `,"amount":`...)
-	b = appendJSONString(b, f.amount)
+	b = appendJSONBytes(b, f.amount)
 	b = append(b, `,"currency":`...)
 	b = appendJSONString(b, f.currency)
 	if f.status != "" {
@@ -63,9 +65,9 @@ func appendTxn(b []byte, f *txnFields) []byte {
 		}
 		b = append(b, '}')
 	}
-	if f.balance != "" {
+	if f.balance != nil {
 		b = append(b, `,"balance_after":`...)
-		b = appendJSONString(b, f.balance)
+		b = appendJSONBytes(b, f.balance)
 	}
 	return append(b, '}')
 }
@@ -107,6 +109,14 @@ func appendOptionalTime(b []byte, name string, t time.Time) []byte {
 	}
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339)
+	return append(b, '"')
+}
+
+// appendJSONBytes appends generated text that needs no escaping (ids,
+// times, numbers) as a JSON string.
+func appendJSONBytes(b, s []byte) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
 	return append(b, '"')
 }
 

@@ -1,8 +1,8 @@
 package synth
 
 import (
-	"container/heap"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/midata/midata/schemas"
@@ -50,13 +50,16 @@ type generator struct {
 	emit     func(Message) error
 	bst      *time.Location // a +01:00 offset some booking times are written in
 
-	customers customerHeap
-	pending   messageHeap // built messages waiting for their publish time
-	created   uint64      // messages built so far: tie-break of the pending heap
+	customers []*customer
+	next      customerQueue // customers by their next event
+	pending   pendingQueue  // built messages waiting for their publish time
 
 	valid     int // valid transactions built so far
 	malformed int // malformed records built so far
 	scratch   txnFields
+
+	// Buffers the text of a transaction's generated fields is written to.
+	idBuf, bookedBuf, amountBuf, balanceBuf [32]byte
 }
 
 func newGenerator(cfg Config, emit func(Message) error) *generator {
@@ -67,25 +70,25 @@ func newGenerator(cfg Config, emit func(Message) error) *generator {
 		bst:      time.FixedZone("", 3600),
 	}
 	base, extra := cfg.Transactions/cfg.Customers, cfg.Transactions%cfg.Customers
-	g.customers = make(customerHeap, 0, cfg.Customers)
+	g.customers = make([]*customer, cfg.Customers)
 	for i := range cfg.Customers {
 		quota := base
 		if i < extra {
 			quota++
 		}
 		c := newCustomer(g, i, quota)
+		g.customers[i] = c
 		if kind, at := c.peek(g); kind != noEvent {
-			g.customers = append(g.customers, heapEntry{c: c, kind: kind, at: at})
+			g.next.push(queueEntry{at: at.UnixNano(), idx: int32(i), kind: kind})
 		}
 	}
-	heap.Init(&g.customers)
 	return g
 }
 
 func (g *generator) run() error {
-	for len(g.customers) > 0 {
-		e := &g.customers[0]
-		c, kind, now := e.c, e.kind, e.at
+	for len(g.next) > 0 {
+		e := &g.next[0]
+		c, kind, now := g.customers[e.idx], e.kind, e.at
 		// Everything still to come is published at or after now.
 		if err := g.flush(now, false); err != nil {
 			return err
@@ -101,30 +104,28 @@ func (g *generator) run() error {
 			g.transaction(c, &t)
 		}
 		if k, at := c.peek(g); k != noEvent {
-			e.kind, e.at = k, at
-			heap.Fix(&g.customers, 0)
+			e.kind, e.at = k, at.UnixNano()
+			g.next.fix0()
 		} else {
-			heap.Pop(&g.customers)
+			g.next.pop()
 		}
 	}
-	return g.flush(time.Time{}, true)
+	return g.flush(0, true)
 }
 
-// flush emits the pending messages published up to now (all with final).
-func (g *generator) flush(now time.Time, final bool) error {
-	for len(g.pending) > 0 && (final || !g.pending[0].m.Time.After(now)) {
-		p := heap.Pop(&g.pending).(pendingMessage)
-		if err := g.emit(p.m); err != nil {
-			return fmt.Errorf("emit %s message at %s: %w", p.m.Topic, p.m.Time.Format(time.RFC3339), err)
+// flush emits the pending messages published up to now, in Unix
+// nanoseconds (all with final).
+func (g *generator) flush(now int64, final bool) error {
+	for g.pending.len() > 0 && (final || g.pending.peek() <= now) {
+		m := g.pending.pop()
+		if err := g.emit(m); err != nil {
+			return fmt.Errorf("emit %s message at %s: %w", m.Topic, m.Time.Format(time.RFC3339), err)
 		}
 	}
 	return nil
 }
 
-func (g *generator) publish(m Message) {
-	g.created++
-	heap.Push(&g.pending, pendingMessage{m: m, seq: g.created})
-}
+func (g *generator) publish(m Message) { g.pending.push(m) }
 
 // consentMessage builds the customer's next consent event.
 func (g *generator) consentMessage(c *customer) {
@@ -149,11 +150,11 @@ func (g *generator) transaction(c *customer, t *txn) {
 
 	f := &g.scratch
 	*f = txnFields{
-		id:           "T" + c.id[1:] + "-" + pad(c.seq, 5),
+		id:           appendSeq(append(append(g.idBuf[:0], 'T'), c.id[1:]...), c.seq, 5),
 		customer:     c.id,
 		account:      acct.id,
-		bookedAt:     g.formatBooked(t.at, r.IntN(100) < 5),
-		amount:       string(appendMoney(nil, t.amount, acct.scale)),
+		bookedAt:     g.appendBooked(g.bookedBuf[:0], t.at, r.IntN(100) < 5),
+		amount:       appendMoney(g.amountBuf[:0], t.amount, acct.scale),
 		currency:     acct.currency,
 		status:       "booked",
 		typ:          t.typ,
@@ -168,7 +169,7 @@ func (g *generator) transaction(c *customer, t *txn) {
 		if r.IntN(100) < 10 {
 			f.status = "" // booked by default
 		}
-		f.balance = string(appendMoney(nil, acct.balance, acct.scale))
+		f.balance = appendMoney(g.balanceBuf[:0], acct.balance, acct.scale)
 	}
 
 	published := t.at.Add(g.publishDelay(c, t))
@@ -182,13 +183,24 @@ func (g *generator) transaction(c *customer, t *txn) {
 	}
 }
 
-// formatBooked writes a booking time in RFC 3339, in UTC or (inBST) with a
-// +01:00 offset: both name the same instant.
-func (g *generator) formatBooked(t time.Time, inBST bool) string {
+// appendBooked appends a booking time in RFC 3339, in UTC or (inBST) with
+// a +01:00 offset: both name the same instant.
+func (g *generator) appendBooked(b []byte, t time.Time, inBST bool) []byte {
 	if inBST {
 		t = t.In(g.bst)
 	}
-	return t.Format(time.RFC3339)
+	return t.AppendFormat(b, time.RFC3339)
+}
+
+// appendSeq appends '-' and n with at least width digits.
+func appendSeq(b []byte, n, width int) []byte {
+	b = append(b, '-')
+	for d, p := 1, 10; d < width; d, p = d+1, p*10 {
+		if n < p {
+			b = append(b, '0')
+		}
+	}
+	return strconv.AppendInt(b, int64(n), 10)
 }
 
 // publishDelay is how long after booking a transaction reaches Kafka:
@@ -216,14 +228,14 @@ var malformedKinds = [...]string{"value", "amount", "amount", "currency", "custo
 func (g *generator) malformedMessage(c *customer, f *txnFields, published time.Time) Message {
 	j := g.malformed
 	bad := *f
-	bad.id = "T" + c.id[1:] + "-M" + pad(j+1, 4)
+	bad.id = []byte("T" + c.id[1:] + "-M" + pad(j+1, 4))
 	key := c.key
 	kind := malformedKinds[j%len(malformedKinds)]
 	switch j % len(malformedKinds) {
 	case 1: // one decimal too many for pounds
-		bad.currency, bad.amount, bad.balance = "GBP", "-12.345", ""
+		bad.currency, bad.amount, bad.balance = "GBP", []byte("-12.345"), nil
 	case 2: // an exponent is not a decimal string
-		bad.amount = "1e3"
+		bad.amount = []byte("1e3")
 	case 3: // pence sterling is not an ISO 4217 code
 		bad.currency = "GBX"
 	case 4: // keyed by another customer
@@ -236,65 +248,13 @@ func (g *generator) malformedMessage(c *customer, f *txnFields, published time.T
 	case 5:
 		bad.omitDescription = true
 	case 6: // month 13
-		bad.bookedAt = f.bookedAt[:5] + "13" + f.bookedAt[7:]
+		bad.bookedAt = append(append(append([]byte(nil), f.bookedAt[:5]...), "13"...), f.bookedAt[7:]...)
 	}
 	value := appendTxn(make([]byte, 0, 384), &bad)
 	if j%len(malformedKinds) == 0 { // cut off mid-record
 		value = value[:len(value)/2]
 	}
 	return Message{Topic: g.cfg.TransactionsTopic, Key: key, Value: value, Time: published, InvalidField: kind}
-}
-
-// heapEntry is a customer with its next event.
-type heapEntry struct {
-	c    *customer
-	kind eventKind
-	at   time.Time
-}
-
-// customerHeap orders customers by their next event's time, then number.
-type customerHeap []heapEntry
-
-func (h customerHeap) Len() int { return len(h) }
-func (h customerHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].c.idx < h[j].c.idx
-}
-func (h customerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *customerHeap) Push(x any)   { *h = append(*h, x.(heapEntry)) }
-func (h *customerHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
-
-// pendingMessage is a built message waiting to be emitted.
-type pendingMessage struct {
-	m   Message
-	seq uint64
-}
-
-// messageHeap orders messages by publish time, then by creation.
-type messageHeap []pendingMessage
-
-func (h messageHeap) Len() int { return len(h) }
-func (h messageHeap) Less(i, j int) bool {
-	if !h[i].m.Time.Equal(h[j].m.Time) {
-		return h[i].m.Time.Before(h[j].m.Time)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h messageHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *messageHeap) Push(x any)   { *h = append(*h, x.(pendingMessage)) }
-func (h *messageHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = pendingMessage{}
-	*h = old[:len(old)-1]
-	return e
 }
 
 // timeline maps [0, 1) onto the waking hours (07:00–23:00 UTC) of the
