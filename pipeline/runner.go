@@ -112,7 +112,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	grant, err := table.Grant(req.CustomerID, req.Recipient, now)
 	if errors.Is(err, consent.ErrNoConsent) {
-		return &Result{Status: StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}}, nil
+		return &Result{Status: StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: Stats{Excluded: map[string]int64{}}}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -164,7 +164,8 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	} else if reason != "" {
 		r.discard(ctx, staged)
 		log.Warn("release cancelled before commit", "reason", reason)
-		return &Result{ReleaseID: id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: stats, Snapshot: toSnapshot(snap)}, nil
+		snapshot := toSnapshot(snap)
+		return &Result{ReleaseID: id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: stats, Snapshot: &snapshot}, nil
 	}
 	m := r.manifest(id, now, req, formats, grant, snap, stats, staged)
 	body, err := m.Marshal()
@@ -480,7 +481,7 @@ func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status Statu
 		Files:     []File{},
 		Links:     []Link{},
 		Stats:     m.Midata.Counts,
-		Snapshot:  m.Midata.Snapshot,
+		Snapshot:  &m.Midata.Snapshot,
 	}
 	linker, _ := r.cfg.Sink.(sinks.Linker)
 	for _, rs := range m.Resources {

@@ -161,5 +161,6 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(res)
 }

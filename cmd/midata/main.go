@@ -3,6 +3,7 @@
 //
 //	midata dev       the embedded default: in-process Kafka, local store, one release
 //	midata export    one release against any Kafka and S3
+//	midata seed      the synthetic data set, written to any Kafka
 //	midata version   print the version
 //
 // This package is thin: flags and environment → config → constructors → Run.
@@ -16,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -33,6 +35,7 @@ Commands:
             synthetic data set, a local-disk store, one on-demand release for a
             sample customer, and the download server (until Ctrl-C)
   export    make one release against any Kafka and S3, print it as JSON
+  seed      write the synthetic data set to a Kafka cluster (to try export)
   version   print the version
 
 Run 'midata <command> --help' for a command's flags.
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDev(ctx, rest, stdout, stderr)
 	case "export":
 		err = runExport(ctx, rest, stdout, stderr)
+	case "seed":
+		err = runSeed(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "midata", version)
 	case "help", "-h", "-help", "--help":
@@ -73,13 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "midata %s: %v (see 'midata %s --help')\n", cmd, err, cmd)
+		fmt.Fprintf(stderr, "midata %s: %s (see 'midata %s --help')\n", cmd, oneLine(err), cmd)
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "midata %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "midata %s: %s\n", cmd, oneLine(err))
 		return 1
 	}
 }
+
+// oneLine renders an error on one line: joined errors are separated by "; ".
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // usageError is a mistake in the command line: exit code 2.
 type usageError struct{ err error }
