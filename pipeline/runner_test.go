@@ -123,7 +123,7 @@ func (b *bench) runner(t testing.TB, partitioner string, sink sinks.Sink) *pipel
 var spillRecords = 3
 
 // produce writes messages with the given balancer, keeping their timestamps.
-func produce(t *testing.T, brokers []string, topic string, balancer kafka.Balancer, msgs ...kafka.Message) {
+func produce(t testing.TB, brokers []string, topic string, balancer kafka.Balancer, msgs ...kafka.Message) {
 	t.Helper()
 	// A transport of its own: the shared default one caches metadata from
 	// before the test's topics existed.
