@@ -42,12 +42,16 @@ func DecodeConsentEvent(key, value []byte) (ev ConsentEvent, tombstone bool, err
 		return ConsentEvent{CustomerID: customer, Recipient: recipient}, true, nil
 	}
 
-	in := consentJSON{
-		ConsentID: absent, CustomerID: absent, Recipient: absent, Status: absent,
-		WindowFrom: absent, WindowTo: absent, ExpiresAt: absent, EventTime: absent,
-	}
-	if err := decodeJSON(value, &in); err != nil {
+	if err := checkValue(value); err != nil {
 		return ConsentEvent{}, false, err
+	}
+	in := newConsentJSON()
+	if !fastConsent(value, &in) {
+		slow := newConsentJSON()
+		if err := decodeJSON(value, &slow); err != nil {
+			return ConsentEvent{}, false, err
+		}
+		in = slow
 	}
 
 	if err := checkID("consent_id", in.ConsentID); err != nil {
@@ -109,6 +113,14 @@ func DecodeConsentEvent(key, value []byte) (ev ConsentEvent, tombstone bool, err
 		return ConsentEvent{}, false, err
 	}
 	return ev, false, nil
+}
+
+// newConsentJSON returns the wire shape with every string field absent.
+func newConsentJSON() consentJSON {
+	return consentJSON{
+		ConsentID: absent, CustomerID: absent, Recipient: absent, Status: absent,
+		WindowFrom: absent, WindowTo: absent, ExpiresAt: absent, EventTime: absent,
+	}
 }
 
 // parseConsentKey splits and validates a consent key customer_id|recipient.

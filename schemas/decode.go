@@ -55,16 +55,23 @@ func shown(v string) string {
 // encoding/json never produces invalid UTF-8, so no decoded value equals it.
 const absent = "\xff"
 
-// decodeJSON unmarshals an object value into dst and turns every decoding
-// failure into an *InvalidError. The value must be valid UTF-8 (encoding/json
-// would silently replace bad bytes) and a JSON object.
-func decodeJSON(value []byte, dst any) error {
+// checkValue checks what both decoding paths need: a value that is there
+// and is valid UTF-8 (encoding/json would silently replace bad bytes).
+func checkValue(value []byte) error {
 	if value == nil {
 		return invalid("value", "null (a Kafka tombstone), want a JSON object")
 	}
 	if !utf8.Valid(value) {
 		return invalid("value", "not valid UTF-8")
 	}
+	return nil
+}
+
+// decodeJSON unmarshals an object value (checked by checkValue) into dst
+// with encoding/json and turns every decoding failure into an
+// *InvalidError. It is the reference the fast path is held to, and the path
+// for everything the fast path refuses.
+func decodeJSON(value []byte, dst any) error {
 	if err := json.Unmarshal(value, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		var syntaxErr *json.SyntaxError

@@ -47,15 +47,31 @@ type merchantJSON struct {
 // Every violation is reported as an *InvalidError naming the first field
 // that breaks a rule, in the order of the contract's table.
 func DecodeTransaction(key, value []byte) (Transaction, error) {
-	in := transactionJSON{
+	if err := checkValue(value); err != nil {
+		return Transaction{}, err
+	}
+	in := newTransactionJSON()
+	if !fastTransaction(value, &in) {
+		slow := newTransactionJSON()
+		if err := decodeJSON(value, &slow); err != nil {
+			return Transaction{}, err
+		}
+		in = slow
+	}
+	return validateTransaction(key, &in)
+}
+
+// newTransactionJSON returns the wire shape with every field absent.
+func newTransactionJSON() transactionJSON {
+	return transactionJSON{
 		TransactionID: absent, CustomerID: absent, AccountID: absent,
 		BookedAt: absent, Amount: absent, Currency: absent, Status: absent,
 		Type: absent, Description: absent, BalanceAfter: absent,
 	}
-	if err := decodeJSON(value, &in); err != nil {
-		return Transaction{}, err
-	}
+}
 
+// validateTransaction applies the contract's rules to a decoded event.
+func validateTransaction(key []byte, in *transactionJSON) (Transaction, error) {
 	var t Transaction
 	var err error
 	if err = checkID("transaction_id", in.TransactionID); err != nil {
