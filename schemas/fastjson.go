@@ -34,12 +34,12 @@ type fieldSpan struct {
 
 // fastScan walks one JSON value.
 type fastScan struct {
-	b     []byte
-	i     int
-	spans [maxSpans]fieldSpan
-	n     int
-	cats  [8]struct{ lo, hi int } // consent categories of the last array
-	ncats int
+	b                 []byte
+	i                 int
+	spans             [maxSpans]fieldSpan
+	n                 int
+	cats              [8]struct{ lo, hi int } // consent categories of the last array
+	ncats             int
 	hasCats, nullCats bool
 }
 
