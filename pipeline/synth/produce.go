@@ -48,8 +48,10 @@ const (
 // segmentio/kafka-go: keyed by Generate's keys, placed by partitioner
 // (nil: kafka.Murmur2Balancer{}, the Java clients' default), each message
 // stamped with its Time, every write acknowledged by all in-sync replicas.
-// It creates nothing: both topics must exist. It returns how many messages
-// each topic got; on error, the counts of what was acknowledged before it.
+// It creates nothing: both topics must exist. Brokers may refuse timestamps
+// far ahead of their clock (log.message.timestamp.after.max.ms), so a
+// period should end in the past. It returns how many messages each topic
+// got; on error, the counts of what was acknowledged before it.
 func Produce(ctx context.Context, brokers []string, cfg Config, partitioner kafka.Balancer) (Counts, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
