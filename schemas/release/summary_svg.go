@@ -8,8 +8,9 @@ import (
 
 // The charts are inline SVG drawn with integer coordinates in a viewBox, so
 // the bytes are the same on every machine; the svg scales to the page's
-// width with CSS. Each has role="img", a <title> and a <desc>, and a table
-// of the same numbers follows it (the desc says so).
+// width with CSS. Each has role="img", a <title> that names it
+// (aria-labelledby) and a <desc> that describes it (aria-describedby), and
+// a table of the same numbers follows it (the desc says so).
 
 // barLen returns v*full/max rounded down, computed in 128 bits so any two
 // int64 sums scale exactly; at least 1 for any v > 0 so a small amount is
@@ -60,7 +61,7 @@ func writeMonthChart(w pageWriter, months []int, c *currencySummary, id string) 
 	}
 	top := summaryAmount(peak, c.scale, c.code)
 
-	w.s(`<figure>`+"\n"+`<svg role="img" aria-labelledby="`, id, `-title `, id, `-desc" viewBox="0 0 `, itoa(width), " ", itoa(monthChartH),
+	w.s(`<figure>`+"\n"+`<svg role="img" aria-labelledby="`, id, `-title" aria-describedby="`, id, `-desc" viewBox="0 0 `, itoa(width), " ", itoa(monthChartH),
 		`" width="`, itoa(width), `" height="`, itoa(monthChartH), `">`, "\n", `<title id="`, id, `-title">Money in and out by month, `)
 	w.text(c.code)
 	w.s(`</title>`+"\n"+`<desc id="`, id, `-desc">`)
@@ -121,7 +122,7 @@ const (
 func writeGroupChart(w pageWriter, groups []spendGroup, c *currencySummary, id string) {
 	peak := c.groups[groups[0]].out // groups are sorted, most spent first
 	height := len(groups) * groupRowH
-	w.s(`<figure>`+"\n"+`<svg role="img" aria-labelledby="`, id, `-title `, id, `-desc" viewBox="0 0 `, itoa(groupChartW), " ", itoa(height),
+	w.s(`<figure>`+"\n"+`<svg role="img" aria-labelledby="`, id, `-title" aria-describedby="`, id, `-desc" viewBox="0 0 `, itoa(groupChartW), " ", itoa(height),
 		`" width="`, itoa(groupChartW), `" height="`, itoa(height), `">`, "\n", `<title id="`, id, `-title">Spending by category, `)
 	w.text(c.code)
 	w.s(`</title>`+"\n"+`<desc id="`, id, `-desc">`)

@@ -759,7 +759,8 @@ var voidElements = map[string]bool{"area": true, "base": true, "br": true, "col"
 
 // checkWellFormed tokenizes a page and fails unless it starts with the
 // doctype, every element is closed in order (SVG elements self-close),
-// ids are unique, and every aria-labelledby names ids that exist.
+// ids are unique, and every aria-labelledby and aria-describedby names ids
+// that exist.
 func checkWellFormed(t *testing.T, page []byte) {
 	t.Helper()
 	z := html.NewTokenizer(bytes.NewReader(page))
@@ -792,7 +793,7 @@ func checkWellFormed(t *testing.T, page []byte) {
 						t.Errorf("duplicate id %q", a.Val)
 					}
 					ids[a.Val] = true
-				case "aria-labelledby":
+				case "aria-labelledby", "aria-describedby":
 					refs = append(refs, strings.Fields(a.Val)...)
 				}
 			}
@@ -813,7 +814,7 @@ func checkWellFormed(t *testing.T, page []byte) {
 	}
 	for _, r := range refs {
 		if !ids[r] {
-			t.Errorf("aria-labelledby names %q, which no element has", r)
+			t.Errorf("an aria attribute names %q, which no element has", r)
 		}
 	}
 }
@@ -851,6 +852,11 @@ func TestSummaryIsWellFormedAccessibleHTML(t *testing.T) {
 					charts++
 					if role, _ := attr(n, "role"); role != "img" {
 						t.Errorf("svg role = %q, want img", role)
+					}
+					label, _ := attr(n, "aria-labelledby")
+					described, _ := attr(n, "aria-describedby")
+					if !strings.HasSuffix(label, "-title") || !strings.HasSuffix(described, "-desc") {
+						t.Errorf("svg aria-labelledby %q, aria-describedby %q: want its title and desc", label, described)
 					}
 					kinds := map[string]bool{}
 					for c := range n.ChildNodes() {
