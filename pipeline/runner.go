@@ -167,7 +167,13 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		snapshot := toSnapshot(snap)
 		return &Result{ReleaseID: id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: stats, Snapshot: &snapshot}, nil
 	}
-	m := r.manifest(id, now, req, formats, grant, snap, stats, staged)
+	m := newManifest(id, now, req, formats, grant, snap, stats, staged)
+	readme, err := r.put(ctx, prefix+release.ReadmeFile, release.Readme(m))
+	if err != nil {
+		r.discard(context.WithoutCancel(ctx), staged)
+		return nil, err
+	}
+	m.Resources = append(m.Resources, readmeResource(readme))
 	body, err := m.Marshal()
 	if err != nil {
 		return nil, err
@@ -420,49 +426,6 @@ func (r *Runner) committed(ctx context.Context, id string) (*release.Manifest, e
 	return release.ParseManifest(buf.Bytes())
 }
 
-func (r *Runner) manifest(id string, now time.Time, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats Stats, staged []*stagedFile) *release.Manifest {
-	versions := map[string]int{}
-	for _, f := range formats {
-		versions[f.Name] = f.Version
-	}
-	m := &release.Manifest{
-		Profile: "data-package",
-		ID:      id,
-		Created: now,
-		Version: "1",
-		Midata: release.MidataInfo{
-			Recipient:      req.Recipient,
-			CustomerID:     req.CustomerID,
-			LegalBasis:     legalBasis(req.Recipient),
-			ConsentIDs:     []string{grant.Event.ConsentID},
-			ConsentHash:    "sha256:" + grant.Hash(),
-			Categories:     grant.Categories().Names(),
-			Period:         release.Period{From: req.From.UTC(), To: req.To.UTC()},
-			Snapshot:       toSnapshot(snap),
-			Counts:         stats,
-			FormatVersions: versions,
-		},
-	}
-	for _, f := range staged {
-		var schema *release.Schema
-		if f.format.Schema != nil {
-			schema = f.format.Schema(grant.Categories())
-		}
-		m.Resources = append(m.Resources, release.Resource{
-			Schema:    schema,
-			Name:      f.format.Name,
-			Path:      f.format.File,
-			Format:    f.format.Name,
-			MediaType: f.format.MediaType,
-			Encoding:  "utf-8",
-			Bytes:     f.bytes,
-			Hash:      "sha256:" + f.sha256,
-			Rows:      f.rows,
-		})
-	}
-	return m
-}
-
 func toSnapshot(s kafkasource.Snapshot) Snapshot {
 	out := Snapshot{Topic: s.Topic, Partitioner: s.Partitioner, Pruned: s.Pruned, Partitions: []release.PartitionRange{}}
 	for _, rg := range s.Ranges {
@@ -486,7 +449,11 @@ func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status Statu
 	linker, _ := r.cfg.Sink.(sinks.Linker)
 	for _, rs := range m.Resources {
 		key := prefix + rs.Path
-		res.Files = append(res.Files, File{Format: rs.Format, Path: r.cfg.Locate(key), Rows: rs.Rows, Bytes: rs.Bytes, SHA256: trimHash(rs.Hash)})
+		format := rs.MidataFormat
+		if format == "" {
+			format = rs.Name
+		}
+		res.Files = append(res.Files, File{Format: format, Path: r.cfg.Locate(key), Rows: rs.Rows, Bytes: rs.Bytes, SHA256: trimHash(rs.Hash)})
 		if linker == nil {
 			continue
 		}

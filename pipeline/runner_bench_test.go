@@ -14,13 +14,15 @@ import (
 	"github.com/midata/midata/pipeline/synth"
 )
 
-// BenchmarkReleaseOfOneCustomer makes a release of 100,000 and of 1,000,000
-// rows (one customer, midata CSV and NDJSON) and reports rows/s and the peak
-// live heap, to show memory does not grow with the size of a release.
+// BenchmarkReleaseOfOneCustomer makes releases of 250,000, 1,000,000 and
+// 2,000,000 rows (one customer, midata CSV and NDJSON, end to end: Kafka,
+// decode, filter, sort, encode, upload) and reports rows/s, the peak heap
+// (live and not yet collected objects) and the peak live heap (as measured at
+// each GC), to show memory does not grow with the size of a release.
 //
 //	go test ./pipeline -run '^$' -bench ReleaseOfOneCustomer -benchtime 1x
 func BenchmarkReleaseOfOneCustomer(b *testing.B) {
-	for _, rows := range []int{100_000, 1_000_000} {
+	for _, rows := range []int{250_000, 1_000_000, 2_000_000} {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
 			spillRecords = 0 // the default
 			bn := newBench(b, 1)
@@ -31,7 +33,7 @@ func BenchmarkReleaseOfOneCustomer(b *testing.B) {
 				stop := sampleHeap()
 				start := time.Now()
 				res, err := r.Run(b.Context(), request("C000001"))
-				peak := stop()
+				peak, live := stop()
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -40,6 +42,7 @@ func BenchmarkReleaseOfOneCustomer(b *testing.B) {
 				}
 				b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
 				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(live)/(1<<20), "peak-live-MiB")
 			}
 		})
 	}
@@ -58,12 +61,12 @@ func seedRows(b *testing.B, bn *bench, rows int) {
 	produce(b, bn.brokers, bn.consent, &kafka.Hash{}, consentEvent("K-bench", "C000001", "self", "granted", "transactions,balances,merchant"))
 }
 
-// sampleHeap samples the live heap every 10ms until the returned func is
-// called, which returns the peak in bytes.
-func sampleHeap() func() uint64 {
+// sampleHeap samples the heap every 10ms until the returned func is called,
+// which returns the peaks in bytes of heap objects and of the live heap.
+func sampleHeap() func() (uint64, uint64) {
 	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak uint64
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	var peak, live uint64
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	wg.Add(1)
@@ -74,6 +77,7 @@ func sampleHeap() func() uint64 {
 		for {
 			metrics.Read(sample)
 			peak = max(peak, sample[0].Value.Uint64())
+			live = max(live, sample[1].Value.Uint64())
 			select {
 			case <-done:
 				return
@@ -81,5 +85,5 @@ func sampleHeap() func() uint64 {
 			}
 		}
 	}()
-	return func() uint64 { close(done); wg.Wait(); return peak }
+	return func() (uint64, uint64) { close(done); wg.Wait(); return peak, live }
 }

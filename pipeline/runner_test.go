@@ -280,6 +280,9 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 	for _, f := range res.Files {
 		body := b.read(t, pipeline.Prefix(res.ReleaseID)+filepath.Base(f.Path))
 		sum := sha256.Sum256(body)
+		if f.Format == "readme" {
+			continue
+		}
 		if hex.EncodeToString(sum[:]) != f.SHA256 || int64(len(body)) != f.Bytes || f.Rows != int64(len(released)) {
 			t.Errorf("%s: stored %d bytes sha256 %x, result says %d bytes %s, %d rows", f.Format, len(body), sum, f.Bytes, f.SHA256, f.Rows)
 		}
@@ -357,10 +360,21 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 			!m.Midata.Period.From.Equal(from) || len(m.Midata.Snapshot.Partitions) != 1 || m.Midata.Snapshot.Partitions[0].End == 0 {
 			t.Fatalf("manifest = %+v", m)
 		}
+		if m.Schema != release.DataPackageProfile || len(m.Resources) != 3 {
+			t.Fatalf("manifest profile %q with %d resources, want a Data Package v2 with 2 files and the readme", m.Schema, len(m.Resources))
+		}
 		for _, rs := range m.Resources {
-			sum := sha256.Sum256(files[rs.Format])
-			if rs.Hash != "sha256:"+hex.EncodeToString(sum[:]) || rs.Bytes != int64(len(files[rs.Format])) {
+			body := b.read(t, pipeline.Prefix(res.ReleaseID)+rs.Path)
+			sum := sha256.Sum256(body)
+			if rs.Hash != "sha256:"+hex.EncodeToString(sum[:]) || rs.Bytes != int64(len(body)) {
 				t.Errorf("resource %s: hash %s bytes %d do not match the stored file", rs.Path, rs.Hash, rs.Bytes)
+			}
+			if rs.Name == "readme" {
+				for _, other := range m.Resources[:2] {
+					if !bytes.Contains(body, []byte(strings.TrimPrefix(other.Hash, "sha256:")+"  "+other.Path+"\r\n")) {
+						t.Errorf("README.txt lacks the sha256sum line of %s", other.Path)
+					}
+				}
 			}
 		}
 	})
@@ -388,6 +402,9 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 			t.Fatalf("%d links for %d files", len(res.Links), len(res.Files))
 		}
 		for _, l := range res.Links {
+			if l.Path == release.ReadmeFile {
+				continue
+			}
 			if d := time.Until(l.ExpiresAt); d < 6*24*time.Hour || d > 7*24*time.Hour {
 				t.Errorf("link expires in %s, want the default 7 days", d)
 			}
@@ -499,8 +516,8 @@ func TestReleaseWithConsentButNoRecordsIsEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusEmpty || res.Stats.Released != 0 || len(res.Files) != 2 {
-		t.Fatalf("res = %+v, want empty with two committed files", res)
+	if res.Status != pipeline.StatusEmpty || res.Stats.Released != 0 || len(res.Files) != 3 {
+		t.Fatalf("res = %+v, want empty with two committed files and the readme", res)
 	}
 }
 

@@ -285,8 +285,8 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 
 	res, _ := export(granted)
 	want := o.released(granted, from, to)
-	if res.Status != pipeline.StatusCommitted || res.Stats.Released != int64(len(want)) || len(res.Files) != 2 || len(res.Links) != 2 {
-		t.Fatalf("export %s = %+v, want committed with %d rows in 2 files with links", granted, res, len(want))
+	if res.Status != pipeline.StatusCommitted || res.Stats.Released != int64(len(want)) || len(res.Files) != 3 || len(res.Links) != 3 {
+		t.Fatalf("export %s = %+v, want committed with %d rows in 2 files and a readme, with links", granted, res, len(want))
 	}
 	if !strings.HasPrefix(res.Manifest, "s3://"+bucket+"/releases/"+res.ReleaseID+"/") {
 		t.Errorf("manifest location = %q", res.Manifest)

@@ -76,6 +76,15 @@ type Field struct {
 	Category    string `json:"midata:category,omitempty"` // the consent category the field belongs to
 }
 
+// Encoding is the character encoding of the format's files: "utf-8" for
+// text, empty for binary formats.
+func (f Format) Encoding() string {
+	if strings.HasPrefix(f.MediaType, "text/") || strings.Contains(f.MediaType, "json") {
+		return "utf-8"
+	}
+	return ""
+}
+
 // Less reports whether a sorts before b in OldestFirst order.
 func Less(a, b *schemas.Transaction) bool {
 	if !a.BookedAt.Equal(b.BookedAt) {

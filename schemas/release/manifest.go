@@ -15,25 +15,36 @@ const ManifestFile = "manifest.json"
 // block the recipient, the consent used, the period, the source snapshot and
 // the counts.
 type Manifest struct {
-	Profile   string     `json:"profile"` // "data-package"
-	ID        string     `json:"id"`
+	Schema    string     `json:"$schema"` // DataPackageProfile
+	Name      string     `json:"name"`    // "midata-" + the lowercased id
+	ID        string     `json:"id"`      // the release id
+	Title     string     `json:"title"`
 	Created   time.Time  `json:"created"`
-	Version   string     `json:"version"` // release manifest version
+	Version   string     `json:"version"` // ManifestVersion
 	Resources []Resource `json:"resources"`
 	Midata    MidataInfo `json:"midata"`
 }
 
+// DataPackageProfile is the Frictionless Data Package profile a manifest
+// follows (Data Package v2).
+const DataPackageProfile = "https://datapackage.org/profiles/2.0/datapackage.json"
+
+// ManifestVersion is the version of the manifest's shape.
+const ManifestVersion = "1.0.0"
+
 // Resource is one file of a release.
 type Resource struct {
-	Name      string  `json:"name"`
-	Path      string  `json:"path"`
-	Format    string  `json:"format"` // the midata format name
-	MediaType string  `json:"mediatype"`
-	Encoding  string  `json:"encoding,omitempty"`
-	Bytes     int64   `json:"bytes"`
-	Hash      string  `json:"hash"` // "sha256:<hex>"
-	Rows      int64   `json:"rows"`
-	Schema    *Schema `json:"schema,omitempty"`
+	Name         string  `json:"name"`           // the midata format name, or "readme"
+	Type         string  `json:"type,omitempty"` // "table" for tabular files
+	Path         string  `json:"path"`
+	Format       string  `json:"format"` // the file extension: csv, ndjson, json, parquet, html, txt
+	MidataFormat string  `json:"midata:format,omitempty"`
+	MediaType    string  `json:"mediatype"`
+	Encoding     string  `json:"encoding,omitempty"` // "utf-8" for text files
+	Bytes        int64   `json:"bytes"`
+	Hash         string  `json:"hash"` // "sha256:<hex>"
+	Rows         int64   `json:"rows"` // data rows (records); 0 for the readme
+	Schema       *Schema `json:"schema,omitempty"`
 }
 
 // MidataInfo is the midata block of the manifest.
