@@ -25,7 +25,7 @@ const (
 	DefaultConsentTopic    = "midata.consent"
 	DefaultQuarantineTopic = "midata.quarantine"
 	DefaultLinkTTL         = 7 * 24 * time.Hour // the longest a SigV4 presigned link may live
-	DefaultSpillRecords    = 100_000
+	DefaultSpillRecords    = 50_000
 )
 
 // Config wires a Runner. Source, Producer and Sink are required.
@@ -38,7 +38,7 @@ type Config struct {
 	QuarantineTopic string        // default midata.quarantine
 	LinkTTL         time.Duration // signed link lifetime; default 7 days
 	TempDir         string        // where sorting spills; default os.TempDir()
-	SpillRecords    int           // records held in memory per sort run; default 100,000
+	SpillRecords    int           // records held in memory per sort run; default 50,000
 	Now             func() time.Time
 	Logger          *slog.Logger
 	// Progress, when set, receives a line of human progress about every
