@@ -52,6 +52,10 @@ func (r Request) Validate() ([]release.Format, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if f.Name == release.Summary.Name && r.Recipient != schemas.RecipientSelf {
+			errs = append(errs, fmt.Errorf("format %q is a summary for the customer: only for recipient self", f.Name))
+			continue
+		}
 		if !slices.ContainsFunc(formats, func(g release.Format) bool { return g.Name == f.Name }) {
 			formats = append(formats, f)
 		}

@@ -152,7 +152,8 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 
 	// Encode and stage.
 	prefix := Prefix(id)
-	staged, err := r.stage(ctx, prefix, formats, sorters, grant.Categories())
+	staged, err := r.stage(ctx, prefix, formats, sorters, release.Options{
+		Granted: grant.Categories(), CustomerID: req.CustomerID, Recipient: req.Recipient, From: req.From.UTC(), To: req.To.UTC()})
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +286,7 @@ type stagedFile struct {
 
 // stage encodes every format, one pass over the sorted records per row
 // order, streaming each file into the sink while hashing it.
-func (r *Runner) stage(ctx context.Context, prefix string, formats []release.Format, sorters map[release.Order]*spill.Sorter, granted schemas.Category) (staged []*stagedFile, err error) {
+func (r *Runner) stage(ctx context.Context, prefix string, formats []release.Format, sorters map[release.Order]*spill.Sorter, opts release.Options) (staged []*stagedFile, err error) {
 	type open struct {
 		file *stagedFile
 		obj  sinks.ObjectWriter
@@ -322,7 +323,7 @@ func (r *Runner) stage(ctx context.Context, prefix string, formats []release.For
 			}
 			o := &open{file: &stagedFile{format: f, key: key}, obj: obj, hw: newHashWriter(obj)}
 			o.bw = bufio.NewWriterSize(o.hw, 256<<10)
-			o.enc = f.New(o.bw, granted)
+			o.enc = f.New(o.bw, opts)
 			all = append(all, o)
 			group = append(group, o)
 		}

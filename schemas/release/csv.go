@@ -103,7 +103,8 @@ type csvEncoder struct {
 	row      []byte // scratch for one row, reused
 }
 
-func newCSVEncoder(w io.Writer, granted schemas.Category) Encoder {
+func newCSVEncoder(w io.Writer, o Options) Encoder {
+	granted := o.Granted
 	e := &csvEncoder{w: bufio.NewWriterSize(w, 64<<10), granted: granted}
 	if s := csvSchema(granted); s != nil {
 		names := make([]string, len(s.Fields))

@@ -1,6 +1,6 @@
 // Package release owns the release formats of midata: how validated
 // transactions are written for a recipient (midata CSV, NDJSON, and later
-// CSV, JSON, Parquet), their names, files, media types and versions, and the
+// CSV, Open Banking JSON, Parquet and the HTML summary), their names, files, media types and versions, and the
 // row order each format promises. Every encoder streams and is deterministic:
 // the same records in the same order give the same bytes.
 //
@@ -45,9 +45,8 @@ type Format struct {
 	MediaType string // e.g. "text/csv"
 	Version   int    // bumped on any change of the bytes written
 	Order     Order
-	// New returns an encoder writing to w with the fields the granted
-	// categories allow.
-	New func(w io.Writer, granted schemas.Category) Encoder
+	// New returns an encoder writing to w with the fields o.Granted allows.
+	New func(w io.Writer, o Options) Encoder
 	// Schema describes the columns written for the granted categories (a
 	// Frictionless Table Schema); nil for formats that are not tables.
 	Schema func(granted schemas.Category) *Schema

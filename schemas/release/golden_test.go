@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the enco
 func encodeAll(t testing.TB, f Format, granted schemas.Category, recs []schemas.Transaction) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	enc := f.New(&buf, granted)
+	enc := f.New(&buf, Options{Granted: granted})
 	for i := range recs {
 		if err := enc.Encode(&recs[i]); err != nil {
 			t.Fatalf("encode %s record %d: %v", f.Name, i, err)

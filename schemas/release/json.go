@@ -141,7 +141,8 @@ type jsonEncoder struct {
 	closed  bool   // the trailer is written: Close again is a no-op
 }
 
-func newJSONEncoder(w io.Writer, granted schemas.Category) Encoder {
+func newJSONEncoder(w io.Writer, o Options) Encoder {
+	granted := o.Granted
 	return &jsonEncoder{w: bufio.NewWriterSize(w, 64<<10), granted: granted}
 }
 

@@ -477,7 +477,7 @@ func TestJSONRefusesRecordsOpenBankingCannotCarry(t *testing.T) {
 			bad := ok
 			tt.edit(&bad)
 			var buf bytes.Buffer
-			enc := JSON.New(&buf, schemas.AllCategories)
+			enc := JSON.New(&buf, Options{Granted: schemas.AllCategories})
 			first := ok
 			if err := enc.Encode(&first); err != nil {
 				t.Fatal(err)
@@ -512,7 +512,7 @@ func TestJSONClosedTwiceWritesOneTrailer(t *testing.T) {
 	t.Parallel()
 	recs := fixtures(t)
 	var buf bytes.Buffer
-	enc := JSON.New(&buf, schemas.Transactions)
+	enc := JSON.New(&buf, Options{Granted: schemas.Transactions})
 	if err := enc.Encode(&recs[0]); err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,8 @@ type midataEncoder struct {
 	money    []byte // scratch for one money cell, reused
 }
 
-func newMidataEncoder(w io.Writer, granted schemas.Category) Encoder {
+func newMidataEncoder(w io.Writer, o Options) Encoder {
+	granted := o.Granted
 	e := &midataEncoder{w: bufio.NewWriterSize(w, 64<<10), granted: granted}
 	uk, err := time.LoadLocation(ukZone)
 	if err != nil {

@@ -227,7 +227,7 @@ func TestEncodersReportWriteErrors(t *testing.T) {
 	t.Parallel()
 	recs := fixtures(t)
 	for _, f := range testedFormats {
-		enc := f.New(failingWriter{}, schemas.AllCategories)
+		enc := f.New(failingWriter{}, Options{Granted: schemas.AllCategories})
 		var err error
 		for i := 0; i < 2000 && err == nil; i++ { // enough rows to fill the buffer
 			err = enc.Encode(&recs[i%len(recs)])
@@ -246,7 +246,7 @@ func TestEncodersReportWriteErrors(t *testing.T) {
 
 func TestLookupFindsEveryFormat(t *testing.T) {
 	t.Parallel()
-	if got, want := strings.Join(Names(), ","), "csv,json,midata-csv,ndjson"; got != want {
+	if got, want := strings.Join(Names(), ","), "csv,html,json,midata-csv,ndjson"; got != want {
 		t.Errorf("Names() = %s, want %s", got, want)
 	}
 	for _, want := range testedFormats {
@@ -266,7 +266,7 @@ func TestEncodingARowDoesNotAllocate(t *testing.T) {
 	}
 	recs := fixtures(t)
 	for _, f := range testedFormats {
-		enc := f.New(discard{}, schemas.AllCategories)
+		enc := f.New(discard{}, Options{Granted: schemas.AllCategories})
 		i := 0
 		allocs := testing.AllocsPerRun(1000, func() {
 			if err := enc.Encode(&recs[i%len(recs)]); err != nil {

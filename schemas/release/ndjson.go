@@ -81,7 +81,8 @@ type ndjsonEncoder struct {
 	line    []byte // scratch for one line, reused
 }
 
-func newNDJSONEncoder(w io.Writer, granted schemas.Category) Encoder {
+func newNDJSONEncoder(w io.Writer, o Options) Encoder {
+	granted := o.Granted
 	return &ndjsonEncoder{w: bufio.NewWriterSize(w, 64<<10), granted: granted}
 }
 

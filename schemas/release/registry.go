@@ -6,6 +6,7 @@ func registry() map[string]Format {
 	return map[string]Format{
 		MidataCSV.Name: MidataCSV,
 		NDJSON.Name:    NDJSON,
+		Summary.Name:   Summary,
 		CSV.Name:       CSV,
 		JSON.Name:      JSON,
 	}

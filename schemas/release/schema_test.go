@@ -165,7 +165,7 @@ func TestEncodersStreamBeforeClose(t *testing.T) {
 	recs := fixtures(t)
 	for _, f := range testedFormats {
 		var w countingWriter
-		enc := f.New(&w, schemas.AllCategories)
+		enc := f.New(&w, Options{Granted: schemas.AllCategories})
 		const rows = 5000 // a few hundred kilobytes: far more than one buffer
 		for i := range rows {
 			if err := enc.Encode(&recs[i%len(recs)]); err != nil {

@@ -66,8 +66,8 @@ var Summary = Format{
 	MediaType: "text/html",
 	Version:   1,
 	Order:     OldestFirst, // any order gives the same page; oldest first like the others
-	New:       nil,         // NewSummary, once Format.New takes Options
-	Schema:    nil,         // a page, not a table
+	New:       NewSummary,
+	Schema:    nil, // a page, not a table
 }
 
 // summaryMoney is money in and out: exact sums in minor units at the
