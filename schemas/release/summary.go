@@ -18,9 +18,8 @@ import (
 // fonts but its own inline <style>, and no reference to anything outside
 // the file. It is not a table, so it has no Table Schema.
 //
-// NewSummary writes it; Summary.New is wired to it when Format.New takes
-// Options (the summary needs the period and the customer, not just the
-// grant).
+// NewSummary writes it: the summary needs the period and the customer from
+// Options, not just the grant. It is made only for recipient self.
 //
 // The page is made in one pass in memory independent of the number of
 // records: per currency it keeps totals, one pair of sums per month and one
