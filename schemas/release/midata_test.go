@@ -246,7 +246,7 @@ func TestEncodersReportWriteErrors(t *testing.T) {
 
 func TestLookupFindsEveryFormat(t *testing.T) {
 	t.Parallel()
-	if got, want := strings.Join(Names(), ","), "csv,html,json,midata-csv,ndjson"; got != want {
+	if got, want := strings.Join(Names(), ","), "csv,html,json,midata-csv,ndjson,parquet"; got != want {
 		t.Errorf("Names() = %s, want %s", got, want)
 	}
 	for _, want := range testedFormats {

@@ -7,6 +7,7 @@ func registry() map[string]Format {
 		MidataCSV.Name: MidataCSV,
 		NDJSON.Name:    NDJSON,
 		Summary.Name:   Summary,
+		Parquet.Name:   Parquet,
 		CSV.Name:       CSV,
 		JSON.Name:      JSON,
 	}
