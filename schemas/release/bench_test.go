@@ -1,7 +1,10 @@
 package release
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/midata/midata/schemas"
 )
@@ -36,4 +39,49 @@ func benchmarkEncode(b *testing.B, f Format) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkEncodePeakHeap encodes 1 million varied records (each with its
+// own id, time and amount, made as they are encoded) in every format, and 5
+// million in Parquet, with every category granted, and reports the peak
+// heap: no encoder may hold more as the release grows (Parquet holds one row
+// group at most, the summary a few sums per month and category, the text
+// formats a write buffer). rows/s includes making the records. Run it once:
+//
+//	go test ./schemas/release -run '^$' -bench EncodePeakHeap -benchtime 1x
+func BenchmarkEncodePeakHeap(b *testing.B) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, name := range Names() {
+		f, _ := Lookup(name)
+		fx := inOrder(fixtures(b), f.Order)
+		sizes := []int{1_000_000}
+		if f.Name == Parquet.Name {
+			sizes = append(sizes, 5_000_000)
+		}
+		for _, rows := range sizes {
+			b.Run(fmt.Sprintf("format=%s/rows=%d", name, rows), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					runtime.GC()
+					peak := sampleHeapPeak()
+					began := time.Now()
+					var w countingWriter
+					enc := f.New(&w, Options{Granted: schemas.AllCategories})
+					for i := range rows {
+						r := variedRecord(&fx[i%len(fx)], i, start)
+						if err := enc.Encode(&r); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := enc.Close(); err != nil {
+						b.Fatal(err)
+					}
+					took := time.Since(began)
+					b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
+					b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
+					b.ReportMetric(float64(w.n)/float64(rows), "B/row")
+				}
+			})
+		}
+	}
 }

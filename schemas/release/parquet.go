@@ -96,7 +96,7 @@ type parquetLimits struct {
 }
 
 // defaultParquetLimits were chosen by measurement (BenchmarkEncodeParquet,
-// BenchmarkParquetPeakHeap): 64 KiB pages make the file a fifth smaller
+// BenchmarkEncodePeakHeap): 64 KiB pages make the file a fifth smaller
 // than parquet-go's default 8 KiB, at the same speed; 8 MiB row groups keep
 // the peak heap near 30 MiB, the same at 1 and 5 million rows (32 MiB
 // ones: 76 MiB).
