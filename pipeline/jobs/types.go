@@ -1,0 +1,140 @@
+// Package jobs owns the work queue and the run ledger of `midata serve`:
+// export requests published on the midata.requests topic and taken by the
+// workers of one consumer group, the run events on midata.runs that record
+// every step of every run (the audit trail), and the views of runs each
+// instance rebuilds from that topic at start.
+//
+// It does not make releases itself (pipeline.Runner does, behind the
+// Executor seam), decide when schedules fire (pipeline/schedule) or serve
+// HTTP (pipeline/api).
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The topics of the work queue and the ledger.
+const (
+	DefaultRequestsTopic  = "midata.requests"
+	DefaultRunsTopic      = "midata.runs"
+	DefaultSchedulesTopic = "midata.schedules"
+	DefaultGroupID        = "midata-workers"
+)
+
+// Kind is what a request asks for.
+type Kind string
+
+// The kinds of request.
+const (
+	KindRelease Kind = "release" // one customer, or a list of customers
+	KindBulk    Kind = "bulk"    // everyone with consent for the recipient: fans out one task per partition
+	KindTask    Kind = "task"    // one partition of a bulk request
+)
+
+// Scope says whose records a request releases: one customer, a list, or
+// everyone whose consent covers the recipient (All).
+type Scope struct {
+	Customers []string `json:"customers,omitempty"`
+	All       bool     `json:"all,omitempty"`
+}
+
+// Request is one message of midata.requests (key: ID). Its ID is
+// deterministic where duplicates can arise (a schedule's firing on several
+// instances: "<schedule id>@<fire time>"; an API call's idempotency key), so
+// the same request handled twice gives one release.
+type Request struct {
+	ID          string    `json:"id"`
+	Kind        Kind      `json:"kind"`
+	Recipient   string    `json:"recipient"` // "self" or "partner:<id>"
+	Scope       Scope     `json:"scope"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Formats     []string  `json:"formats"`
+	ScheduleID  string    `json:"schedule_id,omitempty"`
+	FireTime    time.Time `json:"fire_time,omitzero"`
+	RequestedBy string    `json:"requested_by,omitempty"` // the token's role, e.g. "ops", "customer:C000123"
+	CreatedAt   time.Time `json:"created_at"`
+
+	// For KindTask: the bulk request it belongs to and its partition.
+	Parent    string `json:"parent,omitempty"`
+	Partition int    `json:"partition,omitzero"`
+}
+
+// Status is the state of a run.
+type Status string
+
+// The states of a run. Queued, Running and Cancelling are transient; the
+// others are final.
+const (
+	StatusQueued     Status = "queued"
+	StatusRunning    Status = "running"
+	StatusCancelling Status = "cancelling" // cancel asked; the worker stops and publishes nothing partial
+	StatusSucceeded  Status = "succeeded"  // every release of the run committed (or was already, or empty)
+	StatusNoConsent  Status = "no_consent" // nothing released: no consent covers it
+	StatusCancelled  Status = "cancelled"  // by a person, or by a revocation before commit
+	StatusFailed     Status = "failed"     // kept failing after retries; Error says why
+)
+
+// Final reports whether s ends a run.
+func (s Status) Final() bool {
+	switch s {
+	case StatusSucceeded, StatusNoConsent, StatusCancelled, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Progress is how far a running run is.
+type Progress struct {
+	RecordsScanned int64 `json:"records_scanned"`
+	RecordsToScan  int64 `json:"records_to_scan"`
+	CustomersDone  int64 `json:"customers_done"`
+	Customers      int64 `json:"customers,omitzero"`
+}
+
+// Release is one release a run made (or found already made).
+type Release struct {
+	ReleaseID  string `json:"release_id"`
+	CustomerID string `json:"customer_id"`
+	Status     string `json:"status"` // the pipeline's status: committed, empty, no_consent, already_committed, cancelled
+	Rows       int64  `json:"rows"`
+	Manifest   string `json:"manifest,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Run is the state of one request: the latest event of its key on
+// midata.runs. Every change of a run is published as the whole new Run.
+type Run struct {
+	ID        string    `json:"id"` // the request id
+	Request   Request   `json:"request"`
+	Status    Status    `json:"status"`
+	Attempt   int       `json:"attempt"`
+	Worker    string    `json:"worker,omitempty"` // the instance handling it
+	Progress  Progress  `json:"progress"`
+	Releases  []Release `json:"releases,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Executor makes the releases of one request. It reports progress through
+// report as it goes, honours ctx (cancellation: nothing partial is
+// published), and returns the releases made. An error wrapping
+// ErrTransient is retried with backoff; any other error fails the run.
+type Executor interface {
+	Execute(ctx context.Context, req Request, report func(Progress)) ([]Release, error)
+}
+
+// ExecutorFunc adapts a function to Executor.
+type ExecutorFunc func(ctx context.Context, req Request, report func(Progress)) ([]Release, error)
+
+// Execute calls f.
+func (f ExecutorFunc) Execute(ctx context.Context, req Request, report func(Progress)) ([]Release, error) {
+	return f(ctx, req, report)
+}
+
+// ErrTransient marks an error worth retrying (a broker or store that did not
+// answer); wrap it with fmt.Errorf("…: %w", ErrTransient) or errors.Join.
+var ErrTransient = errors.New("transient")
