@@ -7,14 +7,23 @@
 #   2. export the variables the tests read (bench.sh env) and
 #      MIDATA_TEST_REQUIRE_BENCH=1, so a test cannot pass by skipping the
 #      real servers;
-#   3. go vet, then go test -race -shuffle=on over the packages;
-#   4. on failure print the last 80 lines of each server log;
-#   5. exit with the status of the first failing step (0 when all pass).
+#   3. go vet;
+#   4. install the readers the tests open releases with, when missing:
+#      Debian's chromium (MIDATA_TEST_CHROMIUM) and a Python venv with the
+#      pinned pyarrow and duckdb of deploy/testbench/readers/requirements.txt
+#      (MIDATA_TEST_PYTHON), kept in the bench cache and rebuilt only when
+#      requirements.txt changes;
+#   5. go test -race -shuffle=on over the packages;
+#   6. on failure print the last 80 lines of each server log;
+#   7. exit with the status of the first failing step (0 when all pass).
 #
 # Environment:
 #   GOTEST_FLAGS  extra go test flags, e.g. GOTEST_FLAGS='-run TestKafka -v'
 #   GOTEST_PKGS   packages to vet and test (default ./...)
 #   plus bench.sh's MIDATA_BENCH_DIR, MIDATA_BENCH_CACHE, MIDATA_BENCH_TIMEOUT
+#
+# Installing chromium (and python3-venv, when python3 lacks venv) needs
+# root, as on CI; without root they must already be installed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -46,9 +55,8 @@ fi
 eval "$(bash "$BENCH" env)"
 export MIDATA_TEST_REQUIRE_BENCH=1
 
-# Each step is one function; a step added later (e.g. the Python readers
-# that check the Parquet output: python3 -m pip install ...) goes in
-# between as its own function and its own line in the list at the bottom.
+# Each step is one function, run in the order of the list at the bottom; a
+# step added later goes in as its own function and its own line there.
 
 go_vet() {
 	# shellcheck disable=SC2086 # PKGS is a list of patterns
@@ -60,5 +68,79 @@ go_tests() {
 	go test -race -shuffle=on -timeout 45m -count=1 ${GOTEST_FLAGS:-} $PKGS
 }
 
+# apt_install PKG...: install Debian packages, running apt-get update once
+# per test.sh run. Needs root.
+apt_updated=0
+apt_install() {
+	if ((EUID != 0)); then
+		echo "test.sh: need root to apt-get install $*; install them first" >&2
+		return 1
+	fi
+	if ((!apt_updated)); then
+		apt-get update -qq
+		apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# browser: Debian's chromium, for the tests that open the HTML summary in a
+# headless browser (schemas/release/summary_browser_test.go).
+browser() {
+	local bin=/usr/bin/chromium
+	if [[ ! -x $bin ]]; then
+		if ((EUID != 0)); then
+			echo "test.sh: $bin is missing and installing it needs root: apt-get install chromium" >&2
+			return 1
+		fi
+		echo "test.sh: installing Debian's chromium"
+		apt_install chromium
+	fi
+	local version
+	# (stderr dropped: Debian's launcher script complains about this
+	# machine's memory size while it works)
+	version="$("$bin" --version 2>/dev/null)" || {
+		echo "test.sh: $bin --version failed" >&2
+		return 1
+	}
+	echo "test.sh: $version"
+	export MIDATA_TEST_CHROMIUM=$bin
+}
+
+# python_readers: a venv with the independent readers (pyarrow, duckdb) that
+# deploy/testbench/readers/check_release.py opens a release with
+# (pipeline/readers_test.go). It lives in the bench cache and is rebuilt
+# only when requirements.txt changes (a stamp in the venv holds its hash,
+# written after a complete install) or the venv no longer imports them
+# (e.g. its Python is gone).
+python_readers() {
+	local req=deploy/testbench/readers/requirements.txt
+	local venv="${MIDATA_BENCH_CACHE:-${HOME:-/root}/.cache/midata-bench}/pyenv"
+	local stamp="$venv/.midata-requirements.sha256"
+	local check='import duckdb, pyarrow; print("test.sh: python readers: pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)'
+	local want
+	want="$(sha256sum <"$req" | cut -d' ' -f1)"
+	if [[ -f $stamp && "$(cat "$stamp")" == "$want" ]] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+		export MIDATA_TEST_PYTHON=$venv/bin/python
+		return 0
+	fi
+	echo "test.sh: python readers: creating $venv from $req"
+	rm -rf "$venv"
+	mkdir -p "$(dirname "$venv")"
+	if ! python3 -m venv "$venv"; then
+		# Debian's python3 has venv's ensurepip in python3-venv.
+		echo "test.sh: python3 cannot make a venv; installing Debian's python3-venv"
+		rm -rf "$venv"
+		apt_install python3 python3-venv
+		/usr/bin/python3 -m venv "$venv"
+	fi
+	"$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+		--only-binary=:all: -r "$req"
+	"$venv/bin/python" -c "$check"
+	echo "$want" >"$stamp"
+	export MIDATA_TEST_PYTHON=$venv/bin/python
+}
+
 go_vet
+browser
+python_readers
 go_tests
