@@ -63,6 +63,21 @@ func (t *Table) Grant(customerID, recipient string, now time.Time) (Grant, error
 	return GrantOf(ev, now)
 }
 
+// Granted returns the grant of every customer whose consent lets records go
+// to recipient at now, by customer id.
+func (t *Table) Granted(recipient string, now time.Time) map[string]Grant {
+	out := map[string]Grant{}
+	for _, ev := range t.states {
+		if ev.Recipient != recipient {
+			continue
+		}
+		if g, err := GrantOf(ev, now); err == nil {
+			out[ev.CustomerID] = g
+		}
+	}
+	return out
+}
+
 // GrantOf checks one consent state at now.
 func GrantOf(ev schemas.ConsentEvent, now time.Time) (Grant, error) {
 	switch {

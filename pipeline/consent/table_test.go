@@ -145,3 +145,19 @@ func TestFilterCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestTableGranted(t *testing.T) {
+	t.Parallel()
+	table := NewTable()
+	table.Apply(grant, false) // C1 → partner:pds-one
+	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C2" }), false)
+	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C3"; e.Status = schemas.ConsentRevoked }), false)
+	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C4"; e.ExpiresAt = now }), false)
+	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C5"; e.Recipient = "self" }), false)
+	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C6" }), false)
+	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C6" }), true) // erased
+	got := table.Granted("partner:pds-one", now)
+	if len(got) != 2 || got["C1"].Event.ConsentID != "K-1" || got["C2"].Event.CustomerID != "C2" {
+		t.Fatalf("Granted = %v, want exactly C1 and C2", got)
+	}
+}

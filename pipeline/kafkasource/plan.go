@@ -57,6 +57,27 @@ func (s *Source) Plan(ctx context.Context, customerID string, from time.Time) (S
 	return snap, nil
 }
 
+// PlanBulk plans every partition of the topic from from, like Plan without a
+// customer, and checks the partitioner on a sample of keys: Keyed says
+// whether each customer's records are on the partition Owner names.
+func (s *Source) PlanBulk(ctx context.Context, from time.Time) (Snapshot, error) {
+	snap, err := s.Plan(ctx, "", from)
+	if err != nil {
+		return snap, err
+	}
+	snap.Partitions = len(snap.Ranges)
+	ok, err := s.checkPartitioner(ctx, snap.Topic, snap.Ranges)
+	if err != nil {
+		return snap, fmt.Errorf("plan topic %q: %w", snap.Topic, err)
+	}
+	snap.Keyed = ok
+	return snap, nil
+}
+
+// Owner returns the partition the configured partitioner puts customerID's
+// records on, of n partitions.
+func (s *Source) Owner(customerID string, n int) int { return PartitionFor(s.balancer, customerID, n) }
+
 // ranges returns [start, end) for each partition: end is the latest offset
 // now, start the first offset at or after from (earliest for zero).
 func (s *Source) ranges(ctx context.Context, topic string, partitions []int, from time.Time) ([]Range, error) {

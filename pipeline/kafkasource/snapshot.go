@@ -13,10 +13,16 @@ type Range struct {
 // partitions it reads. A release is a pure function of its request, its
 // snapshot and the consent state, so the snapshot goes into the manifest.
 type Snapshot struct {
-	Topic       string  `json:"topic"`
-	Partitioner string  `json:"partitioner"`
-	Pruned      bool    `json:"pruned"` // only the customer's partition is read
-	Ranges      []Range `json:"partitions"`
+	Topic       string `json:"topic"`
+	Partitioner string `json:"partitioner"`
+	Pruned      bool   `json:"pruned"` // only the customer's partition is read
+	// Keyed is set by PlanBulk when the sampled keys sit where the
+	// configured partitioner puts them: each customer's records are then on
+	// one known partition, and partitions can be released independently.
+	Keyed  bool    `json:"keyed,omitempty"`
+	Ranges []Range `json:"partitions"`
+	// Partitions is how many partitions the topic had when planned.
+	Partitions int `json:"partition_count,omitempty"`
 }
 
 // Records returns the number of offsets the snapshot spans: an upper bound
