@@ -18,6 +18,12 @@ import (
 
 // Request asks for one customer's release to one recipient.
 type Request struct {
+	// ID, when set, is the idempotency key of a request handled by the
+	// workers (the jobs' request id): the release id then derives from it
+	// and the customer, and the snapshot is planned once per request and
+	// kept in the store, so handling the request twice, on two machines or
+	// after a crash, makes one release with the same bytes.
+	ID         string
 	CustomerID string    // the customer whose records are released
 	Recipient  string    // "self" or "partner:<id>"
 	From, To   time.Time // the period [From, To) on booked_at
@@ -91,6 +97,19 @@ func releaseID(r Request, formats []release.Format, snap kafkasource.Snapshot, c
 		fmt.Fprintf(&b, "partition=%d:%d-%d\n", rg.Partition, rg.Start, rg.End)
 	}
 	sum := sha256.Sum256([]byte(b.String()))
+	return "r" + r.From.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:12])
+}
+
+// requestReleaseID is the release id of one customer's release for a
+// request with an idempotency key.
+func requestReleaseID(r Request, formats []release.Format) string {
+	names := make([]string, 0, len(formats))
+	for _, f := range formats {
+		names = append(names, f.Name+"@"+strconv.Itoa(f.Version))
+	}
+	slices.Sort(names)
+	sum := sha256.Sum256([]byte(strings.Join([]string{"midata-request-release-v1", r.ID, r.CustomerID, r.Recipient,
+		r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano), strings.Join(names, ",")}, "\n")))
 	return "r" + r.From.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:12])
 }
 

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/midata/midata/pipeline/consent"
@@ -117,11 +115,22 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := r.cfg.Source.Plan(ctx, req.CustomerID, req.From)
-	if err != nil {
-		return nil, fmt.Errorf("plan release: %w", err)
+	var snap kafkasource.Snapshot
+	var id string
+	if req.ID == "" {
+		if snap, err = r.cfg.Source.Plan(ctx, req.CustomerID, req.From); err != nil {
+			return nil, fmt.Errorf("plan release: %w", err)
+		}
+		id = releaseID(req, formats, snap, grant.Hash())
+	} else {
+		snap, err = r.planOnce(ctx, planKey(req.ID, req.CustomerID), func(ctx context.Context) (kafkasource.Snapshot, error) {
+			return r.cfg.Source.Plan(ctx, req.CustomerID, req.From)
+		})
+		if err != nil {
+			return nil, err
+		}
+		id = requestReleaseID(req, formats)
 	}
-	id := releaseID(req, formats, snap, grant.Hash())
 	log := r.cfg.Logger.With("release_id", id, "customer_id", req.CustomerID, "recipient", req.Recipient)
 	log.Info("release planned", "partitions", len(snap.Ranges), "records", snap.Records(), "pruned", snap.Pruned)
 
@@ -150,53 +159,18 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 
-	// Encode and stage.
-	prefix := Prefix(id)
-	staged, err := r.stage(ctx, prefix, formats, sorters, release.Options{
-		Granted: grant.Categories(), CustomerID: req.CustomerID, Recipient: req.Recipient, From: req.From.UTC(), To: req.To.UTC()})
-	if err != nil {
-		return nil, err
-	}
-
-	// Commit: re-check consent, then the manifest, conditionally, last.
-	if reason, err := r.recheck(ctx, req, grant); err != nil {
-		r.discard(ctx, staged)
-		return nil, err
-	} else if reason != "" {
-		r.discard(ctx, staged)
-		log.Warn("release cancelled before commit", "reason", reason)
-		snapshot := toSnapshot(snap)
-		return &Result{ReleaseID: id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: stats, Snapshot: &snapshot}, nil
-	}
-	m := newManifest(id, now, req, formats, grant, snap, stats, staged)
-	readme, err := r.put(ctx, prefix+release.ReadmeFile, release.Readme(m))
-	if err != nil {
-		r.discard(context.WithoutCancel(ctx), staged)
-		return nil, err
-	}
-	m.Resources = append(m.Resources, readmeResource(readme))
-	body, err := m.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	status := StatusCommitted
-	if stats.Released == 0 {
-		status = StatusEmpty
-	}
-	switch err := r.cfg.Sink.Commit(ctx, prefix+release.ManifestFile, body); {
-	case errors.Is(err, sinks.ErrAlreadyCommitted):
-		// Another writer won the race with the same id: its files are ours
-		// byte for byte, and its manifest is the release.
-		log.Info("release committed by another writer first")
-		if m, err = r.committed(ctx, id); err != nil || m == nil {
-			return nil, fmt.Errorf("read manifest of %s committed by another writer: %w", id, err)
+	// Encode, stage, re-check consent, commit.
+	sources := map[release.Order]records{}
+	for order, sorter := range sorters {
+		it, err := sorter.Sort()
+		if err != nil {
+			return nil, fmt.Errorf("sort records: %w", err)
 		}
-		return r.resultOf(ctx, m, StatusAlreadyCommitted)
-	case err != nil:
-		return nil, fmt.Errorf("commit manifest of %s: %w", id, err)
+		defer it.Close()
+		sources[order] = it
 	}
-	log.Info("release committed", "status", status, "released", stats.Released, "scanned", stats.Scanned, "quarantined", stats.Quarantined)
-	return r.resultOf(ctx, m, status)
+	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
+	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) { return r.recheck(ctx, req, grant) })
 }
 
 func lessFor(o release.Order) func(a, b *schemas.Transaction) bool {
@@ -275,107 +249,6 @@ func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *co
 	return nil
 }
 
-// stagedFile is one release file written to the sink.
-type stagedFile struct {
-	format release.Format
-	key    string
-	rows   int64
-	bytes  int64
-	sha256 string
-}
-
-// stage encodes every format, one pass over the sorted records per row
-// order, streaming each file into the sink while hashing it.
-func (r *Runner) stage(ctx context.Context, prefix string, formats []release.Format, sorters map[release.Order]*spill.Sorter, opts release.Options) (staged []*stagedFile, err error) {
-	type open struct {
-		file *stagedFile
-		obj  sinks.ObjectWriter
-		hw   *hashWriter
-		bw   *bufio.Writer
-		enc  release.Encoder
-	}
-	var all []*open
-	defer func() {
-		if err != nil {
-			for _, o := range all {
-				if o.obj != nil {
-					o.obj.Abort()
-				}
-			}
-			r.discard(context.WithoutCancel(ctx), staged)
-			staged = nil
-		}
-	}()
-	for _, order := range []release.Order{release.OldestFirst, release.NewestFirst} {
-		sorter := sorters[order]
-		if sorter == nil {
-			continue
-		}
-		var group []*open
-		for _, f := range formats {
-			if f.Order != order {
-				continue
-			}
-			key := prefix + f.File
-			obj, err := r.cfg.Sink.Create(ctx, key)
-			if err != nil {
-				return staged, fmt.Errorf("stage %s: %w", key, err)
-			}
-			o := &open{file: &stagedFile{format: f, key: key}, obj: obj, hw: newHashWriter(obj)}
-			o.bw = bufio.NewWriterSize(o.hw, 256<<10)
-			o.enc = f.New(o.bw, opts)
-			all = append(all, o)
-			group = append(group, o)
-		}
-		it, err := sorter.Sort()
-		if err != nil {
-			return staged, fmt.Errorf("sort records: %w", err)
-		}
-		for n := 0; it.Next(); n++ {
-			t := it.Transaction()
-			for _, o := range group {
-				if err := o.enc.Encode(t); err != nil {
-					it.Close()
-					return staged, fmt.Errorf("encode %s: %w", o.file.key, err)
-				}
-				o.file.rows++
-			}
-			if n%8192 == 0 && ctx.Err() != nil {
-				it.Close()
-				return staged, fmt.Errorf("encode release: %w", ctx.Err())
-			}
-		}
-		if err := it.Err(); err != nil {
-			it.Close()
-			return staged, fmt.Errorf("read sorted records: %w", err)
-		}
-		if err := it.Close(); err != nil {
-			return staged, fmt.Errorf("remove sort files: %w", err)
-		}
-		for _, o := range group {
-			if err := o.enc.Close(); err != nil {
-				return staged, fmt.Errorf("encode %s: %w", o.file.key, err)
-			}
-			if err := o.bw.Flush(); err != nil {
-				return staged, fmt.Errorf("write %s: %w", o.file.key, err)
-			}
-			obj := o.obj
-			o.obj = nil
-			if err := obj.Close(); err != nil {
-				return staged, fmt.Errorf("write %s: %w", o.file.key, err)
-			}
-			o.file.bytes, o.file.sha256 = o.hw.bytes, o.hw.sum()
-			staged = append(staged, o.file)
-		}
-	}
-	// Files in the order the request named the formats.
-	slices.SortStableFunc(staged, func(a, b *stagedFile) int {
-		return slices.IndexFunc(formats, func(f release.Format) bool { return f.Name == a.format.Name }) -
-			slices.IndexFunc(formats, func(f release.Format) bool { return f.Name == b.format.Name })
-	})
-	return staged, nil
-}
-
 // recheck reads the consent state again just before commit. A state that no
 // longer grants, or grants something else, cancels the release: it returns
 // the reason, and nothing is published.
@@ -384,17 +257,20 @@ func (r *Runner) recheck(ctx context.Context, req Request, planned consent.Grant
 	if err != nil {
 		return "", fmt.Errorf("re-check consent: %w", err)
 	}
-	now := r.cfg.Now().UTC()
+	return recheckIn(table, req, planned, r.cfg.Now().UTC()), nil
+}
+
+// recheckIn returns why the consent state in table no longer allows the
+// planned release, or "".
+func recheckIn(table *consent.Table, req Request, planned consent.Grant, now time.Time) string {
 	g, err := table.Grant(req.CustomerID, req.Recipient, now)
 	switch {
-	case errors.Is(err, consent.ErrNoConsent):
-		return "consent changed before commit: " + err.Error(), nil
 	case err != nil:
-		return "", fmt.Errorf("re-check consent: %w", err)
+		return "consent changed before commit: " + err.Error()
 	case g.Hash() != planned.Hash():
-		return fmt.Sprintf("consent changed before commit: %s replaced %s", g.Event.ConsentID, planned.Event.ConsentID), nil
+		return fmt.Sprintf("consent changed before commit: %s replaced %s", g.Event.ConsentID, planned.Event.ConsentID)
 	}
-	return "", nil
+	return ""
 }
 
 // discard removes staged files of a release that will not be committed.

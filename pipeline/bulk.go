@@ -1,0 +1,280 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/spill"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+)
+
+// Bulk asks for a release of every customer whose consent covers Recipient,
+// for the period [From, To). ID is its idempotency key (required): each
+// customer's release id derives from it, so a task handled twice makes one
+// release per customer.
+type Bulk struct {
+	ID        string
+	Recipient string
+	From, To  time.Time
+	Formats   []string
+}
+
+// AllPartitions is the task partition of a bulk release that reads every
+// partition at once (when the partitioner check failed).
+const AllPartitions = -1
+
+// PlanBulk freezes the snapshot of a bulk request, once per request id, and
+// returns it with the tasks it splits into: one per partition when each
+// customer's records are known to sit on one partition (Keyed), else one
+// task over every partition (AllPartitions).
+func (r *Runner) PlanBulk(ctx context.Context, b Bulk) (kafkasource.Snapshot, []int, error) {
+	if b.ID == "" {
+		return kafkasource.Snapshot{}, nil, errors.New("plan bulk release: no request id")
+	}
+	snap, err := r.planOnce(ctx, planKey(b.ID, "bulk"), func(ctx context.Context) (kafkasource.Snapshot, error) {
+		return r.cfg.Source.PlanBulk(ctx, b.From)
+	})
+	if err != nil {
+		return snap, nil, err
+	}
+	if !snap.Keyed {
+		return snap, []int{AllPartitions}, nil
+	}
+	tasks := make([]int, 0, len(snap.Ranges))
+	for _, rg := range snap.Ranges {
+		tasks = append(tasks, rg.Partition)
+	}
+	return snap, tasks, nil
+}
+
+// BulkProgress is how far a bulk task is.
+type BulkProgress struct {
+	Scanned, ToScan int64
+	CustomersDone   int64
+	Customers       int64
+}
+
+// RunTask makes the releases of one task of a bulk request: one pass over
+// its partition (or every partition) of the planned snapshot, records of
+// consenting customers sorted by customer with bounded memory (spilling to
+// disk), then one release per customer that the task owns, including empty
+// ones for consenting customers without records. Consent is re-checked
+// before each commit; a customer whose consent changed is cancelled alone.
+func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot, partition int, progress func(BulkProgress)) ([]*Result, error) {
+	if progress == nil {
+		progress = func(BulkProgress) {}
+	}
+	formats, err := Request{CustomerID: "bulk", Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}.Validate()
+	if err != nil {
+		return nil, err
+	}
+	task := snap
+	if partition != AllPartitions {
+		i := slices.IndexFunc(snap.Ranges, func(rg kafkasource.Range) bool { return rg.Partition == partition })
+		if i < 0 || !snap.Keyed {
+			return nil, fmt.Errorf("bulk task %s/%d: no such keyed partition in the plan", b.ID, partition)
+		}
+		task.Ranges = []kafkasource.Range{snap.Ranges[i]}
+	}
+	now := r.cfg.Now().UTC()
+	table, err := r.loadConsent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	grants := table.Granted(b.Recipient, now)
+	var owned []string
+	for c := range grants {
+		if partition == AllPartitions || r.cfg.Source.Owner(c, snap.Partitions) == partition {
+			owned = append(owned, c)
+		}
+	}
+	slices.Sort(owned)
+
+	// One pass: records of owned, consenting customers, by customer.
+	sorters := map[release.Order]*spill.Sorter{}
+	for _, f := range formats {
+		if sorters[f.Order] == nil {
+			sorters[f.Order] = spill.New(r.cfg.TempDir, byCustomer(lessFor(f.Order)), r.cfg.SpillRecords)
+		}
+	}
+	defer func() {
+		for _, s := range sorters {
+			s.Close()
+		}
+	}()
+	stats := map[string]*Stats{}
+	for _, c := range owned {
+		stats[c] = &Stats{Excluded: map[string]int64{}}
+	}
+	var scanned, quarantined int64
+	toScan := task.Records()
+	err = r.cfg.Source.Read(ctx, task, func(m kafkasource.Message) error {
+		if scanned++; scanned%10000 == 0 {
+			progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
+		}
+		t, err := schemas.DecodeTransaction(m.Key, m.Value)
+		if err != nil {
+			quarantined++
+			return r.quarantine(ctx, task.Topic, m, err)
+		}
+		t.Partition, t.Offset = m.Partition, m.Offset
+		g, ok := grants[t.CustomerID]
+		if !ok {
+			return nil // no consent for this recipient: not in scope
+		}
+		st := stats[t.CustomerID]
+		if st == nil {
+			return fmt.Errorf("record of %s at %d/%d is not on the partition the partitioner gives it: re-run the bulk release after fixing the partitioner setting", t.CustomerID, m.Partition, m.Offset)
+		}
+		st.Scanned++
+		f := consent.Filter{CustomerID: t.CustomerID, From: b.From, To: b.To, Grant: g}
+		if reason := f.Check(&t); reason != consent.Released {
+			st.Excluded[string(reason)]++
+			return nil
+		}
+		st.Released++
+		for _, s := range sorters {
+			if err := s.Add(&t); err != nil {
+				return fmt.Errorf("sort records: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", task.Topic, err)
+	}
+	if err := r.cfg.Producer.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("quarantine invalid records: %w", err)
+	}
+	progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
+
+	peekers := map[release.Order]*peeker{}
+	for order, s := range sorters {
+		it, err := s.Sort()
+		if err != nil {
+			return nil, fmt.Errorf("sort records: %w", err)
+		}
+		defer it.Close()
+		p := &peeker{it: it}
+		p.advance()
+		peekers[order] = p
+	}
+
+	// One release per owned customer, in customer order.
+	fresh := &freshConsent{r: r, table: table, at: time.Now()}
+	var results []*Result
+	for i, c := range owned {
+		req := Request{ID: b.ID, CustomerID: c, Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
+		sources := map[release.Order]records{}
+		for order, p := range peekers {
+			sources[order] = &customerRecords{p: p, customer: c}
+		}
+		res, err := r.releaseCustomer(ctx, req, formats, grants[c], task, *stats[c], now, sources, fresh)
+		for _, src := range sources {
+			src.(*customerRecords).drain()
+		}
+		if err != nil {
+			return results, fmt.Errorf("release of %s: %w", c, err)
+		}
+		results = append(results, res)
+		progress(BulkProgress{Scanned: scanned, ToScan: toScan, CustomersDone: int64(i + 1), Customers: int64(len(owned))})
+	}
+	for _, p := range peekers {
+		if err := p.it.Err(); err != nil {
+			return results, fmt.Errorf("read sorted records: %w", err)
+		}
+	}
+	return results, nil
+}
+
+// releaseCustomer makes one customer's release of a bulk task, unless it
+// is already committed.
+func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats Stats, now time.Time, sources map[release.Order]records, fresh *freshConsent) (*Result, error) {
+	id := requestReleaseID(req, formats)
+	if m, err := r.committed(ctx, id); err != nil {
+		return nil, err
+	} else if m != nil {
+		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+	}
+	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
+	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {
+		return fresh.recheck(ctx, req, grant)
+	})
+}
+
+// freshConsent re-checks consent before each commit of a bulk task against
+// a table re-read from the topic at most once a second.
+type freshConsent struct {
+	mu    sync.Mutex
+	r     *Runner
+	table *consent.Table
+	at    time.Time
+}
+
+func (f *freshConsent) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if time.Since(f.at) >= time.Second {
+		table, err := f.r.loadConsent(ctx)
+		if err != nil {
+			return "", fmt.Errorf("re-check consent: %w", err)
+		}
+		f.table, f.at = table, time.Now()
+	}
+	return recheckIn(f.table, req, planned, f.r.cfg.Now().UTC()), nil
+}
+
+// byCustomer orders records by customer, then by less.
+func byCustomer(less func(a, b *schemas.Transaction) bool) func(a, b *schemas.Transaction) bool {
+	return func(a, b *schemas.Transaction) bool {
+		if a.CustomerID != b.CustomerID {
+			return a.CustomerID < b.CustomerID
+		}
+		return less(a, b)
+	}
+}
+
+// peeker looks one record ahead in a sorted stream.
+type peeker struct {
+	it  *spill.Iterator
+	cur schemas.Transaction
+	has bool
+}
+
+func (p *peeker) advance() {
+	if p.has = p.it.Next(); p.has {
+		p.cur = *p.it.Transaction()
+	}
+}
+
+// customerRecords is one customer's run of a stream sorted by customer.
+type customerRecords struct {
+	p        *peeker
+	customer string
+	cur      schemas.Transaction
+}
+
+func (c *customerRecords) Next() bool {
+	if !c.p.has || c.p.cur.CustomerID != c.customer {
+		return false
+	}
+	c.cur = c.p.cur
+	c.p.advance()
+	return true
+}
+
+func (c *customerRecords) Transaction() *schemas.Transaction { return &c.cur }
+func (c *customerRecords) Err() error                        { return c.p.it.Err() }
+
+// drain skips what is left of the customer's run.
+func (c *customerRecords) drain() {
+	for c.Next() {
+	}
+}

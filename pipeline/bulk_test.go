@@ -1,0 +1,116 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/midata/midata/pipeline"
+)
+
+func bulk(id string) pipeline.Bulk {
+	return pipeline.Bulk{ID: id, Recipient: "self", From: from, To: to, Formats: []string{"ndjson", "midata-csv"}}
+}
+
+// runBulk plans a bulk request and runs every task, as the workers would.
+func runBulk(t *testing.T, r *pipeline.Runner, b pipeline.Bulk) ([]int, map[string]*pipeline.Result) {
+	t.Helper()
+	snap, tasks, err := r.PlanBulk(t.Context(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*pipeline.Result{}
+	for _, p := range tasks {
+		results, err := r.RunTask(t.Context(), b, snap, p, nil)
+		if err != nil {
+			t.Fatalf("task %d: %v", p, err)
+		}
+		for _, res := range results {
+			if _, dup := byID[res.ReleaseID]; dup {
+				t.Fatalf("release %s made by two tasks", res.ReleaseID)
+			}
+			byID[res.ReleaseID] = res
+		}
+	}
+	return tasks, byID
+}
+
+func TestBulkReleasesEveryConsentingCustomerOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		balancer  kafka.Balancer
+		wantTasks int
+	}{
+		{"a topic keyed by murmur2 runs one task per partition", kafka.Murmur2Balancer{}, 4},
+		{"a topic of another partitioner runs one task over every partition", &kafka.Hash{}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBench(t, 4)
+			seed(t, b, tt.balancer)
+			r := b.runner(t, "murmur2", nil)
+			tasks, results := runBulk(t, r, bulk("bulk-1"))
+			if len(tasks) != tt.wantTasks {
+				t.Fatalf("%d tasks, want %d", len(tasks), tt.wantTasks)
+			}
+			// C1 and C3 consent to self; C2 revoked.
+			if len(results) != 2 {
+				t.Fatalf("%d releases, want 2 (C1 and C3)", len(results))
+			}
+			rows := map[int64]bool{}
+			for id, res := range results {
+				if res.Status != pipeline.StatusCommitted {
+					t.Errorf("%s: %s %s", id, res.Status, res.Reason)
+				}
+				rows[res.Stats.Released] = true
+				body := b.read(t, pipeline.Prefix(id)+"transactions.ndjson")
+				var ids []string
+				sc := bufio.NewScanner(bytes.NewReader(body))
+				for sc.Scan() {
+					var rec struct {
+						ID       string `json:"transaction_id"`
+						Customer string `json:"customer_id"`
+					}
+					if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, rec.ID)
+				}
+				if len(ids) == len(released) && !slices.Equal(ids, released) {
+					t.Errorf("C1's bulk release holds %v, want %v", ids, released)
+				}
+			}
+			if !rows[int64(len(released))] || !rows[1] {
+				t.Errorf("released rows %v, want C1's %d and C3's 1", rows, len(released))
+			}
+
+			// The same request handled again (a redelivery) makes nothing new.
+			_, again := runBulk(t, r, bulk("bulk-1"))
+			for id, res := range again {
+				if res.Status != pipeline.StatusAlreadyCommitted || results[id] == nil {
+					t.Errorf("re-run %s: %s, want already_committed of the same release", id, res.Status)
+				}
+			}
+		})
+	}
+}
+
+func TestBulkWithoutRecordsGivesEmptyReleases(t *testing.T) {
+	b := newBench(t, 2)
+	seed(t, b, kafka.Murmur2Balancer{})
+	r := b.runner(t, "murmur2", nil)
+	req := bulk("bulk-empty")
+	req.From, req.To = from.AddDate(-1, 0, 0), from.AddDate(-1, 1, 0)
+	_, results := runBulk(t, r, req)
+	if len(results) != 2 {
+		t.Fatalf("%d releases, want one for each consenting customer", len(results))
+	}
+	for id, res := range results {
+		if res.Status != pipeline.StatusEmpty {
+			t.Errorf("%s: %s, want empty", id, res.Status)
+		}
+	}
+}

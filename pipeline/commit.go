@@ -1,0 +1,177 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks"
+)
+
+// records yields one release's records in one row order (a spill.Iterator,
+// or one customer's run of it in a bulk release).
+type records interface {
+	Next() bool
+	Transaction() *schemas.Transaction
+	Err() error
+}
+
+// customerRelease is one customer's release being made.
+type customerRelease struct {
+	id      string
+	req     Request // CustomerID is the customer
+	formats []release.Format
+	grant   consent.Grant
+	snap    kafkasource.Snapshot
+	stats   Stats
+	now     time.Time
+}
+
+// complete encodes and stages the release from sources (one per row order
+// its formats need), re-checks consent, and commits the manifest last and
+// conditionally. recheck returns a reason to cancel, or "".
+func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[release.Order]records, recheck func(context.Context) (string, error)) (*Result, error) {
+	log := r.cfg.Logger.With("release_id", c.id, "customer_id", c.req.CustomerID, "recipient", c.req.Recipient)
+	prefix := Prefix(c.id)
+	staged, err := r.stage(ctx, prefix, c.formats, sources, release.Options{
+		Granted: c.grant.Categories(), CustomerID: c.req.CustomerID, Recipient: c.req.Recipient, From: c.req.From.UTC(), To: c.req.To.UTC()})
+	if err != nil {
+		return nil, err
+	}
+	if reason, err := recheck(ctx); err != nil {
+		r.discard(context.WithoutCancel(ctx), staged)
+		return nil, err
+	} else if reason != "" {
+		r.discard(context.WithoutCancel(ctx), staged)
+		log.Warn("release cancelled before commit", "reason", reason)
+		snapshot := toSnapshot(c.snap)
+		return &Result{ReleaseID: c.id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
+	}
+	m := newManifest(c.id, c.now, c.req, c.formats, c.grant, c.snap, c.stats, staged)
+	readme, err := r.put(ctx, prefix+release.ReadmeFile, release.Readme(m))
+	if err != nil {
+		r.discard(context.WithoutCancel(ctx), staged)
+		return nil, err
+	}
+	m.Resources = append(m.Resources, readmeResource(readme))
+	body, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	status := StatusCommitted
+	if c.stats.Released == 0 {
+		status = StatusEmpty
+	}
+	switch err := r.cfg.Sink.Commit(ctx, prefix+release.ManifestFile, body); {
+	case errors.Is(err, sinks.ErrAlreadyCommitted):
+		// Another writer won the race with the same id: its files are ours
+		// byte for byte, and its manifest is the release.
+		log.Info("release committed by another writer first")
+		if m, err = r.committed(ctx, c.id); err != nil || m == nil {
+			return nil, fmt.Errorf("read manifest of %s committed by another writer: %w", c.id, err)
+		}
+		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+	case err != nil:
+		return nil, fmt.Errorf("commit manifest of %s: %w", c.id, err)
+	}
+	log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
+	return r.resultOf(ctx, m, status)
+}
+
+// stagedFile is one release file written to the sink.
+type stagedFile struct {
+	format release.Format
+	key    string
+	rows   int64
+	bytes  int64
+	sha256 string
+}
+
+// stage encodes every format, one pass over each row order's records,
+// streaming each file into the sink while hashing it.
+func (r *Runner) stage(ctx context.Context, prefix string, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
+	type open struct {
+		file *stagedFile
+		obj  sinks.ObjectWriter
+		hw   *hashWriter
+		bw   *bufio.Writer
+		enc  release.Encoder
+	}
+	var all []*open
+	defer func() {
+		if err != nil {
+			for _, o := range all {
+				if o.obj != nil {
+					o.obj.Abort()
+				}
+			}
+			r.discard(context.WithoutCancel(ctx), staged)
+			staged = nil
+		}
+	}()
+	for _, order := range []release.Order{release.OldestFirst, release.NewestFirst} {
+		src := sources[order]
+		if src == nil {
+			continue
+		}
+		var group []*open
+		for _, f := range formats {
+			if f.Order != order {
+				continue
+			}
+			key := prefix + f.File
+			obj, err := r.cfg.Sink.Create(ctx, key)
+			if err != nil {
+				return staged, fmt.Errorf("stage %s: %w", key, err)
+			}
+			o := &open{file: &stagedFile{format: f, key: key}, obj: obj, hw: newHashWriter(obj)}
+			o.bw = bufio.NewWriterSize(o.hw, 256<<10)
+			o.enc = f.New(o.bw, opts)
+			all = append(all, o)
+			group = append(group, o)
+		}
+		for n := 0; src.Next(); n++ {
+			t := src.Transaction()
+			for _, o := range group {
+				if err := o.enc.Encode(t); err != nil {
+					return staged, fmt.Errorf("encode %s: %w", o.file.key, err)
+				}
+				o.file.rows++
+			}
+			if n%8192 == 0 && ctx.Err() != nil {
+				return staged, fmt.Errorf("encode release: %w", ctx.Err())
+			}
+		}
+		if err := src.Err(); err != nil {
+			return staged, fmt.Errorf("read sorted records: %w", err)
+		}
+		for _, o := range group {
+			if err := o.enc.Close(); err != nil {
+				return staged, fmt.Errorf("encode %s: %w", o.file.key, err)
+			}
+			if err := o.bw.Flush(); err != nil {
+				return staged, fmt.Errorf("write %s: %w", o.file.key, err)
+			}
+			obj := o.obj
+			o.obj = nil
+			if err := obj.Close(); err != nil {
+				return staged, fmt.Errorf("write %s: %w", o.file.key, err)
+			}
+			o.file.bytes, o.file.sha256 = o.hw.bytes, o.hw.sum()
+			staged = append(staged, o.file)
+		}
+	}
+	// Files in the order the request named the formats.
+	slices.SortStableFunc(staged, func(a, b *stagedFile) int {
+		return slices.IndexFunc(formats, func(f release.Format) bool { return f.Name == a.format.Name }) -
+			slices.IndexFunc(formats, func(f release.Format) bool { return f.Name == b.format.Name })
+	})
+	return staged, nil
+}
