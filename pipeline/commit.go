@@ -52,7 +52,7 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		r.discard(context.WithoutCancel(ctx), staged)
 		log.Warn("release cancelled before commit", "reason", reason)
 		snapshot := toSnapshot(c.snap)
-		return &Result{ReleaseID: c.id, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
+		return &Result{ReleaseID: c.id, CustomerID: c.req.CustomerID, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
 	}
 	m := newManifest(c.id, c.now, c.req, c.formats, c.grant, c.snap, c.stats, staged)
 	readme, err := r.put(ctx, prefix+release.ReadmeFile, release.Readme(m))

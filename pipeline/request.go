@@ -30,6 +30,10 @@ type Request struct {
 	Formats    []string  // format names, e.g. "midata-csv", "ndjson"
 }
 
+// ErrInvalidRequest is wrapped by every error of Request.Validate: the
+// request can never succeed as it is, so it is not retried.
+var ErrInvalidRequest = errors.New("invalid request")
+
 var (
 	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	recipientPattern  = regexp.MustCompile(`^(self|partner:[a-z0-9._-]{1,64})$`)
@@ -67,7 +71,7 @@ func (r Request) Validate() ([]release.Format, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("invalid request: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	return formats, nil
 }

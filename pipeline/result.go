@@ -19,14 +19,15 @@ const (
 
 // Result is what a release run reports (the JSON `midata export` prints).
 type Result struct {
-	ReleaseID string    `json:"release_id,omitempty"`
-	Status    Status    `json:"status"`
-	Reason    string    `json:"reason,omitempty"`
-	Manifest  string    `json:"manifest,omitempty"` // the manifest's location
-	Files     []File    `json:"files"`
-	Links     []Link    `json:"links"`
-	Stats     Stats     `json:"stats"`
-	Snapshot  *Snapshot `json:"snapshot,omitempty"` // the offsets read; absent when nothing was read
+	ReleaseID  string    `json:"release_id,omitempty"`
+	CustomerID string    `json:"customer_id"`
+	Status     Status    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	Manifest   string    `json:"manifest,omitempty"` // the manifest's location
+	Files      []File    `json:"files"`
+	Links      []Link    `json:"links"`
+	Stats      Stats     `json:"stats"`
+	Snapshot   *Snapshot `json:"snapshot,omitempty"` // the offsets read; absent when nothing was read
 }
 
 // File is one file of a release.

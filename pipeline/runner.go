@@ -110,7 +110,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	grant, err := table.Grant(req.CustomerID, req.Recipient, now)
 	if errors.Is(err, consent.ErrNoConsent) {
-		return &Result{Status: StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: Stats{Excluded: map[string]int64{}}}, nil
+		return &Result{CustomerID: req.CustomerID, Status: StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: Stats{Excluded: map[string]int64{}}}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -315,13 +315,14 @@ func toSnapshot(s kafkasource.Snapshot) Snapshot {
 func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status Status) (*Result, error) {
 	prefix := Prefix(m.ID)
 	res := &Result{
-		ReleaseID: m.ID,
-		Status:    status,
-		Manifest:  r.cfg.Locate(prefix + release.ManifestFile),
-		Files:     []File{},
-		Links:     []Link{},
-		Stats:     m.Midata.Counts,
-		Snapshot:  &m.Midata.Snapshot,
+		CustomerID: m.Midata.CustomerID,
+		ReleaseID:  m.ID,
+		Status:     status,
+		Manifest:   r.cfg.Locate(prefix + release.ManifestFile),
+		Files:      []File{},
+		Links:      []Link{},
+		Stats:      m.Midata.Counts,
+		Snapshot:   &m.Midata.Snapshot,
 	}
 	linker, _ := r.cfg.Sink.(sinks.Linker)
 	for _, rs := range m.Resources {
