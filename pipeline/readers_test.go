@@ -135,9 +135,10 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 
 	dirs := map[string]string{}
 	for _, customer := range []string{"C1", rich} {
-		dir := t.TempDir() // the parent's: the C1 release is corrupted below
+		dir := t.TempDir()
+		m := releaseAllFormats(t, b, customer, dir)
+		dirs[customer] = dir
 		t.Run("the release of "+customer+" passes every reader check", func(t *testing.T) {
-			m := releaseAllFormats(t, b, customer, dir)
 			out, ok := runReaders(t, python, dir)
 			t.Logf("check_release.py %s:\n%s", customer, out)
 			if !ok {
@@ -163,18 +164,16 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 			if m.Midata.Counts.Released < int64(len(released)+len(readerEdges)) {
 				t.Errorf("released %d records, want a release worth reading", m.Midata.Counts.Released)
 			}
-			dirs[customer] = dir
 		})
 	}
 
+	// Each change to a copy of C1's release must fail the script.
 	good := dirs["C1"]
-	if good == "" {
-		t.Fatal("no release to corrupt")
-	}
 	for _, tc := range []struct {
 		name   string
 		file   string              // the file changed
 		change func([]byte) []byte // how; the manifest is updated to match unless stale
+		py     string              // or Python run on the file (sys.argv[1]) with pyarrow
 		stale  bool                // keep the manifest's bytes and hash as they were
 		want   []string            // what a FAIL line says
 	}{
@@ -225,20 +224,45 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 			},
 			want: []string{"sum"},
 		},
+		{
+			name: "a Parquet amount stored as a double is refused",
+			file: "transactions.parquet",
+			py:   parquetRewrite + `t = t.set_column(t.schema.get_field_index("amount"), "amount", t["amount"].cast(pa.float64()))` + "\n" + parquetWrite,
+			want: []string{"transactions.parquet", "amount is double"},
+		},
+		{
+			name: "a Parquet booked_at without UTC adjustment is refused",
+			file: "transactions.parquet",
+			py:   parquetRewrite + `t = t.set_column(t.schema.get_field_index("booked_at"), "booked_at", t["booked_at"].cast(pa.timestamp("us")))` + "\n" + parquetWrite,
+			want: []string{"transactions.parquet", "booked_at is timestamp[us]", "TIMESTAMP"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyRelease(t, good)
 			path := filepath.Join(dir, tc.file)
 			before, err := os.ReadFile(path)
+			if errors.Is(err, os.ErrNotExist) && tc.file == "transactions.parquet" {
+				t.Skip("the release has no transactions.parquet: parquet is not a registered format")
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			after := tc.change(bytes.Clone(before))
+			var after []byte
+			if tc.py != "" {
+				if out, err := exec.CommandContext(t.Context(), python, "-c", tc.py, path).CombinedOutput(); err != nil {
+					t.Fatalf("rewrite %s: %v\n%s", tc.file, err, out)
+				}
+				if after, err = os.ReadFile(path); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				after = tc.change(bytes.Clone(before))
+				if err := os.WriteFile(path, after, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if bytes.Equal(before, after) {
 				t.Fatalf("the change left %s as it was", tc.file)
-			}
-			if err := os.WriteFile(path, after, 0o644); err != nil {
-				t.Fatal(err)
 			}
 			if !tc.stale {
 				restamp(t, dir, tc.file, after)
@@ -266,6 +290,13 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 		})
 	}
 }
+
+// parquetRewrite and parquetWrite open and write back the Parquet file of a
+// corruption, as pyarrow would write it.
+const (
+	parquetRewrite = "import sys, pyarrow as pa, pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1])\n"
+	parquetWrite   = "pq.write_table(t, sys.argv[1])\n"
+)
 
 // copyRelease copies the files of a downloaded release to a new temp dir.
 func copyRelease(t *testing.T, src string) string {
