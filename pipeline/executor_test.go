@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -10,6 +11,8 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/sinks"
 )
 
 // inlineTasks runs a bulk request's tasks at once on the same executor, as
@@ -86,4 +89,32 @@ func TestExecutorRunsEveryKindOfRequest(t *testing.T) {
 			t.Fatalf("err = %v, want an invalid request, not transient", err)
 		}
 	})
+}
+
+func TestConsentRecorderGrantsTheRequestAndLinksSignTheRelease(t *testing.T) {
+	b := newBench(t, 2)
+	seed(t, b, kafka.Murmur2Balancer{})
+	r := b.runner(t, "murmur2", nil)
+	prod := kafkasource.NewProducer(b.brokers, nil)
+	defer prod.Close()
+	// C9 never consented: the request itself is recorded as consent.
+	rec := &pipeline.ConsentRecorder{Producer: prod, Topic: b.consent}
+	if res, err := r.Run(t.Context(), request("C9")); err != nil || res.Status != pipeline.StatusNoConsent {
+		t.Fatalf("before the request: %+v, %v; want no_consent", res, err)
+	}
+	id, err := rec.RecordRequest(t.Context(), "C9", from, to)
+	if err != nil || !strings.HasPrefix(id, "K-self-C9-") {
+		t.Fatalf("RecordRequest = %q, %v", id, err)
+	}
+	res, err := r.Run(t.Context(), request("C9"))
+	if err != nil || res.Status != pipeline.StatusEmpty {
+		t.Fatalf("after the request: %+v, %v; want an (empty) release", res, err)
+	}
+	links, err := r.Links(t.Context(), res.ReleaseID)
+	if err != nil || len(links) != len(res.Files) {
+		t.Fatalf("Links = %v, %v", links, err)
+	}
+	if _, err := r.Links(t.Context(), "r-nope"); !errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("Links of no release = %v, want ErrNotFound", err)
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -168,7 +167,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer source.Close()
 	producer := kafkasource.NewProducer(brokers, logger)
 	defer producer.Close()
-	if err := requestConsent(ctx, producer, gen.ConsentTopic, c.Request, time.Now().UTC()); err != nil {
+	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: gen.ConsentTopic}
+	if _, err := recorder.RecordRequest(ctx, c.Request.CustomerID, c.Request.From, c.Request.To); err != nil {
 		return err
 	}
 	runner, err := pipeline.NewRunner(pipeline.Config{
@@ -195,31 +195,6 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case err := <-serveErr:
 		return fmt.Errorf("download server: %w", err)
 	}
-}
-
-// requestConsent records an on-demand request as the customer's own consent
-// event (recipient self), so the audit trail has one shape: every release is
-// explained by a consent event.
-func requestConsent(ctx context.Context, p *kafkasource.Producer, topic string, req pipeline.Request, now time.Time) error {
-	ev := map[string]any{
-		"consent_id":  "K-self-" + req.CustomerID + "-" + now.Format("20060102T150405Z"),
-		"customer_id": req.CustomerID,
-		"recipient":   schemas.RecipientSelf,
-		"status":      "granted",
-		"categories":  schemas.AllCategories.Names(),
-		"window_from": req.From.UTC().Format(time.RFC3339),
-		"window_to":   req.To.UTC().Format(time.RFC3339),
-		"expires_at":  now.Add(24 * time.Hour).Format(time.RFC3339),
-		"event_time":  now.Format(time.RFC3339),
-	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encode consent event: %w", err)
-	}
-	if err := p.Publish(ctx, topic, []byte(schemas.ConsentKey(req.CustomerID, schemas.RecipientSelf)), body); err != nil {
-		return fmt.Errorf("record the request as consent: %w", err)
-	}
-	return nil
 }
 
 // linkKey returns the HMAC key for download links, kept in the data folder
