@@ -69,6 +69,12 @@ func BenchmarkEncodePeakHeap(b *testing.B) {
 					enc := f.New(&w, Options{Granted: schemas.AllCategories})
 					for i := range rows {
 						r := variedRecord(&fx[i%len(fx)], i, start)
+						if f.Name == Summary.Name {
+							// The fixtures' extreme amounts, a million times
+							// over, overflow any int64 sum: use everyday ones.
+							r.Amount = schemas.Decimal{Units: int64(i%20000 - 10000), Scale: 2}
+							r.Currency = "GBP"
+						}
 						if err := enc.Encode(&r); err != nil {
 							b.Fatal(err)
 						}
