@@ -1,0 +1,249 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/midata/midata/pipeline/jobs"
+)
+
+// MaxBodyBytes is the largest request body the API reads.
+const MaxBodyBytes = 1 << 20
+
+// Config is what New needs. Every interface is required.
+type Config struct {
+	Runs      Runs       // the queue and the view of runs
+	Control   RunControl // cancel and retry
+	Schedules Schedules  // the cron schedules
+	Consent   Consent    // records a customer's own request as a self consent event
+	Links     Links      // signs download links of committed releases
+	Health    Health     // /readyz
+
+	// Validate checks a request before it is queued; an error fails the
+	// call with 400 and the error's text. Default: DefaultValidate.
+	Validate func(jobs.Request) error
+
+	// Tokens maps each bearer token to its role: "ops", "customer:<id>" or
+	// "partner:<id>". Tokens are at least 16 bytes.
+	Tokens map[string]string
+
+	Logger *slog.Logger     // default: discard
+	Now    func() time.Time // default: time.Now
+}
+
+// API is the HTTP API of `midata serve`.
+type API struct {
+	runs      Runs
+	control   RunControl
+	schedules Schedules
+	consent   Consent
+	links     Links
+	health    Health
+	validate  func(jobs.Request) error
+	tokens    tokenTable
+	log       *slog.Logger
+	now       func() time.Time
+	routes    []Route
+}
+
+// Role names who may call a route. RoleCustomer and RolePartner match a
+// token of role "customer:<id>" / "partner:<id>" whose id is the route's
+// {id}.
+type Role string
+
+// The roles of the routes.
+const (
+	RoleOps      Role = "ops"
+	RoleCustomer Role = "customer:{id}"
+	RolePartner  Role = "partner:{id}"
+)
+
+// Route is one route of the API: what the mux is built from and what the
+// OpenAPI document must describe.
+type Route struct {
+	Method  string // GET, POST, PUT or DELETE
+	Pattern string // the net/http path pattern, e.g. /v1/runs/{id}
+	Roles   []Role // who may call it; empty: anyone, without a token
+	Summary string
+
+	handle http.HandlerFunc
+}
+
+// New checks cfg and returns the API.
+func New(cfg Config) (*API, error) {
+	var missing []string
+	for name, v := range map[string]any{
+		"Runs": cfg.Runs, "Control": cfg.Control, "Schedules": cfg.Schedules,
+		"Consent": cfg.Consent, "Links": cfg.Links, "Health": cfg.Health,
+	} {
+		if v == nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("new api: missing %s in Config", strings.Join(missing, ", "))
+	}
+	tokens, err := newTokenTable(cfg.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
+	a := &API{
+		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
+		consent: cfg.Consent, links: cfg.Links, health: cfg.Health,
+		validate: cfg.Validate, tokens: tokens, log: cfg.Logger, now: cfg.Now,
+	}
+	if a.validate == nil {
+		a.validate = DefaultValidate
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.routes = a.buildRoutes()
+	return a, nil
+}
+
+func (a *API) buildRoutes() []Route {
+	ops := []Role{RoleOps}
+	customer := []Role{RoleCustomer, RoleOps}
+	partner := []Role{RolePartner, RoleOps}
+	return []Route{
+		{"GET", "/healthz", nil, "Liveness: the process answers", a.healthz},
+		{"GET", "/readyz", nil, "Readiness: Kafka and the object store reachable, views rebuilt", a.readyz},
+		{"GET", "/openapi.json", nil, "This API's OpenAPI document", a.openapi},
+
+		{"POST", "/v1/customers/{id}/releases", customer, "Ask for the customer's own data", a.createCustomerRelease},
+		{"GET", "/v1/customers/{id}/releases", customer, "The customer's releases, newest first, with links", a.listCustomerReleases},
+
+		{"GET", "/v1/partners/{id}/releases", partner, "Releases to the partner, newest first, with links", a.listPartnerReleases},
+
+		{"POST", "/v1/releases", ops, "Start a release for customers or everyone with consent", a.createRelease},
+		{"GET", "/v1/runs", ops, "Runs, newest first, filtered", a.listRuns},
+		{"GET", "/v1/runs/{id}", ops, "One run", a.getRun},
+		{"POST", "/v1/runs/{id}/cancel", ops, "Cancel a run", a.cancelRun},
+		{"POST", "/v1/runs/{id}/retry", ops, "Retry a failed or cancelled run", a.retryRun},
+
+		{"GET", "/v1/schedules", ops, "Schedules, by id", a.listSchedules},
+		{"POST", "/v1/schedules", ops, "Create a schedule", a.createSchedule},
+		{"GET", "/v1/schedules/{id}", ops, "One schedule", a.getSchedule},
+		{"PUT", "/v1/schedules/{id}", ops, "Create or replace a schedule", a.putSchedule},
+		{"DELETE", "/v1/schedules/{id}", ops, "Delete a schedule", a.deleteSchedule},
+		{"POST", "/v1/schedules/{id}/pause", ops, "Pause a schedule", a.pauseSchedule},
+		{"POST", "/v1/schedules/{id}/resume", ops, "Resume a schedule", a.resumeSchedule},
+		{"POST", "/v1/schedules/{id}/run", ops, "Fire a schedule now", a.runSchedule},
+	}
+}
+
+// Routes returns every route of the API.
+func (a *API) Routes() []Route {
+	out := make([]Route, len(a.routes))
+	copy(out, a.routes)
+	return out
+}
+
+// Handler returns the handler of every route. A path it does not know
+// answers 404, a known path with another method 405, both as JSON.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	paths := http.NewServeMux() // which paths exist, whatever the method
+	allow := map[string][]string{}
+	for _, rt := range a.routes {
+		mux.Handle(rt.Method+" "+rt.Pattern, a.guard(rt))
+		if _, ok := allow[rt.Pattern]; !ok {
+			paths.Handle(rt.Pattern, http.NotFoundHandler())
+		}
+		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			w.Header().Set("Allow", strings.Join(allow[pattern], ", "))
+			a.fail(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed: use %s", r.Method, r.URL.Path, strings.Join(allow[pattern], " or ")))
+			return
+		}
+		a.fail(w, r, http.StatusNotFound, fmt.Sprintf("%s %s: no such route: see /openapi.json", r.Method, r.URL.Path))
+	})
+	return a.observe(mux)
+}
+
+// observe gives each request an id, recovers a panicking handler and logs
+// one line per request (never the token).
+func (a *API) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
+		id := randomHex(8)
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w}
+		r = r.WithContext(withRequestID(r.Context(), id))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.ErrorContext(r.Context(), "handler panicked", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if rec.status == 0 {
+					a.fail(rec, r, http.StatusInternalServerError, "internal error: try again, and tell operations if it persists (request "+id+")")
+				}
+			}
+			a.log.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.code(), "role", roleOf(r.Context()), "duration", a.now().Sub(start))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+var _ error = (*errorWithStatus)(nil)
+
+// errorWithStatus is a request error that already knows its status.
+type errorWithStatus struct {
+	status int
+	msg    string
+}
+
+func (e *errorWithStatus) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &errorWithStatus{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func asStatus(err error) (*errorWithStatus, bool) {
+	var e *errorWithStatus
+	ok := errors.As(err, &e)
+	return e, ok
+}

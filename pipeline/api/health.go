@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"time"
+)
+
+// openapiDoc is the OpenAPI document of every route, served at /openapi.json.
+//
+//go:embed openapi.json
+var openapiDoc []byte
+
+// OpenAPI returns the API's OpenAPI document.
+func OpenAPI() []byte { return append([]byte(nil), openapiDoc...) }
+
+// readyTimeout bounds a readiness check, so that a probe gets an answer.
+const readyTimeout = 5 * time.Second
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := a.health.Ready(ctx); err != nil {
+		w.Header().Set("Retry-After", "5")
+		a.fail(w, r, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	a.healthz(w, r)
+}
+
+func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openapiDoc)
+}

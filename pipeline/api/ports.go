@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/jobs"
+)
+
+// Errors a backend wraps so the API answers with the right status. The API
+// also understands pipeline.ErrInvalidRequest (400), sinks.ErrNotFound (404)
+// and jobs.ErrTransient (503).
+var (
+	ErrNotFound    = errors.New("not found")   // 404: no run, schedule or release with that id
+	ErrConflict    = errors.New("conflict")    // 409: not possible in the current state (retry a run that has not failed)
+	ErrInvalid     = errors.New("invalid")     // 400: the request can never succeed as it is
+	ErrUnavailable = errors.New("unavailable") // 503: the queue or store did not answer; the caller may try again
+)
+
+// RunFilter selects runs. Zero fields match everything.
+type RunFilter struct {
+	Status     []jobs.Status // any of these; empty: any status
+	ScheduleID string        // runs fired by this schedule
+	Customer   string        // runs whose scope names this customer, or that released for them
+	Recipient  string        // "self" or "partner:<id>"
+	Limit      int           // at most this many, newest first; the API always sets it (1–1000)
+}
+
+// Runs is the run queue and the view of runs rebuilt from the ledger.
+type Runs interface {
+	// Submit queues req (its ID is set) and returns the run as queued.
+	// Submitting an ID already queued must not make a second release.
+	Submit(ctx context.Context, req jobs.Request) (jobs.Run, error)
+	// Get returns the run with the request id id.
+	Get(id string) (jobs.Run, bool)
+	// List returns the runs f selects, newest (CreatedAt) first, at most f.Limit.
+	List(f RunFilter) []jobs.Run
+}
+
+// RunControl changes runs on an operator's word. Errors wrap ErrNotFound
+// for an unknown id and ErrConflict when the run's state does not allow it
+// (cancel a finished run, retry one that has not failed).
+type RunControl interface {
+	// Cancel asks the run to stop; nothing partial is published.
+	Cancel(ctx context.Context, id string) (jobs.Run, error)
+	// Retry queues a failed or cancelled run again as a new attempt.
+	Retry(ctx context.Context, id string) (jobs.Run, error)
+}
+
+// Consent records a customer's own on-demand request as a consent event
+// for recipient self, before the request is queued (DESIGN.md, Consent).
+// *pipeline.ConsentRecorder implements it.
+type Consent interface {
+	RecordRequest(ctx context.Context, customerID string, from, to time.Time) (consentID string, err error)
+}
+
+// ConsentFunc adapts a function to Consent.
+type ConsentFunc func(ctx context.Context, customerID string, from, to time.Time) (string, error)
+
+// RecordRequest calls f.
+func (f ConsentFunc) RecordRequest(ctx context.Context, customerID string, from, to time.Time) (string, error) {
+	return f(ctx, customerID, from, to)
+}
+
+// Links signs fresh download links to the files of a committed release;
+// the error wraps sinks.ErrNotFound (or ErrNotFound) when there is no such
+// release. *pipeline.Runner implements it.
+type Links interface {
+	Links(ctx context.Context, releaseID string) ([]pipeline.Link, error)
+}
+
+// LinksFunc adapts a function to Links.
+type LinksFunc func(ctx context.Context, releaseID string) ([]pipeline.Link, error)
+
+// Links calls f.
+func (f LinksFunc) Links(ctx context.Context, releaseID string) ([]pipeline.Link, error) {
+	return f(ctx, releaseID)
+}
+
+// Health says whether the instance can serve: Kafka and the object store
+// reachable, the views rebuilt. The error says what is not ready.
+type Health interface {
+	Ready(ctx context.Context) error
+}
+
+// HealthFunc adapts a function to Health.
+type HealthFunc func(ctx context.Context) error
+
+// Ready calls f.
+func (f HealthFunc) Ready(ctx context.Context) error { return f(ctx) }
+
+// ScheduleReader reads the schedules (declared in the config file or made
+// through the API), as rebuilt from the schedules topic.
+type ScheduleReader interface {
+	Get(id string) (Schedule, bool)
+	List() []Schedule // sorted by id
+}
+
+// ScheduleWriter changes schedules. Errors wrap ErrNotFound for an unknown
+// id, ErrInvalid for a schedule that can never work (a bad cron spec) and
+// ErrConflict for one that may not be changed (declared in the config file).
+type ScheduleWriter interface {
+	// Put creates or replaces the schedule s.ID and returns it as stored.
+	Put(ctx context.Context, s Schedule) (Schedule, error)
+	// Delete removes the schedule id.
+	Delete(ctx context.Context, id string) error
+	// SetPaused pauses (true) or resumes (false) the schedule id.
+	SetPaused(ctx context.Context, id string, paused bool) (Schedule, error)
+}
+
+// ScheduleRunner fires a schedule now, outside its cron times.
+type ScheduleRunner interface {
+	RunNow(ctx context.Context, id string) (jobs.Run, error)
+}
+
+// Schedules is everything the API does with schedules.
+type Schedules interface {
+	ScheduleReader
+	ScheduleWriter
+	ScheduleRunner
+}

@@ -1,0 +1,226 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
+)
+
+// CustomerReleaseRequest is the body of POST /v1/customers/{id}/releases.
+type CustomerReleaseRequest struct {
+	From           string   `json:"from"` // 2026-01-01 or 2026-01-01T00:00:00Z
+	To             string   `json:"to"`   // exclusive
+	Formats        []string `json:"formats"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"` // the same key gives the same run
+}
+
+// ReleaseRequest is the body of POST /v1/releases.
+type ReleaseRequest struct {
+	Recipient      string   `json:"recipient"` // "self" or "partner:<id>"
+	Customers      []string `json:"customers,omitempty"`
+	All            bool     `json:"all,omitempty"` // everyone whose consent covers the recipient
+	From           string   `json:"from"`
+	To             string   `json:"to"`
+	Formats        []string `json:"formats"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+}
+
+// createCustomerRelease records the customer's request as a self consent
+// event, then queues it.
+func (a *API) createCustomerRelease(w http.ResponseWriter, r *http.Request) {
+	const op = "ask for a release"
+	id := r.PathValue("id")
+	req, err := a.customerRequest(w, r, id)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	a.submit(w, r, op, req,
+		func(ctx context.Context) error {
+			if _, err := a.consent.RecordRequest(ctx, id, req.From, req.To); err != nil {
+				return fmt.Errorf("record the request as consent: %w", err)
+			}
+			return nil
+		},
+		func(ctx context.Context, run jobs.Run) RunView { return a.customerView(ctx, run, id) })
+}
+
+func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string) (jobs.Request, error) {
+	if !customerIDPattern.MatchString(id) {
+		return jobs.Request{}, badRequest("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", id)
+	}
+	var body CustomerReleaseRequest
+	if err := decode(w, r, &body); err != nil {
+		return jobs.Request{}, err
+	}
+	from, to, err := period(body.From, body.To)
+	if err != nil {
+		return jobs.Request{}, err
+	}
+	reqID, err := requestID("cust-"+id+"-", body.IdempotencyKey)
+	if err != nil {
+		return jobs.Request{}, err
+	}
+	req := jobs.Request{
+		ID: reqID, Kind: jobs.KindRelease, Recipient: schemas.RecipientSelf,
+		Scope: jobs.Scope{Customers: []string{id}}, From: from, To: to, Formats: body.Formats,
+		RequestedBy: roleOf(r.Context()), CreatedAt: a.now().UTC(),
+	}
+	return req, a.check(req)
+}
+
+// createRelease queues an operator's release for customers, or a bulk
+// release for everyone with consent. Consent must exist already: nothing
+// is recorded on the customers' behalf.
+func (a *API) createRelease(w http.ResponseWriter, r *http.Request) {
+	const op = "start a release"
+	var body ReleaseRequest
+	if err := decode(w, r, &body); err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	from, to, err := period(body.From, body.To)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	reqID, err := requestID("ops-", body.IdempotencyKey)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	kind := jobs.KindRelease
+	if body.All {
+		kind = jobs.KindBulk
+	}
+	req := jobs.Request{
+		ID: reqID, Kind: kind, Recipient: body.Recipient,
+		Scope: jobs.Scope{Customers: dedupe(body.Customers), All: body.All}, From: from, To: to, Formats: body.Formats,
+		RequestedBy: roleOf(r.Context()), CreatedAt: a.now().UTC(),
+	}
+	if err := a.check(req); err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	a.submit(w, r, op, req, nil, func(_ context.Context, run jobs.Run) RunView { return opsView(run) })
+}
+
+// requestID is prefix+key for an idempotency key, else prefix+random.
+func requestID(prefix, key string) (string, error) {
+	if key == "" {
+		return prefix + randomHex(12), nil
+	}
+	if !keyPattern.MatchString(key) {
+		return "", badRequest("idempotency_key %q: want 1-64 of A-Z a-z 0-9 . _ -", key)
+	}
+	return prefix + key, nil
+}
+
+// check runs the Validate hook; whatever it returns is the caller's mistake.
+func (a *API) check(req jobs.Request) error {
+	if err := a.validate(req); err != nil {
+		if _, ok := asStatus(err); ok {
+			return err
+		}
+		return badRequest("%v", err)
+	}
+	return nil
+}
+
+// submit queues req and answers 202 with the run. A request id already
+// known (the same idempotency key) answers the run it has, without doing
+// before or queueing again, if the request is the same; 409 if not. before,
+// when given, runs first and must succeed.
+func (a *API) submit(w http.ResponseWriter, r *http.Request, op string, req jobs.Request,
+	before func(context.Context) error, view func(context.Context, jobs.Run) RunView) {
+	ctx := r.Context()
+	if prev, ok := a.runs.Get(req.ID); ok {
+		if !sameRequest(prev.Request, req) {
+			a.fail(w, r, http.StatusConflict, op+": the idempotency key of "+req.ID+" was used for another request: use a new key")
+			return
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		a.writeJSON(w, r, http.StatusAccepted, view(ctx, prev))
+		return
+	}
+	if before != nil {
+		if err := before(ctx); err != nil {
+			a.failErr(w, r, op, err)
+			return
+		}
+	}
+	run, err := a.runs.Submit(ctx, req)
+	if err != nil {
+		a.failErr(w, r, op, fmt.Errorf("queue %s: %w", req.ID, err))
+		return
+	}
+	a.log.InfoContext(ctx, "request queued", "request_id", requestIDOf(ctx), "run", run.ID, "kind", req.Kind, "recipient", req.Recipient, "role", roleOf(ctx))
+	a.writeJSON(w, r, http.StatusAccepted, view(ctx, run))
+}
+
+// sameRequest reports whether a and b ask for the same thing.
+func sameRequest(a, b jobs.Request) bool {
+	return a.Kind == b.Kind && a.Recipient == b.Recipient &&
+		a.Scope.All == b.Scope.All && slices.Equal(a.Scope.Customers, b.Scope.Customers) &&
+		a.From.Equal(b.From) && a.To.Equal(b.To) && slices.Equal(a.Formats, b.Formats)
+}
+
+func dedupe(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// listCustomerReleases lists the customer's own releases (recipient self).
+func (a *API) listCustomerReleases(w http.ResponseWriter, r *http.Request) {
+	const op = "list releases"
+	id := r.PathValue("id")
+	if !customerIDPattern.MatchString(id) {
+		a.failErr(w, r, op, badRequest("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", id))
+		return
+	}
+	f, err := runFilter(r, "status", "limit")
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	f.Customer, f.Recipient = id, schemas.RecipientSelf
+	runs := a.runs.List(f)
+	newestFirst(runs)
+	list := RunList{Runs: []RunView{}}
+	for _, run := range runs {
+		list.Runs = append(list.Runs, a.customerView(r.Context(), run, id))
+	}
+	a.writeJSON(w, r, http.StatusOK, list)
+}
+
+// listPartnerReleases lists the releases made for the partner.
+func (a *API) listPartnerReleases(w http.ResponseWriter, r *http.Request) {
+	const op = "list releases"
+	id := r.PathValue("id")
+	if !partnerIDPattern.MatchString(id) {
+		a.failErr(w, r, op, badRequest("partner %q: want 1-64 of a-z 0-9 . _ -", id))
+		return
+	}
+	f, err := runFilter(r, "status", "customer", "limit")
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	f.Recipient = "partner:" + id
+	runs := a.runs.List(f)
+	newestFirst(runs)
+	list := RunList{Runs: []RunView{}}
+	for _, run := range runs {
+		list.Runs = append(list.Runs, a.partnerView(r.Context(), run))
+	}
+	a.writeJSON(w, r, http.StatusOK, list)
+}

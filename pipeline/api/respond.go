@@ -1,0 +1,214 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/sinks"
+)
+
+// errorBody is the body of every error response.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// writeJSON answers status with v as JSON.
+func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "encode response", "request_id", requestIDOf(r.Context()), "err", err)
+		status, body = http.StatusInternalServerError, []byte(`{"error":"encode response: internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// fail answers status with msg, on one line, as {"error": msg}.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	a.writeJSON(w, r, status, errorBody{Error: oneLine(msg)})
+}
+
+// oneLine joins the lines of s with "; ".
+func oneLine(s string) string {
+	lines := strings.FieldsFunc(s, func(c rune) bool { return c == '\n' || c == '\r' })
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, "; ")
+}
+
+// failErr answers the error err of the operation op with the status it
+// calls for: the caller's mistakes (4xx) with their text, the backend's
+// failures (5xx) with what to do, their detail only in the log.
+func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err error) {
+	ctx := r.Context()
+	if e, ok := asStatus(err); ok {
+		a.fail(w, r, e.status, op+": "+e.msg)
+		return
+	}
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, sinks.ErrNotFound):
+		a.fail(w, r, http.StatusNotFound, op+": "+err.Error())
+	case errors.Is(err, ErrConflict):
+		a.fail(w, r, http.StatusConflict, op+": "+err.Error())
+	case errors.Is(err, ErrInvalid), errors.Is(err, pipeline.ErrInvalidRequest):
+		a.fail(w, r, http.StatusBadRequest, op+": "+err.Error())
+	case errors.Is(err, ErrUnavailable), errors.Is(err, jobs.ErrTransient),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		a.log.WarnContext(ctx, "backend unavailable", "request_id", requestIDOf(ctx), "op", op, "err", err)
+		w.Header().Set("Retry-After", "5")
+		a.fail(w, r, http.StatusServiceUnavailable, op+": the queue or the store did not answer: try again in a few seconds")
+	default:
+		a.log.ErrorContext(ctx, "request failed", "request_id", requestIDOf(ctx), "op", op, "err", err)
+		a.fail(w, r, http.StatusInternalServerError, op+": internal error: try again, and tell operations if it persists (request "+requestIDOf(ctx)+")")
+	}
+}
+
+// decode reads the JSON object of r's body into dst: at most MaxBodyBytes,
+// no field that dst does not have, nothing after the object.
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &errorWithStatus{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: send application/json", ct)}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, more := dec.Token(); more != io.EOF {
+			return badRequest("the body has more after its JSON object: send one object")
+		}
+		return nil
+	}
+	var (
+		maxErr    *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return badRequest("the body is empty: send a JSON object")
+	case errors.As(err, &maxErr):
+		return &errorWithStatus{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes: send less", maxErr.Limit)}
+	case errors.As(err, &syntaxErr):
+		return badRequest("the body is not JSON (at byte %d: %v): send a JSON object", syntaxErr.Offset, syntaxErr)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return badRequest("the body is a JSON %s: send a JSON object", typeErr.Value)
+		}
+		return badRequest("field %q is a JSON %s: want %s", field, typeErr.Value, jsonKind(typeErr.Type))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("the body ends inside its JSON object: send the whole object")
+	}
+	if name, ok := unknownField(err); ok {
+		return badRequest("unknown field %q: remove it (known: %s)", name, strings.Join(jsonFields(dst), ", "))
+	}
+	return badRequest("read the body: %v", err)
+}
+
+// unknownField returns the field named by the error DisallowUnknownFields
+// causes.
+func unknownField(err error) (string, bool) {
+	msg := err.Error()
+	i := strings.Index(msg, "unknown field ")
+	if i < 0 {
+		return "", false
+	}
+	name := msg[i+len("unknown field "):]
+	if s, err := strconv.Unquote(name); err == nil {
+		name = s
+	}
+	return name, true
+}
+
+// jsonFields lists the JSON names of the fields of the struct dst points to.
+func jsonFields(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
+}
+
+// parseTime reads a time given as a date (2026-01-31, midnight UTC) or as
+// RFC 3339 (2026-01-31T12:00:00Z); the result is UTC.
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, badRequest("%q is missing: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field)
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, badRequest("%q is %q: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field, s)
+}
+
+// period reads [from, to) and checks from is before to.
+func period(from, to string) (time.Time, time.Time, error) {
+	f, err := parseTime("from", from)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	t, err := parseTime("to", to)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if !f.Before(t) {
+		return time.Time{}, time.Time{}, badRequest("from %s is not before to %s: the period is [from, to)", f.Format(time.RFC3339), t.Format(time.RFC3339))
+	}
+	return f, t, nil
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}

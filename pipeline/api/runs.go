@@ -1,0 +1,122 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/midata/midata/pipeline/jobs"
+)
+
+// Limits of the lists of runs.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 1000
+)
+
+var statuses = []jobs.Status{
+	jobs.StatusQueued, jobs.StatusRunning, jobs.StatusCancelling,
+	jobs.StatusSucceeded, jobs.StatusNoConsent, jobs.StatusCancelled, jobs.StatusFailed,
+}
+
+// runFilter reads the query parameters named in params: status (comma
+// separated), schedule, customer, recipient, limit. Any other parameter is
+// refused, so that a misspelt filter does not silently match everything.
+func runFilter(r *http.Request, params ...string) (RunFilter, error) {
+	f := RunFilter{Limit: DefaultListLimit}
+	q := r.URL.Query()
+	for name, values := range q {
+		if !slices.Contains(params, name) {
+			return RunFilter{}, badRequest("unknown query parameter %q: use %s", name, strings.Join(params, ", "))
+		}
+		if len(values) > 1 {
+			return RunFilter{}, badRequest("query parameter %q given %d times: give it once", name, len(values))
+		}
+	}
+	if s := q.Get("status"); s != "" {
+		for _, name := range strings.Split(s, ",") {
+			st := jobs.Status(strings.TrimSpace(name))
+			if !slices.Contains(statuses, st) {
+				return RunFilter{}, badRequest("status %q: want any of %s, comma separated", st, statusNames())
+			}
+			f.Status = append(f.Status, st)
+		}
+	}
+	f.ScheduleID = q.Get("schedule")
+	if c := q.Get("customer"); c != "" {
+		if !customerIDPattern.MatchString(c) {
+			return RunFilter{}, badRequest("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", c)
+		}
+		f.Customer = c
+	}
+	if rc := q.Get("recipient"); rc != "" {
+		if rc != "self" && !(strings.HasPrefix(rc, "partner:") && partnerIDPattern.MatchString(strings.TrimPrefix(rc, "partner:"))) {
+			return RunFilter{}, badRequest("recipient %q: want self or partner:<id>", rc)
+		}
+		f.Recipient = rc
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxListLimit {
+			return RunFilter{}, badRequest("limit %q: want a whole number from 1 to %d", l, MaxListLimit)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func statusNames() string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
+	f, err := runFilter(r, "status", "schedule", "customer", "recipient", "limit")
+	if err != nil {
+		a.failErr(w, r, "list runs", err)
+		return
+	}
+	runs := a.runs.List(f)
+	newestFirst(runs)
+	list := RunList{Runs: []RunView{}}
+	for _, run := range runs {
+		list.Runs = append(list.Runs, opsView(run))
+	}
+	a.writeJSON(w, r, http.StatusOK, list)
+}
+
+func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	run, ok := a.runs.Get(id)
+	if !ok {
+		a.fail(w, r, http.StatusNotFound, "get run "+id+": no such run: list runs with GET /v1/runs")
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, opsView(run))
+}
+
+func (a *API) cancelRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	run, err := a.control.Cancel(r.Context(), id)
+	if err != nil {
+		a.failErr(w, r, "cancel run "+id, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "run cancel asked", "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
+	a.writeJSON(w, r, http.StatusAccepted, opsView(run))
+}
+
+func (a *API) retryRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	run, err := a.control.Retry(r.Context(), id)
+	if err != nil {
+		a.failErr(w, r, "retry run "+id, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "run retried", "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
+	a.writeJSON(w, r, http.StatusAccepted, opsView(run))
+}
