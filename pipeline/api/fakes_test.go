@@ -359,3 +359,22 @@ func decodeBody[T any](t *testing.T, rec *httptest.ResponseRecorder, want int) T
 	}
 	return v
 }
+
+func httptestRequest(t *testing.T, method, path string, body any) *http.Request {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	return httptest.NewRequestWithContext(t.Context(), method, path, rd)
+}
+
+func serve(h *harness, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	return rec
+}

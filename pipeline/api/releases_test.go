@@ -1,0 +1,330 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midata/midata/pipeline/jobs"
+)
+
+func custBody(key string, formats ...string) map[string]any {
+	if len(formats) == 0 {
+		formats = []string{"midata-csv"}
+	}
+	b := map[string]any{"from": "2026-01-01", "to": "2026-02-01T00:00:00Z", "formats": formats}
+	if key != "" {
+		b["idempotency_key"] = key
+	}
+	return b
+}
+
+func TestCustomerRequestRecordsConsentBeforeItIsQueued(t *testing.T) {
+	h := newHarness(t)
+	rec := h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k1"))
+	run := decodeBody[RunView](t, rec, 202)
+
+	want := []string{"consent C1 2026-01-01T00:00:00Z 2026-02-01T00:00:00Z", "submit cust-C1-k1"}
+	if got := h.calls.list(); !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	req, _ := h.runs.Get("cust-C1-k1")
+	wantReq := jobs.Request{
+		ID: "cust-C1-k1", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}},
+		From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
+		Formats: []string{"midata-csv"}, RequestedBy: "customer:C1", CreatedAt: testNow,
+	}
+	if !sameRequest(req.Request, wantReq) || req.Request.ID != wantReq.ID || req.Request.RequestedBy != wantReq.RequestedBy || !req.Request.CreatedAt.Equal(testNow) {
+		t.Errorf("queued %+v, want %+v", req.Request, wantReq)
+	}
+	if run.ID != "cust-C1-k1" || run.Status != jobs.StatusQueued {
+		t.Errorf("answered run %s %s, want cust-C1-k1 queued", run.ID, run.Status)
+	}
+	if run.Worker != "" {
+		t.Errorf("a customer sees the worker %q", run.Worker)
+	}
+}
+
+func TestCustomerRequestIsNotQueuedWhenConsentIsNotRecorded(t *testing.T) {
+	h := newHarness(t)
+	h.consentErr = fmt.Errorf("publish to midata.consent: %w", jobs.ErrTransient)
+	rec := h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k1"))
+	errorOf(t, rec, 503)
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if got := h.calls.list(); !slices.Equal(got, []string{"consent C1 2026-01-01T00:00:00Z 2026-02-01T00:00:00Z"}) {
+		t.Errorf("calls %q: want the consent attempt and no submit", got)
+	}
+}
+
+func TestCustomerRequestWithAnIdempotencyKeyMakesOneRun(t *testing.T) {
+	h := newHarness(t)
+	first := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k1")), 202)
+	again := h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k1"))
+	second := decodeBody[RunView](t, again, 202)
+	if first.ID != second.ID {
+		t.Errorf("retried POST gave run %s, first %s", second.ID, first.ID)
+	}
+	if again.Header().Get("Idempotent-Replayed") != "true" {
+		t.Error("the replay is not marked Idempotent-Replayed: true")
+	}
+	if got := h.calls.list(); len(got) != 2 {
+		t.Errorf("calls %q: want one consent and one submit for two POSTs", got)
+	}
+
+	msg := errorOf(t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k1", "ndjson")), 409)
+	if !strings.Contains(msg, "new key") {
+		t.Errorf("409 message %q does not say to use a new key", msg)
+	}
+	if got := h.calls.list(); len(got) != 2 {
+		t.Errorf("the reused key with another request reached the backends: %q", got)
+	}
+}
+
+func TestCustomerRequestsWithoutAKeyAreDistinct(t *testing.T) {
+	h := newHarness(t)
+	a := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("")), 202)
+	b := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("")), 202)
+	if a.ID == b.ID || !strings.HasPrefix(a.ID, "cust-C1-") || !strings.HasPrefix(b.ID, "cust-C1-") {
+		t.Errorf("ids %s and %s: want two different cust-C1-… ids", a.ID, b.ID)
+	}
+}
+
+func TestOpsAskingForACustomerIsRecordedAsOps(t *testing.T) {
+	h := newHarness(t)
+	decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokOps, custBody("k9")), 202)
+	run, _ := h.runs.Get("cust-C1-k9")
+	if run.Request.RequestedBy != "ops" {
+		t.Errorf("requested_by %q, want ops", run.Request.RequestedBy)
+	}
+}
+
+func TestBadRequestsAreRefusedBeforeAnythingHappens(t *testing.T) {
+	rejectAll := func(*Config) {}
+	tests := []struct {
+		name   string
+		path   string
+		body   any
+		edit   func(*Config)
+		status int
+		want   string
+	}{
+		{"a date that does not exist is refused", "/v1/customers/C1/releases",
+			map[string]any{"from": "2026-13-01", "to": "2026-02-01", "formats": []string{"midata-csv"}}, rejectAll, 400, `"from" is "2026-13-01"`},
+		{"a missing to is refused", "/v1/customers/C1/releases",
+			map[string]any{"from": "2026-01-01", "formats": []string{"midata-csv"}}, rejectAll, 400, `"to" is missing`},
+		{"from after to is refused", "/v1/customers/C1/releases",
+			map[string]any{"from": "2026-02-01", "to": "2026-01-01", "formats": []string{"midata-csv"}}, rejectAll, 400, "is not before to"},
+		{"from equal to to is refused", "/v1/customers/C1/releases",
+			map[string]any{"from": "2026-02-01", "to": "2026-02-01T00:00:00Z", "formats": []string{"midata-csv"}}, rejectAll, 400, "is not before to"},
+		{"an unknown format is refused by the default validation", "/v1/customers/C1/releases",
+			custBody("", "xlsx"), rejectAll, 400, `unknown format "xlsx"`},
+		{"no format is refused", "/v1/customers/C1/releases",
+			map[string]any{"from": "2026-01-01", "to": "2026-02-01"}, rejectAll, 400, "no format"},
+		{"the Validate hook decides", "/v1/customers/C1/releases", custBody(""),
+			func(c *Config) {
+				c.Validate = func(r jobs.Request) error { return fmt.Errorf("format %q is switched off here", r.Formats[0]) }
+			}, 400, `format "midata-csv" is switched off here`},
+		{"an unknown field is refused by name", "/v1/customers/C1/releases",
+			map[string]any{"form": "2026-01-01", "to": "2026-02-01", "formats": []string{"midata-csv"}}, rejectAll, 400, `unknown field "form"`},
+		{"a field of the wrong type is refused by name", "/v1/customers/C1/releases",
+			map[string]any{"from": "2026-01-01", "to": "2026-02-01", "formats": "midata-csv"}, rejectAll, 400, `field "formats"`},
+		{"a body that is not JSON is refused", "/v1/customers/C1/releases", "{from:", rejectAll, 400, "not JSON"},
+		{"an empty body is refused", "/v1/customers/C1/releases", "", rejectAll, 400, "empty"},
+		{"two objects are refused", "/v1/customers/C1/releases",
+			`{"from":"2026-01-01","to":"2026-02-01","formats":["ndjson"]} {}`, rejectAll, 400, "more after its JSON object"},
+		{"a body over 1 MiB is refused", "/v1/customers/C1/releases",
+			`{"from":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, rejectAll, 413, "over 1048576 bytes"},
+		{"a bad idempotency key is refused", "/v1/customers/C1/releases", custBody("a key with spaces"), rejectAll, 400, "idempotency_key"},
+		{"a customer id of bad characters is refused", "/v1/customers/C*1/releases", custBody(""), rejectAll, 400, `customer "C*1"`},
+		{"a release naming customers and all is refused", "/v1/releases",
+			map[string]any{"recipient": "partner:px", "customers": []string{"C1"}, "all": true, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}},
+			rejectAll, 400, "customers or all, not both"},
+		{"a release naming nobody is refused", "/v1/releases",
+			map[string]any{"recipient": "partner:px", "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}, rejectAll, 400, "no customer"},
+		{"a release to a bad recipient is refused", "/v1/releases",
+			map[string]any{"recipient": "acme", "customers": []string{"C1"}, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}, rejectAll, 400, `recipient "acme"`},
+		{"the summary format to a partner is refused", "/v1/releases",
+			map[string]any{"recipient": "partner:px", "customers": []string{"C1"}, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"html"}}, rejectAll, 400, "only for recipient self"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.edit)
+			msg := errorOf(t, h.do(t, "POST", tt.path, tokOps, tt.body), tt.status)
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("message %q does not contain %q", msg, tt.want)
+			}
+			if got := h.calls.list(); len(got) > 0 {
+				t.Errorf("a refused request reached the backends: %q", got)
+			}
+		})
+	}
+}
+
+func TestATextBodyIsRefusedAsTheWrongMediaType(t *testing.T) {
+	h := newHarness(t)
+	req := httptestRequest(t, "POST", "/v1/customers/C1/releases", custBody(""))
+	req.Header.Set("Authorization", "Bearer "+tokCustC1)
+	req.Header.Set("Content-Type", "text/plain")
+	msg := errorOf(t, serve(h, req), 415)
+	if !strings.Contains(msg, "application/json") {
+		t.Errorf("415 message %q does not say to send JSON", msg)
+	}
+}
+
+func TestAMultiLineValidationErrorIsAnsweredOnOneLine(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Validate = func(jobs.Request) error {
+			return errors.Join(errors.New("first problem"), errors.New("second problem"))
+		}
+	})
+	msg := errorOf(t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("")), 400)
+	if !strings.Contains(msg, "first problem; second problem") {
+		t.Errorf("message %q: want both problems on one line", msg)
+	}
+}
+
+func TestOpsReleasesQueueTheRightKind(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      map[string]any
+		wantID    string
+		wantKind  jobs.Kind
+		wantScope jobs.Scope
+	}{
+		{"a list of customers is one release request, duplicates dropped",
+			map[string]any{"recipient": "partner:px", "customers": []string{"C1", "C2", "C1"}, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}, "idempotency_key": "jan"},
+			"ops-jan", jobs.KindRelease, jobs.Scope{Customers: []string{"C1", "C2"}}},
+		{"everyone with consent is a bulk request",
+			map[string]any{"recipient": "partner:px", "all": true, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}, "idempotency_key": "all-jan"},
+			"ops-all-jan", jobs.KindBulk, jobs.Scope{All: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			run := decodeBody[RunView](t, h.do(t, "POST", "/v1/releases", tokOps, tt.body), 202)
+			if run.ID != tt.wantID || run.Request.Kind != tt.wantKind || run.Request.Recipient != "partner:px" ||
+				run.Request.Scope.All != tt.wantScope.All || !slices.Equal(run.Request.Scope.Customers, tt.wantScope.Customers) {
+				t.Errorf("queued %s %s %+v to %s, want %s %s %+v to partner:px", run.ID, run.Request.Kind, run.Request.Scope, run.Request.Recipient, tt.wantID, tt.wantKind, tt.wantScope)
+			}
+			if got := h.calls.list(); !slices.Equal(got, []string{"submit " + tt.wantID}) {
+				t.Errorf("calls %q: want one submit and no consent recorded on the customers' behalf", got)
+			}
+			if run.Worker != "w-1" {
+				t.Errorf("operations do not see the worker: %q", run.Worker)
+			}
+		})
+	}
+}
+
+// customerRuns seeds runs of C1 and C2, to self and to a partner.
+func customerRuns(h *harness) {
+	t1, t2, t3 := testNow.Add(-3*time.Hour), testNow.Add(-2*time.Hour), testNow.Add(-time.Hour)
+	h.runs.put(
+		jobs.Run{ID: "own", Status: jobs.StatusSucceeded, Worker: "w-1", CreatedAt: t1,
+			Request:  jobs.Request{ID: "own", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}}},
+			Releases: []jobs.Release{{ReleaseID: "rel-own", CustomerID: "C1", Status: "committed", Rows: 3}}},
+		jobs.Run{ID: "list", Status: jobs.StatusSucceeded, Worker: "w-2", CreatedAt: t2,
+			Request: jobs.Request{ID: "list", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1", "C2"}}},
+			Releases: []jobs.Release{
+				{ReleaseID: "rel-c1", CustomerID: "C1", Status: "already_committed", Rows: 1},
+				{ReleaseID: "rel-c2", CustomerID: "C2", Status: "committed", Rows: 9},
+			}},
+		jobs.Run{ID: "none", Status: jobs.StatusNoConsent, CreatedAt: t3,
+			Request:  jobs.Request{ID: "none", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}}},
+			Releases: []jobs.Release{{ReleaseID: "rel-none", CustomerID: "C1", Status: "no_consent"}}},
+		jobs.Run{ID: "other", Status: jobs.StatusSucceeded, CreatedAt: t3,
+			Request:  jobs.Request{ID: "other", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C2"}}},
+			Releases: []jobs.Release{{ReleaseID: "rel-other", CustomerID: "C2", Status: "committed"}}},
+		jobs.Run{ID: "to-px", Status: jobs.StatusSucceeded, Worker: "w-3", CreatedAt: t1,
+			Request:  jobs.Request{ID: "to-px", Kind: jobs.KindBulk, Recipient: "partner:px", Scope: jobs.Scope{All: true}},
+			Releases: []jobs.Release{{ReleaseID: "rel-px1", CustomerID: "C1", Status: "committed"}, {ReleaseID: "rel-px2", CustomerID: "C2", Status: "empty"}}},
+		jobs.Run{ID: "to-py", Status: jobs.StatusSucceeded, CreatedAt: t2,
+			Request:  jobs.Request{ID: "to-py", Kind: jobs.KindRelease, Recipient: "partner:py", Scope: jobs.Scope{Customers: []string{"C1"}}},
+			Releases: []jobs.Release{{ReleaseID: "rel-py", CustomerID: "C1", Status: "committed"}}},
+	)
+}
+
+func TestACustomerSeesOnlyTheirOwnReleasesWithLinks(t *testing.T) {
+	h := newHarness(t)
+	customerRuns(h)
+	list := decodeBody[RunList](t, h.do(t, "GET", "/v1/customers/C1/releases", tokCustC1, nil), 200)
+
+	var ids []string
+	for _, r := range list.Runs {
+		ids = append(ids, r.ID)
+	}
+	if want := []string{"none", "list", "own"}; !slices.Equal(ids, want) {
+		t.Fatalf("runs %q, want %q (the customer's, to self, newest first)", ids, want)
+	}
+	if f := h.runs.lastFilter(t); f.Customer != "C1" || f.Recipient != "self" || f.Limit != DefaultListLimit {
+		t.Errorf("filter %+v, want customer C1, recipient self, limit %d", f, DefaultListLimit)
+	}
+	shared := list.Runs[1]
+	if !slices.Equal(shared.Request.Scope.Customers, []string{"C1"}) {
+		t.Errorf("the customer sees the scope %q of a shared run, want only themself", shared.Request.Scope.Customers)
+	}
+	if len(shared.Releases) != 1 || shared.Releases[0].CustomerID != "C1" {
+		t.Fatalf("the customer sees releases %+v of a shared run, want only their own", shared.Releases)
+	}
+	if l := shared.Releases[0].Links; len(l) != 1 || !strings.Contains(l[0].URL, "rel-c1") || l[0].Path == "" || l[0].ExpiresAt.IsZero() {
+		t.Errorf("links %+v, want the signed link of rel-c1", l)
+	}
+	if shared.Worker != "" {
+		t.Errorf("a customer sees the worker %q", shared.Worker)
+	}
+	if rel := list.Runs[0].Releases; len(rel) != 1 || len(rel[0].Links) != 0 {
+		t.Errorf("a no_consent release has links: %+v", rel)
+	}
+	calls := h.calls.list()
+	slices.Sort(calls)
+	if want := []string{"links rel-c1", "links rel-own"}; !slices.Equal(calls, want) {
+		t.Errorf("links signed %q, want only %q", calls, want)
+	}
+}
+
+func TestALinkThatCannotBeSignedIsReportedNotFatal(t *testing.T) {
+	h := newHarness(t)
+	customerRuns(h)
+	h.linksErr = errors.New("presign: store at 10.1.2.3 refused")
+	rec := h.do(t, "GET", "/v1/customers/C1/releases", tokCustC1, nil)
+	list := decodeBody[RunList](t, rec, 200)
+	own := list.Runs[2].Releases[0]
+	if own.LinksError == "" || len(own.Links) != 0 {
+		t.Errorf("release %+v: want no links and a links_error", own)
+	}
+	if strings.Contains(rec.Body.String(), "10.1.2.3") {
+		t.Error("the store's error detail reached the customer")
+	}
+}
+
+func TestAPartnerSeesTheReleasesMadeForItWithLinks(t *testing.T) {
+	h := newHarness(t)
+	customerRuns(h)
+	list := decodeBody[RunList](t, h.do(t, "GET", "/v1/partners/px/releases?limit=5", tokPartnerX, nil), 200)
+	if len(list.Runs) != 1 || list.Runs[0].ID != "to-px" {
+		t.Fatalf("runs %+v, want to-px only", list.Runs)
+	}
+	if f := h.runs.lastFilter(t); f.Recipient != "partner:px" || f.Limit != 5 || f.Customer != "" {
+		t.Errorf("filter %+v, want recipient partner:px, limit 5", f)
+	}
+	rels := list.Runs[0].Releases
+	if len(rels) != 2 || len(rels[0].Links) != 1 || len(rels[1].Links) != 1 {
+		t.Errorf("releases %+v: want both (committed and empty) with a link", rels)
+	}
+	if list.Runs[0].Worker != "" {
+		t.Errorf("a partner sees the worker %q", list.Runs[0].Worker)
+	}
+}
+
+func TestACustomerListRefusesAFilterItDoesNotTake(t *testing.T) {
+	h := newHarness(t)
+	msg := errorOf(t, h.do(t, "GET", "/v1/customers/C1/releases?recipient=partner:px", tokCustC1, nil), 400)
+	if !strings.Contains(msg, `unknown query parameter "recipient"`) {
+		t.Errorf("message %q", msg)
+	}
+}
