@@ -121,3 +121,9 @@ type Schedules interface {
 	ScheduleWriter
 	ScheduleRunner
 }
+
+// The pipeline's own types serve as Consent and Links unchanged.
+var (
+	_ Consent = (*pipeline.ConsentRecorder)(nil)
+	_ Links   = (*pipeline.Runner)(nil)
+)
