@@ -76,6 +76,11 @@ func TestParseFireTimes(t *testing.T) {
 			want: []string{"2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z", "2026-03-30T00:20:00Z"},
 		},
 		{
+			name: "a time inside the skipped hour fires when the clocks skip it",
+			spec: "CRON_TZ=Europe/London 30 1 * * *", after: utc(t, "2026-03-28T12:00:00Z"),
+			want: []string{"2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"},
+		},
+		{
 			name: "times in the hour the clocks repeat fire in its first pass only",
 			spec: "CRON_TZ=Europe/London 0,30 1 * * *", after: utc(t, "2026-10-24T23:00:00Z"),
 			want: []string{"2026-10-25T00:00:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:00:00Z"},
