@@ -197,7 +197,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 // releaseCustomer makes one customer's release of a bulk task, unless it
 // is already committed.
 func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats Stats, now time.Time, sources map[release.Order]records, fresh *freshConsent) (*Result, error) {
-	id := requestReleaseID(req, formats)
+	id := requestReleaseID(req, formats, grant.Hash())
 	if m, err := r.committed(ctx, id); err != nil {
 		return nil, err
 	} else if m != nil {

@@ -40,30 +40,32 @@ type customerRelease struct {
 func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[release.Order]records, recheck func(context.Context) (string, error)) (*Result, error) {
 	log := r.cfg.Logger.With("release_id", c.id, "customer_id", c.req.CustomerID, "recipient", c.req.Recipient)
 	prefix := Prefix(c.id)
-	staged, err := r.stage(ctx, prefix, c.formats, sources, release.Options{
+	staged, err := r.stage(ctx, c.id, c.formats, sources, release.Options{
 		Granted: c.grant.Categories(), CustomerID: c.req.CustomerID, Recipient: c.req.Recipient, From: c.req.From.UTC(), To: c.req.To.UTC()})
 	if err != nil {
 		return nil, err
 	}
-	if reason, err := recheck(ctx); err != nil {
-		r.discard(context.WithoutCancel(ctx), staged)
-		return nil, err
-	} else if reason != "" {
-		r.discard(context.WithoutCancel(ctx), staged)
-		log.Warn("release cancelled before commit", "reason", reason)
-		snapshot := toSnapshot(c.snap)
-		return &Result{ReleaseID: c.id, CustomerID: c.req.CustomerID, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
-	}
 	m := newManifest(c.id, c.now, c.req, c.formats, c.grant, c.snap, c.stats, staged)
 	readme, err := r.put(ctx, prefix+release.ReadmeFile, release.Readme(m))
 	if err != nil {
-		r.discard(context.WithoutCancel(ctx), staged)
+		r.discard(context.WithoutCancel(ctx), c.id, staged)
 		return nil, err
 	}
+	staged = append(staged, readme)
 	m.Resources = append(m.Resources, readmeResource(readme))
 	body, err := m.Marshal()
 	if err != nil {
 		return nil, err
+	}
+	// The consent re-check comes last, right before the commit.
+	if reason, err := recheck(ctx); err != nil {
+		r.discard(context.WithoutCancel(ctx), c.id, staged)
+		return nil, err
+	} else if reason != "" {
+		r.discard(context.WithoutCancel(ctx), c.id, staged)
+		log.Warn("release cancelled before commit", "reason", reason)
+		snapshot := toSnapshot(c.snap)
+		return &Result{ReleaseID: c.id, CustomerID: c.req.CustomerID, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
 	}
 	status := StatusCommitted
 	if c.stats.Released == 0 {
@@ -74,8 +76,10 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		// Another writer won the race with the same id: its files are ours
 		// byte for byte, and its manifest is the release.
 		log.Info("release committed by another writer first")
-		if m, err = r.committed(ctx, c.id); err != nil || m == nil {
+		if m, err = r.committed(ctx, c.id); err != nil {
 			return nil, fmt.Errorf("read manifest of %s committed by another writer: %w", c.id, err)
+		} else if m == nil {
+			return nil, fmt.Errorf("manifest of %s committed by another writer is not readable yet: try again", c.id)
 		}
 		return r.resultOf(ctx, m, StatusAlreadyCommitted)
 	case err != nil:
@@ -96,7 +100,8 @@ type stagedFile struct {
 
 // stage encodes every format, one pass over each row order's records,
 // streaming each file into the sink while hashing it.
-func (r *Runner) stage(ctx context.Context, prefix string, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
+func (r *Runner) stage(ctx context.Context, id string, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
+	prefix := Prefix(id)
 	type open struct {
 		file *stagedFile
 		obj  sinks.ObjectWriter
@@ -112,7 +117,7 @@ func (r *Runner) stage(ctx context.Context, prefix string, formats []release.For
 					o.obj.Abort()
 				}
 			}
-			r.discard(context.WithoutCancel(ctx), staged)
+			r.discard(context.WithoutCancel(ctx), id, staged)
 			staged = nil
 		}
 	}()

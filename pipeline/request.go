@@ -105,15 +105,17 @@ func releaseID(r Request, formats []release.Format, snap kafkasource.Snapshot, c
 }
 
 // requestReleaseID is the release id of one customer's release for a
-// request with an idempotency key.
-func requestReleaseID(r Request, formats []release.Format) string {
+// request with an idempotency key, under the consent state consentHash:
+// handled twice under the same consent, a request makes one release; two
+// writers under different consent states never write to the same files.
+func requestReleaseID(r Request, formats []release.Format, consentHash string) string {
 	names := make([]string, 0, len(formats))
 	for _, f := range formats {
 		names = append(names, f.Name+"@"+strconv.Itoa(f.Version))
 	}
 	slices.Sort(names)
 	sum := sha256.Sum256([]byte(strings.Join([]string{"midata-request-release-v1", r.ID, r.CustomerID, r.Recipient,
-		r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano), strings.Join(names, ",")}, "\n")))
+		r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano), strings.Join(names, ","), consentHash}, "\n")))
 	return "r" + r.From.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:12])
 }
 

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/midata/midata/pipeline/consent"
@@ -49,7 +51,13 @@ type Config struct {
 }
 
 // Runner runs releases. It is safe for concurrent use by several goroutines.
-type Runner struct{ cfg Config }
+type Runner struct {
+	cfg Config
+	// quarantinedConsent remembers the invalid consent events this process
+	// quarantined ("partition/offset"), so re-reading the topic for every
+	// release does not quarantine them again.
+	quarantinedConsent sync.Map
+}
 
 // NewRunner checks cfg, fills its defaults and returns a Runner.
 func NewRunner(cfg Config) (*Runner, error) {
@@ -129,7 +137,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		id = requestReleaseID(req, formats)
+		id = requestReleaseID(req, formats, grant.Hash())
 	}
 	log := r.cfg.Logger.With("release_id", id, "customer_id", req.CustomerID, "recipient", req.Recipient)
 	log.Info("release planned", "partitions", len(snap.Ranges), "records", snap.Records(), "pruned", snap.Pruned)
@@ -180,13 +188,22 @@ func lessFor(o release.Order) func(a, b *schemas.Transaction) bool {
 	return release.Less
 }
 
-// loadConsent rebuilds the consent table from the compacted topic. Invalid
-// events go to quarantine; they never grant anything.
+// loadConsent rebuilds the consent table from the compacted topic. An
+// invalid event never grants anything: when its key names a customer and a
+// recipient, it erases that key's earlier state (a garbled revocation must
+// not leave the grant before it in force), and it goes to quarantine, once
+// per process.
 func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
 	table := consent.NewTable()
 	err := r.cfg.Source.ReadTopic(ctx, r.cfg.ConsentTopic, func(m kafkasource.Message) error {
 		ev, tombstone, err := schemas.DecodeConsentEvent(m.Key, m.Value)
 		if err != nil {
+			if customer, recipient, ok := strings.Cut(string(m.Key), "|"); ok {
+				table.Apply(schemas.ConsentEvent{CustomerID: customer, Recipient: recipient, Partition: m.Partition, Offset: m.Offset}, true)
+			}
+			if _, seen := r.quarantinedConsent.LoadOrStore(fmt.Sprintf("%d/%d", m.Partition, m.Offset), true); seen {
+				return nil
+			}
 			return r.quarantine(ctx, r.cfg.ConsentTopic, m, err)
 		}
 		ev.Partition, ev.Offset = m.Partition, m.Offset
@@ -194,7 +211,7 @@ func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
 		return nil
 	})
 	if errors.Is(err, kafkasource.ErrTopicNotFound) {
-		return table, nil // no consent topic yet: no consent at all
+		return nil, fmt.Errorf("read consent topic: %w (set the consent topic, or create it)", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read consent topic %s: %w", r.cfg.ConsentTopic, err)
@@ -205,11 +222,18 @@ func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
 	return table, nil
 }
 
+// quarantine keeps an invalid record with its reason. The log says where it
+// is and which field was wrong, never the value.
 func (r *Runner) quarantine(ctx context.Context, topic string, m kafkasource.Message, cause error) error {
 	if err := r.cfg.Producer.Quarantine(ctx, r.cfg.QuarantineTopic, m, topic, cause.Error()); err != nil {
 		return fmt.Errorf("quarantine %s/%d/%d: %w", topic, m.Partition, m.Offset, err)
 	}
-	r.cfg.Logger.Warn("record quarantined", "topic", topic, "partition", m.Partition, "offset", m.Offset, "reason", cause.Error())
+	field := "value"
+	var invalid *schemas.InvalidError
+	if errors.As(cause, &invalid) {
+		field = invalid.Field
+	}
+	r.cfg.Logger.Warn("record quarantined", "topic", topic, "partition", m.Partition, "offset", m.Offset, "field", field)
 	return nil
 }
 
@@ -221,6 +245,13 @@ func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *co
 	err := r.cfg.Source.Read(ctx, snap, func(m kafkasource.Message) error {
 		stats.Scanned++
 		progress.tick(stats)
+		if string(m.Key) != filter.CustomerID {
+			// Another customer's record (the key is the customer id): not
+			// in scope, so neither decoded nor quarantined here; its own
+			// customer's releases do that.
+			stats.Excluded[string(consent.OtherCustomer)]++
+			return nil
+		}
 		t, err := schemas.DecodeTransaction(m.Key, m.Value)
 		if err != nil {
 			stats.Quarantined++
@@ -260,23 +291,46 @@ func (r *Runner) recheck(ctx context.Context, req Request, planned consent.Grant
 	return recheckIn(table, req, planned, r.cfg.Now().UTC()), nil
 }
 
-// recheckIn returns why the consent state in table no longer allows the
-// planned release, or "".
+// recheckIn returns why the consent state in table no longer covers the
+// release staged under planned, or "". A new state that still covers it
+// (granted, unexpired, every staged category, a window holding every
+// staged booking time) lets the release go: what was staged is no more
+// than what the customer now allows.
 func recheckIn(table *consent.Table, req Request, planned consent.Grant, now time.Time) string {
 	g, err := table.Grant(req.CustomerID, req.Recipient, now)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "consent changed before commit: " + err.Error()
-	case g.Hash() != planned.Hash():
-		return fmt.Sprintf("consent changed before commit: %s replaced %s", g.Event.ConsentID, planned.Event.ConsentID)
+	}
+	if g.Hash() == planned.Hash() {
+		return ""
+	}
+	if !g.Categories().Has(planned.Categories()) {
+		return fmt.Sprintf("consent changed before commit: %s grants %s, the release holds %s", g.Event.ConsentID, g.Categories(), planned.Categories())
+	}
+	// The staged records lie in [from, to) and in the planned window.
+	from, to := req.From, req.To
+	if w := planned.Event.WindowFrom; !w.IsZero() && w.After(from) {
+		from = w
+	}
+	if w := planned.Event.WindowTo; !w.IsZero() && w.Before(to) {
+		to = w
+	}
+	if (!g.Event.WindowFrom.IsZero() && g.Event.WindowFrom.After(from)) || (!g.Event.WindowTo.IsZero() && g.Event.WindowTo.Before(to)) {
+		return fmt.Sprintf("consent changed before commit: the window of %s no longer covers the release", g.Event.ConsentID)
 	}
 	return ""
 }
 
-// discard removes staged files of a release that will not be committed.
-func (r *Runner) discard(ctx context.Context, staged []*stagedFile) {
+// discard removes the staged files of release id, which will not be
+// committed by this writer, unless a manifest of id exists: then another
+// writer committed the same release (same id, same bytes) and the files are
+// its.
+func (r *Runner) discard(ctx context.Context, id string, staged []*stagedFile) {
 	d, ok := r.cfg.Sink.(sinks.Deleter)
-	if !ok {
+	if !ok || len(staged) == 0 {
+		return
+	}
+	if m, err := r.committed(ctx, id); m != nil || err != nil {
 		return
 	}
 	for _, f := range staged {

@@ -628,3 +628,70 @@ func get(t *testing.T, url string) (int, []byte) {
 	}
 	return resp.StatusCode, body
 }
+
+func TestAGarbledLatestConsentEventLeavesNoConsent(t *testing.T) {
+	b := newBench(t, 2)
+	seed(t, b, kafka.Murmur2Balancer{})
+	// A revocation with a misspelt category is invalid: it must not leave
+	// the grant before it in force.
+	garbled := consentEvent("K-1x", "C1", "self", "revoked", "Transactions")
+	produce(t, b.brokers, b.consent, &kafka.Hash{}, garbled)
+	r := b.runner(t, "murmur2", nil)
+	for range 2 {
+		res, err := r.Run(t.Context(), request("C1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != pipeline.StatusNoConsent {
+			t.Fatalf("status = %s, want no_consent after a garbled latest event", res.Status)
+		}
+	}
+	// Quarantined once, though the topic was read twice.
+	msgs := readAll(t, b.brokers, b.quarant, 1)
+	if string(msgs[0].Key) != "C1|self" {
+		t.Fatalf("quarantined %q, want the garbled consent event", msgs[0].Key)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: b.brokers, Topic: b.quarant, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer rd.Close()
+	rd.SetOffset(1)
+	if m, err := rd.ReadMessage(ctx); err == nil {
+		t.Fatalf("a second quarantined message %q: consent events are quarantined once per process", m.Key)
+	}
+}
+
+func TestAConsentChangeThatStillCoversTheReleaseLetsItCommit(t *testing.T) {
+	b := newBench(t, 2)
+	seed(t, b, kafka.Murmur2Balancer{})
+	sink := &revokingSink{Sink: b.sink, revoke: func() error {
+		// A broader grant lands while the release is staged.
+		produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1b", "C1", "self", "granted", "transactions,merchant,balances"))
+		return nil
+	}}
+	res, err := b.runner(t, "murmur2", sink).Run(t.Context(), request("C1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != pipeline.StatusCommitted {
+		t.Fatalf("status = %s (%s), want committed: the new grant covers what was staged", res.Status, res.Reason)
+	}
+}
+
+func TestReleaseWithoutAConsentTopicFailsNamingIt(t *testing.T) {
+	b := newBench(t, 1)
+	src, err := kafkasource.New(kafkasource.Config{Brokers: b.brokers, Topic: b.topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	prod := kafkasource.NewProducer(b.brokers, nil)
+	defer prod.Close()
+	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: b.sink, ConsentTopic: "no-such-consent-" + b.consent, QuarantineTopic: b.quarant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(t.Context(), request("C1")); err == nil || !strings.Contains(err.Error(), "no-such-consent-") {
+		t.Fatalf("Run = %v, want an error naming the consent topic", err)
+	}
+}

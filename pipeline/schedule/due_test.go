@@ -137,7 +137,7 @@ func TestDueAgreesWithWalkingNextOverManyRanges(t *testing.T) {
 
 func TestDueFiringsCarryPeriodAndWhatToRelease(t *testing.T) {
 	t.Parallel()
-	s := valid() // previous_month
+	s := valid()                              // previous_month
 	s.Spec = "CRON_TZ=Europe/London @monthly" // midnight of the 1st, London: 23:00Z the day before under BST
 	s.Recipient, s.Scope = "partner:acme", Scope{Customers: []string{"C1", "C2"}}
 	fs, _ := s.Due(utc(t, "2026-03-01T00:00:00Z"), utc(t, "2026-05-01T00:00:00Z"))
