@@ -139,6 +139,10 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			st.Excluded[string(reason)]++
 			return nil
 		}
+		if reason := fits(formats, &t, g.Categories()); reason != "" {
+			st.Excluded[reason]++
+			return nil
+		}
 		st.Released++
 		for _, s := range sorters {
 			if err := s.Add(&t); err != nil {

@@ -163,7 +163,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		}
 	}()
 	stats := Stats{Excluded: map[string]int64{}}
-	if err := r.read(ctx, snap, filter, sorters, &stats); err != nil {
+	if err := r.read(ctx, snap, filter, formats, sorters, &stats); err != nil {
 		return nil, err
 	}
 
@@ -179,6 +179,21 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) { return r.recheck(ctx, req, grant) })
+}
+
+// NotRepresentable is the exclusion reason of a valid record that a
+// requested format cannot hold (an amount beyond DECIMAL(18,5)): it is left
+// out of every file of the release, so all formats hold the same rows.
+const NotRepresentable = "not_representable"
+
+// fits returns NotRepresentable when a format of the release cannot hold t.
+func fits(formats []release.Format, t *schemas.Transaction, granted schemas.Category) string {
+	for _, f := range formats {
+		if f.Fits != nil && f.Fits(t, granted) != nil {
+			return NotRepresentable
+		}
+	}
+	return ""
 }
 
 func lessFor(o release.Order) func(a, b *schemas.Transaction) bool {
@@ -238,7 +253,7 @@ func (r *Runner) quarantine(ctx context.Context, topic string, m kafkasource.Mes
 }
 
 // read streams the snapshot through the filter into the sorters.
-func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *consent.Filter, sorters map[release.Order]*spill.Sorter, stats *Stats) error {
+func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *consent.Filter, formats []release.Format, sorters map[release.Order]*spill.Sorter, stats *Stats) error {
 	total := snap.Records()
 	progress := newProgress(r.cfg.Progress, r.cfg.ProgressEvery, total)
 	topic := snap.Topic
@@ -260,6 +275,10 @@ func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *co
 		t.Partition, t.Offset = m.Partition, m.Offset
 		if reason := filter.Check(&t); reason != consent.Released {
 			stats.Excluded[string(reason)]++
+			return nil
+		}
+		if reason := fits(formats, &t, filter.Grant.Categories()); reason != "" {
+			stats.Excluded[reason]++
 			return nil
 		}
 		stats.Released++

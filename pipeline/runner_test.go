@@ -695,3 +695,26 @@ func TestReleaseWithoutAConsentTopicFailsNamingIt(t *testing.T) {
 		t.Fatalf("Run = %v, want an error naming the consent topic", err)
 	}
 }
+
+func TestARecordAFormatCannotHoldIsLeftOutOfEveryFile(t *testing.T) {
+	b := newBench(t, 1)
+	seed(t, b, kafka.Murmur2Balancer{})
+	// Valid in the input contract (18 significant digits), beyond
+	// DECIMAL(18,5) and Open Banking's 13 integer digits.
+	produce(t, b.brokers, b.topic, kafka.Murmur2Balancer{}, tx{id: "THUGE", customer: "C1", booked: "2026-03-20T12:00:00Z", amount: "-12345678901234.00"}.message())
+	r := b.runner(t, "murmur2", nil)
+	res, err := r.Run(t.Context(), request("C1", "ndjson", "json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != pipeline.StatusCommitted || res.Stats.Excluded[pipeline.NotRepresentable] != 1 || res.Stats.Released != int64(len(released)) {
+		t.Fatalf("res = %s %+v, want the huge record excluded as not_representable from both files", res.Status, res.Stats)
+	}
+	if ndjson := b.read(t, pipeline.Prefix(res.ReleaseID)+"transactions.ndjson"); bytes.Contains(ndjson, []byte("THUGE")) {
+		t.Fatal("the ndjson holds a record the json of the same release cannot")
+	}
+	alone, err := r.Run(t.Context(), request("C1", "ndjson"))
+	if err != nil || alone.Stats.Released != int64(len(released))+1 {
+		t.Fatalf("ndjson alone = %+v, %v; want the huge record released", alone, err)
+	}
+}

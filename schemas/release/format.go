@@ -50,6 +50,26 @@ type Format struct {
 	// Schema describes the columns written for the granted categories (a
 	// Frictionless Table Schema); nil for formats that are not tables.
 	Schema func(granted schemas.Category) *Schema
+	// Fits, when set, reports why the format cannot hold a valid record
+	// (an amount beyond its numeric type): the pipeline leaves such a
+	// record out of every file of the release, counted, so all formats of a
+	// release hold the same rows. Nil: every valid record fits.
+	Fits func(t *schemas.Transaction, granted schemas.Category) error
+}
+
+// fitsDecimal18_5 reports whether the record's money fits DECIMAL(18,5),
+// the bound of Parquet's columns and of Open Banking's amount pattern
+// ^\d{1,13}(\.\d{1,5})?$.
+func fitsDecimal18_5(t *schemas.Transaction, granted schemas.Category) error {
+	if _, err := parquetUnits(t.Amount); err != nil {
+		return fmt.Errorf("amount: %w", err)
+	}
+	if t.HasBalance && granted.Has(schemas.Balances) {
+		if _, err := parquetUnits(t.BalanceAfter); err != nil {
+			return fmt.Errorf("balance_after: %w", err)
+		}
+	}
+	return nil
 }
 
 // Options is what an encoder knows of the release it writes.

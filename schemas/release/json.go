@@ -75,6 +75,7 @@ var JSON = Format{
 	Order:     OldestFirst,
 	New:       newJSONEncoder,
 	Schema:    jsonSchema,
+	Fits:      fitsDecimal18_5,
 }
 
 // ErrNotOpenBanking is wrapped by the JSON encoder's error for a record that

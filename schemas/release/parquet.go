@@ -70,6 +70,7 @@ var Parquet = Format{
 	Order:     OldestFirst,
 	New:       newParquetEncoder,
 	Schema:    parquetSchema,
+	Fits:      fitsDecimal18_5,
 }
 
 // ErrNotParquetDecimal is wrapped by the Parquet encoder's error for a
