@@ -37,7 +37,8 @@ type devConfig struct {
 	Customers    int
 	Transactions int
 	Request      pipeline.Request
-	Once         bool // exit after the release instead of serving
+	Once         bool          // exit after the release instead of serving
+	LinkTTL      time.Duration // lifetime of the download links
 }
 
 const devSynopsis = `dev [flags]
@@ -53,7 +54,7 @@ Flags:`
 
 func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
 	gen := synth.DefaultConfig()
-	c := &devConfig{Partitions: 6}
+	c := &devConfig{Partitions: 6, LinkTTL: pipeline.DefaultLinkTTL}
 	fs := newFlagSet("dev", devSynopsis, stderr)
 	var formats, from, to string
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the download server")
@@ -66,6 +67,7 @@ func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
 	fs.StringVar(&to, "to", gen.End.Format("2006-01-02"), "period end, exclusive")
 	fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated: "+strings.Join(release.Names(), ", "))
 	fs.BoolVar(&c.Once, "once", false, "exit after the release instead of serving the links")
+	fs.Var(duration{&c.LinkTTL}, "link-ttl", "lifetime of the download links, e.g. 7d, 1m")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -86,6 +88,9 @@ func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
 	}
 	if _, err := c.Request.Validate(); err != nil {
 		return nil, usageError{err}
+	}
+	if c.LinkTTL <= 0 {
+		return nil, usagef("--link-ttl %s: want more than 0", c.LinkTTL)
 	}
 	if c.Customers < 1 || c.Transactions < c.Customers || c.Partitions < 1 {
 		return nil, usagef("want at least 1 customer, 1 partition and as many transactions as customers")
@@ -173,7 +178,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	runner, err := pipeline.NewRunner(pipeline.Config{
 		Source: source, Producer: producer, Sink: sink, ConsentTopic: gen.ConsentTopic,
-		TempDir: os.TempDir(), Logger: logger, Progress: stderr,
+		TempDir: os.TempDir(), Logger: logger, Progress: stderr, LinkTTL: c.LinkTTL,
 		Locate: func(key string) string { return filepath.Join(c.DataDir, "store", filepath.FromSlash(key)) },
 	})
 	if err != nil {

@@ -69,7 +69,7 @@ func csvSchema(granted schemas.Category) *Schema {
 			{Name: "customer_id", Type: "string", Category: tx, Description: "The customer the transaction belongs to."},
 			{Name: "account_id", Type: "string", Category: tx, Description: "The customer's account."},
 			{Name: "booked_at", Type: "datetime", Category: tx, Description: "Booking time, RFC 3339 in UTC."},
-			{Name: "amount", Type: "number", Category: tx, Description: "Signed amount in the currency's minor units: negative is money out."},
+			{Name: "amount", Type: "number", Category: tx, Description: "Signed decimal amount, written with the currency's minor-unit places: negative is money out."},
 			{Name: "credit_debit_indicator", Type: "string", Category: tx, Description: "Debit when amount is negative, else Credit (Open Banking)."},
 			{Name: "amount_unsigned", Type: "number", Category: tx, Description: "Absolute value of amount (Open Banking Amount)."},
 			{Name: "currency", Type: "string", Category: tx, Description: "ISO 4217 alphabetic currency code."},
