@@ -24,7 +24,9 @@ import (
 func BenchmarkReleaseOfOneCustomer(b *testing.B) {
 	for _, rows := range []int{250_000, 1_000_000, 2_000_000} {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			saved := spillRecords
 			spillRecords = 0 // the default
+			b.Cleanup(func() { spillRecords = saved })
 			bn := newBench(b, 1)
 			seedRows(b, bn, rows)
 			b.ResetTimer()
