@@ -1,0 +1,179 @@
+package config
+
+import "time"
+
+// Config is the configuration of `midata serve`. The zero value is not
+// useful: start from Default (Load does). The YAML tags are the keys of the
+// config file.
+type Config struct {
+	Kafka   Kafka   `yaml:"kafka"`
+	Topics  Topics  `yaml:"topics"`
+	Workers Workers `yaml:"workers"`
+	S3      S3      `yaml:"s3"`
+	Links   Links   `yaml:"links"`
+	HTTP    HTTP    `yaml:"http"`
+	Auth    Auth    `yaml:"auth"`
+	// Scheduler says whether this instance fires the schedules. Every
+	// instance may: each firing has a deterministic id, so instances firing
+	// the same tick make one release.
+	Scheduler Scheduler `yaml:"scheduler"`
+	// Schedules are declared in the config file (or MIDATA_SCHEDULES) in
+	// addition to those created through the API.
+	Schedules []Schedule `yaml:"schedules"`
+	Log       Log        `yaml:"log"`
+	// TempDir is where bulk releases spill records and sorting spills runs;
+	// empty means the system's temporary folder.
+	TempDir string `yaml:"temp_dir"`
+}
+
+// Kafka says where the brokers are and how producers partition.
+type Kafka struct {
+	// Brokers are the bootstrap brokers, host:port. Required.
+	Brokers []string `yaml:"brokers"`
+	// Partitioner is how the producers of the transactions topic partition
+	// by customer id: murmur2 (default; Java clients, librdkafka's
+	// murmur2_random), crc32 (librdkafka's consistent_random) or fnv1a
+	// (kafka-go's Hash).
+	Partitioner string `yaml:"partitioner"`
+}
+
+// Topics names the topics midata reads and writes.
+type Topics struct {
+	Transactions string `yaml:"transactions"` // the input; default "transactions"
+	Consent      string `yaml:"consent"`      // compacted consent events; default "midata.consent"
+	Quarantine   string `yaml:"quarantine"`   // invalid records with their reason; default "midata.quarantine"
+	Requests     string `yaml:"requests"`     // the work queue; default "midata.requests"
+	Runs         string `yaml:"runs"`         // the run ledger; default "midata.runs"
+	Schedules    string `yaml:"schedules"`    // compacted schedules; default "midata.schedules"
+}
+
+// Workers tunes the workers that take requests from the requests topic.
+type Workers struct {
+	// Group is the Kafka consumer group every instance joins; default
+	// "midata-workers".
+	Group string `yaml:"group"`
+	// Concurrency is how many requests (or bulk tasks) one instance runs at
+	// once; default 2.
+	Concurrency int `yaml:"concurrency"`
+	// MaxAttempts is how many times a request is tried, with exponential
+	// backoff, before its run ends failed; default 5.
+	MaxAttempts int `yaml:"max_attempts"`
+	// DrainTimeout is how long shutdown waits for work in flight before
+	// cancelling it (nothing partial is committed); default 30s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// S3 says where releases are stored. Credentials come from the AWS SDK's
+// chain, not from here.
+type S3 struct {
+	// Endpoint is the base URL of an S3-compatible server; empty means AWS.
+	Endpoint string `yaml:"endpoint"`
+	// Bucket holds the releases. Required; it must exist.
+	Bucket string `yaml:"bucket"`
+	// Region is the signing region; empty means the SDK's chain
+	// (AWS_REGION), else us-east-1.
+	Region string `yaml:"region"`
+	// PathStyle addresses objects as endpoint/bucket/key. The S3 sink
+	// always uses it when Endpoint is set.
+	PathStyle bool `yaml:"path_style"`
+}
+
+// Links tunes the signed download links.
+type Links struct {
+	// TTL is how long a link lives; default and maximum 7d, the longest a
+	// SigV4 presigned link may live.
+	TTL Duration `yaml:"ttl"`
+}
+
+// HTTP says where the API, /healthz, /readyz and /metrics listen.
+type HTTP struct {
+	// Addr is host:port; default 127.0.0.1:8080 (loopback only). A
+	// container sets 0.0.0.0:8080.
+	Addr string `yaml:"addr"`
+}
+
+// Auth holds the API's bearer tokens.
+type Auth struct {
+	// Tokens maps each bearer token (at least 16 bytes) to its role: "ops",
+	// "customer:<id>" or "partner:<id>". Secret: Print masks the tokens;
+	// put them in MIDATA_AUTH_TOKENS from a secret store, not in the file.
+	Tokens map[string]string `yaml:"tokens"`
+}
+
+// Scheduler switches the schedule runner of this instance.
+type Scheduler struct {
+	// Enabled fires due schedules from this instance; default true.
+	Enabled bool `yaml:"enabled"`
+}
+
+// Schedule declares a cron schedule of releases, with the shape of the
+// API's schedules: pipeline/schedule.Schedule checks it fully (cron syntax,
+// periods, formats) when `midata serve` converts it.
+type Schedule struct {
+	// ID names the schedule: 1-64 of a-z 0-9 . _ -.
+	ID string `yaml:"id"`
+	// Spec is the cron spec: "0 3 1 * *", "CRON_TZ=Europe/London 0 1 * * *",
+	// "@monthly".
+	Spec string `yaml:"cron"`
+	// Recipient is "self" (each customer) or "partner:<id>".
+	Recipient string `yaml:"recipient"`
+	// Scope says whose records: listed customers, or all with consent.
+	Scope Scope `yaml:"scope"`
+	// Period is previous_day, previous_week, previous_month, previous_year
+	// or last:<duration>.
+	Period string `yaml:"period"`
+	// Formats names the release formats, e.g. midata-csv, ndjson.
+	Formats []string `yaml:"formats"`
+	// Paused declares the schedule without letting it fire.
+	Paused bool `yaml:"paused,omitempty"`
+}
+
+// Scope says whose records a schedule releases: the listed Customers, or
+// everyone whose consent covers the recipient (All). Exactly one is set.
+// Its fields are those of pipeline/schedule.Scope, so the one converts to
+// the other.
+type Scope struct {
+	Customers []string `yaml:"customers,omitempty"`
+	All       bool     `yaml:"all,omitempty"`
+}
+
+// Log tunes the structured logs.
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (default: one object per line, for collectors) or text.
+	Format string `yaml:"format"`
+}
+
+// The defaults that are not obvious from Default.
+const (
+	DefaultHTTPAddr = "127.0.0.1:8080"
+	// MaxLinkTTL is the longest a SigV4 presigned link may live.
+	MaxLinkTTL = 7 * 24 * time.Hour
+)
+
+// Default returns the configuration before any file, variable or flag:
+// everything but Kafka.Brokers and S3.Bucket has a working value.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{Partitioner: "murmur2"},
+		Topics: Topics{
+			Transactions: "transactions",
+			Consent:      "midata.consent",
+			Quarantine:   "midata.quarantine",
+			Requests:     "midata.requests",
+			Runs:         "midata.runs",
+			Schedules:    "midata.schedules",
+		},
+		Workers: Workers{
+			Group:        "midata-workers",
+			Concurrency:  2,
+			MaxAttempts:  5,
+			DrainTimeout: Duration(30 * time.Second),
+		},
+		Links:     Links{TTL: Duration(MaxLinkTTL)},
+		HTTP:      HTTP{Addr: DefaultHTTPAddr},
+		Scheduler: Scheduler{Enabled: true},
+		Log:       Log{Level: "info", Format: "json"},
+	}
+}

@@ -1,0 +1,246 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Key describes one configuration key in each layer that can set it.
+type Key struct {
+	Name     string // the path in the YAML file, e.g. "kafka.brokers"
+	Env      string // the environment variable, e.g. "MIDATA_KAFKA_BROKERS"
+	Flag     string // the flag, without dashes, e.g. "kafka-brokers"
+	Default  string // the default, written as the variable would be; "" = none
+	Required bool   // Validate fails while it is empty
+	Secret   bool   // Print masks it; errors never show it
+	Meaning  string // one sentence for people
+}
+
+// Keys returns every key, in the order of the Config struct.
+func Keys() []Key {
+	fs := fields()
+	keys := make([]Key, len(fs))
+	def := Default()
+	for i, f := range fs {
+		keys[i] = f.Key
+		keys[i].Default = f.get(&def)
+	}
+	return keys
+}
+
+// field is a Key with what reads and writes it as text (environment
+// variables and flags).
+type field struct {
+	Key
+	isBool bool
+	set    func(c *Config, s string) error
+	get    func(c *Config) string
+}
+
+// fields returns the table every layer is built from. The flag of each key
+// is its variable without MIDATA_, in lower case, with dashes.
+func fields() []field {
+	return []field{
+		listField("kafka.brokers", "MIDATA_KAFKA_BROKERS", true, "Kafka bootstrap brokers, host:port, comma-separated",
+			func(c *Config) *[]string { return &c.Kafka.Brokers }),
+		stringField("kafka.partitioner", "MIDATA_PARTITIONER", "how the producers partition by customer: murmur2 (Java clients, librdkafka murmur2_random), crc32 (librdkafka consistent_random) or fnv1a (kafka-go Hash)",
+			func(c *Config) *string { return &c.Kafka.Partitioner }),
+
+		stringField("topics.transactions", "MIDATA_TRANSACTIONS_TOPIC", "the transactions topic (the input)",
+			func(c *Config) *string { return &c.Topics.Transactions }),
+		stringField("topics.consent", "MIDATA_CONSENT_TOPIC", "the compacted consent topic",
+			func(c *Config) *string { return &c.Topics.Consent }),
+		stringField("topics.quarantine", "MIDATA_QUARANTINE_TOPIC", "where invalid records go, with the reason in header midata-reason",
+			func(c *Config) *string { return &c.Topics.Quarantine }),
+		stringField("topics.requests", "MIDATA_REQUESTS_TOPIC", "the work queue of export requests",
+			func(c *Config) *string { return &c.Topics.Requests }),
+		stringField("topics.runs", "MIDATA_RUNS_TOPIC", "the run ledger (audit trail), compacted",
+			func(c *Config) *string { return &c.Topics.Runs }),
+		stringField("topics.schedules", "MIDATA_SCHEDULES_TOPIC", "the schedules created through the API, compacted",
+			func(c *Config) *string { return &c.Topics.Schedules }),
+
+		stringField("workers.group", "MIDATA_WORKERS_GROUP", "the Kafka consumer group every instance's workers join",
+			func(c *Config) *string { return &c.Workers.Group }),
+		intField("workers.concurrency", "MIDATA_WORKERS_CONCURRENCY", "requests (or bulk tasks) one instance runs at once",
+			func(c *Config) *int { return &c.Workers.Concurrency }),
+		intField("workers.max_attempts", "MIDATA_WORKERS_MAX_ATTEMPTS", "tries of a request, with exponential backoff, before its run fails",
+			func(c *Config) *int { return &c.Workers.MaxAttempts }),
+		durationField("workers.drain_timeout", "MIDATA_WORKERS_DRAIN_TIMEOUT", "how long shutdown waits for work in flight before cancelling it",
+			func(c *Config) *Duration { return &c.Workers.DrainTimeout }),
+
+		stringField("s3.endpoint", "MIDATA_S3_ENDPOINT", "base URL of an S3-compatible server; empty = AWS",
+			func(c *Config) *string { return &c.S3.Endpoint }),
+		requiredString("s3.bucket", "MIDATA_S3_BUCKET", "the bucket releases are written to; it must exist",
+			func(c *Config) *string { return &c.S3.Bucket }),
+		stringField("s3.region", "MIDATA_S3_REGION", "the signing region; empty = the AWS SDK chain (AWS_REGION), else us-east-1",
+			func(c *Config) *string { return &c.S3.Region }),
+		boolField("s3.path_style", "MIDATA_S3_PATH_STYLE", "address objects as endpoint/bucket/key (always on when s3.endpoint is set)",
+			func(c *Config) *bool { return &c.S3.PathStyle }),
+
+		durationField("links.ttl", "MIDATA_LINK_TTL", "lifetime of signed download links, at most 7d (the SigV4 limit)",
+			func(c *Config) *Duration { return &c.Links.TTL }),
+		stringField("http.addr", "MIDATA_HTTP_ADDR", "where the API, /healthz, /readyz and /metrics listen (0.0.0.0:8080 in a container)",
+			func(c *Config) *string { return &c.HTTP.Addr }),
+		tokensField(),
+
+		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",
+			func(c *Config) *bool { return &c.Scheduler.Enabled }),
+		schedulesField(),
+
+		stringField("log.level", "MIDATA_LOG_LEVEL", "debug, info, warn or error",
+			func(c *Config) *string { return &c.Log.Level }),
+		stringField("log.format", "MIDATA_LOG_FORMAT", "json (one object per line) or text",
+			func(c *Config) *string { return &c.Log.Format }),
+		stringField("temp_dir", "MIDATA_TEMP_DIR", "where bulk releases and sorting spill to disk; empty = the system's",
+			func(c *Config) *string { return &c.TempDir }),
+	}
+}
+
+// flagName is the flag of the variable env: MIDATA_S3_BUCKET → s3-bucket.
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "MIDATA_")), "_", "-")
+}
+
+func newField(name, env, meaning string) field {
+	return field{Key: Key{Name: name, Env: env, Flag: flagName(env), Meaning: meaning}}
+}
+
+func stringField(name, env, meaning string, p func(*Config) *string) field {
+	f := newField(name, env, meaning)
+	f.set = func(c *Config, s string) error { *p(c) = s; return nil }
+	f.get = func(c *Config) string { return *p(c) }
+	return f
+}
+
+func requiredString(name, env, meaning string, p func(*Config) *string) field {
+	f := stringField(name, env, meaning, p)
+	f.Required = true
+	return f
+}
+
+func listField(name, env string, required bool, meaning string, p func(*Config) *[]string) field {
+	f := newField(name, env, meaning)
+	f.Required = required
+	f.set = func(c *Config, s string) error { *p(c) = splitList(s); return nil }
+	f.get = func(c *Config) string { return strings.Join(*p(c), ",") }
+	return f
+}
+
+func intField(name, env, meaning string, p func(*Config) *int) field {
+	f := newField(name, env, meaning)
+	f.set = func(c *Config, s string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("want an integer")
+		}
+		*p(c) = n
+		return nil
+	}
+	f.get = func(c *Config) string { return strconv.Itoa(*p(c)) }
+	return f
+}
+
+func boolField(name, env, meaning string, p func(*Config) *bool) field {
+	f := newField(name, env, meaning)
+	f.isBool = true
+	f.set = func(c *Config, s string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*p(c) = b
+		return nil
+	}
+	f.get = func(c *Config) string { return strconv.FormatBool(*p(c)) }
+	return f
+}
+
+func durationField(name, env, meaning string, p func(*Config) *Duration) field {
+	f := newField(name, env, meaning)
+	f.set = func(c *Config, s string) error {
+		d, err := ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("want a duration such as 7d, 36h, 90m or 30s")
+		}
+		*p(c) = d
+		return nil
+	}
+	f.get = func(c *Config) string { return p(c).String() }
+	return f
+}
+
+// tokensField reads "token=role,token=role". A token may hold "=" (base64
+// padding) but not ",": the role is after the last "=". Errors never show a
+// token.
+func tokensField() field {
+	f := newField("auth.tokens", "MIDATA_AUTH_TOKENS", "API bearer tokens and their roles: token=ops,token=customer:<id>,token=partner:<id> (a token is at least 16 bytes)")
+	f.Secret = true
+	f.set = func(c *Config, s string) error {
+		entries := splitList(s)
+		tokens := make(map[string]string, len(entries))
+		for i, e := range entries {
+			eq := strings.LastIndexByte(e, '=')
+			if eq <= 0 || eq == len(e)-1 {
+				return fmt.Errorf("entry %d of %d: want <token>=<role>", i+1, len(entries))
+			}
+			tok, role := strings.TrimSpace(e[:eq]), strings.TrimSpace(e[eq+1:])
+			if _, dup := tokens[tok]; dup {
+				return fmt.Errorf("entry %d of %d (role %q): the same token as an earlier entry", i+1, len(entries), role)
+			}
+			tokens[tok] = role
+		}
+		c.Auth.Tokens = tokens
+		return nil
+	}
+	f.get = func(c *Config) string { return strings.Join(maskedTokens(c.Auth.Tokens), ",") }
+	return f
+}
+
+// maskedTokens returns "****=role" for every token, sorted by role.
+func maskedTokens(tokens map[string]string) []string {
+	out := make([]string, 0, len(tokens))
+	for _, role := range tokens {
+		out = append(out, "****="+role)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// schedulesField reads schedules written as YAML, usually in flow style:
+// [{id: monthly, cron: "@monthly", recipient: self, scope: {all: true},
+// period: previous_month, formats: [midata-csv]}].
+func schedulesField() field {
+	f := newField("schedules", "MIDATA_SCHEDULES", "schedules declared with the config: a YAML list of {id, cron, recipient, scope: {customers: [...]} or {all: true}, period, formats, paused}")
+	f.set = func(c *Config, s string) error {
+		var list []Schedule
+		if err := decodeStrict([]byte(s), &list, "schedules"); err != nil {
+			return err
+		}
+		c.Schedules = list
+		return nil
+	}
+	f.get = func(c *Config) string {
+		if len(c.Schedules) == 0 {
+			return ""
+		}
+		ids := make([]string, len(c.Schedules))
+		for i, s := range c.Schedules {
+			ids[i] = s.ID
+		}
+		return fmt.Sprintf("%d schedules: %s", len(ids), strings.Join(ids, ", "))
+	}
+	return f
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,268 @@
+package config_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/kafkasource"
+)
+
+var update = flag.Bool("update", false, "rewrite README.md from Keys")
+
+// leaves returns the YAML path of every leaf of v (a struct), with its value.
+// Lists, maps and Durations are leaves.
+func leaves(v reflect.Value, path string, out map[string]reflect.Value) {
+	if v.Kind() != reflect.Struct || v.Type() == reflect.TypeFor[config.Duration]() {
+		out[path] = v
+		return
+	}
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		p := name
+		if path != "" {
+			p = path + "." + name
+		}
+		leaves(v.Field(i), p, out)
+	}
+}
+
+func TestEveryFieldHasExactlyOneKey(t *testing.T) {
+	t.Parallel()
+	fieldPaths := make(map[string]reflect.Value)
+	leaves(reflect.ValueOf(config.Default()), "", fieldPaths)
+	var keyNames []string
+	for _, k := range config.Keys() {
+		keyNames = append(keyNames, k.Name)
+		if _, ok := fieldPaths[k.Name]; !ok {
+			t.Errorf("key %s is no field of Config", k.Name)
+		}
+	}
+	for path := range fieldPaths {
+		if !slices.Contains(keyNames, path) {
+			t.Errorf("field %s has no key: add it to fields()", path)
+		}
+	}
+}
+
+func TestVariablesAndFlagsAreUniqueAndFollowOneRule(t *testing.T) {
+	t.Parallel()
+	envs, flags := map[string]string{}, map[string]string{}
+	for _, k := range config.Keys() {
+		if !strings.HasPrefix(k.Env, "MIDATA_") || strings.ToUpper(k.Env) != k.Env {
+			t.Errorf("%s: variable %q is not MIDATA_ in upper case", k.Name, k.Env)
+		}
+		if want := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k.Env, "MIDATA_")), "_", "-"); k.Flag != want {
+			t.Errorf("%s: flag %q, want %q (the variable's name)", k.Name, k.Flag, want)
+		}
+		if other, dup := envs[k.Env]; dup {
+			t.Errorf("%s and %s share %s", k.Name, other, k.Env)
+		}
+		if other, dup := flags[k.Flag]; dup {
+			t.Errorf("%s and %s share --%s", k.Name, other, k.Flag)
+		}
+		envs[k.Env], flags[k.Flag] = k.Name, k.Name
+		if k.Meaning == "" {
+			t.Errorf("%s has no meaning", k.Name)
+		}
+	}
+	// The variables `midata export` already reads keep their names.
+	for env, key := range map[string]string{
+		"MIDATA_KAFKA_BROKERS": "kafka.brokers", "MIDATA_PARTITIONER": "kafka.partitioner",
+		"MIDATA_TRANSACTIONS_TOPIC": "topics.transactions", "MIDATA_CONSENT_TOPIC": "topics.consent",
+		"MIDATA_QUARANTINE_TOPIC": "topics.quarantine", "MIDATA_S3_ENDPOINT": "s3.endpoint",
+		"MIDATA_S3_BUCKET": "s3.bucket", "MIDATA_S3_REGION": "s3.region",
+		"MIDATA_LINK_TTL": "links.ttl", "MIDATA_TEMP_DIR": "temp_dir",
+	} {
+		if envs[env] != key {
+			t.Errorf("%s sets %q, want %s as in midata export", env, envs[env], key)
+		}
+	}
+}
+
+// sample returns a value for the variable of a key whose field is v, not
+// the default.
+func sample(v reflect.Value) string {
+	switch v.Interface().(type) {
+	case config.Duration:
+		return "3h"
+	case bool:
+		return fmt.Sprint(!v.Bool())
+	case int:
+		return "77"
+	case []string:
+		return "sample-host:1234"
+	case map[string]string:
+		return "sample-token-0123456789=ops"
+	case []config.Schedule:
+		return "[{id: s, cron: '@daily', recipient: self, scope: {all: true}, period: previous_day, formats: [ndjson]}]"
+	}
+	return "sample-value"
+}
+
+func TestEachVariableAndFlagSetsItsOwnKeyAndNoOther(t *testing.T) {
+	t.Parallel()
+	def := make(map[string]reflect.Value)
+	leaves(reflect.ValueOf(config.Default()), "", def)
+	for _, k := range config.Keys() {
+		value := sample(def[k.Name])
+		fromEnv, err := config.Load("", envOf(map[string]string{k.Env: value}))
+		if err != nil {
+			t.Errorf("%s=%s: %v", k.Env, value, err)
+			continue
+		}
+		fromFlag, err := load(t, "", nil, "--"+k.Flag+"="+value)
+		if err != nil {
+			t.Errorf("--%s=%s: %v", k.Flag, value, err)
+			continue
+		}
+		for layer, c := range map[string]config.Config{k.Env: fromEnv, "--" + k.Flag: fromFlag} {
+			got := make(map[string]reflect.Value)
+			leaves(reflect.ValueOf(c), "", got)
+			for path, v := range got {
+				changed := !reflect.DeepEqual(v.Interface(), def[path].Interface())
+				if changed != (path == k.Name) {
+					t.Errorf("%s=%s changed %s: %v (want only %s changed)", layer, value, path, changed, k.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestDefaultsAgreeWithThePipeline(t *testing.T) {
+	t.Parallel()
+	d := config.Default()
+	for _, tt := range []struct {
+		name      string
+		got, want any
+	}{
+		{"topics.consent", d.Topics.Consent, pipeline.DefaultConsentTopic},
+		{"topics.quarantine", d.Topics.Quarantine, pipeline.DefaultQuarantineTopic},
+		{"topics.requests", d.Topics.Requests, jobs.DefaultRequestsTopic},
+		{"topics.runs", d.Topics.Runs, jobs.DefaultRunsTopic},
+		{"topics.schedules", d.Topics.Schedules, jobs.DefaultSchedulesTopic},
+		{"workers.group", d.Workers.Group, jobs.DefaultGroupID},
+		{"links.ttl", time.Duration(d.Links.TTL), pipeline.DefaultLinkTTL},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("default %s = %v, the pipeline's is %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestPartitionersAreThoseKafkasourceKnows(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"murmur2", "crc32", "fnv1a", "random", "MURMUR2", ""} {
+		c := valid()
+		c.Kafka.Partitioner = name
+		configOK := c.Validate() == nil
+		_, err := kafkasource.PartitionerByName(name)
+		if kafkaOK := err == nil; kafkaOK && !configOK {
+			t.Errorf("partitioner %q: kafkasource takes it, config refuses it", name)
+		} else if !kafkaOK && configOK {
+			t.Errorf("partitioner %q: config takes it, kafkasource refuses it", name)
+		}
+	}
+}
+
+// TestREADMEListsEveryKey keeps README.md, generated from Keys, current:
+// go test ./pipeline/config -run README -update rewrites it.
+func TestREADMEListsEveryKey(t *testing.T) {
+	t.Parallel()
+	want := readme()
+	if *update {
+		if err := os.WriteFile("README.md", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("README.md is stale: run go test ./pipeline/config -run README -update and review the diff")
+	}
+}
+
+func TestTheREADMEExampleLoadsAndValidates(t *testing.T) {
+	t.Parallel()
+	text := readme()
+	start := strings.Index(text, "```yaml\n") + len("```yaml\n")
+	end := strings.Index(text[start:], "```") + start
+	c, err := config.Load(writeFile(t, text[start:end]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Schedules) != 1 || c.HTTP.Addr != "0.0.0.0:8080" {
+		t.Errorf("the example loaded as %+v", c)
+	}
+}
+
+func readme() string {
+	var b strings.Builder
+	b.WriteString(`# Configuration of midata serve
+
+Generated from ` + "`config.Keys()`" + ` by ` + "`go test ./pipeline/config -run README -update`" + `.
+
+Every key is settable in the YAML file (` + "`midata serve --config FILE`" + `), by
+environment variable and by flag. Flags win over variables, variables over
+the file, the file over defaults; a list or map replaces the one below it.
+An empty variable counts as unset. An unknown key in the file, or a bad
+value anywhere, stops start-up with a message naming it;
+` + "`midata serve --print-config`" + ` prints the effective configuration with
+tokens masked. AWS credentials come from the AWS SDK's chain
+(` + "`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`" + `, instance roles).
+
+| key | environment | flag | default | meaning |
+|---|---|---|---|---|
+`)
+	for _, k := range config.Keys() {
+		def := "`" + k.Default + "`"
+		switch {
+		case k.Required:
+			def = "(required)"
+		case k.Default == "":
+			def = "(none)"
+		}
+		meaning := strings.ReplaceAll(k.Meaning, "|", `\|`)
+		if k.Secret {
+			meaning += " **Secret**: set it from a secret store, never in the file."
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | %s | %s |\n", k.Name, k.Env, k.Flag, def, meaning)
+	}
+	b.WriteString(`
+A config file (the Kubernetes example is in ` + "`deploy/k8s/configmap.yaml`" + `):
+
+` + "```yaml" + `
+kafka:
+  brokers: [kafka-1:9092, kafka-2:9092]
+s3:
+  bucket: midata-releases
+http:
+  addr: 0.0.0.0:8080
+schedules:
+  - id: monthly-self
+    cron: "CRON_TZ=Europe/London 0 3 1 * *"
+    recipient: self
+    scope: {all: true}
+    period: previous_month
+    formats: [midata-csv, ndjson]
+` + "```" + `
+
+The same schedules in the environment: ` + "`MIDATA_SCHEDULES='[{id: monthly-self, cron: \"@monthly\", recipient: self, scope: {all: true}, period: previous_month, formats: [ndjson]}]'`" + `.
+Tokens: ` + "`MIDATA_AUTH_TOKENS=<token>=ops,<token>=customer:C000123`" + ` (the role follows
+the last ` + "`=`" + `, so base64 padding is fine; tokens hold no commas).
+`)
+	return b.String()
+}

@@ -1,0 +1,242 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The partitioners kafkasource.PartitionerByName knows, in any case (a
+// test keeps the two lists equal).
+var partitioners = []string{"murmur2", "crc32", "fnv1a"}
+
+var (
+	topicPattern      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionPattern     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	partnerIDPattern  = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
+	scheduleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+)
+
+// MinTokenBytes is the shortest bearer token Validate accepts (the API's
+// own minimum).
+const MinTokenBytes = 16
+
+// Validate checks every key once, before anything connects, and reports
+// every problem at once, one a line, each naming the key, its bad value
+// (never a secret) and the variable and flag that set it:
+//
+//	invalid configuration:
+//	kafka.partitioner "random": want murmur2, crc32 or fnv1a [MIDATA_PARTITIONER, --partitioner]
+//
+// The error matches ErrInvalid. The schedules are checked for shape only
+// (ids, recipients, scopes); pipeline/schedule checks cron specs, periods
+// and formats when `midata serve` converts them.
+func (c Config) Validate() error {
+	v := validator{where: make(map[string]string)}
+	for _, f := range fields() {
+		v.where[f.Name] = " [" + f.Env + ", --" + f.Flag + "]"
+		if f.Required && f.get(&c) == "" {
+			v.add(f.Name, "required: set it in the file, %s or --%s", f.Env, f.Flag)
+		}
+	}
+
+	for _, b := range c.Kafka.Brokers {
+		if err := checkHostPort(b, false); err != nil {
+			v.addValue("kafka.brokers", b, "%v", err)
+		}
+	}
+	if !slices.Contains(partitioners, strings.ToLower(c.Kafka.Partitioner)) {
+		v.addValue("kafka.partitioner", c.Kafka.Partitioner, "want %s", orList(partitioners))
+	}
+
+	topics := []struct{ key, name string }{
+		{"topics.transactions", c.Topics.Transactions}, {"topics.consent", c.Topics.Consent},
+		{"topics.quarantine", c.Topics.Quarantine}, {"topics.requests", c.Topics.Requests},
+		{"topics.runs", c.Topics.Runs}, {"topics.schedules", c.Topics.Schedules},
+	}
+	seen := make(map[string]string)
+	for _, t := range topics {
+		switch {
+		case !topicPattern.MatchString(t.name) || t.name == "." || t.name == "..":
+			v.addValue(t.key, t.name, "want a Kafka topic name: 1-249 of A-Z a-z 0-9 . _ -")
+		case seen[t.name] != "":
+			v.addValue(t.key, t.name, "the same topic as %s: every topic must be its own", seen[t.name])
+		default:
+			seen[t.name] = t.key
+		}
+	}
+
+	if c.Workers.Group == "" {
+		v.add("workers.group", "empty: want a consumer group id")
+	}
+	if n := c.Workers.Concurrency; n < 1 || n > 256 {
+		v.addValue("workers.concurrency", strconv.Itoa(n), "want 1 to 256")
+	}
+	if n := c.Workers.MaxAttempts; n < 1 || n > 100 {
+		v.addValue("workers.max_attempts", strconv.Itoa(n), "want 1 to 100")
+	}
+	if d := time.Duration(c.Workers.DrainTimeout); d <= 0 || d > time.Hour {
+		v.addValue("workers.drain_timeout", c.Workers.DrainTimeout.String(), "want more than 0 and at most 1h")
+	}
+
+	if e := c.S3.Endpoint; e != "" {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.addValue("s3.endpoint", e, "want an http:// or https:// URL with a host, or empty for AWS")
+		}
+	}
+	if b := c.S3.Bucket; b != "" && (!bucketPattern.MatchString(b) || strings.Contains(b, "..")) {
+		v.addValue("s3.bucket", b, "want a bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
+	}
+	if r := c.S3.Region; r != "" && !regionPattern.MatchString(r) {
+		v.addValue("s3.region", r, "want a region such as us-east-1, or empty for the AWS SDK chain")
+	}
+
+	if d := time.Duration(c.Links.TTL); d <= 0 || d > MaxLinkTTL {
+		v.addValue("links.ttl", c.Links.TTL.String(), "want more than 0 and at most 7d (the longest a SigV4 presigned link may live)")
+	}
+	if err := checkHostPort(c.HTTP.Addr, true); err != nil {
+		v.addValue("http.addr", c.HTTP.Addr, "%v", err)
+	}
+	for _, p := range tokenProblems(c.Auth.Tokens) {
+		v.add("auth.tokens", "%s", p)
+	}
+	for _, p := range scheduleProblems(c.Schedules) {
+		v.add("schedules", "%s", p)
+	}
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		v.addValue("log.level", c.Log.Level, "want debug, info, warn or error")
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		v.addValue("log.format", c.Log.Format, "want json or text")
+	}
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &invalidError{msg: "invalid configuration:\n" + strings.Join(v.problems, "\n")}
+}
+
+type validator struct {
+	where    map[string]string // key → " [ENV, --flag]"
+	problems []string
+}
+
+func (v *validator) add(key, format string, args ...any) {
+	v.problems = append(v.problems, key+": "+fmt.Sprintf(format, args...)+v.where[key])
+}
+
+func (v *validator) addValue(key, value, format string, args ...any) {
+	v.problems = append(v.problems, fmt.Sprintf("%s %q: ", key, value)+fmt.Sprintf(format, args...)+v.where[key])
+}
+
+// checkHostPort accepts host:port; the host may be empty (all interfaces)
+// only for a listen address, and port 0 (any free port) too.
+func checkHostPort(s string, listen bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	n, err := strconv.Atoi(port)
+	min := 1
+	if listen {
+		min = 0
+	}
+	if err != nil || n < min || n > 65535 {
+		return fmt.Errorf("port %q: want %d to 65535", port, min)
+	}
+	if host == "" && !listen {
+		return errors.New("want host:port with a host")
+	}
+	return nil
+}
+
+// tokenProblems checks each token's role and length, naming tokens by role
+// only, sorted so the errors come out the same every time.
+func tokenProblems(tokens map[string]string) []string {
+	var out []string
+	for tok, role := range tokens {
+		if p := roleProblem(role); p != "" {
+			out = append(out, fmt.Sprintf("token with role %q: %s", role, p))
+		}
+		if len(tok) < MinTokenBytes {
+			out = append(out, fmt.Sprintf("token with role %q: shorter than %d bytes: use a long random token (openssl rand -hex 32)", role, MinTokenBytes))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func roleProblem(role string) string {
+	switch {
+	case role == "ops":
+		return ""
+	case strings.HasPrefix(role, "customer:"):
+		if !customerIDPattern.MatchString(strings.TrimPrefix(role, "customer:")) {
+			return "customer id: want 1-64 of A-Z a-z 0-9 . _ -"
+		}
+		return ""
+	case strings.HasPrefix(role, "partner:"):
+		if !partnerIDPattern.MatchString(strings.TrimPrefix(role, "partner:")) {
+			return "partner id: want 1-64 of a-z 0-9 . _ -"
+		}
+		return ""
+	}
+	return "unknown role: want ops, customer:<id> or partner:<id>"
+}
+
+// scheduleProblems checks the shape of the declared schedules.
+func scheduleProblems(list []Schedule) []string {
+	var out []string
+	ids := make(map[string]int)
+	for i, s := range list {
+		add := func(format string, args ...any) {
+			out = append(out, fmt.Sprintf("[%d] (id %q): ", i, s.ID)+fmt.Sprintf(format, args...))
+		}
+		if !scheduleIDPattern.MatchString(s.ID) {
+			add("id: want 1-64 of a-z 0-9 . _ -, starting with a letter or digit")
+		} else if j, dup := ids[s.ID]; dup {
+			add("id: the same as schedules[%d]", j)
+		} else {
+			ids[s.ID] = i
+		}
+		if strings.TrimSpace(s.Spec) == "" {
+			add("cron: empty: want a spec such as \"0 3 1 * *\" or \"@monthly\"")
+		}
+		if s.Recipient != "self" && roleProblemPartner(s.Recipient) {
+			add("recipient %q: want self or partner:<id>", s.Recipient)
+		}
+		switch {
+		case s.Scope.All && len(s.Scope.Customers) > 0:
+			add("scope: both all and customers: give one")
+		case !s.Scope.All && len(s.Scope.Customers) == 0:
+			add("scope: neither all nor customers: give {all: true} or {customers: [...]}")
+		}
+		if s.Period == "" {
+			add("period: empty: want previous_day, previous_week, previous_month, previous_year or last:<duration>")
+		}
+		if len(s.Formats) == 0 {
+			add("formats: none: want one or more, e.g. [midata-csv]")
+		}
+	}
+	return out
+}
+
+func roleProblemPartner(recipient string) bool {
+	return !strings.HasPrefix(recipient, "partner:") || roleProblem(recipient) != ""
+}
+
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
