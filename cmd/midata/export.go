@@ -145,6 +145,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer source.Close()
 	producer := kafkasource.NewProducer(c.Brokers, logger)
 	defer producer.Close()
+	balancer, _ := kafkasource.PartitionerByName(c.Partitioner) // checked by Validate
+	producer.UsePartitioner(balancer)
 
 	runner, err := pipeline.NewRunner(pipeline.Config{
 		Source: source, Producer: producer, Sink: sink,

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,22 +27,43 @@ var ErrNoConsent = errors.New("no consent")
 // Table is the consent state: the latest event of each customer|recipient
 // key. The zero value is not usable; call NewTable.
 type Table struct {
-	states map[string]schemas.ConsentEvent
+	states    map[string]schemas.ConsentEvent
+	partition map[string]int      // the partition each key's events came from
+	split     map[string]struct{} // keys seen on two partitions: order unknown
 }
 
 // NewTable returns an empty table.
-func NewTable() *Table { return &Table{states: make(map[string]schemas.ConsentEvent)} }
+func NewTable() *Table {
+	return &Table{states: map[string]schemas.ConsentEvent{}, partition: map[string]int{}, split: map[string]struct{}{}}
+}
 
 // Apply records ev as the state of its key. Events must be applied in offset
-// order of their partition (a key always lives on one partition, so that is
-// the order compaction keeps). A tombstone erases the key's state.
+// order of their partition (a key lives on one partition, so that is the
+// order compaction keeps). A tombstone erases the key's state. Events of
+// one key found on two partitions have no known order: the key then has no
+// consent (Split lists it) rather than whichever partition was read last.
 func (t *Table) Apply(ev schemas.ConsentEvent, tombstone bool) {
 	key := schemas.ConsentKey(ev.CustomerID, ev.Recipient)
+	if p, ok := t.partition[key]; ok && p != ev.Partition {
+		t.split[key] = struct{}{}
+	}
+	t.partition[key] = ev.Partition
 	if tombstone {
 		delete(t.states, key)
 		return
 	}
 	t.states[key] = ev
+}
+
+// Split returns the keys whose events were found on more than one
+// partition, sorted: their order is unknown, so they grant nothing.
+func (t *Table) Split() []string {
+	keys := make([]string, 0, len(t.split))
+	for k := range t.split {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Len returns the number of keys with a state.
@@ -56,6 +78,9 @@ func (t *Table) Lookup(customerID, recipient string) (schemas.ConsentEvent, bool
 // Grant returns the grant that lets records of customerID go to recipient at
 // now, or an error wrapping ErrNoConsent that says why not.
 func (t *Table) Grant(customerID, recipient string, now time.Time) (Grant, error) {
+	if _, split := t.split[schemas.ConsentKey(customerID, recipient)]; split {
+		return Grant{}, fmt.Errorf("%w: consent events for %s to %s are on two partitions, so which is latest is unknown: republish them with the topic's partitioner", ErrNoConsent, customerID, recipient)
+	}
 	ev, ok := t.Lookup(customerID, recipient)
 	if !ok {
 		return Grant{}, fmt.Errorf("%w: no consent record for %s to %s", ErrNoConsent, customerID, recipient)
@@ -67,8 +92,8 @@ func (t *Table) Grant(customerID, recipient string, now time.Time) (Grant, error
 // to recipient at now, by customer id.
 func (t *Table) Granted(recipient string, now time.Time) map[string]Grant {
 	out := map[string]Grant{}
-	for _, ev := range t.states {
-		if ev.Recipient != recipient {
+	for key, ev := range t.states {
+		if _, split := t.split[key]; split || ev.Recipient != recipient {
 			continue
 		}
 		if g, err := GrantOf(ev, now); err == nil {

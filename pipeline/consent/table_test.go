@@ -161,3 +161,22 @@ func TestTableGranted(t *testing.T) {
 		t.Fatalf("Granted = %v, want exactly C1 and C2", got)
 	}
 }
+
+func TestEventsOfOneKeyOnTwoPartitionsGrantNothing(t *testing.T) {
+	t.Parallel()
+	table := NewTable()
+	first := grant
+	first.Partition = 0
+	table.Apply(first, false)
+	second := with(func(e *schemas.ConsentEvent) { e.ConsentID = "K-2"; e.Partition = 1 })
+	table.Apply(second, false)
+	if _, err := table.Grant("C1", "partner:pds-one", now); !errors.Is(err, ErrNoConsent) || !strings.Contains(err.Error(), "two partitions") {
+		t.Fatalf("Grant = %v, want no consent: the order of the two events is unknown", err)
+	}
+	if got := table.Granted("partner:pds-one", now); len(got) != 0 {
+		t.Fatalf("Granted = %v, want none", got)
+	}
+	if split := table.Split(); len(split) != 1 || split[0] != "C1|partner:pds-one" {
+		t.Fatalf("Split = %v", split)
+	}
+}

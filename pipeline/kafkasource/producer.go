@@ -110,6 +110,11 @@ func (p *Producer) Flush(ctx context.Context) error {
 	return nil
 }
 
+// UsePartitioner makes Publish place keys as b does: the partitioner of the
+// topic's other producers, so one key's events stay on one partition (the
+// default is murmur2). Call it before the first Publish.
+func (p *Producer) UsePartitioner(b kafka.Balancer) { p.w.Balancer = b }
+
 // Publish writes one record and returns when the brokers have it. A nil
 // value writes a tombstone.
 func (p *Producer) Publish(ctx context.Context, topic string, key, value []byte) error {
