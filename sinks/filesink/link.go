@@ -122,7 +122,7 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := path.Base(key)
-	w.Header().Set("Content-Type", contentType(name))
+	w.Header().Set("Content-Type", sinks.ContentType(name))
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, name, st.ModTime(), f)
@@ -145,23 +145,4 @@ func (s *Sink) verify(key string, q url.Values) (int64, bool) {
 		return 0, false
 	}
 	return expires, hmac.Equal(sig, s.sign(key, expires))
-}
-
-// contentType is the media type a download is served with, by extension.
-func contentType(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".csv":
-		return "text/csv; charset=utf-8"
-	case ".ndjson":
-		return "application/x-ndjson"
-	case ".json":
-		return "application/json"
-	case ".parquet":
-		return "application/vnd.apache.parquet"
-	case ".html":
-		return "text/html; charset=utf-8"
-	case ".txt":
-		return "text/plain; charset=utf-8"
-	}
-	return "application/octet-stream"
 }

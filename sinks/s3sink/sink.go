@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -241,7 +240,7 @@ func (s *Sink) Commit(ctx context.Context, key string, body []byte) error {
 		Key:           aws.String(key),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
-		ContentType:   aws.String(contentType(key)),
+		ContentType:   aws.String(sinks.ContentType(key)),
 		IfNoneMatch:   aws.String("*"),
 	})
 	if err == nil {
@@ -310,24 +309,4 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
-}
-
-// contentType is the media type stored with an object, by the key's
-// extension, so a browser that follows a link knows what it downloads.
-func contentType(key string) string {
-	switch strings.ToLower(path.Ext(key)) {
-	case ".csv":
-		return "text/csv; charset=utf-8"
-	case ".ndjson":
-		return "application/x-ndjson"
-	case ".json":
-		return "application/json"
-	case ".parquet":
-		return "application/vnd.apache.parquet"
-	case ".html":
-		return "text/html; charset=utf-8"
-	case ".txt":
-		return "text/plain; charset=utf-8"
-	}
-	return "application/octet-stream"
 }

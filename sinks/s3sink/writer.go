@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/midata/midata/sinks"
 )
 
 // firstBufSize is the first buffer a writer allocates, so small objects do
@@ -96,7 +98,7 @@ func (w *objectWriter) sendPart() error {
 		out, err := w.s.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
 			Bucket:            aws.String(w.s.cfg.Bucket),
 			Key:               aws.String(w.key),
-			ContentType:       aws.String(contentType(w.key)),
+			ContentType:       aws.String(sinks.ContentType(w.key)),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
@@ -182,7 +184,7 @@ func (w *objectWriter) Close() (err error) {
 			Key:           aws.String(w.key),
 			Body:          bytes.NewReader(w.buf),
 			ContentLength: aws.Int64(int64(len(w.buf))),
-			ContentType:   aws.String(contentType(w.key)),
+			ContentType:   aws.String(sinks.ContentType(w.key)),
 		})
 		if err != nil {
 			return fmt.Errorf("write %s: %w", w.s.loc(w.key), err)
