@@ -1,12 +1,3 @@
-// Package jobs owns the work queue and the run ledger of `midata serve`:
-// export requests published on the midata.requests topic and taken by the
-// workers of one consumer group, the run events on midata.runs that record
-// every step of every run (the audit trail), and the views of runs each
-// instance rebuilds from that topic at start.
-//
-// It does not make releases itself (pipeline.Runner does, behind the
-// Executor seam), decide when schedules fire (pipeline/schedule) or serve
-// HTTP (pipeline/api).
 package jobs
 
 import (
@@ -60,6 +51,14 @@ type Request struct {
 	// For KindTask: the bulk request it belongs to and its partition.
 	Parent    string `json:"parent,omitempty"`
 	Partition int    `json:"partition,omitzero"`
+
+	// Retry is the round of the request: 0 when first submitted, n after
+	// the nth Queue.Retry of a failed or cancelled run. A request message
+	// whose Retry is older than its run's is stale and skipped; one whose
+	// run already ended in the same round is a duplicate and skipped. The
+	// ID stays the same in every round, so the release ids and the
+	// conditional commit still make one release.
+	Retry int `json:"retry,omitzero"`
 }
 
 // Status is the state of a run.
@@ -107,14 +106,18 @@ type Release struct {
 // Run is the state of one request: the latest event of its key on
 // midata.runs. Every change of a run is published as the whole new Run.
 type Run struct {
-	ID        string    `json:"id"` // the request id
-	Request   Request   `json:"request"`
-	Status    Status    `json:"status"`
-	Attempt   int       `json:"attempt"`
-	Worker    string    `json:"worker,omitempty"` // the instance handling it
-	Progress  Progress  `json:"progress"`
-	Releases  []Release `json:"releases,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	ID       string    `json:"id"` // the request id
+	Request  Request   `json:"request"`
+	Status   Status    `json:"status"`
+	Attempt  int       `json:"attempt"`
+	Worker   string    `json:"worker,omitempty"` // the instance handling it
+	Progress Progress  `json:"progress"`
+	Releases []Release `json:"releases,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	// Note says in words what happened last, when that is not plain from
+	// Status: "handed back by <worker>: shutting down", "attempt 2 failed,
+	// retrying in 3s", "cancel asked".
+	Note      string    `json:"note,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -138,3 +141,9 @@ func (f ExecutorFunc) Execute(ctx context.Context, req Request, report func(Prog
 // ErrTransient marks an error worth retrying (a broker or store that did not
 // answer); wrap it with fmt.Errorf("…: %w", ErrTransient) or errors.Join.
 var ErrTransient = errors.New("transient")
+
+// Errors of Queue.Cancel and Queue.Retry that callers branch on.
+var (
+	ErrNotFound = errors.New("no such run")                // no run has that id
+	ErrConflict = errors.New("not possible in this state") // cancel a finished run, retry one that did not fail
+)
