@@ -21,7 +21,7 @@ type offsetTracker struct {
 type partitionOffsets struct {
 	pending   map[int64]int // fetched, not done: how many times (a refetch after a rebalance)
 	end       int64         // one past the highest offset fetched
-	committed int64         // the offset last committed (the next to consume); -1 none
+	committed int64         // the group's offset as far as known: the first fetched, then the last committed
 }
 
 func newOffsetTracker(topic string) *offsetTracker {
@@ -34,7 +34,8 @@ func (t *offsetTracker) fetched(partition int, offset int64) {
 	defer t.mu.Unlock()
 	p, ok := t.parts[partition]
 	if !ok {
-		p = &partitionOffsets{pending: map[int64]int{}, committed: -1}
+		// The first message of a partition is where the group stood.
+		p = &partitionOffsets{pending: map[int64]int{}, committed: offset}
 		t.parts[partition] = p
 	}
 	p.pending[offset]++
@@ -69,7 +70,7 @@ func (t *offsetTracker) commitable() []kafka.Message {
 		for off := range p.pending {
 			point = min(point, off)
 		}
-		if point > p.committed && point > 0 {
+		if point > p.committed {
 			out = append(out, kafka.Message{Topic: t.topic, Partition: id, Offset: point - 1})
 		}
 	}

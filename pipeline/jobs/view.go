@@ -185,6 +185,9 @@ func (v *View) partitions(ctx context.Context) ([]int, error) {
 		if t.Name != v.cfg.Topic {
 			continue
 		}
+		if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+			return nil, errTopicMissing
+		}
 		if t.Error != nil {
 			return nil, fmt.Errorf("read metadata: %w", t.Error)
 		}
@@ -198,8 +201,10 @@ func (v *View) partitions(ctx context.Context) ([]int, error) {
 		slices.Sort(out)
 		return out, nil
 	}
-	return nil, errors.New("topic not found: create it with jobs.EnsureTopics")
+	return nil, errTopicMissing
 }
+
+var errTopicMissing = errors.New("topic not found: create it with jobs.EnsureTopics")
 
 // offsets returns the first and the high watermark offsets of partitions.
 func (v *View) offsets(ctx context.Context, partitions []int) (first, last map[int]int64, err error) {
