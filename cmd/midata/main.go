@@ -4,6 +4,7 @@
 //	midata dev       the embedded default: in-process Kafka, local store, one release
 //	midata export    one release against any Kafka and S3
 //	midata seed      the synthetic data set, written to any Kafka
+//	midata serve     a worker with the HTTP API (issue 4, in progress)
 //	midata version   print the version
 //
 // This package is thin: flags and environment → config → constructors → Run.
@@ -36,6 +37,7 @@ Commands:
             sample customer, and the download server (until Ctrl-C)
   export    make one release against any Kafka and S3, print it as JSON
   seed      write the synthetic data set to a Kafka cluster (to try export)
+  serve     run a worker: the queue, the run ledger, schedules and the HTTP API
   version   print the version
 
 Run 'midata <command> --help' for a command's flags.
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runExport(ctx, rest, stdout, stderr)
 	case "seed":
 		err = runSeed(ctx, rest, stdout, stderr)
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "midata", version)
 	case "help", "-h", "-help", "--help":
