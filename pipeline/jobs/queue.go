@@ -52,9 +52,10 @@ func NewQueue(cfg QueueConfig) (*Queue, error) {
 // unavailable marks err, from the brokers, as worth trying again.
 func unavailable(err error) error { return errors.Join(err, ErrTransient) }
 
-// Submit queues req and returns its run. It publishes the queued Run on the
-// ledger first, then the request on the requests topic, and returns once
-// its own View shows the run (read-your-writes).
+// Submit queues req and returns its run as queued. It publishes the queued
+// Run on the ledger first, then the request on the requests topic, and
+// returns once its own View has the run (read-your-writes: Get and Await
+// see it, or a later state).
 //
 // Submit is idempotent by request id. When a run with req.ID exists it is
 // returned and nothing new is queued, with two exceptions: a run still
@@ -101,12 +102,8 @@ func (q *Queue) Submit(ctx context.Context, req Request) (Run, error) {
 	if err := q.publishRequest(ctx, req); err != nil {
 		return Run{}, fmt.Errorf("submit %s: %w (the run is recorded as queued: submitting it again sends the request)", req.ID, err)
 	}
-	if err := q.view.Sync(ctx); err != nil {
-		return run, nil // queued all the same; the view catches up on its own
-	}
-	if cur, ok := q.view.Get(req.ID); ok {
-		return cur, nil
-	}
+	// Queued all the same if Sync fails: the view catches up on its own.
+	_ = q.view.Sync(ctx)
 	return run, nil
 }
 
@@ -127,7 +124,8 @@ func (q *Queue) publishRequest(ctx context.Context, req Request) error {
 // cancelled (a run not started yet is cancelled when a worker takes it).
 // Cancelling a run already cancelling returns it as it is. The error wraps
 // ErrNotFound for an unknown id and ErrConflict for a finished run, also
-// when the run finished just before the cancel reached it.
+// when the run ended otherwise than cancelled just as the cancel arrived.
+// The run returned is cancelling, or already cancelled.
 func (q *Queue) Cancel(ctx context.Context, id string) (Run, error) {
 	if err := q.view.Sync(ctx); err != nil {
 		return Run{}, fmt.Errorf("cancel run %s: %w", id, unavailable(err))
@@ -150,10 +148,10 @@ func (q *Queue) Cancel(ctx context.Context, id string) (Run, error) {
 		return ask, nil // asked; the view catches up on its own
 	}
 	now, _ := q.view.Get(id)
-	if now.Status.Final() && now.Request.Retry == cur.Request.Retry {
-		// The run ended before the cancel reached it: the View ignored
-		// the cancel, and re-publishing the end keeps the end the latest
-		// record of the key, which is what compaction keeps.
+	if now.Status.Final() && now.Status != StatusCancelled && now.Request.Retry == cur.Request.Retry {
+		// The run ended before the cancel took effect: the View ignored
+		// the cancel, or the end came after it. Re-publishing the end
+		// keeps it the latest record of the key, which compaction keeps.
 		if _, err := q.ledger.Publish(ctx, now); err != nil {
 			return now, fmt.Errorf("cancel run %s: re-publish its end: %w", id, unavailable(err))
 		}

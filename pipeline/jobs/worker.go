@@ -418,7 +418,9 @@ func (s *session) finish(j *job, msgs []kafka.Message, done bool) {
 		return
 	}
 	s.offsets.done(msgs...)
-	s.commit(s.hard)
+	if s.hard.Err() == nil { // else Run commits once more at the end
+		s.commit(s.hard)
+	}
 }
 
 // commit commits what the tracker allows. A failed commit is logged; the
