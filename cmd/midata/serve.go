@@ -154,7 +154,20 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer ledger.Close()
-	view, err := jobs.OpenView(ctx, jobs.ViewConfig{Brokers: brokers, Topic: cfg.Topics.Runs, Logger: logger})
+	// Topics just created (by this or another instance starting at the same
+	// time) may have no leader yet: retry for a while.
+	var view *jobs.View
+	for attempt := 1; ; attempt++ {
+		view, err = jobs.OpenView(ctx, jobs.ViewConfig{Brokers: brokers, Topic: cfg.Topics.Runs, Logger: logger})
+		if err == nil || attempt == 30 || ctx.Err() != nil {
+			break
+		}
+		logger.Warn("run view not open yet; retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 	if err != nil {
 		return err
 	}

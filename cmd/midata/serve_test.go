@@ -6,7 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,4 +194,175 @@ func TestServePrintsItsConfigWithSecretsMasked(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--print-config", "--kafka-brokers", "k:9092", "--s3-bucket", "releases", "--partitioner", "random"}, &stdout2, &stderr2); code != exitUsage || !strings.Contains(stderr2.String(), "random") {
 		t.Fatalf("bad partitioner: exit %d, %q; want 2 naming it", code, stderr2.String())
 	}
+}
+
+// TestTwoServesFireEachScheduleTimeOnceAndShareABulkRun runs two `midata
+// serve` instances in one consumer group on the real Kafka and S3: a
+// schedule made through one instance fires on both, each fire time is one
+// run, and its bulk release (everyone with consent) is spread over both
+// workers with every consenting customer released once.
+func TestTwoServesFireEachScheduleTimeOnceAndShareABulkRun(t *testing.T) {
+	srv, ok := testbench.S3(t)
+	if !ok {
+		t.Skip("serve writes to S3: set MIDATA_TEST_S3 (make test does)")
+	}
+	brokers := testbench.Kafka(t)
+	cfg := synth.DefaultConfig()
+	cfg.Customers, cfg.Transactions = 12, 1200
+	cfg.TransactionsTopic = testbench.UniqueName(t, "tx")
+	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
+	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 4)
+	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
+	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	setS3Env(t, srv)
+	const ops = "ops-token-0123456789"
+	common := []string{"serve",
+		"--kafka-brokers", strings.Join(brokers, ","),
+		"--transactions-topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic,
+		"--quarantine-topic", testbench.UniqueName(t, "quarantine"), "--requests-topic", testbench.UniqueName(t, "requests"),
+		"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
+		"--workers-group", testbench.UniqueName(t, "group"),
+		"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
+		"--temp-dir", t.TempDir(), "--log-level", "warn", "--auth-tokens", ops + "=ops",
+	}
+	bin := buildMidata(t)
+	var bases []string
+	var dones []chan int
+	var logs []*lockedBuffer
+	var procs []*exec.Cmd
+	for range 2 {
+		addr := freePort(t)
+		stderr := &lockedBuffer{}
+		cmd := exec.Command(bin, append(append([]string{}, common...), "--http-addr", addr)...)
+		cmd.Stdout, cmd.Stderr = io.Discard, stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan int, 1)
+		go func() { cmd.Wait(); done <- cmd.ProcessState.ExitCode() }()
+		t.Cleanup(func() { cmd.Process.Kill(); <-done })
+		bases, dones, logs, procs = append(bases, "http://"+addr), append(dones, done), append(logs, stderr), append(procs, cmd)
+	}
+	poll := func(what string, limit time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !ok() {
+			for i, d := range dones {
+				select {
+				case code := <-d:
+					t.Fatalf("serve %d exited %d while waiting for %s: %s", i, code, what, logs[i].String())
+				default:
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within %s", what, limit)
+			}
+			time.Sleep(100 * time.Millisecond) // polling servers, with a deadline
+		}
+	}
+	for _, base := range bases {
+		poll("ready servers", 90*time.Second, func() bool { code, _ := call(t, "GET", base+"/readyz", "", ""); return code == 200 })
+	}
+	code, body := call(t, "PUT", bases[0]+"/v1/schedules/bulk-self", ops,
+		`{"id":"bulk-self","cron":"*/4 * * * * *","recipient":"self","all":true,"period":"last:4320h","formats":["ndjson"]}`)
+	if code != 200 && code != 201 {
+		t.Fatalf("PUT schedule = %d %s", code, body)
+	}
+	type run struct {
+		ID       string `json:"id"`
+		Status   string `json:"status"`
+		Worker   string `json:"worker"`
+		Releases []struct {
+			ReleaseID  string `json:"release_id"`
+			CustomerID string `json:"customer_id"`
+			Status     string `json:"status"`
+		} `json:"releases"`
+		Request struct {
+			Kind   string `json:"kind"`
+			Parent string `json:"parent"`
+		} `json:"request"`
+	}
+	var runs []run
+	poll("two finished firings", 150*time.Second, func() bool {
+		code, body := call(t, "GET", bases[1]+"/v1/runs?schedule=bulk-self&limit=1000", ops, "")
+		var list struct{ Runs []run }
+		if code != 200 || json.Unmarshal(body, &list) != nil {
+			return false
+		}
+		finished := 0
+		for _, r := range list.Runs {
+			if r.Request.Kind == "bulk" && r.Status != "queued" && r.Status != "running" {
+				finished++
+			}
+		}
+		runs = list.Runs
+		return finished >= 2
+	})
+	if code, body := call(t, "POST", bases[0]+"/v1/schedules/bulk-self/pause", ops, ""); code/100 != 2 {
+		t.Fatalf("pause = %d %s", code, body)
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if r.Request.Kind != "bulk" || r.Status == "queued" || r.Status == "running" {
+			continue
+		}
+		if seen[r.ID] {
+			t.Fatalf("fire time %s has two runs", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Status != "succeeded" {
+			t.Fatalf("firing %s ended %s", r.ID, r.Status)
+		}
+		customers := map[string]bool{}
+		for _, rel := range r.Releases {
+			if customers[rel.CustomerID] {
+				t.Fatalf("firing %s released %s twice", r.ID, rel.CustomerID)
+			}
+			customers[rel.CustomerID] = true
+		}
+		if len(customers) == 0 {
+			_, dump := call(t, "GET", bases[0]+"/v1/runs?limit=1000", ops, "")
+			t.Fatalf("firing %s released nobody: %s", r.ID, dump)
+		}
+	}
+	// The tasks of the bulk runs were taken by both workers.
+	code, body = call(t, "GET", bases[0]+"/v1/runs?limit=1000", ops, "")
+	var all struct{ Runs []run }
+	if code != 200 || json.Unmarshal(body, &all) != nil {
+		t.Fatalf("GET runs = %d", code)
+	}
+	workers := map[string]bool{}
+	for _, r := range all.Runs {
+		if r.Request.Kind == "task" && r.Status == "succeeded" {
+			workers[r.Worker] = true
+		}
+	}
+	if len(workers) < 2 {
+		t.Errorf("bulk tasks ran on %d worker(s), want both: %v", len(workers), workers)
+	}
+	for i, p := range procs {
+		p.Process.Signal(syscall.SIGTERM)
+		select {
+		case code := <-dones[i]:
+			dones[i] <- code // for the cleanup
+			if code != 0 {
+				t.Errorf("serve %d exited %d after SIGTERM: %s", i, code, logs[i].String())
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("serve %d did not stop within 60s of SIGTERM", i)
+		}
+	}
+}
+
+// buildMidata builds the binary once per test run.
+func buildMidata(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "midata")
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
