@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -365,4 +366,141 @@ func buildMidata(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// TestKillingOneServeMidRunLosesAndDuplicatesNothing SIGKILLs one of two
+// serve processes while a bulk release is running: the other finishes it,
+// and every customer with a self grant is released exactly once.
+func TestKillingOneServeMidRunLosesAndDuplicatesNothing(t *testing.T) {
+	srv, ok := testbench.S3(t)
+	if !ok {
+		t.Skip("serve writes to S3: set MIDATA_TEST_S3 (make test does)")
+	}
+	brokers := testbench.Kafka(t)
+	cfg := synth.DefaultConfig()
+	cfg.Customers, cfg.Transactions = 60, 30000
+	cfg.TransactionsTopic = testbench.UniqueName(t, "tx")
+	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
+	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 6)
+	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
+	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	setS3Env(t, srv)
+	const ops = "ops-token-0123456789"
+	common := []string{"serve",
+		"--kafka-brokers", strings.Join(brokers, ","),
+		"--transactions-topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic,
+		"--quarantine-topic", testbench.UniqueName(t, "quarantine"), "--requests-topic", testbench.UniqueName(t, "requests"),
+		"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
+		"--workers-group", testbench.UniqueName(t, "group"),
+		"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
+		"--temp-dir", t.TempDir(), "--log-level", "warn", "--auth-tokens", ops + "=ops", "--scheduler-enabled=false",
+	}
+	bin := buildMidata(t)
+	var bases []string
+	var procs []*exec.Cmd
+	var dones []chan struct{}
+	for range 2 {
+		addr := freePort(t)
+		cmd := exec.Command(bin, append(append([]string{}, common...), "--http-addr", addr)...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		t.Cleanup(func() { cmd.Process.Kill(); <-done })
+		bases, procs, dones = append(bases, "http://"+addr), append(procs, cmd), append(dones, done)
+	}
+	poll := func(what string, limit time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within %s", what, limit)
+			}
+			time.Sleep(100 * time.Millisecond) // polling servers, with a deadline
+		}
+	}
+	for _, base := range bases {
+		poll("ready servers", 90*time.Second, func() bool { code, _ := call(t, "GET", base+"/readyz", "", ""); return code == 200 })
+	}
+	code, body := call(t, "POST", bases[1]+"/v1/releases", ops,
+		`{"recipient":"self","all":true,"from":"2026-04-01","to":"2026-10-01","formats":["ndjson","midata-csv"],"idempotency_key":"kill"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST bulk = %d %s", code, body)
+	}
+	var parent struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(body, &parent)
+	type runView struct {
+		ID       string `json:"id"`
+		Status   string `json:"status"`
+		Worker   string `json:"worker"`
+		Error    string `json:"error"`
+		Releases []struct {
+			CustomerID string `json:"customer_id"`
+			Status     string `json:"status"`
+		} `json:"releases"`
+		Request struct {
+			Kind string `json:"kind"`
+		} `json:"request"`
+	}
+	list := func(base string) []runView {
+		code, body := call(t, "GET", base+"/v1/runs?limit=1000", ops, "")
+		var l struct{ Runs []runView }
+		if code != 200 || json.Unmarshal(body, &l) != nil {
+			return nil
+		}
+		return l.Runs
+	}
+	// Kill the first process as soon as some task runs anywhere.
+	poll("a running task", 60*time.Second, func() bool {
+		for _, r := range list(bases[1]) {
+			if r.Request.Kind == "task" && r.Status == "running" {
+				return true
+			}
+		}
+		return false
+	})
+	procs[0].Process.Signal(syscall.SIGKILL)
+	<-dones[0]
+
+	var final runView
+	poll("the bulk run finished by the survivor", 240*time.Second, func() bool {
+		for _, r := range list(bases[1]) {
+			if r.ID == parent.ID && r.Status != "queued" && r.Status != "running" {
+				final = r
+				return true
+			}
+		}
+		return false
+	})
+	if final.Status != "succeeded" {
+		t.Fatalf("bulk run ended %s: %s", final.Status, final.Error)
+	}
+	o := readOracle(t, cfg)
+	want := map[string]bool{}
+	for i := 1; i <= cfg.Customers; i++ {
+		c := fmt.Sprintf("C%06d", i)
+		if _, ok := o.grant(c, time.Now()); ok {
+			want[c] = true
+		}
+	}
+	got := map[string]int{}
+	for _, rel := range final.Releases {
+		got[rel.CustomerID]++
+	}
+	for c := range want {
+		if got[c] != 1 {
+			t.Errorf("customer %s released %d times, want once", c, got[c])
+		}
+	}
+	for c := range got {
+		if !want[c] {
+			t.Errorf("customer %s released without a self grant", c)
+		}
+	}
 }
