@@ -106,20 +106,21 @@ type Release struct {
 // Run is the state of one request: the latest event of its key on
 // midata.runs. Every change of a run is published as the whole new Run.
 type Run struct {
-	ID       string    `json:"id"` // the request id
-	Request  Request   `json:"request"`
-	Status   Status    `json:"status"`
-	Attempt  int       `json:"attempt"`
-	Worker   string    `json:"worker,omitempty"` // the instance handling it
-	Progress Progress  `json:"progress"`
-	Releases []Release `json:"releases,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	// Note says in words what happened last, when that is not plain from
-	// Status: "handed back by <worker>: shutting down", "attempt 2 failed,
-	// retrying in 3s", "cancel asked".
-	Note      string    `json:"note,omitempty"`
+	ID        string    `json:"id"` // the request id
+	Request   Request   `json:"request"`
+	Status    Status    `json:"status"`
+	Attempt   int       `json:"attempt"`          // Executor calls in this round, also by workers that died; a hand back does not count
+	Worker    string    `json:"worker,omitempty"` // the instance handling it
+	Progress  Progress  `json:"progress"`
+	Releases  []Release `json:"releases,omitempty"`
+	Error     string    `json:"error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Note says in words what happened last, when Status does not:
+	// "handed back by <worker>: shutting down", "attempt 2 failed,
+	// retrying in 3s", "cancel asked".
+	Note string `json:"note,omitempty"`
 }
 
 // Executor makes the releases of one request. It reports progress through

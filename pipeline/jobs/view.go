@@ -100,7 +100,8 @@ var errViewClosed = errors.New("view closed")
 // View is the in-memory state of every run, rebuilt from the runs topic:
 // at start it reads the topic from the beginning up to its high watermarks
 // (then Ready reports true) and it keeps reading new events until its
-// context ends or Close. Events are applied with the rules of merge, the
+// context ends or Close, with one goroutine per partition that Close waits
+// for. Events are applied with the rules of merge, the
 // same on every instance. It is safe for concurrent use.
 type View struct {
 	cfg       ViewConfig
