@@ -62,9 +62,9 @@ func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err err
 		return
 	}
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, sinks.ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, sinks.ErrNotFound), errors.Is(err, jobs.ErrNotFound):
 		a.fail(w, r, http.StatusNotFound, op+": "+err.Error())
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, ErrConflict), errors.Is(err, jobs.ErrConflict):
 		a.fail(w, r, http.StatusConflict, op+": "+err.Error())
 	case errors.Is(err, ErrInvalid), errors.Is(err, pipeline.ErrInvalidRequest):
 		a.fail(w, r, http.StatusBadRequest, op+": "+err.Error())
