@@ -38,6 +38,8 @@ Commands:
   export    make one release against any Kafka and S3, print it as JSON
   seed      write the synthetic data set to a Kafka cluster (to try export)
   serve     run a worker: the queue, the run ledger, schedules and the HTTP API
+  runs      list, watch, start, cancel and retry runs (through the API)
+  schedule  list, create, pause, resume, run and delete schedules (through the API)
   version   print the version
 
 Run 'midata <command> --help' for a command's flags.
@@ -69,6 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSeed(ctx, rest, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, rest, stdout, stderr)
+	case "runs":
+		err = runRuns(ctx, rest, stdout, stderr)
+	case "schedule":
+		err = runSchedule(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "midata", version)
 	case "help", "-h", "-help", "--help":

@@ -91,7 +91,8 @@ func TestBadCommandLinesExitTwoWithOneLine(t *testing.T) {
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"export", "--help"}, {"dev", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"export", "--help"}, {"dev", "--help"}, {"seed", "--help"}, {"serve", "--help"},
+		{"runs", "--help"}, {"runs", "list", "--help"}, {"schedule", "--help"}, {"schedule", "create", "--help"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
 			t.Errorf("%v: exit %d", args, code)

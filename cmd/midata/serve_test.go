@@ -18,6 +18,9 @@ import (
 	"github.com/midata/midata/pipeline/synth"
 )
 
+// runCLI is run, under a name the tests' local variables do not shadow.
+var runCLI = run
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -168,6 +171,37 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", base+"/openapi.json", "", ""); code != 200 {
 		t.Errorf("GET /openapi.json = %d", code)
+	}
+
+	// The ops CLI mirrors the API.
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut lockedBuffer
+		code := runCLI(t.Context(), append(args, "--server", base, "--token", ops), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := cli("runs", "get", run.ID); code != 0 || !strings.Contains(out, run.Releases[0].ReleaseID) {
+		t.Errorf("midata runs get = %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := cli("runs", "list", "--customer", "C000003"); code != 0 || !strings.Contains(out, run.ID) {
+		t.Errorf("midata runs list = %d %q", code, out)
+	}
+	if code, out, errOut := cli("schedule", "create", "--id", "monthly-c3", "--cron", "0 2 1 * *", "--customers", "C000003", "--period", "previous_month"); code != 0 || !strings.Contains(out, "monthly-c3") {
+		t.Errorf("midata schedule create = %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := cli("schedule", "pause", "monthly-c3"); code != 0 || !strings.Contains(out, `"paused": true`) {
+		t.Errorf("midata schedule pause = %d %q", code, out)
+	}
+	if code, out, _ := cli("schedule", "list"); code != 0 || !strings.Contains(out, "monthly-c3") {
+		t.Errorf("midata schedule list = %d %q", code, out)
+	}
+	if code, _, errOut := cli("runs", "retry", run.ID); code != 1 || !strings.Contains(errOut, "409") {
+		t.Errorf("retrying a succeeded run = %d %q, want exit 1 with the API's 409", code, errOut)
+	}
+	if code, _, _ := cli("schedule", "delete", "monthly-c3"); code != 0 {
+		t.Errorf("midata schedule delete = %d", code)
+	}
+	if code, _, errOut := cli("schedule", "get", "monthly-c3"); code != 1 || !strings.Contains(errOut, "404") {
+		t.Errorf("get of a deleted schedule = %d %q, want exit 1 with 404", code, errOut)
 	}
 
 	cancel()

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// client calls the HTTP API of a running `midata serve` for the ops CLI
+// (`midata runs …`, `midata schedule …`): the same routes, roles and
+// errors as the API.
+type client struct {
+	server, token string
+	http          *http.Client
+}
+
+func clientFlags(fs *flag.FlagSet) *client {
+	c := &client{http: &http.Client{Timeout: time.Minute}}
+	fs.StringVar(&c.server, "server", env("MIDATA_SERVER", "http://127.0.0.1:8080"), "the midata serve API [MIDATA_SERVER]")
+	fs.StringVar(&c.token, "token", env("MIDATA_TOKEN", ""), "bearer token with the ops role [MIDATA_TOKEN]")
+	return c
+}
+
+// do sends one request and copies the JSON answer to out; a non-2xx answer
+// is an error carrying the API's one-line message.
+func (c *client) do(ctx context.Context, method, path string, body any, out io.Writer) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w (is midata serve running at %s?)", method, path, err, c.server)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, b, "", "  ") != nil {
+		_, err = out.Write(b)
+		return err
+	}
+	pretty.WriteByte('\n')
+	_, err = out.Write(pretty.Bytes())
+	return err
+}
+
+const runsSynopsis = `runs <list|get|cancel|retry|start> [flags] [ID]
+
+Watches and steers runs through the API of midata serve (role ops):
+  list     [--status S,…] [--schedule ID] [--customer ID] [--recipient R] [--limit N]
+  get      ID
+  cancel   ID        stop a run; nothing partial is published
+  retry    ID        run a failed or cancelled run again (same release ids)
+  start    --recipient R (--customers C,… | --all) --from DATE --to DATE [--format LIST] [--key K]
+The answer is the API's JSON on stdout.
+
+Flags:`
+
+func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := newFlagSet("runs", runsSynopsis, stderr)
+		clientFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
+		}
+		return usagef("runs: name a subcommand: list, get, cancel, retry or start")
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlagSet("runs "+sub, runsSynopsis, stderr)
+	c := clientFlags(fs)
+	var status, scheduleID, customer, recipient, customers, formats, from, to, key string
+	var limit int
+	var all bool
+	switch sub {
+	case "list":
+		fs.StringVar(&status, "status", "", "statuses, comma-separated")
+		fs.StringVar(&scheduleID, "schedule", "", "runs of this schedule")
+		fs.StringVar(&customer, "customer", "", "runs that concern this customer")
+		fs.StringVar(&recipient, "recipient", "", "self or partner:<id>")
+		fs.IntVar(&limit, "limit", 50, "at most this many, newest first")
+	case "start":
+		fs.StringVar(&recipient, "recipient", "self", "self or partner:<id>")
+		fs.StringVar(&customers, "customers", "", "customers, comma-separated")
+		fs.BoolVar(&all, "all", false, "everyone whose consent covers the recipient (a bulk release)")
+		fs.StringVar(&from, "from", "", "period start, inclusive")
+		fs.StringVar(&to, "to", "", "period end, exclusive")
+		fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated")
+		fs.StringVar(&key, "key", "", "idempotency key: the same key gives the same run")
+	case "get", "cancel", "retry":
+	default:
+		return usagef("runs: unknown subcommand %q (want list, get, cancel, retry or start)", sub)
+	}
+	ids, err := parseInterspersed(fs, rest)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		q := url.Values{}
+		for k, v := range map[string]string{"status": status, "schedule": scheduleID, "customer": customer, "recipient": recipient} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("limit", fmt.Sprint(limit))
+		return c.do(ctx, "GET", "/v1/runs?"+q.Encode(), nil, stdout)
+	case "start":
+		body := map[string]any{"recipient": recipient, "from": from, "to": to, "formats": splitList(formats)}
+		if all {
+			body["all"] = true
+		} else {
+			body["customers"] = splitList(customers)
+		}
+		if key != "" {
+			body["idempotency_key"] = key
+		}
+		return c.do(ctx, "POST", "/v1/releases", body, stdout)
+	}
+	if len(ids) != 1 {
+		return usagef("runs %s: name one run id", sub)
+	}
+	id := url.PathEscape(ids[0])
+	if sub == "get" {
+		return c.do(ctx, "GET", "/v1/runs/"+id, nil, stdout)
+	}
+	return c.do(ctx, "POST", "/v1/runs/"+id+"/"+sub, nil, stdout)
+}
+
+const scheduleSynopsis = `schedule <list|get|create|delete|pause|resume|run> [flags] [ID]
+
+Manages cron schedules through the API of midata serve (role ops):
+  list
+  get      ID
+  create   --id ID --cron SPEC --recipient R (--customers C,… | --all) --period P [--format LIST]
+           (cron: 5 fields, optional seconds, CRON_TZ=Europe/London, @monthly;
+            period: previous_day, previous_week, previous_month, previous_year, last:<duration>)
+  delete   ID
+  pause    ID
+  resume   ID
+  run      ID        fire it now
+The answer is the API's JSON on stdout.
+
+Flags:`
+
+func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := newFlagSet("schedule", scheduleSynopsis, stderr)
+		clientFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
+		}
+		return usagef("schedule: name a subcommand: list, get, create, delete, pause, resume or run")
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlagSet("schedule "+sub, scheduleSynopsis, stderr)
+	c := clientFlags(fs)
+	var id, spec, recipient, customers, period, formats string
+	var all bool
+	switch sub {
+	case "create":
+		fs.StringVar(&id, "id", "", "schedule id")
+		fs.StringVar(&spec, "cron", "", "cron spec")
+		fs.StringVar(&recipient, "recipient", "self", "self or partner:<id>")
+		fs.StringVar(&customers, "customers", "", "customers, comma-separated")
+		fs.BoolVar(&all, "all", false, "everyone whose consent covers the recipient")
+		fs.StringVar(&period, "period", "previous_month", "what each firing releases")
+		fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated")
+	case "list", "get", "delete", "pause", "resume", "run":
+	default:
+		return usagef("schedule: unknown subcommand %q", sub)
+	}
+	ids, err := parseInterspersed(fs, rest)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		return c.do(ctx, "GET", "/v1/schedules", nil, stdout)
+	case "create":
+		body := map[string]any{"id": id, "cron": spec, "recipient": recipient, "period": period, "formats": splitList(formats)}
+		if all {
+			body["all"] = true
+		} else {
+			body["customers"] = splitList(customers)
+		}
+		return c.do(ctx, "POST", "/v1/schedules", body, stdout)
+	}
+	if len(ids) != 1 {
+		return usagef("schedule %s: name one schedule id", sub)
+	}
+	path := "/v1/schedules/" + url.PathEscape(ids[0])
+	switch sub {
+	case "get":
+		return c.do(ctx, "GET", path, nil, stdout)
+	case "delete":
+		return c.do(ctx, "DELETE", path, nil, stdout)
+	}
+	return c.do(ctx, "POST", path+"/"+sub, nil, stdout)
+}
+
+// parseInterspersed parses flags before and after positional arguments
+// ("runs get ID --server URL") and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
