@@ -187,6 +187,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		if err != nil {
 			return results, fmt.Errorf("release of %s: %w", c, err)
 		}
+		r.observe(res)
 		results = append(results, res)
 		progress(BulkProgress{Scanned: scanned, ToScan: toScan, CustomersDone: int64(i + 1), Customers: int64(len(owned))})
 	}

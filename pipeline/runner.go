@@ -48,6 +48,9 @@ type Config struct {
 	// Locate turns an object key into the location reported to users
 	// (s3://bucket/key, a file path); default: the key itself.
 	Locate func(key string) string
+	// Observe, when set, sees the result of every release made or found
+	// (metrics).
+	Observe func(*Result)
 }
 
 // Runner runs releases. It is safe for concurrent use by several goroutines.
@@ -105,6 +108,18 @@ func Prefix(releaseID string) string { return "releases/" + releaseID + "/" }
 // already committed, cancelled) are a Result; an error means the release
 // could not be made and nothing was committed.
 func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
+	res, err := r.run(ctx, req)
+	r.observe(res)
+	return res, err
+}
+
+func (r *Runner) observe(res *Result) {
+	if res != nil && r.cfg.Observe != nil {
+		r.cfg.Observe(res)
+	}
+}
+
+func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 	formats, err := req.Validate()
 	if err != nil {
 		return nil, err

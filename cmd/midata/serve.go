@@ -144,7 +144,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Producer: producer, Sink: m.Sink(raw),
 		ConsentTopic: cfg.Topics.Consent, QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
 		TempDir: cfg.TempDir, Logger: logger,
-		Locate: func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key }})
+		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
+		Observe: func(res *pipeline.Result) { m.AddCounts(res.Stats); m.Release(string(res.Status)) }})
 	if err != nil {
 		return err
 	}
@@ -237,7 +238,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	return g.Wait()
 }
 
-// metered records each run's releases and duration in the metrics.
+// metered records each run's duration in the metrics (the runner's
+// Observe records each release).
 func metered(e jobs.Executor, m *metrics.Metrics) jobs.Executor {
 	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
 		start := time.Now()
@@ -245,9 +247,6 @@ func metered(e jobs.Executor, m *metrics.Metrics) jobs.Executor {
 		status := "succeeded"
 		if err != nil {
 			status = "failed"
-		}
-		for _, r := range rels {
-			m.Release(r.Status)
 		}
 		m.Run(string(req.Kind), status, time.Since(start))
 		return rels, err

@@ -166,8 +166,10 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 			t.Errorf("GET %s = %d", l.Path, code)
 		}
 	}
-	if code, body := call(t, "GET", base+"/metrics", "", ""); code != 200 || !strings.Contains(string(body), "midata_") {
-		t.Errorf("GET /metrics = %d without midata metrics", code)
+	code, body = call(t, "GET", base+"/metrics", "", "")
+	if code != 200 || !strings.Contains(string(body), `midata_releases_total{status="committed"} 1`) ||
+		!strings.Contains(string(body), fmt.Sprintf("midata_records_released_total %d", run.Releases[0].Rows)) {
+		t.Errorf("GET /metrics = %d, want one committed release of %d records counted: %s", code, run.Releases[0].Rows, body)
 	}
 	if code, _ := call(t, "GET", base+"/openapi.json", "", ""); code != 200 {
 		t.Errorf("GET /openapi.json = %d", code)
