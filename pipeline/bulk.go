@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -84,6 +85,10 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		task.Ranges = []kafkasource.Range{snap.Ranges[i]}
 	}
 	now := r.cfg.Now().UTC()
+	consentEnds, err := r.cfg.Source.Ends(ctx, r.cfg.ConsentTopic)
+	if err != nil {
+		return nil, fmt.Errorf("read consent topic: %w", err)
+	}
 	table, err := r.loadConsent(ctx)
 	if err != nil {
 		return nil, err
@@ -172,7 +177,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 
 	// One release per owned customer, in customer order.
-	fresh := &freshConsent{r: r, table: table, at: time.Now()}
+	fresh := &freshConsent{r: r, table: table, ends: consentEnds}
 	var results []*Result
 	for i, c := range owned {
 		req := Request{ID: b.ID, CustomerID: c, Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
@@ -214,24 +219,30 @@ func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []rel
 	})
 }
 
-// freshConsent re-checks consent before each commit of a bulk task against
-// a table re-read from the topic at most once a second.
+// freshConsent re-checks consent before each commit of a bulk task: it
+// re-reads the consent topic whenever its end offsets moved since the last
+// read (one offsets request per commit), so a revocation published at any
+// time before a customer's commit cancels that customer's release.
 type freshConsent struct {
 	mu    sync.Mutex
 	r     *Runner
 	table *consent.Table
-	at    time.Time
+	ends  map[int]int64
 }
 
 func (f *freshConsent) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if time.Since(f.at) >= time.Second {
+	ends, err := f.r.cfg.Source.Ends(ctx, f.r.cfg.ConsentTopic)
+	if err != nil {
+		return "", fmt.Errorf("re-check consent: %w", err)
+	}
+	if !maps.Equal(ends, f.ends) {
 		table, err := f.r.loadConsent(ctx)
 		if err != nil {
 			return "", fmt.Errorf("re-check consent: %w", err)
 		}
-		f.table, f.at = table, time.Now()
+		f.table, f.ends = table, ends
 	}
 	return recheckIn(f.table, req, planned, f.r.cfg.Now().UTC()), nil
 }

@@ -114,3 +114,40 @@ func TestBulkWithoutRecordsGivesEmptyReleases(t *testing.T) {
 		}
 	}
 }
+
+func TestARevocationDuringABulkTaskCancelsOnlyThatCustomer(t *testing.T) {
+	b := newBench(t, 1)
+	seed(t, b, kafka.Murmur2Balancer{})
+	// C1's release is staged first (customers go in id order): its consent
+	// is revoked right then, before its commit.
+	sink := &revokingSink{Sink: b.sink, revoke: func() error {
+		produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1r", "C1", "self", "revoked", "transactions"))
+		return nil
+	}}
+	r := b.runner(t, "murmur2", sink)
+	req := bulk("bulk-revoke")
+	snap, tasks, err := r.PlanBulk(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []*pipeline.Result
+	for _, p := range tasks {
+		res, err := r.RunTask(t.Context(), req, snap, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, res...)
+	}
+	got := map[string]pipeline.Status{}
+	for _, res := range results {
+		got[res.CustomerID] = res.Status
+		if res.CustomerID == "C1" {
+			if keys := b.keys(t, pipeline.Prefix(res.ReleaseID)); len(keys) != 0 {
+				t.Errorf("the revoked customer's release left %v", keys)
+			}
+		}
+	}
+	if got["C1"] != pipeline.StatusCancelled || got["C3"] != pipeline.StatusCommitted {
+		t.Fatalf("statuses = %v, want C1 cancelled by the revocation and C3 committed", got)
+	}
+}

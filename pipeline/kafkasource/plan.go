@@ -195,3 +195,17 @@ func (s *Source) samplePartition(ctx context.Context, topic string, n int, logSt
 	}
 	return sampled, mismatched, nil
 }
+
+// Ends returns the end offset of every partition of topic now: a cheap way
+// to tell whether anything was written to it since the last look.
+func (s *Source) Ends(ctx context.Context, topic string) (map[int]int64, error) {
+	partitions, err := s.partitions(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %q: %w", topic, err)
+	}
+	ends, err := s.listOffsets(ctx, topic, partitions, latestOffset)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %q: %w", topic, err)
+	}
+	return ends, nil
+}
