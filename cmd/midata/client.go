@@ -83,7 +83,7 @@ const runsSynopsis = `runs <list|get|cancel|retry|start> [flags] [ID]
 
 Watches and steers runs through the API of midata serve (role ops):
   list     [--status S,…] [--schedule ID] [--customer ID] [--recipient R] [--limit N]
-  get      ID
+  get      ID [--watch]   (--watch: progress on stderr until the run ends)
   cancel   ID        stop a run; nothing partial is published
   retry    ID        run a failed or cancelled run again (same release ids)
   start    --recipient R (--customers C,… | --all) --from DATE --to DATE [--format LIST] [--key K]
@@ -124,7 +124,9 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.StringVar(&to, "to", "", "period end, exclusive")
 		fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated")
 		fs.StringVar(&key, "key", "", "idempotency key: the same key gives the same run")
-	case "get", "cancel", "retry":
+	case "get":
+		fs.BoolVar(&all, "watch", false, "poll until the run ends, printing its progress on stderr")
+	case "cancel", "retry":
 	default:
 		return usagef("runs: unknown subcommand %q (want list, get, cancel, retry or start)", sub)
 	}
@@ -158,6 +160,9 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("runs %s: name one run id", sub)
 	}
 	id := url.PathEscape(ids[0])
+	if sub == "get" && all { // --watch
+		return c.watch(ctx, id, stdout, stderr)
+	}
 	if sub == "get" {
 		return c.do(ctx, "GET", "/v1/runs/"+id, nil, stdout)
 	}
@@ -255,5 +260,41 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+}
+
+// watch polls a run every two seconds, printing its progress on stderr,
+// until it ends; then it prints the run.
+func (c *client) watch(ctx context.Context, id string, stdout, stderr io.Writer) error {
+	for {
+		var buf bytes.Buffer
+		if err := c.do(ctx, "GET", "/v1/runs/"+id, nil, &buf); err != nil {
+			return err
+		}
+		var run struct {
+			Status   string `json:"status"`
+			Progress struct {
+				RecordsScanned int64 `json:"records_scanned"`
+				RecordsToScan  int64 `json:"records_to_scan"`
+				CustomersDone  int64 `json:"customers_done"`
+				Customers      int64 `json:"customers"`
+			} `json:"progress"`
+		}
+		if err := json.Unmarshal(buf.Bytes(), &run); err != nil {
+			return fmt.Errorf("run %s: %w", id, err)
+		}
+		p := run.Progress
+		fmt.Fprintf(stderr, "midata: run %s %s: %d of %d records scanned, %d of %d customers done\n",
+			id, run.Status, p.RecordsScanned, p.RecordsToScan, p.CustomersDone, p.Customers)
+		switch run.Status {
+		case "succeeded", "failed", "cancelled", "no_consent":
+			_, err := stdout.Write(buf.Bytes())
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
 	}
 }
