@@ -196,6 +196,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			if !view.Ready() {
 				return errors.New("the run view is not rebuilt yet")
 			}
+			if _, err := source.Ends(ctx, cfg.Topics.Requests); err != nil {
+				return fmt.Errorf("kafka: %w", err)
+			}
 			return raw.Check(ctx)
 		}),
 		Tokens: cfg.Auth.Tokens, Logger: logger})
@@ -215,6 +218,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return worker.Run(gctx) })
 	g.Go(func() error { return schedules.Watch(gctx, 10*time.Second) })
+	g.Go(func() error {
+		return reportLag(gctx, source, brokers, cfg.Workers.Group, cfg.Topics.Requests, m, 15*time.Second, logger)
+	})
 	if cfg.Scheduler.Enabled {
 		sched, err := schedule.NewRunner(schedule.RunnerConfig{Source: schedules, Fire: schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})
 		if err != nil {

@@ -171,6 +171,9 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 		!strings.Contains(string(body), fmt.Sprintf("midata_records_released_total %d", run.Releases[0].Rows)) {
 		t.Errorf("GET /metrics = %d, want one committed release of %d records counted: %s", code, run.Releases[0].Rows, body)
 	}
+	if !strings.Contains(string(body), "midata_consumer_lag_records{partition=") {
+		t.Errorf("GET /metrics has no consumer lag of the requests topic")
+	}
 	if code, _ := call(t, "GET", base+"/openapi.json", "", ""); code != 200 {
 		t.Errorf("GET /openapi.json = %d", code)
 	}
