@@ -59,8 +59,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{err}
 	}
 	if err := kafkasource.EnsureTopics(ctx, addrs,
-		kafkasource.TopicSpec{Name: cfg.TransactionsTopic, Partitions: partitions},
-		kafkasource.TopicSpec{Name: cfg.ConsentTopic, Partitions: 3, Compacted: true},
+		kafkasource.TopicSpec{Name: cfg.TransactionsTopic, Partitions: partitions, KeepForever: true},
+		kafkasource.TopicSpec{Name: cfg.ConsentTopic, Partitions: 3, Compacted: true, KeepForever: true},
 		kafkasource.TopicSpec{Name: pipeline.DefaultQuarantineTopic, Partitions: 1},
 	); err != nil {
 		return err

@@ -177,6 +177,11 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 
+# Test data is historical (booked months before today, with Kafka
+# timestamps to match): time-based retention would delete it in the middle
+# of a test, so keep everything.
+log.retention.ms=-1
+
 # A small machine: few threads.
 num.network.threads=2
 num.io.threads=4

@@ -83,7 +83,9 @@ func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
 
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
-		Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}},
+		Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+			// Test data carries historical timestamps: never expire it.
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "-1"}}}},
 	})
 	if err != nil {
 		t.Fatalf("create topic %q on %v: %v", topic, brokers, err)

@@ -18,6 +18,10 @@ type TopicSpec struct {
 	// ReplicationFactor is the number of replicas; 0 means the brokers'
 	// default.replication.factor.
 	ReplicationFactor int
+	// KeepForever sets retention.ms=-1: for data with historical
+	// timestamps (the synthetic set of `midata seed`), which time-based
+	// retention would otherwise delete within minutes.
+	KeepForever bool
 }
 
 // EnsureTopics creates the topics that do not exist yet and leaves existing
@@ -41,7 +45,10 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) err
 			cfg.ReplicationFactor = -1
 		}
 		if s.Compacted {
-			cfg.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+			cfg.ConfigEntries = append(cfg.ConfigEntries, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+		}
+		if s.KeepForever {
+			cfg.ConfigEntries = append(cfg.ConfigEntries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"})
 		}
 		req.Topics = append(req.Topics, cfg)
 		names = append(names, s.Name+"("+strconv.Itoa(cfg.NumPartitions)+")")
