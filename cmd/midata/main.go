@@ -4,7 +4,9 @@
 //	midata dev       the embedded default: in-process Kafka, local store, one release
 //	midata export    one release against any Kafka and S3
 //	midata seed      the synthetic data set, written to any Kafka
-//	midata serve     a worker with the HTTP API (issue 4, in progress)
+//	midata serve     a worker: queue, run ledger, schedules, HTTP API
+//	midata runs      runs, through the API
+//	midata schedule  schedules, through the API
 //	midata version   print the version
 //
 // This package is thin: flags and environment → config → constructors → Run.
