@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"math/big"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
