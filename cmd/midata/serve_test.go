@@ -245,31 +245,8 @@ func TestServePrintsItsConfigWithSecretsMasked(t *testing.T) {
 // run, and its bulk release (everyone with consent) is spread over both
 // workers with every consenting customer released once.
 func TestTwoServesFireEachScheduleTimeOnceAndShareABulkRun(t *testing.T) {
-	srv, ok := testbench.S3(t)
-	if !ok {
-		t.Skip("serve writes to S3: set MIDATA_TEST_S3 (make test does)")
-	}
-	brokers := testbench.Kafka(t)
-	cfg := synth.DefaultConfig()
-	cfg.Customers, cfg.Transactions = 12, 1200
-	cfg.TransactionsTopic = testbench.UniqueName(t, "tx")
-	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
-	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 4)
-	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
-	setS3Env(t, srv)
 	const ops = "ops-token-0123456789"
-	common := []string{"serve",
-		"--kafka-brokers", strings.Join(brokers, ","),
-		"--transactions-topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic,
-		"--quarantine-topic", testbench.UniqueName(t, "quarantine"), "--requests-topic", testbench.UniqueName(t, "requests"),
-		"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
-		"--workers-group", testbench.UniqueName(t, "group"),
-		"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
-		"--temp-dir", t.TempDir(), "--log-level", "warn", "--auth-tokens", ops + "=ops",
-	}
+	common, _ := serveArgs(t, 12, 1200, 4, "--auth-tokens", ops+"=ops")
 	bin := buildMidata(t)
 	var bases []string
 	var dones []chan int
@@ -411,6 +388,37 @@ func TestTwoServesFireEachScheduleTimeOnceAndShareABulkRun(t *testing.T) {
 	}
 }
 
+// serveArgs seeds a synthetic data set into fresh topics of the real Kafka
+// and returns the flags of `midata serve` over them and a fresh bucket.
+func serveArgs(t *testing.T, customers, transactions, partitions int, extra ...string) ([]string, synth.Config) {
+	t.Helper()
+	srv, ok := testbench.S3(t)
+	if !ok {
+		t.Skip("serve writes to S3: set MIDATA_TEST_S3 (make test does)")
+	}
+	brokers := testbench.Kafka(t)
+	cfg := synth.DefaultConfig()
+	cfg.Customers, cfg.Transactions = customers, transactions
+	cfg.TransactionsTopic = testbench.UniqueName(t, "tx")
+	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
+	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, partitions)
+	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
+	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	setS3Env(t, srv)
+	args := []string{"serve",
+		"--kafka-brokers", strings.Join(brokers, ","),
+		"--transactions-topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic,
+		"--quarantine-topic", testbench.UniqueName(t, "quarantine"), "--requests-topic", testbench.UniqueName(t, "requests"),
+		"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
+		"--workers-group", testbench.UniqueName(t, "group"),
+		"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
+		"--temp-dir", t.TempDir(), "--log-level", "warn",
+	}
+	return append(args, extra...), cfg
+}
+
 // buildMidata builds the binary once per test run.
 func buildMidata(t *testing.T) string {
 	t.Helper()
@@ -426,31 +434,8 @@ func buildMidata(t *testing.T) string {
 // serve processes while a bulk release is running: the other finishes it,
 // and every customer with a self grant is released exactly once.
 func TestKillingOneServeMidRunLosesAndDuplicatesNothing(t *testing.T) {
-	srv, ok := testbench.S3(t)
-	if !ok {
-		t.Skip("serve writes to S3: set MIDATA_TEST_S3 (make test does)")
-	}
-	brokers := testbench.Kafka(t)
-	cfg := synth.DefaultConfig()
-	cfg.Customers, cfg.Transactions = 60, 30000
-	cfg.TransactionsTopic = testbench.UniqueName(t, "tx")
-	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
-	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 6)
-	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
-	setS3Env(t, srv)
 	const ops = "ops-token-0123456789"
-	common := []string{"serve",
-		"--kafka-brokers", strings.Join(brokers, ","),
-		"--transactions-topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic,
-		"--quarantine-topic", testbench.UniqueName(t, "quarantine"), "--requests-topic", testbench.UniqueName(t, "requests"),
-		"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
-		"--workers-group", testbench.UniqueName(t, "group"),
-		"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
-		"--temp-dir", t.TempDir(), "--log-level", "warn", "--auth-tokens", ops + "=ops", "--scheduler-enabled=false",
-	}
+	common, cfg := serveArgs(t, 60, 30000, 6, "--auth-tokens", ops+"=ops", "--scheduler-enabled=false")
 	bin := buildMidata(t)
 	var bases []string
 	var procs []*exec.Cmd
