@@ -25,11 +25,12 @@ Flags (each also read from the environment variable named in brackets):`
 func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := synth.DefaultConfig()
 	fs := newFlagSet("seed", seedSynopsis, stderr)
-	var brokers, partitioner string
+	var brokers, partitioner, quarantine string
 	var partitions int
 	fs.StringVar(&brokers, "brokers", env("MIDATA_KAFKA_BROKERS", ""), "Kafka bootstrap brokers, comma-separated [MIDATA_KAFKA_BROKERS]")
 	fs.StringVar(&cfg.TransactionsTopic, "topic", env("MIDATA_TRANSACTIONS_TOPIC", cfg.TransactionsTopic), "transactions topic [MIDATA_TRANSACTIONS_TOPIC]")
 	fs.StringVar(&cfg.ConsentTopic, "consent-topic", env("MIDATA_CONSENT_TOPIC", cfg.ConsentTopic), "consent topic [MIDATA_CONSENT_TOPIC]")
+	fs.StringVar(&quarantine, "quarantine-topic", env("MIDATA_QUARANTINE_TOPIC", pipeline.DefaultQuarantineTopic), "where invalid records go [MIDATA_QUARANTINE_TOPIC]")
 	fs.StringVar(&partitioner, "partitioner", env("MIDATA_PARTITIONER", "murmur2"), "how to partition by customer: murmur2, crc32 or fnv1a [MIDATA_PARTITIONER]")
 	fs.IntVar(&partitions, "partitions", 6, "partitions of the transactions topic, when it is created")
 	fs.IntVar(&cfg.Customers, "customers", cfg.Customers, "customers in the data set")
@@ -61,7 +62,7 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := kafkasource.EnsureTopics(ctx, addrs,
 		kafkasource.TopicSpec{Name: cfg.TransactionsTopic, Partitions: partitions, KeepForever: true},
 		kafkasource.TopicSpec{Name: cfg.ConsentTopic, Partitions: 3, Compacted: true, KeepForever: true},
-		kafkasource.TopicSpec{Name: pipeline.DefaultQuarantineTopic, Partitions: 1},
+		kafkasource.TopicSpec{Name: quarantine, Partitions: 1},
 	); err != nil {
 		return err
 	}
