@@ -138,6 +138,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := sink.Check(ctx); err != nil {
 		return err
 	}
+	// The quarantine topic is midata's own: a cluster that has only the
+	// input topics gets it before anything is read, so the first
+	// malformed record does not fail the release after the whole read.
+	if err := kafkasource.EnsureTopics(ctx, c.Brokers, kafkasource.TopicSpec{Name: c.QuarantineTopic, Partitions: 1}); err != nil {
+		return err
+	}
 	source, err := kafkasource.New(kafkasource.Config{Brokers: c.Brokers, Topic: c.Topic, Partitioner: c.Partitioner, Logger: logger})
 	if err != nil {
 		return err
