@@ -13,7 +13,8 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount releases
@@ -28,7 +29,7 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 	cfg := synth.DefaultConfig()
 	cfg.Customers, cfg.Transactions = 2000, 200_000
 	cfg.TransactionsTopic, cfg.ConsentTopic = b.topic, b.consent
-	if _, err := synth.Produce(t.Context(), b.brokers, cfg, nil); err != nil {
+	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: b.brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	const recipient = "partner:pds-one"

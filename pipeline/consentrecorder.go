@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
@@ -15,7 +15,7 @@ import (
 // event for recipient self, before the request is queued: every release is
 // then explained by a consent event, whoever asked (DESIGN.md, Consent).
 type ConsentRecorder struct {
-	Producer *kafkasource.Producer
+	Producer *topics.Producer
 	Topic    string           // the consent topic; default midata.consent
 	Now      func() time.Time // default time.Now
 	// TTL is how long the recorded grant lives; default 24 hours, enough

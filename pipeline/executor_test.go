@@ -11,7 +11,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks"
 )
 
@@ -95,7 +95,7 @@ func TestConsentRecorderGrantsTheRequestAndLinksSignTheRelease(t *testing.T) {
 	b := newBench(t, 2)
 	seed(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
-	prod := kafkasource.NewProducer(b.brokers, nil)
+	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	defer prod.Close()
 	// C9 never consented: the request itself is recorded as consent.
 	rec := &pipeline.ConsentRecorder{Producer: prod, Topic: b.consent}

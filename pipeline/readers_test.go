@@ -18,8 +18,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // checkRelease is the script that opens a release with readers we did not
@@ -126,7 +127,7 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 	cfg.Customers, cfg.Transactions, cfg.Malformed = 8, 1600, 7
 	cfg.Start, cfg.End = from, to
 	cfg.TransactionsTopic, cfg.ConsentTopic = b.topic, b.consent
-	if _, err := synth.Produce(t.Context(), b.brokers, cfg, kafka.Murmur2Balancer{}); err != nil {
+	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: b.brokers}, cfg, kafka.Murmur2Balancer{}); err != nil {
 		t.Fatal(err)
 	}
 	// C000008 (index 7) has a euro account; grant it every category.

@@ -15,6 +15,7 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/spill"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
@@ -30,9 +31,9 @@ const (
 
 // Config wires a Runner. Source, Producer and Sink are required.
 type Config struct {
-	Source   *kafkasource.Source   // the transactions topic
-	Producer *kafkasource.Producer // quarantine writes
-	Sink     sinks.Sink            // where releases are stored
+	Source   *kafkasource.Source // the transactions topic
+	Producer *topics.Producer    // quarantine writes
+	Sink     sinks.Sink          // where releases are stored
 
 	ConsentTopic    string        // default midata.consent
 	QuarantineTopic string        // default midata.quarantine

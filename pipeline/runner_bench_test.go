@@ -11,7 +11,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // BenchmarkReleaseOfOneCustomer makes releases of 250,000, 1,000,000 and
@@ -57,7 +58,7 @@ func seedRows(b *testing.B, bn *bench, rows int) {
 	cfg.Customers, cfg.Transactions, cfg.Malformed = 1, rows, 0
 	cfg.Start, cfg.End = from, to
 	cfg.TransactionsTopic, cfg.ConsentTopic = bn.topic, bn.consent
-	if _, err := synth.Produce(b.Context(), bn.brokers, cfg, nil); err != nil {
+	if _, err := topics.Seed(b.Context(), topics.Connection{Brokers: bn.brokers}, cfg, nil); err != nil {
 		b.Fatal(err)
 	}
 	produce(b, bn.brokers, bn.consent, &kafka.Hash{}, consentEvent("K-bench", "C000001", "self", "granted", "transactions,balances,merchant"))

@@ -29,6 +29,7 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
 	"github.com/midata/midata/sinks/filesink"
@@ -102,12 +103,12 @@ func newBench(t testing.TB, partitions int) *bench {
 
 func (b *bench) runner(t testing.TB, partitioner string, sink sinks.Sink) *pipeline.Runner {
 	t.Helper()
-	src, err := kafkasource.New(kafkasource.Config{Brokers: b.brokers, Topic: b.topic, Partitioner: partitioner})
+	src, err := kafkasource.New(kafkasource.Config{Kafka: topics.Connection{Brokers: b.brokers}, Topic: b.topic, Partitioner: partitioner})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
-	prod := kafkasource.NewProducer(b.brokers, nil)
+	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	t.Cleanup(func() { prod.Close() })
 	if sink == nil {
 		sink = b.sink
@@ -610,12 +611,12 @@ func TestRevocationBeforeCommitCancelsTheRelease(t *testing.T) {
 func TestReleaseOfAnUnknownTopicFailsWithAClearError(t *testing.T) {
 	b := newBench(t, 1)
 	produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1", "C1", "self", "granted", "transactions"))
-	src, err := kafkasource.New(kafkasource.Config{Brokers: b.brokers, Topic: "no-such-topic-" + b.topic})
+	src, err := kafkasource.New(kafkasource.Config{Kafka: topics.Connection{Brokers: b.brokers}, Topic: "no-such-topic-" + b.topic})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	prod := kafkasource.NewProducer(b.brokers, nil)
+	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	defer prod.Close()
 	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: b.sink, ConsentTopic: b.consent, QuarantineTopic: b.quarant})
 	if err != nil {
@@ -709,12 +710,12 @@ func TestAConsentChangeThatStillCoversTheReleaseLetsItCommit(t *testing.T) {
 
 func TestReleaseWithoutAConsentTopicFailsNamingIt(t *testing.T) {
 	b := newBench(t, 1)
-	src, err := kafkasource.New(kafkasource.Config{Brokers: b.brokers, Topic: b.topic})
+	src, err := kafkasource.New(kafkasource.Config{Kafka: topics.Connection{Brokers: b.brokers}, Topic: b.topic})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	prod := kafkasource.NewProducer(b.brokers, nil)
+	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	defer prod.Close()
 	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: b.sink, ConsentTopic: "no-such-consent-" + b.consent, QuarantineTopic: b.quarant})
 	if err != nil {

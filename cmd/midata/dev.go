@@ -22,9 +22,10 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/schemas/synth"
 	"github.com/midata/midata/sinks/filesink"
 )
 
@@ -121,16 +122,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := gen.Validate(); err != nil {
 		return usageError{err}
 	}
-	if err := kafkasource.EnsureTopics(ctx, brokers,
-		kafkasource.TopicSpec{Name: gen.TransactionsTopic, Partitions: c.Partitions},
-		kafkasource.TopicSpec{Name: gen.ConsentTopic, Partitions: 3, Compacted: true},
-		kafkasource.TopicSpec{Name: pipeline.DefaultQuarantineTopic, Partitions: 1},
-	); err != nil {
+	kafka := topics.Connection{Brokers: brokers}
+	if err := topics.Ensure(ctx, kafka, topics.TransactionsSpec(gen.TransactionsTopic, c.Partitions),
+		topics.ConsentSpec(gen.ConsentTopic), topics.QuarantineSpec(pipeline.DefaultQuarantineTopic)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "midata dev: in-process Kafka on %s; seeding %d transactions of %d customers …\n", strings.Join(brokers, ","), gen.Transactions, gen.Customers)
 	start := time.Now()
-	counts, err := synth.Produce(ctx, brokers, gen, nil)
+	counts, err := topics.Seed(ctx, kafka, gen, nil)
 	if err != nil {
 		return fmt.Errorf("seed synthetic data: %w", err)
 	}
@@ -165,12 +164,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 
 	// The on-demand request: the customer's own consent event first.
-	source, err := kafkasource.New(kafkasource.Config{Brokers: brokers, Topic: gen.TransactionsTopic, Logger: logger})
+	source, err := kafkasource.New(kafkasource.Config{Kafka: kafka, Topic: gen.TransactionsTopic, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer source.Close()
-	producer := kafkasource.NewProducer(brokers, logger)
+	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
 	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: gen.ConsentTopic}
 	if _, err := recorder.RecordRequest(ctx, c.Request.CustomerID, c.Request.From, c.Request.To); err != nil {

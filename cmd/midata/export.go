@@ -14,6 +14,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks/s3sink"
 )
@@ -141,15 +142,16 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// The quarantine topic is midata's own: a cluster that has only the
 	// input topics gets it before anything is read, so the first
 	// malformed record does not fail the release after the whole read.
-	if err := kafkasource.EnsureTopics(ctx, c.Brokers, kafkasource.TopicSpec{Name: c.QuarantineTopic, Partitions: 1}); err != nil {
+	kafka := topics.Connection{Brokers: c.Brokers}
+	if err := topics.Ensure(ctx, kafka, topics.QuarantineSpec(c.QuarantineTopic)); err != nil {
 		return err
 	}
-	source, err := kafkasource.New(kafkasource.Config{Brokers: c.Brokers, Topic: c.Topic, Partitioner: c.Partitioner, Logger: logger})
+	source, err := kafkasource.New(kafkasource.Config{Kafka: kafka, Topic: c.Topic, Partitioner: c.Partitioner, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer source.Close()
-	producer := kafkasource.NewProducer(c.Brokers, logger)
+	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
 	balancer, _ := kafkasource.PartitionerByName(c.Partitioner) // checked by Validate
 	producer.UsePartitioner(balancer)

@@ -11,7 +11,8 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // A new user's first export runs against a cluster that has the input
@@ -31,7 +32,7 @@ func TestExportCreatesAMissingQuarantineTopicAndKeepsTheMalformedRecords(t *test
 	// One partition: every customer's partition holds every malformed record.
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 1)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A release decodes only its customer's records: pick a customer with a
@@ -74,7 +75,7 @@ func TestExportCreatesAMissingQuarantineTopicAndKeepsTheMalformedRecords(t *test
 		t.Fatalf("export of %s = %s with %d quarantined, want committed with its %d malformed records quarantined", customer, res.Status, res.Stats.Quarantined, want)
 	}
 
-	src, err := kafkasource.New(kafkasource.Config{Brokers: brokers})
+	src, err := kafkasource.New(kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
 
 func TestMain(m *testing.M) {
@@ -237,7 +238,7 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 4)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 2)
 	testbench.CreateTopic(t, brokers, quarantine, 1)
-	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	bucket := testbench.Bucket(t, srv)

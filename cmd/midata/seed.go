@@ -11,7 +11,8 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
 
 const seedSynopsis = `seed [flags]
@@ -59,15 +60,13 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
-	if err := kafkasource.EnsureTopics(ctx, addrs,
-		kafkasource.TopicSpec{Name: cfg.TransactionsTopic, Partitions: partitions, KeepForever: true},
-		kafkasource.TopicSpec{Name: cfg.ConsentTopic, Partitions: 3, Compacted: true, KeepForever: true},
-		kafkasource.TopicSpec{Name: quarantine, Partitions: 1},
-	); err != nil {
+	kafka := topics.Connection{Brokers: addrs}
+	if err := topics.Ensure(ctx, kafka, topics.TransactionsSpec(cfg.TransactionsTopic, partitions),
+		topics.ConsentSpec(cfg.ConsentTopic), topics.QuarantineSpec(quarantine)); err != nil {
 		return err
 	}
 	start := time.Now()
-	counts, err := synth.Produce(ctx, addrs, cfg, balancer)
+	counts, err := topics.Seed(ctx, kafka, cfg, balancer)
 	if err != nil {
 		return err
 	}

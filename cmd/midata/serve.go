@@ -22,6 +22,7 @@ import (
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks/s3sink"
 )
 
@@ -101,15 +102,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return usageError{err}
 	}
-	brokers := cfg.Kafka.Brokers
-	if err := kafkasource.EnsureTopics(ctx, brokers,
-		kafkasource.TopicSpec{Name: cfg.Topics.Consent, Partitions: 3, Compacted: true},
-		kafkasource.TopicSpec{Name: cfg.Topics.Quarantine, Partitions: 1},
-		kafkasource.TopicSpec{Name: cfg.Topics.Schedules, Partitions: 1, Compacted: true},
-	); err != nil {
-		return err
-	}
-	if err := jobs.EnsureTopics(ctx, brokers, jobs.Topics{Requests: cfg.Topics.Requests, Runs: cfg.Topics.Runs}); err != nil {
+	kafka := topics.Connection{Brokers: cfg.Kafka.Brokers}
+	names := topics.Names{Transactions: cfg.Topics.Transactions, Consent: cfg.Topics.Consent, Quarantine: cfg.Topics.Quarantine,
+		Requests: cfg.Topics.Requests, Runs: cfg.Topics.Runs, Schedules: cfg.Topics.Schedules}
+	if err := topics.Ensure(ctx, kafka, names.Service()...); err != nil {
 		return err
 	}
 
@@ -129,12 +125,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err := raw.Check(ctx); err != nil {
 		return err
 	}
-	source, err := kafkasource.New(kafkasource.Config{Brokers: brokers, Topic: cfg.Topics.Transactions, Partitioner: cfg.Kafka.Partitioner, Logger: logger})
+	source, err := kafkasource.New(kafkasource.Config{Kafka: kafka, Topic: cfg.Topics.Transactions, Partitioner: cfg.Kafka.Partitioner, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer source.Close()
-	producer := kafkasource.NewProducer(brokers, logger)
+	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
 	balancer, err := kafkasource.PartitionerByName(cfg.Kafka.Partitioner)
 	if err != nil {
@@ -150,7 +146,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 
-	ledger, err := jobs.NewLedger(jobs.LedgerConfig{Brokers: brokers, Topic: cfg.Topics.Runs, Logger: logger})
+	ledger, err := jobs.NewLedger(jobs.LedgerConfig{Kafka: kafka, Topic: cfg.Topics.Runs, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -159,7 +155,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	// time) may have no leader yet: retry for a while.
 	var view *jobs.View
 	for attempt := 1; ; attempt++ {
-		view, err = jobs.OpenView(ctx, jobs.ViewConfig{Brokers: brokers, Topic: cfg.Topics.Runs, Logger: logger})
+		view, err = jobs.OpenView(ctx, jobs.ViewConfig{Kafka: kafka, Topic: cfg.Topics.Runs, Logger: logger})
 		if err == nil || attempt == 30 || ctx.Err() != nil {
 			break
 		}
@@ -178,17 +174,18 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	executor := &pipeline.Executor{Runner: runner, Tasks: queue}
-	worker, err := jobs.NewWorker(jobs.WorkerConfig{Brokers: brokers, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
+	worker, err := jobs.NewWorker(jobs.WorkerConfig{Kafka: kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
 		Executor: metered(executor, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
 	if err != nil {
 		return err
 	}
-	schedules, err := store.Open(ctx, store.Config{Declared: declared, Source: source, Producer: producer,
+	schedules, err := store.Open(ctx, store.Config{Declared: declared, Kafka: kafka, Producer: producer,
 		Topic: cfg.Topics.Schedules, Queue: queue, Logger: logger})
 	if err != nil {
 		return err
 	}
+	defer schedules.Close()
 
 	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: cfg.Topics.Consent}
 	a, err := api.New(api.Config{Runs: queueRuns{queue}, Control: queue, Schedules: schedules, Consent: recorder, Links: runner,
@@ -196,7 +193,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			if !view.Ready() {
 				return errors.New("the run view is not rebuilt yet")
 			}
-			if _, err := source.Ends(ctx, cfg.Topics.Requests); err != nil {
+			if _, err := topics.Ends(ctx, kafka, cfg.Topics.Requests); err != nil {
 				return fmt.Errorf("kafka: %w", err)
 			}
 			return raw.Check(ctx)
@@ -217,9 +214,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return worker.Run(gctx) })
-	g.Go(func() error { return schedules.Watch(gctx, 10*time.Second) })
 	g.Go(func() error {
-		return reportLag(gctx, source, brokers, cfg.Workers.Group, cfg.Topics.Requests, m, 15*time.Second, logger)
+		return topics.WatchLag(gctx, kafka, cfg.Workers.Group, cfg.Topics.Requests, 15*time.Second,
+			func(p int, lag int64) { m.Lag(int32(p), lag) }, logger)
 	})
 	if cfg.Scheduler.Enabled {
 		sched, err := schedule.NewRunner(schedule.RunnerConfig{Source: schedules, Fire: schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})

@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/midata/midata/deploy/testbench"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // runCLI is run, under a name the tests' local variables do not shadow.
@@ -69,7 +70,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 3)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	setS3Env(t, srv)
@@ -305,7 +306,7 @@ func TestTwoServesFireEachScheduleTimeOnceAndShareABulkRun(t *testing.T) {
 		} `json:"request"`
 	}
 	// Both instances fire the schedule once the second has read it from the
-	// schedules topic (it re-reads every 10s); count firings from then on.
+	// schedules topic (it tails the topic); count firings from then on.
 	poll("the schedule on the second instance", 60*time.Second, func() bool {
 		code, _ := call(t, "GET", bases[1]+"/v1/schedules/bulk-self", ops, "")
 		return code == 200
@@ -403,7 +404,7 @@ func serveArgs(t *testing.T, customers, transactions, partitions int, extra ...s
 	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, partitions)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := synth.Produce(t.Context(), brokers, cfg, nil); err != nil {
+	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	setS3Env(t, srv)

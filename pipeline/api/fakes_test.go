@@ -18,6 +18,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/sinks"
 )
 
@@ -164,37 +165,37 @@ func (f *fakeControl) change(id string, st jobs.Status) (jobs.Run, error) {
 type fakeSchedules struct {
 	calls *calls
 	mu    sync.Mutex
-	byID  map[string]Schedule
+	byID  map[string]schedule.Entry
 	err   error // returned by every change
 }
 
-func (f *fakeSchedules) Get(id string) (Schedule, bool) {
+func (f *fakeSchedules) Get(id string) (schedule.Entry, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.byID[id]
 	return s, ok
 }
 
-func (f *fakeSchedules) List() []Schedule {
+func (f *fakeSchedules) List() []schedule.Entry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []Schedule
+	var out []schedule.Entry
 	for _, id := range slices.Sorted(maps.Keys(f.byID)) {
 		out = append(out, f.byID[id])
 	}
 	return out
 }
 
-func (f *fakeSchedules) Put(_ context.Context, s Schedule) (Schedule, error) {
+func (f *fakeSchedules) Put(_ context.Context, s schedule.Schedule) (schedule.Entry, error) {
 	f.calls.add("put schedule %s", s.ID)
 	if f.err != nil {
-		return Schedule{}, f.err
+		return schedule.Entry{}, f.err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s.NextFire = testNow.Add(time.Hour)
-	f.byID[s.ID] = s
-	return s, nil
+	e := schedule.Entry{Schedule: s, NextFire: testNow.Add(time.Hour)}
+	f.byID[s.ID] = e
+	return e, nil
 }
 
 func (f *fakeSchedules) Delete(_ context.Context, id string) error {
@@ -205,22 +206,22 @@ func (f *fakeSchedules) Delete(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.byID[id]; !ok {
-		return fmt.Errorf("schedule %s: %w", id, ErrNotFound)
+		return fmt.Errorf("schedule %s: %w", id, schedule.ErrNotFound)
 	}
 	delete(f.byID, id)
 	return nil
 }
 
-func (f *fakeSchedules) SetPaused(_ context.Context, id string, paused bool) (Schedule, error) {
+func (f *fakeSchedules) SetPaused(_ context.Context, id string, paused bool) (schedule.Entry, error) {
 	f.calls.add("paused %s %t", id, paused)
 	if f.err != nil {
-		return Schedule{}, f.err
+		return schedule.Entry{}, f.err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.byID[id]
 	if !ok {
-		return Schedule{}, fmt.Errorf("schedule %s: %w", id, ErrNotFound)
+		return schedule.Entry{}, fmt.Errorf("schedule %s: %w", id, schedule.ErrNotFound)
 	}
 	s.Paused = paused
 	f.byID[id] = s
@@ -234,10 +235,10 @@ func (f *fakeSchedules) RunNow(_ context.Context, id string) (jobs.Run, error) {
 	}
 	s, ok := f.Get(id)
 	if !ok {
-		return jobs.Run{}, fmt.Errorf("schedule %s: %w", id, ErrNotFound)
+		return jobs.Run{}, fmt.Errorf("schedule %s: %w", id, schedule.ErrNotFound)
 	}
 	req := jobs.Request{ID: id + "@" + testNow.Format(time.RFC3339), Kind: jobs.KindRelease, Recipient: s.Recipient,
-		Scope: jobs.Scope{Customers: s.Customers}, ScheduleID: id, FireTime: testNow, CreatedAt: testNow}
+		Scope: jobs.Scope{Customers: s.Scope.Customers}, ScheduleID: id, FireTime: testNow, CreatedAt: testNow}
 	return jobs.Run{ID: req.ID, Request: req, Status: jobs.StatusQueued, CreatedAt: testNow}, nil
 }
 
@@ -260,7 +261,7 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 	h := &harness{calls: &calls{}}
 	h.runs = &fakeRuns{calls: h.calls, runs: map[string]jobs.Run{}}
 	h.control = &fakeControl{calls: h.calls, runs: h.runs}
-	h.schedules = &fakeSchedules{calls: h.calls, byID: map[string]Schedule{}}
+	h.schedules = &fakeSchedules{calls: h.calls, byID: map[string]schedule.Entry{}}
 	cfg := Config{
 		Runs: h.runs, Control: h.control, Schedules: h.schedules,
 		Consent: ConsentFunc(func(_ context.Context, customerID string, from, to time.Time) (string, error) {

@@ -7,11 +7,13 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/schedule"
 )
 
 // Errors a backend wraps so the API answers with the right status. The API
-// also understands pipeline.ErrInvalidRequest (400), sinks.ErrNotFound (404)
-// and jobs.ErrTransient (503).
+// also understands pipeline.ErrInvalidRequest (400), sinks.ErrNotFound (404),
+// jobs.ErrTransient (503) and the schedule package's ErrNotFound (404),
+// ErrReadOnly (409), ErrInvalid (400) and ErrUnavailable (503).
 var (
 	ErrNotFound    = errors.New("not found")   // 404: no run, schedule or release with that id
 	ErrConflict    = errors.New("conflict")    // 409: not possible in the current state (retry a run that has not failed)
@@ -94,20 +96,23 @@ func (f HealthFunc) Ready(ctx context.Context) error { return f(ctx) }
 // ScheduleReader reads the schedules (declared in the config file or made
 // through the API), as rebuilt from the schedules topic.
 type ScheduleReader interface {
-	Get(id string) (Schedule, bool)
-	List() []Schedule // sorted by id
+	Get(id string) (schedule.Entry, bool)
+	List() []schedule.Entry // sorted by id
 }
 
-// ScheduleWriter changes schedules. Errors wrap ErrNotFound for an unknown
-// id, ErrInvalid for a schedule that can never work (a bad cron spec) and
-// ErrConflict for one that may not be changed (declared in the config file).
+// ScheduleWriter changes schedules. Errors wrap schedule.ErrNotFound (or
+// ErrNotFound) for an unknown id, schedule.ErrInvalid (or ErrInvalid) for a
+// schedule that can never work (a bad cron spec), schedule.ErrReadOnly (or
+// ErrConflict) for one that may not be changed (declared in the config
+// file) and schedule.ErrUnavailable (or ErrUnavailable) when the store did
+// not answer.
 type ScheduleWriter interface {
 	// Put creates or replaces the schedule s.ID and returns it as stored.
-	Put(ctx context.Context, s Schedule) (Schedule, error)
+	Put(ctx context.Context, s schedule.Schedule) (schedule.Entry, error)
 	// Delete removes the schedule id.
 	Delete(ctx context.Context, id string) error
 	// SetPaused pauses (true) or resumes (false) the schedule id.
-	SetPaused(ctx context.Context, id string, paused bool) (Schedule, error)
+	SetPaused(ctx context.Context, id string, paused bool) (schedule.Entry, error)
 }
 
 // ScheduleRunner fires a schedule now, outside its cron times.

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/schedule"
 )
 
 // Schedule is a cron schedule of releases, as the API takes and shows it.
@@ -24,6 +26,44 @@ type Schedule struct {
 	NextFire time.Time `json:"next_fire,omitzero"`
 	LastFire time.Time `json:"last_fire,omitzero"`
 }
+
+// scheduleView is the schedule e as the API shows it.
+func scheduleView(e schedule.Entry) Schedule {
+	v := Schedule{ID: e.ID, Cron: e.Spec, Recipient: e.Recipient, Customers: e.Scope.Customers, All: e.Scope.All,
+		Period: string(e.Period), Formats: e.Formats, Paused: e.Paused, Source: "api", NextFire: e.NextFire, LastFire: e.LastFire}
+	if e.Declared {
+		v.Source = "config"
+	}
+	return v
+}
+
+// scheduleOf is the schedule the API stores for s.
+func scheduleOf(s Schedule) schedule.Schedule {
+	return schedule.Schedule{ID: s.ID, Spec: s.Cron, Recipient: s.Recipient, Scope: schedule.Scope{Customers: s.Customers, All: s.All},
+		Period: schedule.Period(s.Period), Formats: s.Formats, Paused: s.Paused}
+}
+
+// scheduleErr makes the schedule package's errors match the API's, so
+// failErr answers them with their status; the message stays the store's.
+func scheduleErr(err error) error {
+	for _, m := range []struct{ from, to error }{
+		{schedule.ErrNotFound, ErrNotFound},
+		{schedule.ErrReadOnly, ErrConflict},
+		{schedule.ErrInvalid, ErrInvalid},
+		{schedule.ErrUnavailable, ErrUnavailable},
+	} {
+		if errors.Is(err, m.from) {
+			return &mappedError{err: err, as: m.to}
+		}
+	}
+	return err
+}
+
+// mappedError is err that also matches as.
+type mappedError struct{ err, as error }
+
+func (e *mappedError) Error() string   { return e.err.Error() }
+func (e *mappedError) Unwrap() []error { return []error{e.err, e.as} }
 
 // ScheduleRequest is the body of POST /v1/schedules and PUT
 // /v1/schedules/{id}.
@@ -81,21 +121,21 @@ func (a *API) schedule(w http.ResponseWriter, r *http.Request, pathID string) (S
 }
 
 func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) {
-	list := ScheduleList{Schedules: a.schedules.List()}
-	if list.Schedules == nil {
-		list.Schedules = []Schedule{}
+	list := ScheduleList{Schedules: []Schedule{}}
+	for _, e := range a.schedules.List() {
+		list.Schedules = append(list.Schedules, scheduleView(e))
 	}
 	a.writeJSON(w, r, http.StatusOK, list)
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s, ok := a.schedules.Get(id)
+	e, ok := a.schedules.Get(id)
 	if !ok {
 		a.fail(w, r, http.StatusNotFound, "get schedule "+id+": no such schedule: list them with GET /v1/schedules")
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, s)
+	a.writeJSON(w, r, http.StatusOK, scheduleView(e))
 }
 
 func (a *API) createSchedule(w http.ResponseWriter, r *http.Request) {
@@ -109,14 +149,14 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusConflict, op+" "+s.ID+": it exists: PUT /v1/schedules/"+s.ID+" to replace it")
 		return
 	}
-	stored, err := a.schedules.Put(r.Context(), s)
+	stored, err := a.schedules.Put(r.Context(), scheduleOf(s))
 	if err != nil {
-		a.failErr(w, r, op+" "+s.ID, err)
+		a.failErr(w, r, op+" "+s.ID, scheduleErr(err))
 		return
 	}
 	a.log.InfoContext(r.Context(), "schedule created", "request_id", requestIDOf(r.Context()), "schedule", s.ID, "role", roleOf(r.Context()))
 	w.Header().Set("Location", "/v1/schedules/"+stored.ID)
-	a.writeJSON(w, r, http.StatusCreated, stored)
+	a.writeJSON(w, r, http.StatusCreated, scheduleView(stored))
 }
 
 func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) {
@@ -127,19 +167,19 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, op, err)
 		return
 	}
-	stored, err := a.schedules.Put(r.Context(), s)
+	stored, err := a.schedules.Put(r.Context(), scheduleOf(s))
 	if err != nil {
-		a.failErr(w, r, op, err)
+		a.failErr(w, r, op, scheduleErr(err))
 		return
 	}
 	a.log.InfoContext(r.Context(), "schedule put", "request_id", requestIDOf(r.Context()), "schedule", id, "role", roleOf(r.Context()))
-	a.writeJSON(w, r, http.StatusOK, stored)
+	a.writeJSON(w, r, http.StatusOK, scheduleView(stored))
 }
 
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := a.schedules.Delete(r.Context(), id); err != nil {
-		a.failErr(w, r, "delete schedule "+id, err)
+		a.failErr(w, r, "delete schedule "+id, scheduleErr(err))
 		return
 	}
 	a.log.InfoContext(r.Context(), "schedule deleted", "request_id", requestIDOf(r.Context()), "schedule", id, "role", roleOf(r.Context()))
@@ -155,20 +195,20 @@ func (a *API) setPaused(w http.ResponseWriter, r *http.Request, paused bool) {
 	if paused {
 		verb = "pause"
 	}
-	s, err := a.schedules.SetPaused(r.Context(), id, paused)
+	e, err := a.schedules.SetPaused(r.Context(), id, paused)
 	if err != nil {
-		a.failErr(w, r, verb+" schedule "+id, err)
+		a.failErr(w, r, verb+" schedule "+id, scheduleErr(err))
 		return
 	}
 	a.log.InfoContext(r.Context(), "schedule "+verb+"d", "request_id", requestIDOf(r.Context()), "schedule", id, "role", roleOf(r.Context()))
-	a.writeJSON(w, r, http.StatusOK, s)
+	a.writeJSON(w, r, http.StatusOK, scheduleView(e))
 }
 
 func (a *API) runSchedule(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	run, err := a.schedules.RunNow(r.Context(), id)
 	if err != nil {
-		a.failErr(w, r, "run schedule "+id, err)
+		a.failErr(w, r, "run schedule "+id, scheduleErr(err))
 		return
 	}
 	a.log.InfoContext(r.Context(), "schedule run now", "request_id", requestIDOf(r.Context()), "schedule", id, "run", run.ID, "role", roleOf(r.Context()))

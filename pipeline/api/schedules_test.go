@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/midata/midata/pipeline/schedule"
 )
 
 func monthly(id string) map[string]any {
@@ -19,8 +21,8 @@ func TestCreateSchedule(t *testing.T) {
 		t.Errorf("Location %q, want /v1/schedules/m1", rec.Header().Get("Location"))
 	}
 	stored, ok := h.schedules.Get("m1")
-	if !ok || stored.Cron != "CRON_TZ=Europe/London 0 3 1 * *" || !stored.All || stored.Recipient != "partner:px" ||
-		stored.Period != "month" || !slices.Equal(stored.Formats, []string{"ndjson", "parquet"}) || stored.Source != "api" {
+	if !ok || stored.Spec != "CRON_TZ=Europe/London 0 3 1 * *" || !stored.Scope.All || stored.Recipient != "partner:px" ||
+		stored.Period != "month" || !slices.Equal(stored.Formats, []string{"ndjson", "parquet"}) || stored.Declared {
 		t.Errorf("stored %+v", stored)
 	}
 	if s.NextFire.IsZero() {
@@ -63,6 +65,12 @@ func TestBadSchedulesAreRefused(t *testing.T) {
 			fmt.Errorf("cron %q: end of range (61) above maximum (59): %w", "61 * * * *", ErrInvalid), 400, "above maximum"},
 		{"a schedule from the config file may not be replaced", "PUT", "/v1/schedules/m1", with("id", nil),
 			fmt.Errorf("schedule m1 is declared in the config file: change it there: %w", ErrConflict), 409, "config file"},
+		{"a schedule the store calls read-only is 409", "PUT", "/v1/schedules/m1", with("id", nil),
+			fmt.Errorf("schedule %q is declared in the config file; change it there: %w", "m1", schedule.ErrReadOnly), 409, "config file"},
+		{"a schedule the store calls invalid is 400", "POST", "/v1/schedules", with("cron", "61 * * * *"),
+			fmt.Errorf("cron %q: above maximum: %w", "61 * * * *", schedule.ErrInvalid), 400, "above maximum"},
+		{"a store that did not answer is 503", "POST", "/v1/schedules", monthly("m1"),
+			fmt.Errorf("store schedule %q: %w: broker down", "m1", schedule.ErrUnavailable), 503, "try again"},
 		{"a PUT whose body names another id is refused", "PUT", "/v1/schedules/m1", with("id", "m2"), nil, 400, `differs from the path's "m1"`},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midata/midata/pipeline/topics"
 )
 
 func TestBackoffDoublesFromTheBaseUpToTheLimit(t *testing.T) {
@@ -28,11 +30,11 @@ func TestWorkerConfigValidateNamesEveryProblem(t *testing.T) {
 	}{
 		{"an empty config lacks brokers, executor, ledger and view", WorkerConfig{},
 			[]string{"no brokers", "no executor", "a ledger and a view are required"}},
-		{"negative numbers are refused", WorkerConfig{Brokers: []string{"k:9092"}, Executor: exec, Concurrency: -1, MaxAttempts: -2, DrainTimeout: -time.Second},
+		{"negative numbers are refused", WorkerConfig{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, Concurrency: -1, MaxAttempts: -2, DrainTimeout: -time.Second},
 			[]string{"concurrency -1", "max attempts -2", "drain timeout -1s"}},
-		{"a backoff limit below its base is refused", WorkerConfig{Brokers: []string{"k:9092"}, Executor: exec, BackoffBase: time.Minute, BackoffMax: time.Second},
+		{"a backoff limit below its base is refused", WorkerConfig{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, BackoffBase: time.Minute, BackoffMax: time.Second},
 			[]string{"backoff max 1s is below backoff base 1m0s"}},
-		{"a broker list in one string is refused", WorkerConfig{Brokers: []string{"a:1,b:2"}, Executor: exec},
+		{"a broker list in one string is refused", WorkerConfig{Kafka: topics.Connection{Brokers: []string{"a:1,b:2"}}, Executor: exec},
 			[]string{`broker "a:1,b:2": want host:port`}},
 	}
 	for _, tt := range tests {

@@ -5,15 +5,18 @@
 // instance rebuilds from that topic at start.
 //
 // It does not make releases itself (pipeline.Runner does, behind the
-// Executor seam), decide when schedules fire (pipeline/schedule) or serve
-// HTTP (pipeline/api).
+// Executor seam), decide when schedules fire (pipeline/schedule), serve
+// HTTP (pipeline/api) or speak Kafka: package topics gives it the producer,
+// the view of a compacted topic, the consumer group and the topic specs
+// (topics.RequestsSpec, topics.RunsSpec; Topics.Specs).
 //
 // # Pieces
 //
 //   - Ledger publishes Run events on midata.runs (key: run id, value: the
 //     whole Run as JSON; the topic is compacted).
-//   - View rebuilds the runs from midata.runs at start (Ready) and tails it;
-//     Sync gives read-your-writes across instances.
+//   - View rebuilds the runs from midata.runs at start (Ready) and tails it,
+//     a topics.View that applies events with the merge rules below; Sync
+//     gives read-your-writes across instances.
 //   - Queue submits, cancels and retries runs: Submit publishes the queued
 //     Run first, then the Request on midata.requests (key: request id).
 //   - Worker consumes midata.requests in a consumer group, calls the

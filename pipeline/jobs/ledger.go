@@ -6,17 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // LedgerConfig configures a Ledger.
 type LedgerConfig struct {
-	// Brokers are the bootstrap brokers, host:port. Required.
-	Brokers []string
-	// Topic is the runs topic. Default DefaultRunsTopic.
+	// Kafka is how to reach the cluster. Its Brokers are required.
+	Kafka topics.Connection
+	// Topic is the runs topic. Default topics.DefaultRuns.
 	Topic string
 	// Logger receives the producer's warnings. Default: discard.
 	Logger *slog.Logger
@@ -26,19 +25,7 @@ type LedgerConfig struct {
 
 // Validate reports what is wrong with the configuration.
 func (c LedgerConfig) Validate() error {
-	return validateBrokers(c.Brokers)
-}
-
-func validateBrokers(brokers []string) error {
-	if len(brokers) == 0 {
-		return errors.New("no brokers: want one or more host:port")
-	}
-	for _, b := range brokers {
-		if strings.TrimSpace(b) == "" || strings.Contains(b, ",") {
-			return fmt.Errorf("broker %q: want host:port", b)
-		}
-	}
-	return nil
+	return c.Kafka.Validate()
 }
 
 // Ledger publishes Run events on the runs topic: every change of a run is
@@ -47,12 +34,12 @@ func validateBrokers(brokers []string) error {
 // requests through the same producer. It is safe for concurrent
 // use.
 type Ledger struct {
-	p     *kafkasource.Producer
+	p     *topics.Producer
 	topic string
 	now   func() time.Time
 }
 
-// NewLedger returns a Ledger writing to cfg.Brokers. It does not connect:
+// NewLedger returns a Ledger writing to cfg.Kafka. It does not connect:
 // the first Publish does.
 func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if err := cfg.Validate(); err != nil {
@@ -63,7 +50,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 		cfg.Now = time.Now
 	}
 	return &Ledger{
-		p:     kafkasource.NewProducer(cfg.Brokers, cfg.Logger),
+		p:     topics.NewProducer(cfg.Kafka, cfg.Logger),
 		topic: t.Runs,
 		now:   cfg.Now,
 	}, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // Every Ledger, View, Worker and kfake cluster is closed by its test, and
@@ -38,10 +39,13 @@ func newBench(t *testing.T) bench {
 		Requests: testbench.UniqueName(t, "req"),
 		Runs:     testbench.UniqueName(t, "runs"),
 	}}
-	testbench.CreateTopic(t, b.brokers, b.topics.Requests, jobs.RequestsPartitions)
-	testbench.CreateTopic(t, b.brokers, b.topics.Runs, jobs.RunsPartitions)
+	testbench.CreateTopic(t, b.brokers, b.topics.Requests, topics.RequestsPartitions)
+	testbench.CreateTopic(t, b.brokers, b.topics.Runs, topics.RunsPartitions)
 	return b
 }
+
+// kafka returns the connection settings of the bench.
+func (b bench) kafka() topics.Connection { return topics.Connection{Brokers: b.brokers} }
 
 // instance is what one `midata serve` has: a ledger, its view and a queue.
 type instance struct {
@@ -53,7 +57,7 @@ type instance struct {
 // newInstance opens a ledger, a ready view and a queue, closed at cleanup.
 func (b bench) newInstance(t *testing.T) *instance {
 	t.Helper()
-	l, err := jobs.NewLedger(jobs.LedgerConfig{Brokers: b.brokers, Topic: b.topics.Runs})
+	l, err := jobs.NewLedger(jobs.LedgerConfig{Kafka: b.kafka(), Topic: b.topics.Runs})
 	if err != nil {
 		t.Fatalf("NewLedger: %v", err)
 	}
@@ -70,7 +74,7 @@ func (b bench) newInstance(t *testing.T) *instance {
 // closes it at cleanup.
 func (b bench) openView(t *testing.T) *jobs.View {
 	t.Helper()
-	v, err := jobs.OpenView(t.Context(), jobs.ViewConfig{Brokers: b.brokers, Topic: b.topics.Runs, MaxWait: 250 * time.Millisecond})
+	v, err := jobs.OpenView(t.Context(), jobs.ViewConfig{Kafka: b.kafka(), Topic: b.topics.Runs, MaxWait: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("OpenView: %v", err)
 	}
@@ -92,7 +96,7 @@ type worker struct {
 func (b bench) startWorker(t *testing.T, inst *instance, group, id string, exec jobs.Executor, edit func(*jobs.WorkerConfig)) *worker {
 	t.Helper()
 	cfg := jobs.WorkerConfig{
-		Brokers:           b.brokers,
+		Kafka:             b.kafka(),
 		GroupID:           group,
 		RequestsTopic:     b.topics.Requests,
 		InstanceID:        id,
@@ -266,7 +270,7 @@ func (b bench) records(t *testing.T) map[string][]jobs.Run {
 	defer tr.CloseIdleConnections()
 	c := &kafka.Client{Addr: kafka.TCP(b.brokers...), Transport: tr, Timeout: 10 * time.Second}
 	out := map[string][]jobs.Run{}
-	for p := range jobs.RunsPartitions {
+	for p := range topics.RunsPartitions {
 		lo, err := c.ListOffsets(t.Context(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 			b.topics.Runs: {kafka.LastOffsetOf(p)}}})
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // marshalRequest encodes req as the value of its requests-topic message.
@@ -19,18 +19,18 @@ func marshalRequest(req Request) ([]byte, error) {
 
 // decodeRequest decodes a message of the requests topic: the JSON of a
 // Request whose id is the message key.
-func decodeRequest(m kafka.Message) (Request, error) {
+func decodeRequest(topic string, m topics.Message) (Request, error) {
 	var req Request
 	if err := json.Unmarshal(m.Value, &req); err != nil {
-		return Request{}, fmt.Errorf("decode request at %s/%d/%d: %w", m.Topic, m.Partition, m.Offset, err)
+		return Request{}, fmt.Errorf("decode request at %s/%d/%d: %w", topic, m.Partition, m.Offset, err)
 	}
 	switch {
 	case req.ID == "":
-		return Request{}, fmt.Errorf("decode request at %s/%d/%d: %w", m.Topic, m.Partition, m.Offset, errors.New("no id"))
+		return Request{}, fmt.Errorf("decode request at %s/%d/%d: %w", topic, m.Partition, m.Offset, errors.New("no id"))
 	case req.ID != string(m.Key):
-		return Request{}, fmt.Errorf("decode request at %s/%d/%d: id %q under key %q", m.Topic, m.Partition, m.Offset, req.ID, m.Key)
+		return Request{}, fmt.Errorf("decode request at %s/%d/%d: id %q under key %q", topic, m.Partition, m.Offset, req.ID, m.Key)
 	case req.Retry < 0:
-		return Request{}, fmt.Errorf("decode request at %s/%d/%d: negative retry %d", m.Topic, m.Partition, m.Offset, req.Retry)
+		return Request{}, fmt.Errorf("decode request at %s/%d/%d: negative retry %d", topic, m.Partition, m.Offset, req.Retry)
 	}
 	return req, nil
 }

@@ -3,7 +3,7 @@ package jobs
 import (
 	"sync"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // offsetTracker knows, per partition, which fetched messages are still
@@ -12,8 +12,6 @@ import (
 // before it, and an unfinished message must be redelivered if the worker
 // dies. It is safe for concurrent use.
 type offsetTracker struct {
-	topic string
-
 	mu    sync.Mutex
 	parts map[int]*partitionOffsets
 }
@@ -24,8 +22,8 @@ type partitionOffsets struct {
 	committed int64         // the group's offset as far as known: the first fetched, then the last committed
 }
 
-func newOffsetTracker(topic string) *offsetTracker {
-	return &offsetTracker{topic: topic, parts: map[int]*partitionOffsets{}}
+func newOffsetTracker() *offsetTracker {
+	return &offsetTracker{parts: map[int]*partitionOffsets{}}
 }
 
 // fetched records that the message at offset of partition is being worked on.
@@ -43,7 +41,7 @@ func (t *offsetTracker) fetched(partition int, offset int64) {
 }
 
 // done records that the work of the messages is committed.
-func (t *offsetTracker) done(msgs ...kafka.Message) {
+func (t *offsetTracker) done(msgs ...topics.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, m := range msgs {
@@ -58,27 +56,27 @@ func (t *offsetTracker) done(msgs ...kafka.Message) {
 }
 
 // commitable returns, for every partition whose commit point moved past the
-// last commit, a message whose commit (kafka-go commits Offset+1) moves the
+// last commit, a message whose commit (Consumer.Commit commits Offset+1) moves the
 // group's offset there: the oldest unfinished offset, or past the highest
 // fetched one when none is unfinished.
-func (t *offsetTracker) commitable() []kafka.Message {
+func (t *offsetTracker) commitable() []topics.Message {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []kafka.Message
+	var out []topics.Message
 	for id, p := range t.parts {
 		point := p.end
 		for off := range p.pending {
 			point = min(point, off)
 		}
 		if point > p.committed {
-			out = append(out, kafka.Message{Topic: t.topic, Partition: id, Offset: point - 1})
+			out = append(out, topics.Message{Partition: id, Offset: point - 1})
 		}
 	}
 	return out
 }
 
 // committed records that msgs (from commitable) were committed.
-func (t *offsetTracker) committed(msgs []kafka.Message) {
+func (t *offsetTracker) committed(msgs []topics.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, m := range msgs {

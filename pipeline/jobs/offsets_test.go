@@ -4,56 +4,56 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 func TestOffsetTrackerCommitsOnlyBelowTheOldestUnfinishedMessage(t *testing.T) {
-	msg := func(p int, off int64) kafka.Message { return kafka.Message{Topic: "req", Partition: p, Offset: off} }
+	msg := func(p int, off int64) topics.Message { return topics.Message{Partition: p, Offset: off} }
 	type step struct {
-		fetch []kafka.Message
-		done  []kafka.Message
-		want  []kafka.Message // commitable after the step, then committed
+		fetch []topics.Message
+		done  []topics.Message
+		want  []topics.Message // commitable after the step, then committed
 	}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
 		{"one message done is committed", []step{
-			{fetch: []kafka.Message{msg(0, 5)}, want: nil},
-			{done: []kafka.Message{msg(0, 5)}, want: []kafka.Message{msg(0, 5)}},
+			{fetch: []topics.Message{msg(0, 5)}, want: nil},
+			{done: []topics.Message{msg(0, 5)}, want: []topics.Message{msg(0, 5)}},
 		}},
 		{"a later message done waits for an earlier one in flight", []step{
-			{fetch: []kafka.Message{msg(0, 5), msg(0, 6), msg(0, 7)}},
-			{done: []kafka.Message{msg(0, 6), msg(0, 7)}, want: nil},
-			{done: []kafka.Message{msg(0, 5)}, want: []kafka.Message{msg(0, 7)}},
+			{fetch: []topics.Message{msg(0, 5), msg(0, 6), msg(0, 7)}},
+			{done: []topics.Message{msg(0, 6), msg(0, 7)}, want: nil},
+			{done: []topics.Message{msg(0, 5)}, want: []topics.Message{msg(0, 7)}},
 		}},
 		{"a message fetched first is where the group stands: nothing to commit", []step{
-			{fetch: []kafka.Message{msg(0, 7)}, want: nil},
+			{fetch: []topics.Message{msg(0, 7)}, want: nil},
 		}},
 		{"nothing is committed twice", []step{
-			{fetch: []kafka.Message{msg(0, 0)}, done: []kafka.Message{msg(0, 0)}, want: []kafka.Message{msg(0, 0)}},
+			{fetch: []topics.Message{msg(0, 0)}, done: []topics.Message{msg(0, 0)}, want: []topics.Message{msg(0, 0)}},
 			{want: nil},
 		}},
 		{"partitions are independent", []step{
-			{fetch: []kafka.Message{msg(0, 3), msg(1, 9)}, done: []kafka.Message{msg(1, 9)}, want: []kafka.Message{msg(1, 9)}},
+			{fetch: []topics.Message{msg(0, 3), msg(1, 9)}, done: []topics.Message{msg(1, 9)}, want: []topics.Message{msg(1, 9)}},
 		}},
 		{"a message fetched again after a rebalance must be done twice", []step{
-			{fetch: []kafka.Message{msg(2, 4), msg(2, 4)}, done: []kafka.Message{msg(2, 4)}, want: nil},
-			{done: []kafka.Message{msg(2, 4)}, want: []kafka.Message{msg(2, 4)}},
+			{fetch: []topics.Message{msg(2, 4), msg(2, 4)}, done: []topics.Message{msg(2, 4)}, want: nil},
+			{done: []topics.Message{msg(2, 4)}, want: []topics.Message{msg(2, 4)}},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newOffsetTracker("req")
+			tr := newOffsetTracker()
 			for i, s := range tt.steps {
 				for _, m := range s.fetch {
 					tr.fetched(m.Partition, m.Offset)
 				}
 				tr.done(s.done...)
 				got := tr.commitable()
-				slices.SortFunc(got, func(a, b kafka.Message) int { return a.Partition - b.Partition })
-				if !slices.EqualFunc(got, s.want, func(a, b kafka.Message) bool {
-					return a.Topic == b.Topic && a.Partition == b.Partition && a.Offset == b.Offset
+				slices.SortFunc(got, func(a, b topics.Message) int { return a.Partition - b.Partition })
+				if !slices.EqualFunc(got, s.want, func(a, b topics.Message) bool {
+					return a.Partition == b.Partition && a.Offset == b.Offset
 				}) {
 					t.Fatalf("step %d: commitable %v, want %v", i, got, s.want)
 				}

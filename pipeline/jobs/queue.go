@@ -14,7 +14,7 @@ type QueueConfig struct {
 	Ledger *Ledger
 	// View is the view of the Ledger's topic. Required.
 	View *View
-	// RequestsTopic is where requests go. Default DefaultRequestsTopic.
+	// RequestsTopic is where requests go. Default topics.DefaultRequests.
 	RequestsTopic string
 	// Now stamps a request's CreatedAt when it has none. Default time.Now.
 	Now func() time.Time
@@ -35,8 +35,8 @@ func NewQueue(cfg QueueConfig) (*Queue, error) {
 	if cfg.Ledger == nil || cfg.View == nil {
 		return nil, errors.New("new queue: a ledger and a view are required")
 	}
-	if cfg.View.cfg.Topic != cfg.Ledger.topic {
-		return nil, fmt.Errorf("new queue: the view reads %s but the ledger writes %s", cfg.View.cfg.Topic, cfg.Ledger.topic)
+	if cfg.View.Topic() != cfg.Ledger.topic {
+		return nil, fmt.Errorf("new queue: the view reads %s but the ledger writes %s", cfg.View.Topic(), cfg.Ledger.topic)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

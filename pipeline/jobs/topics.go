@@ -1,20 +1,10 @@
 package jobs
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/midata/midata/pipeline/kafkasource"
-)
-
-// Partition counts of the topics EnsureTopics creates.
-const (
-	RequestsPartitions = 6 // the most workers that share the requests at once
-	RunsPartitions     = 3
-)
+import "github.com/midata/midata/pipeline/topics"
 
 // Topics names the topics of the queue and the ledger. Empty names mean
-// DefaultRequestsTopic and DefaultRunsTopic.
+// topics.DefaultRequests and topics.DefaultRuns; topics.RequestsSpec and
+// topics.RunsSpec say how they are created.
 type Topics struct {
 	Requests string
 	Runs     string
@@ -22,25 +12,17 @@ type Topics struct {
 
 func (t Topics) withDefaults() Topics {
 	if t.Requests == "" {
-		t.Requests = DefaultRequestsTopic
+		t.Requests = topics.DefaultRequests
 	}
 	if t.Runs == "" {
-		t.Runs = DefaultRunsTopic
+		t.Runs = topics.DefaultRuns
 	}
 	return t
 }
 
-// EnsureTopics creates the requests topic (RequestsPartitions partitions)
-// and the compacted runs topic (RunsPartitions partitions) when they do not
-// exist yet; existing topics are left as they are.
-func EnsureTopics(ctx context.Context, brokers []string, t Topics) error {
+// Specs returns the specs of the requests and the runs topics, for
+// topics.Ensure.
+func (t Topics) Specs() []topics.Spec {
 	t = t.withDefaults()
-	err := kafkasource.EnsureTopics(ctx, brokers,
-		kafkasource.TopicSpec{Name: t.Requests, Partitions: RequestsPartitions},
-		kafkasource.TopicSpec{Name: t.Runs, Partitions: RunsPartitions, Compacted: true},
-	)
-	if err != nil {
-		return fmt.Errorf("ensure job topics: %w", err)
-	}
-	return nil
+	return []topics.Spec{topics.RequestsSpec(t.Requests), topics.RunsSpec(t.Runs)}
 }

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // ledgerRuns are published before any view opens.
@@ -156,47 +155,23 @@ func TestWaitEndsWithItsContextAndWithTheView(t *testing.T) {
 
 func TestOpenViewOfAMissingTopicSaysHowToCreateIt(t *testing.T) {
 	b := newBench(t)
-	_, err := jobs.OpenView(t.Context(), jobs.ViewConfig{Brokers: b.brokers, Topic: "no-such-topic-" + b.topics.Runs})
-	if err == nil || !strings.Contains(err.Error(), "create it with jobs.EnsureTopics") {
+	_, err := jobs.OpenView(t.Context(), jobs.ViewConfig{Kafka: b.kafka(), Topic: "no-such-topic-" + b.topics.Runs})
+	if err == nil || !strings.Contains(err.Error(), "create it with topics.Ensure") {
 		t.Fatalf("OpenView of a missing topic: %v; want it to say how to create it", err)
 	}
 }
 
-func TestEnsureTopicsCreatesARequestsAndACompactedRunsTopic(t *testing.T) {
-	b := newBench(t)
-	topics := jobs.Topics{Requests: b.topics.Requests + "-e", Runs: b.topics.Runs + "-e"}
-	for range 2 { // the second call finds them and leaves them
-		if err := jobs.EnsureTopics(t.Context(), b.brokers, topics); err != nil {
-			t.Fatalf("EnsureTopics: %v", err)
-		}
+func TestTheJobTopicsAreARequestsAndACompactedRunsTopic(t *testing.T) {
+	specs := jobs.Topics{Runs: "r"}.Specs()
+	if len(specs) != 2 || specs[0].Name != topics.DefaultRequests || specs[0].Partitions != topics.RequestsPartitions || specs[0].Compacted ||
+		specs[1].Name != "r" || specs[1].Partitions != topics.RunsPartitions || !specs[1].Compacted {
+		t.Errorf("Specs() = %+v, want the requests topic and a compacted runs topic", specs)
 	}
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	c := &kafka.Client{Addr: kafka.TCP(b.brokers...), Transport: tr, Timeout: 10 * time.Second}
-	meta, err := c.Metadata(t.Context(), &kafka.MetadataRequest{Topics: []string{topics.Requests, topics.Runs}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{topics.Requests: jobs.RequestsPartitions, topics.Runs: jobs.RunsPartitions}
-	for _, tp := range meta.Topics {
-		if len(tp.Partitions) != want[tp.Name] {
-			t.Errorf("topic %s has %d partitions, want %d", tp.Name, len(tp.Partitions), want[tp.Name])
-		}
-	}
-	res, err := c.DescribeConfigs(t.Context(), &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
-		{ResourceType: kafka.ResourceTypeTopic, ResourceName: topics.Runs, ConfigNames: []string{"cleanup.policy"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var policy string
-	for _, r := range res.Resources {
-		for _, e := range r.ConfigEntries {
-			if e.ConfigName == "cleanup.policy" {
-				policy = e.ConfigValue
-			}
-		}
-	}
-	if policy != "compact" {
-		t.Errorf("runs topic cleanup.policy %q, want compact", policy)
+}
+
+// The defaults jobs declares are the topics package's, where the specs are.
+func TestTheDefaultTopicsAreThoseOfPackageTopics(t *testing.T) {
+	if jobs.DefaultRequestsTopic != topics.DefaultRequests || jobs.DefaultRunsTopic != topics.DefaultRuns || jobs.DefaultSchedulesTopic != topics.DefaultSchedules {
+		t.Errorf("jobs defaults %s %s %s differ from package topics'", jobs.DefaultRequestsTopic, jobs.DefaultRunsTopic, jobs.DefaultSchedulesTopic)
 	}
 }

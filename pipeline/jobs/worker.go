@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // Defaults of WorkerConfig.
@@ -36,12 +36,12 @@ const (
 // WorkerConfig configures a Worker. The zero value of every optional field
 // means its default.
 type WorkerConfig struct {
-	// Brokers are the bootstrap brokers, host:port. Required.
-	Brokers []string
+	// Kafka is how to reach the cluster. Its Brokers are required.
+	Kafka topics.Connection
 	// GroupID is the consumer group the workers of every instance share.
 	// Default DefaultGroupID.
 	GroupID string
-	// RequestsTopic is the topic of requests. Default DefaultRequestsTopic.
+	// RequestsTopic is the topic of requests. Default topics.DefaultRequests.
 	RequestsTopic string
 	// InstanceID names this worker in the runs it handles. Default
 	// <hostname>-<pid>.
@@ -100,7 +100,7 @@ type WorkerConfig struct {
 // Validate reports what is wrong with the configuration, all at once.
 func (c WorkerConfig) Validate() error {
 	var errs []error
-	if err := validateBrokers(c.Brokers); err != nil {
+	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Executor == nil {
@@ -108,8 +108,8 @@ func (c WorkerConfig) Validate() error {
 	}
 	if c.Ledger == nil || c.View == nil {
 		errs = append(errs, errors.New("a ledger and a view are required"))
-	} else if c.View.cfg.Topic != c.Ledger.topic {
-		errs = append(errs, fmt.Errorf("the view reads %s but the ledger writes %s", c.View.cfg.Topic, c.Ledger.topic))
+	} else if c.View.Topic() != c.Ledger.topic {
+		errs = append(errs, fmt.Errorf("the view reads %s but the ledger writes %s", c.View.Topic(), c.Ledger.topic))
 	}
 	for _, f := range []struct {
 		name string
@@ -226,26 +226,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		return errors.New("run worker: it ran already")
 	}
 	cfg := w.cfg
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           cfg.Brokers,
-		GroupID:           cfg.GroupID,
+	r, err := topics.NewConsumer(cfg.Kafka, topics.ConsumerConfig{
+		Group:             cfg.GroupID,
 		Topic:             cfg.RequestsTopic,
-		MinBytes:          1,
-		MaxBytes:          1 << 20,
-		MaxWait:           time.Second,
-		StartOffset:       kafka.FirstOffset,
-		CommitInterval:    0, // commit synchronously, when told
+		ClientID:          cfg.Kafka.WithDefaults().ClientID + "-" + cfg.InstanceID,
 		SessionTimeout:    cfg.SessionTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		RebalanceTimeout:  cfg.RebalanceTimeout,
-		JoinGroupBackoff:  time.Second,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    time.Second,
-		Dialer:            &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "midata-" + cfg.InstanceID},
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			w.log.Debug("requests reader: " + fmt.Sprintf(msg, args...))
-		}),
+		Logger:            w.log,
 	})
+	if err != nil {
+		return fmt.Errorf("run worker: %w", err)
+	}
 	// hard ends the runs in flight: only after the drain.
 	hard, stopHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHard()
@@ -255,7 +247,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		intake:   ctx,
 		hard:     hard,
 		slots:    make(chan struct{}, cfg.Concurrency),
-		offsets:  newOffsetTracker(cfg.RequestsTopic),
+		offsets:  newOffsetTracker(),
 		inflight: map[jobKey]*job{},
 	}
 	w.log.Info("worker started", "group", cfg.GroupID, "topic", cfg.RequestsTopic, "concurrency", cfg.Concurrency)
@@ -276,10 +268,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	s.commit(cctx)
 	cancel()
-	err := r.Close()
+	err = r.Close()
 	w.log.Info("worker stopped")
 	if err != nil {
-		return fmt.Errorf("close requests reader: %w", err)
+		return fmt.Errorf("stop worker: %w", err)
 	}
 	return nil
 }
@@ -295,13 +287,13 @@ type jobKey struct {
 type job struct {
 	key  jobKey
 	req  Request
-	msgs []kafka.Message
+	msgs []topics.Message
 }
 
 // session is one Run of a Worker.
 type session struct {
 	w      *Worker
-	r      *kafka.Reader
+	r      *topics.Consumer
 	intake context.Context // ends: stop fetching
 	hard   context.Context // ends: cancel the runs in flight
 	slots  chan struct{}   // a send takes a slot for a release or task request
@@ -326,7 +318,7 @@ func (s *session) fetch() {
 		case <-s.intake.Done():
 			return
 		}
-		m, err := s.r.FetchMessage(s.intake)
+		m, err := s.r.Fetch(s.intake)
 		if err != nil {
 			<-s.slots
 			if s.intake.Err() != nil {
@@ -343,11 +335,11 @@ func (s *session) fetch() {
 		}
 		wait = 50 * time.Millisecond
 		s.offsets.fetched(m.Partition, m.Offset)
-		req, err := decodeRequest(m)
+		req, err := decodeRequest(s.r.Topic(), m)
 		if err != nil {
 			<-s.slots
 			log.Error("skip undecodable request", "error", err)
-			s.finish(nil, []kafka.Message{m}, true)
+			s.finish(nil, []topics.Message{m}, true)
 			continue
 		}
 		s.take(m, req)
@@ -356,7 +348,7 @@ func (s *session) fetch() {
 
 // take starts the request req carried by m, holding a slot, or attaches m
 // to the same round in flight, or parks a bulk request.
-func (s *session) take(m kafka.Message, req Request) {
+func (s *session) take(m topics.Message, req Request) {
 	key := jobKey{id: req.ID, retry: req.Retry}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -366,7 +358,7 @@ func (s *session) take(m kafka.Message, req Request) {
 		s.w.log.Debug("duplicate request waits for the one in flight", "run", req.ID, "offset", m.Offset)
 		return
 	}
-	j := &job{key: key, req: req, msgs: []kafka.Message{m}}
+	j := &job{key: key, req: req, msgs: []topics.Message{m}}
 	s.inflight[key] = j
 	if req.Kind != KindBulk {
 		s.start(j, false)
@@ -407,7 +399,7 @@ func (s *session) start(j *job, bulk bool) {
 
 // finish ends job j (or the loose messages msgs): when done, their work is
 // on the ledger and their offsets may be committed.
-func (s *session) finish(j *job, msgs []kafka.Message, done bool) {
+func (s *session) finish(j *job, msgs []topics.Message, done bool) {
 	if j != nil {
 		s.mu.Lock()
 		delete(s.inflight, j.key)
@@ -432,7 +424,7 @@ func (s *session) commit(ctx context.Context) {
 	if len(msgs) == 0 {
 		return
 	}
-	if err := s.r.CommitMessages(ctx, msgs...); err != nil {
+	if err := s.r.Commit(ctx, msgs...); err != nil {
 		s.w.log.Warn("commit offsets", "error", err)
 		return
 	}

@@ -6,23 +6,26 @@ import (
 	"log/slog"
 	"math"
 	"strings"
-	"time"
+
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // Defaults of Config.
 const (
-	DefaultTopic         = "transactions"
+	DefaultTopic         = topics.DefaultTransactions
 	DefaultPartitioner   = "murmur2"
 	DefaultSampleSize    = 16
-	DefaultTimeout       = 10 * time.Second
 	DefaultFetchMaxBytes = 8 << 20
 )
 
-// Config configures a Source. The zero value of every field but Brokers
-// means its default.
+// Config configures a Source. The zero value of every field but
+// Kafka.Brokers means its default.
 type Config struct {
-	// Brokers are the bootstrap brokers, host:port. Required.
-	Brokers []string
+	// Kafka is how to reach the cluster: brokers (required) and timeouts.
+	// Its RequestTimeout bounds each metadata and offset request,
+	// connecting to the brokers included, so that unreachable brokers fail
+	// Plan instead of hanging it.
+	Kafka topics.Connection
 
 	// Topic is the transactions topic that Plan and Read work on.
 	// Default "transactions".
@@ -43,11 +46,6 @@ type Config struct {
 	// Logger receives warnings (a partitioner mismatch). Default: discard.
 	Logger *slog.Logger
 
-	// Timeout bounds each metadata and offset request, including connecting
-	// to the brokers, so that unreachable brokers fail Plan instead of
-	// hanging it. Default 10s.
-	Timeout time.Duration
-
 	// FetchMaxBytes is the most bytes one fetch asks for. Default 8 MiB.
 	FetchMaxBytes int
 
@@ -61,13 +59,8 @@ type Config struct {
 // Validate reports what is wrong with the configuration, all at once.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("no brokers: want one or more host:port"))
-	}
-	for _, b := range c.Brokers {
-		if strings.TrimSpace(b) == "" || strings.Contains(b, ",") {
-			errs = append(errs, fmt.Errorf("broker %q: want host:port", b))
-		}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Partitioner != "" {
 		if _, err := PartitionerByName(c.Partitioner); err != nil {
@@ -76,9 +69,6 @@ func (c Config) Validate() error {
 	}
 	if c.SampleSize < 0 {
 		errs = append(errs, fmt.Errorf("sample size %d: want 0 (default %d) or more", c.SampleSize, DefaultSampleSize))
-	}
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout %s: want 0 (default %s) or more", c.Timeout, DefaultTimeout))
 	}
 	if c.FetchMaxBytes < 0 || c.FetchMaxBytes > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("fetch max bytes %d: want 0 (default %d) to %d", c.FetchMaxBytes, DefaultFetchMaxBytes, math.MaxInt32))
@@ -104,9 +94,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
+	c.Kafka = c.Kafka.WithDefaults()
 	if c.FetchMaxBytes == 0 {
 		c.FetchMaxBytes = DefaultFetchMaxBytes
 	}

@@ -1,13 +1,17 @@
-// Package kafkasource owns everything the pipeline does on Kafka: it plans a
-// release's source snapshot (per-partition offset ranges found with
-// offsets-for-times, end offsets frozen at plan time, partition pruning for
-// one customer after checking that the configured partitioner matches the
-// data), streams the records of a snapshot or of a whole topic, writes
-// quarantined records and consent events, and creates the topics midata
-// needs.
+// Package kafkasource owns the transactions topic, the input of every
+// release: it plans a release's source snapshot (per-partition offset
+// ranges found with offsets-for-times, end offsets frozen at plan time,
+// partition pruning for one customer after checking that the configured
+// partitioner matches the data), streams the records of a snapshot, and
+// names the partitioners upstream producers use. ReadTopic also streams a
+// whole topic from its start (the consent topic, until a view of it
+// replaces that).
 //
-// It does not decode or validate record values (package schemas does), and
-// it does not decide what may be released (package consent does).
+// It does not write anything, create topics or read midata's own topics
+// (package topics does, and gives this package its Kafka connection
+// settings and its record type), decode or validate record values
+// (package schemas does), or decide what may be released (package consent
+// does).
 //
 // All Kafka access goes through github.com/segmentio/kafka-go. Reads use the
 // low-level Fetch API with explicit offsets and read_committed isolation, so

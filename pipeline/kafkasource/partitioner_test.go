@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // javaPartition is what Kafka's Java DefaultPartitioner (and its
@@ -95,15 +96,15 @@ func TestConfigValidate(t *testing.T) {
 		cfg     kafkasource.Config
 		wantErr string
 	}{
-		{"brokers alone are enough", kafkasource.Config{Brokers: []string{"127.0.0.1:9092"}}, ""},
-		{"every field set is valid", kafkasource.Config{Brokers: []string{"a:1", "b:2"}, Topic: "t", Partitioner: "crc32",
-			SampleSize: 4, Timeout: time.Second, FetchMaxBytes: 1 << 20}, ""},
+		{"brokers alone are enough", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{"127.0.0.1:9092"}}}, ""},
+		{"every field set is valid", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{"a:1", "b:2"}, RequestTimeout: time.Second}, Topic: "t", Partitioner: "crc32",
+			SampleSize: 4, FetchMaxBytes: 1 << 20}, ""},
 		{"no brokers is an error", kafkasource.Config{}, "no brokers"},
-		{"a blank broker is an error", kafkasource.Config{Brokers: []string{" "}}, "want host:port"},
-		{"an unknown partitioner is an error", kafkasource.Config{Brokers: []string{"a:1"}, Partitioner: "round-robin"}, "round-robin"},
-		{"a negative sample size is an error", kafkasource.Config{Brokers: []string{"a:1"}, SampleSize: -1}, "sample size"},
-		{"a negative timeout is an error", kafkasource.Config{Brokers: []string{"a:1"}, Timeout: -time.Second}, "timeout"},
-		{"a fetch size over 2 GiB is an error", kafkasource.Config{Brokers: []string{"a:1"}, FetchMaxBytes: 1 << 31}, "fetch max bytes"},
+		{"a blank broker is an error", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{" "}}}, "want host:port"},
+		{"an unknown partitioner is an error", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{"a:1"}}, Partitioner: "round-robin"}, "round-robin"},
+		{"a negative sample size is an error", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{"a:1"}}, SampleSize: -1}, "sample size"},
+		{"a negative timeout is an error", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{"a:1"}, RequestTimeout: -time.Second}}, "timeout"},
+		{"a fetch size over 2 GiB is an error", kafkasource.Config{Kafka: topics.Connection{Brokers: []string{"a:1"}}, FetchMaxBytes: 1 << 31}, "fetch max bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

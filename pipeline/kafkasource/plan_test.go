@@ -12,6 +12,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 var t0 = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
@@ -28,7 +29,7 @@ func TestPlanStartsAtOffsetsForTimesAndFreezesTheEnd(t *testing.T) {
 	// record booked before `from` but published after it (h=-2 at offset 2)
 	// sits after the first record at or after `from` (offset 1).
 	produce(t, brokers, name, to(0), at(-3, "a"), at(1, "b"), at(-2, "c"), at(2, "d"), at(5, "late"))
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name})
 
 	snap, err := s.Plan(t.Context(), "", t0)
 	if err != nil {
@@ -101,7 +102,7 @@ func TestPlanStartsAtOffsetsForTimesAndFreezesTheEnd(t *testing.T) {
 func TestPlanOfAnEmptyTopicReadsNothing(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	name := topic(t, brokers, 3)
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name})
 	for _, customer := range []string{"", "C1"} {
 		snap, err := s.Plan(t.Context(), customer, t0)
 		if err != nil {
@@ -119,7 +120,7 @@ func TestPlanOfAnEmptyTopicReadsNothing(t *testing.T) {
 func TestPlanOfAMissingTopicSaysSo(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	name := testbench.UniqueName(t, "missing")
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name})
 	_, err := s.Plan(t.Context(), "", t0)
 	if !errors.Is(err, kafkasource.ErrTopicNotFound) {
 		t.Fatalf("Plan = %v, want ErrTopicNotFound", err)
@@ -168,7 +169,7 @@ func TestPlanFailsInBoundedTimeWhenBrokersDoNotAnswer(t *testing.T) {
 		{"a refused connection fails", refusedAddr, refusedAddr},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(t, kafkasource.Config{Brokers: []string{tt.addr}, Topic: "transactions", Timeout: 1500 * time.Millisecond})
+			s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: []string{tt.addr}, RequestTimeout: 1500 * time.Millisecond}, Topic: "transactions"})
 			start := time.Now()
 			_, err := s.Plan(t.Context(), "C1", t0)
 			took := time.Since(start)

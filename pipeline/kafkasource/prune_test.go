@@ -9,6 +9,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 const partitions = 4
@@ -51,7 +52,7 @@ func TestPlanPrunesToTheCustomersPartitionWhenThePartitionerMatches(t *testing.T
 			name := topic(t, brokers, partitions)
 			seedCustomers(t, brokers, name, tt.balancer, 40, 5)
 			logs := &logBuffer{}
-			s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name, Partitioner: tt.partitioner, Logger: logs.logger()})
+			s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, Partitioner: tt.partitioner, Logger: logs.logger()})
 
 			snap, err := s.Plan(t.Context(), "C7", t0)
 			if err != nil {
@@ -88,7 +89,7 @@ func TestPlanReadsEveryPartitionWhenThePartitionerDoesNotMatch(t *testing.T) {
 			name := topic(t, brokers, partitions)
 			seedCustomers(t, brokers, name, tt.written, 40, 5)
 			logs := &logBuffer{}
-			s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name, Partitioner: tt.configured, Logger: logs.logger()})
+			s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, Partitioner: tt.configured, Logger: logs.logger()})
 
 			snap, err := s.Plan(t.Context(), "C7", t0)
 			if err != nil {
@@ -121,7 +122,7 @@ func TestPlanSamplesTheTailOfAPartitionToo(t *testing.T) {
 	seedCustomers(t, brokers, name, kafka.Murmur2Balancer{}, 40, 5)
 	seedCustomers(t, brokers, name, kafka.CRC32Balancer{}, 40, 1)
 	logs := &logBuffer{}
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name, Logger: logs.logger(), SampleSize: 8})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, Logger: logs.logger(), SampleSize: 8})
 	snap, err := s.Plan(t.Context(), "C7", t0)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // BenchmarkRead reads a 4-partition topic of 40,000 transaction events
@@ -50,7 +51,7 @@ func BenchmarkRead(b *testing.B) {
 			label += "/json.Valid"
 		}
 		b.Run(label, func(b *testing.B) {
-			s := newSource(b, kafkasource.Config{Brokers: brokers, Topic: name, FetchMaxBytes: bc.maxBytes})
+			s := newSource(b, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, FetchMaxBytes: bc.maxBytes})
 			snap, err := s.Plan(b.Context(), "", time.Time{})
 			if err != nil {
 				b.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 func values(msgs []kafkasource.Message) string {
@@ -34,7 +35,7 @@ func TestReadStreamsRangesInOrderAndStopsAtEnd(t *testing.T) {
 		produce(t, brokers, name, to(p), msgs...)
 	}
 	var progress [][2]int64
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name, FetchMaxBytes: 200,
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, FetchMaxBytes: 200,
 		Progress: func(done, total int64) { progress = append(progress, [2]int64{done, total}) }})
 	snap := kafkasource.Snapshot{Topic: name, Ranges: []kafkasource.Range{
 		{Partition: 2, Start: 8, End: 10},
@@ -68,7 +69,7 @@ func TestReadReturnsTheCallbacksErrorAndHonoursCancel(t *testing.T) {
 		msgs = append(msgs, kafka.Message{Value: fmt.Appendf(nil, "%d", i)})
 	}
 	produce(t, brokers, name, to(0), msgs...)
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name, FetchMaxBytes: 100})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, FetchMaxBytes: 100})
 	snap, err := s.Plan(t.Context(), "", time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestReadFailsWhenThePartitionEndsBeforeTheSnapshot(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	name := topic(t, brokers, 1)
 	produce(t, brokers, name, to(0), kafka.Message{Value: []byte("only")})
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name})
 	n := 0
 	err := s.Read(t.Context(), kafkasource.Snapshot{Topic: name, Ranges: []kafkasource.Range{{Partition: 0, Start: 0, End: 5}}},
 		func(kafkasource.Message) error { n++; return nil })
@@ -168,7 +169,7 @@ func TestReadSkipsAbortedTransactionsAndEndsOnAMarker(t *testing.T) {
 
 	for _, maxBytes := range []int{0, 1} { // one fetch, or one batch per fetch
 		t.Run(fmt.Sprintf("fetch max bytes %d", maxBytes), func(t *testing.T) {
-			s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name, FetchMaxBytes: maxBytes})
+			s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name, FetchMaxBytes: maxBytes})
 			snap, err := s.Plan(t.Context(), "", time.Time{})
 			if err != nil {
 				t.Fatal(err)
@@ -202,7 +203,7 @@ func TestOneSourceServesConcurrentPlansAndReads(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	name := topic(t, brokers, partitions)
 	seedCustomers(t, brokers, name, kafka.Murmur2Balancer{}, 20, 10)
-	s := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name})
 	errs := make(chan error, 8)
 	for i := range 8 {
 		go func() {

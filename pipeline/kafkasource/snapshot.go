@@ -1,6 +1,6 @@
 package kafkasource
 
-import "time"
+import "github.com/midata/midata/pipeline/topics"
 
 // Range is the offsets [Start, End) of one partition that a release reads.
 type Range struct {
@@ -38,20 +38,9 @@ func (s Snapshot) Records() int64 {
 	return n
 }
 
-// Message is one record read from Kafka. Key and Value are owned by the
-// receiver; Value is nil for a tombstone, Key is nil for a record without a
-// key.
-type Message struct {
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Time      time.Time // the record's Kafka timestamp, UTC
-	Headers   []Header
-}
+// Message is one record read from Kafka: the one record type of every
+// Kafka reader of midata (topics.Message).
+type Message = topics.Message
 
 // Header is one record header.
-type Header struct {
-	Key   string
-	Value []byte
-}
+type Header = topics.Header

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,17 +58,9 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{cfg: cfg, balancer: b, addr: kafka.TCP(cfg.Brokers...), transport: newTransport(cfg.Timeout)}, nil
-}
-
-// newTransport returns a kafka-go transport of our own (not the package's
-// DefaultTransport), so that Close can stop its goroutines.
-func newTransport(timeout time.Duration) *kafka.Transport {
-	return &kafka.Transport{
-		Dial:        (&net.Dialer{Timeout: timeout}).DialContext,
-		DialTimeout: timeout,
-		ClientID:    "midata",
-	}
+	// The transport is one of our own (not kafka-go's DefaultTransport), so
+	// that Close can stop its goroutines.
+	return &Source{cfg: cfg, balancer: b, addr: cfg.Kafka.Addr(), transport: cfg.Kafka.Transport()}, nil
 }
 
 // Close closes the Source's connections. Calls in flight fail.
@@ -86,7 +77,7 @@ func (s *Source) rt() *kafka.Transport {
 }
 
 // brokers names the bootstrap brokers in errors.
-func (s *Source) brokers() string { return strings.Join(s.cfg.Brokers, ",") }
+func (s *Source) brokers() string { return s.cfg.Kafka.String() }
 
 // partitions returns the sorted partition ids of topic, or an error wrapping
 // ErrTopicNotFound.
@@ -99,7 +90,7 @@ func (s *Source) partitions(ctx context.Context, topic string) ([]int, error) {
 	// The transport answers metadata from a cache refreshed every few
 	// seconds: ask the cluster afresh before calling the topic missing, and
 	// if it is there after all, continue with the fresh transport.
-	fresh := newTransport(s.cfg.Timeout)
+	fresh := s.cfg.Kafka.Transport()
 	ids, err = s.metadata(ctx, &kafka.Client{Addr: s.addr, Transport: fresh}, topic)
 	if err != nil {
 		fresh.CloseIdleConnections()
@@ -201,11 +192,11 @@ func offsetKind(ts int64) string {
 	return "for time " + time.UnixMilli(ts).UTC().Format(time.RFC3339Nano)
 }
 
-// retry runs op with a deadline of cfg.Timeout, again while it fails with
+// retry runs op with a deadline of the request timeout, again while it fails with
 // a retriable Kafka error (a leader moving, a topic being created), and
 // turns a timeout into an error that names the brokers.
 func (s *Source) retry(ctx context.Context, op func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Kafka.RequestTimeout)
 	defer cancel()
 	backoff := 50 * time.Millisecond
 	for {
@@ -231,7 +222,7 @@ func (s *Source) explain(err error) error {
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return fmt.Errorf("no answer from kafka brokers %s within %s (check the addresses and that the brokers run): %w", s.brokers(), s.cfg.Timeout, err)
+		return fmt.Errorf("no answer from kafka brokers %s within %s (check the addresses and that the brokers run): %w", s.brokers(), s.cfg.Kafka.RequestTimeout, err)
 	}
 	var op *net.OpError
 	if errors.As(err, &op) {

@@ -4,10 +4,11 @@
 // Firing of each fire time, and the Runner loop that fires what is due
 // against an injected Clock.
 //
-// It does not store schedules (a teammate keeps them on the compacted
-// midata.schedules topic and serves them through the API), queue requests or
-// make releases: the Runner hands each Firing to a Fire function, which
-// `midata serve` wires to the request queue (pipeline/jobs).
+// It does not store schedules (package schedule/store keeps them on the
+// compacted midata.schedules topic, as Entry values with this package's
+// errors), serve them (package api), queue requests or make releases: the
+// Runner hands each Firing to a Fire function, which `midata serve` wires
+// to the request queue (pipeline/jobs).
 //
 // # Fire times
 //

@@ -1,14 +1,18 @@
 // Package store keeps the schedules of `midata serve`: those declared in the
 // config file (read-only) and those made through the API, which are events
 // on the compacted midata.schedules topic (key: schedule id; a tombstone
-// deletes), rebuilt from the topic at start and re-read periodically so every
-// instance converges. It feeds the schedule Runner (schedule.Source), serves
-// the API (api.Schedules) and turns firings into queued requests.
+// deletes), held in a topics.View: rebuilt from the topic at start, then
+// kept current by tailing it, so every instance converges as soon as a
+// change reaches it. It feeds the schedule Runner (schedule.Source), serves
+// the API (schedule.Entry values and the schedule package's errors) and
+// turns firings into queued requests.
 //
-// It does not decide when schedules fire (package schedule) or run releases.
+// It does not decide when schedules fire (package schedule), answer HTTP
+// (package api, which maps its errors to statuses) or run releases.
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,10 +22,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/midata/midata/pipeline/api"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // Submitter queues a request (the jobs queue).
@@ -31,38 +34,36 @@ type Submitter interface {
 
 // Config wires a Store.
 type Config struct {
-	Declared []schedule.Schedule   // from the config file; validated by the caller
-	Source   *kafkasource.Source   // reads the schedules topic
-	Producer *kafkasource.Producer // writes it
-	Topic    string                // default jobs.DefaultSchedulesTopic
+	Declared []schedule.Schedule // from the config file; validated by the caller
+	Kafka    topics.Connection   // reads the schedules topic
+	Producer *topics.Producer    // writes it
+	Topic    string              // default topics.DefaultSchedules; it must exist
 	Queue    Submitter
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
 
-// Store is the set of schedules. It is safe for concurrent use.
+// Store is the set of schedules. It is safe for concurrent use. Close it
+// when done.
 type Store struct {
 	cfg      Config
-	mu       sync.Mutex
 	declared map[string]schedule.Schedule
-	dynamic  map[string]schedule.Schedule
-	last     map[string]time.Time // last fire time seen by this instance
+	dynamic  *topics.View[schedule.Schedule]
 	changed  chan struct{}
+
+	mu   sync.Mutex
+	last map[string]time.Time // last fire time seen by this instance
 }
 
-var (
-	_ api.Schedules   = (*Store)(nil)
-	_ schedule.Source = (*Store)(nil)
-)
+var _ schedule.Source = (*Store)(nil)
 
-// Open rebuilds the store from the topic.
+// Open rebuilds the store from the topic and keeps it current until ctx
+// ends or Close.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Source == nil || cfg.Producer == nil || cfg.Queue == nil {
-		return nil, errors.New("open schedule store: Source, Producer and Queue are required")
+	if cfg.Producer == nil || cfg.Queue == nil {
+		return nil, errors.New("open schedule store: Producer and Queue are required")
 	}
-	if cfg.Topic == "" {
-		cfg.Topic = jobs.DefaultSchedulesTopic
-	}
+	cfg.Topic = cmp.Or(cfg.Topic, topics.DefaultSchedules)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -73,69 +74,52 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	for _, d := range cfg.Declared {
 		s.declared[d.ID] = d
 	}
-	if err := s.Refresh(ctx); err != nil {
-		return nil, err
+	v, err := topics.OpenView(ctx, cfg.Kafka, topics.ViewConfig[schedule.Schedule]{
+		Topic:    cfg.Topic,
+		Decode:   decodeSchedule,
+		Merge:    mergeSchedule,
+		OnChange: func(string) { s.notify() },
+		Logger:   cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open schedule store: %w", err)
 	}
+	if err := v.Sync(ctx); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("open schedule store: read schedules: %w", err)
+	}
+	s.dynamic = v
 	return s, nil
 }
 
-// Refresh re-reads the topic, taking other instances' changes.
-func (s *Store) Refresh(ctx context.Context) error {
-	dynamic := map[string]schedule.Schedule{}
-	err := s.cfg.Source.ReadTopic(ctx, s.cfg.Topic, func(m kafkasource.Message) error {
-		if m.Value == nil {
-			delete(dynamic, string(m.Key))
-			return nil
-		}
-		var sc schedule.Schedule
-		if err := json.Unmarshal(m.Value, &sc); err != nil || sc.Validate() != nil {
-			s.cfg.Logger.Warn("schedule event skipped", "topic", s.cfg.Topic, "partition", m.Partition, "offset", m.Offset)
-			return nil
-		}
-		dynamic[sc.ID] = sc
-		return nil
-	})
-	if err != nil && !errors.Is(err, kafkasource.ErrTopicNotFound) {
-		return fmt.Errorf("read schedules: %w", err)
+// Close stops following the topic.
+func (s *Store) Close() error { return s.dynamic.Close() }
+
+// decodeSchedule decodes an event of the schedules topic; an invalid one
+// is skipped.
+func decodeSchedule(m topics.Message) (schedule.Schedule, error) {
+	var sc schedule.Schedule
+	if err := json.Unmarshal(m.Value, &sc); err != nil {
+		return schedule.Schedule{}, err
 	}
-	s.mu.Lock()
-	same := mapsEqual(s.dynamic, dynamic)
-	s.dynamic = dynamic
-	s.mu.Unlock()
-	if !same {
-		s.notify()
+	if err := sc.Validate(); err != nil {
+		return schedule.Schedule{}, err
 	}
-	return nil
+	if sc.ID != string(m.Key) {
+		return schedule.Schedule{}, fmt.Errorf("schedule id %q under key %q", sc.ID, m.Key)
+	}
+	return sc, nil
 }
 
-// Watch refreshes the store every interval until ctx ends.
-func (s *Store) Watch(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Warn("schedules not refreshed", "err", err)
-			}
-		}
-	}
+// mergeSchedule takes the latest event of a key, and says it changed
+// nothing when only its times differ, so the Runner is not woken for it.
+func mergeSchedule(cur schedule.Schedule, ok bool, next schedule.Schedule) (schedule.Schedule, bool) {
+	return next, !ok || !sameSchedule(cur, next)
 }
 
-func mapsEqual(a, b map[string]schedule.Schedule) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || !slices.Equal(v.Formats, w.Formats) || v.Spec != w.Spec || v.Paused != w.Paused || v.Period != w.Period ||
-			v.Recipient != w.Recipient || v.Scope.All != w.Scope.All || !slices.Equal(v.Scope.Customers, w.Scope.Customers) {
-			return false
-		}
-	}
-	return true
+func sameSchedule(v, w schedule.Schedule) bool {
+	return slices.Equal(v.Formats, w.Formats) && v.Spec == w.Spec && v.Paused == w.Paused && v.Period == w.Period &&
+		v.Recipient == w.Recipient && v.Scope.All == w.Scope.All && slices.Equal(v.Scope.Customers, w.Scope.Customers)
 }
 
 func (s *Store) notify() {
@@ -145,156 +129,139 @@ func (s *Store) notify() {
 	}
 }
 
-// Schedules returns every schedule, declared ones first (schedule.Source).
+// Schedules returns every schedule, sorted by id; a declared schedule
+// hides one of the topic with its id (schedule.Source).
 func (s *Store) Schedules() []schedule.Schedule {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]schedule.Schedule, 0, len(s.declared)+len(s.dynamic))
+	out := make([]schedule.Schedule, 0, len(s.declared)+s.dynamic.Len())
 	for _, sc := range s.declared {
 		out = append(out, sc)
 	}
-	for id, sc := range s.dynamic {
+	s.dynamic.Range(func(id string, sc schedule.Schedule) bool {
 		if _, shadowed := s.declared[id]; !shadowed {
 			out = append(out, sc)
 		}
-	}
-	slices.SortFunc(out, func(a, b schedule.Schedule) int { return cmpString(a.ID, b.ID) })
+		return true
+	})
+	slices.SortFunc(out, func(a, b schedule.Schedule) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
 // Changed is signalled when the schedules change (schedule.Source).
 func (s *Store) Changed() <-chan struct{} { return s.changed }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// lookup returns the schedule id and whether it is declared.
+func (s *Store) lookup(id string) (sc schedule.Schedule, declared, ok bool) {
+	if sc, ok := s.declared[id]; ok {
+		return sc, true, true
 	}
-	return 0
+	sc, ok = s.dynamic.Get(id)
+	return sc, false, ok
 }
 
-// Get returns one schedule as the API shows it.
-func (s *Store) Get(id string) (api.Schedule, bool) {
-	for _, sc := range s.Schedules() {
-		if sc.ID == id {
-			return s.view(sc), true
-		}
+// Get returns one schedule with its fire times.
+func (s *Store) Get(id string) (schedule.Entry, bool) {
+	sc, declared, ok := s.lookup(id)
+	if !ok {
+		return schedule.Entry{}, false
 	}
-	return api.Schedule{}, false
+	return s.entry(sc, declared), true
 }
 
-// List returns every schedule as the API shows it, sorted by id.
-func (s *Store) List() []api.Schedule {
+// List returns every schedule with its fire times, sorted by id.
+func (s *Store) List() []schedule.Entry {
 	all := s.Schedules()
-	out := make([]api.Schedule, 0, len(all))
+	out := make([]schedule.Entry, 0, len(all))
 	for _, sc := range all {
-		out = append(out, s.view(sc))
+		_, declared := s.declared[sc.ID]
+		out = append(out, s.entry(sc, declared))
 	}
 	return out
 }
 
-func (s *Store) view(sc schedule.Schedule) api.Schedule {
+func (s *Store) entry(sc schedule.Schedule, declared bool) schedule.Entry {
 	s.mu.Lock()
-	_, declared := s.declared[sc.ID]
 	last := s.last[sc.ID]
 	s.mu.Unlock()
-	v := api.Schedule{ID: sc.ID, Cron: sc.Spec, Recipient: sc.Recipient, Customers: sc.Scope.Customers, All: sc.Scope.All,
-		Period: string(sc.Period), Formats: sc.Formats, Paused: sc.Paused, Source: "api", LastFire: last}
-	if declared {
-		v.Source = "config"
-	}
+	e := schedule.Entry{Schedule: sc, Declared: declared, LastFire: last}
 	if !sc.Paused {
-		v.NextFire = sc.Next(s.cfg.Now())
+		e.NextFire = sc.Next(s.cfg.Now())
 	}
-	return v
+	return e
 }
 
-// Put creates or replaces a schedule made through the API.
-func (s *Store) Put(ctx context.Context, v api.Schedule) (api.Schedule, error) {
-	s.mu.Lock()
-	_, declared := s.declared[v.ID]
-	old, existed := s.dynamic[v.ID]
-	s.mu.Unlock()
+// Put creates or replaces a schedule made through the API: the store sets
+// CreatedAt and UpdatedAt. The error wraps schedule.ErrReadOnly for a
+// declared id, schedule.ErrInvalid for a schedule that can never work and
+// schedule.ErrUnavailable when the topic did not take it.
+func (s *Store) Put(ctx context.Context, sc schedule.Schedule) (schedule.Entry, error) {
+	old, declared, existed := s.lookup(sc.ID)
 	if declared {
-		return api.Schedule{}, fmt.Errorf("%w: schedule %q is declared in the config file; change it there", api.ErrConflict, v.ID)
+		return schedule.Entry{}, fmt.Errorf("schedule %q is declared in the config file; change it there: %w", sc.ID, schedule.ErrReadOnly)
 	}
 	now := s.cfg.Now().UTC()
-	sc := schedule.Schedule{ID: v.ID, Spec: v.Cron, Recipient: v.Recipient, Scope: schedule.Scope{Customers: v.Customers, All: v.All},
-		Period: schedule.Period(v.Period), Formats: v.Formats, Paused: v.Paused, CreatedAt: now, UpdatedAt: now}
+	sc.CreatedAt, sc.UpdatedAt = now, now
 	if existed {
 		sc.CreatedAt = old.CreatedAt
 	}
 	if err := sc.Validate(); err != nil {
-		return api.Schedule{}, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return schedule.Entry{}, err
 	}
-	if err := s.publish(ctx, sc.ID, sc); err != nil {
-		return api.Schedule{}, err
+	body, err := json.Marshal(sc)
+	if err != nil {
+		return schedule.Entry{}, fmt.Errorf("encode schedule %q: %w", sc.ID, err)
 	}
-	s.mu.Lock()
-	s.dynamic[sc.ID] = sc
-	s.mu.Unlock()
-	s.notify()
-	return s.view(sc), nil
+	if err := s.write(ctx, "store", sc.ID, body); err != nil {
+		return schedule.Entry{}, err
+	}
+	return s.entry(sc, false), nil
 }
 
-// Delete removes a schedule made through the API.
+// Delete removes a schedule made through the API. The error wraps
+// schedule.ErrNotFound, schedule.ErrReadOnly or schedule.ErrUnavailable.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	s.mu.Lock()
-	_, declared := s.declared[id]
-	_, exists := s.dynamic[id]
-	s.mu.Unlock()
+	_, declared, exists := s.lookup(id)
 	switch {
 	case declared:
-		return fmt.Errorf("%w: schedule %q is declared in the config file; remove it there", api.ErrConflict, id)
+		return fmt.Errorf("schedule %q is declared in the config file; remove it there: %w", id, schedule.ErrReadOnly)
 	case !exists:
-		return fmt.Errorf("schedule %q: %w", id, api.ErrNotFound)
+		return fmt.Errorf("schedule %q: %w", id, schedule.ErrNotFound)
 	}
-	if err := s.cfg.Producer.Publish(ctx, s.cfg.Topic, []byte(id), nil); err != nil {
-		return fmt.Errorf("%w: delete schedule %q: %w", api.ErrUnavailable, id, err)
+	return s.write(ctx, "delete", id, nil)
+}
+
+// write publishes the event of schedule id (nil: a tombstone) and brings
+// the view up to it, so this instance's next read sees it.
+func (s *Store) write(ctx context.Context, op, id string, body []byte) error {
+	if err := s.cfg.Producer.Publish(ctx, s.cfg.Topic, []byte(id), body); err != nil {
+		return fmt.Errorf("%s schedule %q: %w: %w", op, id, schedule.ErrUnavailable, err)
 	}
-	s.mu.Lock()
-	delete(s.dynamic, id)
-	s.mu.Unlock()
-	s.notify()
+	if err := s.dynamic.Sync(ctx); err != nil {
+		s.cfg.Logger.Warn("schedule written; this instance sees it once its view catches up", "schedule", id, "err", err)
+	}
 	return nil
 }
 
 // SetPaused pauses or resumes a schedule made through the API.
-func (s *Store) SetPaused(ctx context.Context, id string, paused bool) (api.Schedule, error) {
-	v, ok := s.Get(id)
+func (s *Store) SetPaused(ctx context.Context, id string, paused bool) (schedule.Entry, error) {
+	sc, _, ok := s.lookup(id)
 	if !ok {
-		return api.Schedule{}, fmt.Errorf("schedule %q: %w", id, api.ErrNotFound)
+		return schedule.Entry{}, fmt.Errorf("schedule %q: %w", id, schedule.ErrNotFound)
 	}
-	v.Paused = paused
-	return s.Put(ctx, v)
-}
-
-func (s *Store) publish(ctx context.Context, id string, sc schedule.Schedule) error {
-	body, err := json.Marshal(sc)
-	if err != nil {
-		return fmt.Errorf("encode schedule %q: %w", id, err)
-	}
-	if err := s.cfg.Producer.Publish(ctx, s.cfg.Topic, []byte(id), body); err != nil {
-		return fmt.Errorf("%w: store schedule %q: %w", api.ErrUnavailable, id, err)
-	}
-	return nil
+	sc.Paused = paused
+	return s.Put(ctx, sc)
 }
 
 // RunNow queues a firing of the schedule now.
 func (s *Store) RunNow(ctx context.Context, id string) (jobs.Run, error) {
-	for _, sc := range s.Schedules() {
-		if sc.ID != id {
-			continue
-		}
-		f, err := schedule.RunNow(sc, s.cfg.Now())
-		if err != nil {
-			return jobs.Run{}, fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		return s.submit(ctx, f)
+	sc, _, ok := s.lookup(id)
+	if !ok {
+		return jobs.Run{}, fmt.Errorf("schedule %q: %w", id, schedule.ErrNotFound)
 	}
-	return jobs.Run{}, fmt.Errorf("schedule %q: %w", id, api.ErrNotFound)
+	f, err := schedule.RunNow(sc, s.cfg.Now())
+	if err != nil {
+		return jobs.Run{}, err
+	}
+	return s.submit(ctx, f)
 }
 
 // Fire queues the request of one firing: its id is the firing's, the same

@@ -2,7 +2,6 @@ package kafkasource_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +10,12 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
-func newProducer(t *testing.T, brokers []string) *kafkasource.Producer {
+func newProducer(t *testing.T, brokers []string) *topics.Producer {
 	t.Helper()
-	p := kafkasource.NewProducer(brokers, nil)
+	p := topics.NewProducer(topics.Connection{Brokers: brokers}, nil)
 	t.Cleanup(func() {
 		if err := p.Close(); err != nil {
 			t.Errorf("Producer.Close: %v", err)
@@ -37,78 +37,11 @@ func readTopic(t *testing.T, s *kafkasource.Source, topic string) []kafkasource.
 	return got
 }
 
-func header(m kafkasource.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return "<none>"
-}
-
-func TestQuarantineKeepsTheOriginalBytesWithReasonAndSource(t *testing.T) {
-	brokers := testbench.Kafka(t)
-	q := topic(t, brokers, 1)
-	p := newProducer(t, brokers)
-	s := newSource(t, kafkasource.Config{Brokers: brokers})
-
-	bad := []kafkasource.Message{
-		{Partition: 3, Offset: 42, Key: []byte("C1"), Value: []byte("{not json\xff")},
-		{Partition: 0, Offset: 7, Key: nil, Value: []byte(`{"customer_id":"C2"}`)},
-		{Partition: 1, Offset: 9, Key: []byte("C3"), Value: nil},
-	}
-	reasons := []string{"decode: invalid character", "key: missing", "empty value"}
-	for i, m := range bad {
-		if err := p.Quarantine(t.Context(), q, m, "transactions", reasons[i]); err != nil {
-			t.Fatalf("Quarantine: %v", err)
-		}
-	}
-	if got := readTopic(t, s, q); len(got) != 0 {
-		t.Fatalf("%d records written before Flush, want them batched", len(got))
-	}
-	if err := p.Flush(t.Context()); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	got := readTopic(t, s, q)
-	if len(got) != len(bad) {
-		t.Fatalf("quarantine holds %d records, want %d", len(got), len(bad))
-	}
-	for i, m := range got {
-		want := bad[i]
-		if string(m.Key) != string(want.Key) || (m.Key == nil) != (want.Key == nil) ||
-			string(m.Value) != string(want.Value) || (m.Value == nil) != (want.Value == nil) {
-			t.Errorf("record %d = key %q value %q, want key %q value %q", i, m.Key, m.Value, want.Key, want.Value)
-		}
-		if r := header(m, "midata-reason"); r != reasons[i] {
-			t.Errorf("record %d midata-reason = %q, want %q", i, r, reasons[i])
-		}
-		if src, wantSrc := header(m, "midata-source"), fmt.Sprintf("transactions/%d/%d", want.Partition, want.Offset); src != wantSrc {
-			t.Errorf("record %d midata-source = %q, want %q", i, src, wantSrc)
-		}
-	}
-}
-
-func TestProducerCloseFlushesQuarantinedRecords(t *testing.T) {
-	brokers := testbench.Kafka(t)
-	q := topic(t, brokers, 1)
-	p := kafkasource.NewProducer(brokers, nil)
-	if err := p.Quarantine(t.Context(), q, kafkasource.Message{Key: []byte("C1"), Value: []byte("x")}, "transactions", "r"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	s := newSource(t, kafkasource.Config{Brokers: brokers})
-	if got := readTopic(t, s, q); len(got) != 1 || string(got[0].Value) != "x" {
-		t.Fatalf("quarantine = %d records, want the one queued before Close", len(got))
-	}
-}
-
 func TestReadTopicReadsACompactedTopicWithTombstones(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	name := testbench.UniqueName(t, "consent")
-	if err := kafkasource.EnsureTopics(t.Context(), brokers, kafkasource.TopicSpec{Name: name, Partitions: 3, Compacted: true}); err != nil {
-		t.Fatalf("EnsureTopics: %v", err)
+	if err := topics.Ensure(t.Context(), topics.Connection{Brokers: brokers}, topics.ConsentSpec(name)); err != nil {
+		t.Fatalf("Ensure: %v", err)
 	}
 	assertCompacted(t, brokers, name)
 	p := newProducer(t, brokers)
@@ -127,7 +60,7 @@ func TestReadTopicReadsACompactedTopicWithTombstones(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	s := newSource(t, kafkasource.Config{Brokers: brokers})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}})
 	got := readTopic(t, s, name)
 	latest := map[string][]byte{}
 	for _, m := range got {
@@ -175,7 +108,7 @@ func assertCompacted(t *testing.T, brokers []string, name string) {
 func TestReadTopicOfAMissingTopicIsErrTopicNotFound(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	name := testbench.UniqueName(t, "missing")
-	s := newSource(t, kafkasource.Config{Brokers: brokers})
+	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}})
 	for range 2 { // asking does not create it
 		err := s.ReadTopic(t.Context(), name, func(kafkasource.Message) error { return nil })
 		if !errors.Is(err, kafkasource.ErrTopicNotFound) || !strings.Contains(err.Error(), name) {
@@ -197,29 +130,4 @@ func TestReadTopicOfAMissingTopicIsErrTopicNotFound(t *testing.T) {
 			t.Fatalf("read %+v, want the one record on partition 1", got)
 		}
 	})
-}
-
-func TestEnsureTopicsCreatesMissingTopicsAndLeavesExistingOnes(t *testing.T) {
-	brokers := testbench.Kafka(t)
-	existing := topic(t, brokers, 2)
-	fresh := testbench.UniqueName(t, "fresh")
-	specs := []kafkasource.TopicSpec{{Name: existing, Partitions: 5}, {Name: fresh, Partitions: 3}}
-	for range 2 {
-		if err := kafkasource.EnsureTopics(t.Context(), brokers, specs...); err != nil {
-			t.Fatalf("EnsureTopics: %v", err)
-		}
-	}
-	for name, want := range map[string]int{existing: 2, fresh: 3} {
-		s2 := newSource(t, kafkasource.Config{Brokers: brokers, Topic: name})
-		snap, err := s2.Plan(t.Context(), "", time.Time{})
-		if err != nil {
-			t.Fatalf("Plan %s: %v", name, err)
-		}
-		if len(snap.Ranges) != want {
-			t.Fatalf("topic %s has %d partitions, want %d", name, len(snap.Ranges), want)
-		}
-	}
-	if err := kafkasource.EnsureTopics(t.Context(), brokers, kafkasource.TopicSpec{Name: ""}); err == nil {
-		t.Fatal("EnsureTopics accepted a topic without a name")
-	}
 }

@@ -1,4 +1,4 @@
-package synth_test
+package topics_test
 
 import (
 	"bytes"
@@ -9,16 +9,11 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 
 	"github.com/midata/midata/deploy/testbench"
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/synth"
 )
-
-// Every writer, client and kfake cluster is closed by its test.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 const txPartitions = 3
 
@@ -33,21 +28,21 @@ func smallConfig(t *testing.T, brokers []string) synth.Config {
 	return cfg
 }
 
-func TestProduceWritesEveryMessageWhereMurmur2PlacesIt(t *testing.T) {
+func TestSeedWritesEveryMessageWhereMurmur2PlacesIt(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	cfg := smallConfig(t, brokers)
 	want := collect(t, cfg)
 
-	counts, err := synth.Produce(t.Context(), brokers, cfg, nil)
+	counts, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil)
 	if err != nil {
-		t.Fatalf("Produce: %v", err)
+		t.Fatalf("Seed: %v", err)
 	}
 	wantCounts := synth.Counts{}
 	for _, m := range want {
 		wantCounts[m.Topic]++
 	}
 	if counts.String() != wantCounts.String() {
-		t.Fatalf("Produce counts = %v, want %v", counts, wantCounts)
+		t.Fatalf("Seed counts = %v, want %v", counts, wantCounts)
 	}
 
 	got := consumeAll(t, brokers, len(want), cfg.TransactionsTopic, cfg.ConsentTopic)
@@ -92,13 +87,13 @@ func TestProduceWritesEveryMessageWhereMurmur2PlacesIt(t *testing.T) {
 	}
 }
 
-func TestProduceUsesTheGivenPartitioner(t *testing.T) {
+func TestSeedUsesTheGivenPartitioner(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	cfg := smallConfig(t, brokers)
 	last := kafka.BalancerFunc(func(_ kafka.Message, ps ...int) int { return ps[len(ps)-1] })
-	counts, err := synth.Produce(t.Context(), brokers, cfg, last)
+	counts, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, last)
 	if err != nil {
-		t.Fatalf("Produce: %v", err)
+		t.Fatalf("Seed: %v", err)
 	}
 	got := consumeAll(t, brokers, counts[cfg.TransactionsTopic], cfg.TransactionsTopic)
 	for p, recs := range got[cfg.TransactionsTopic] {
@@ -108,7 +103,7 @@ func TestProduceUsesTheGivenPartitioner(t *testing.T) {
 	}
 }
 
-func TestProduceCreatesNoTopic(t *testing.T) {
+func TestSeedCreatesNoTopic(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	cfg := synth.DefaultConfig()
 	cfg.Customers, cfg.Transactions, cfg.Malformed = 2, 10, 0
@@ -116,11 +111,11 @@ func TestProduceCreatesNoTopic(t *testing.T) {
 	cfg.ConsentTopic = testbench.UniqueName(t, "synth-missing")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	_, err := synth.Produce(ctx, brokers, cfg, nil)
+	_, err := topics.Seed(ctx, topics.Connection{Brokers: brokers}, cfg, nil)
 	if err == nil {
-		t.Fatal("Produce to missing topics succeeded")
+		t.Fatal("Seed to missing topics succeeded")
 	}
-	t.Logf("Produce to missing topics: %v", err)
+	t.Logf("Seed to missing topics: %v", err)
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: newTransport(t)}
 	var meta *kafka.MetadataResponse
 	meta, err = client.Metadata(t.Context(), &kafka.MetadataRequest{Topics: []string{cfg.TransactionsTopic}})
@@ -129,26 +124,19 @@ func TestProduceCreatesNoTopic(t *testing.T) {
 	}
 	for _, tp := range meta.Topics {
 		if tp.Error == nil && len(tp.Partitions) > 0 {
-			t.Errorf("topic %s exists after Produce", tp.Name)
+			t.Errorf("topic %s exists after Seed", tp.Name)
 		}
 	}
 }
 
-func TestProduceStopsWhenTheContextIsCancelled(t *testing.T) {
+func TestSeedStopsWhenTheContextIsCancelled(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	cfg := smallConfig(t, brokers)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := synth.Produce(ctx, brokers, cfg, nil)
+	_, err := topics.Seed(ctx, topics.Connection{Brokers: brokers}, cfg, nil)
 	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Produce with a cancelled context = %v, want context.Canceled", err)
-	}
-}
-
-func TestCountsListTopicsInNameOrder(t *testing.T) {
-	c := synth.Counts{"transactions": 24012, "midata.consent": 253}
-	if got, want := c.String(), "midata.consent=253 transactions=24012"; got != want {
-		t.Errorf("String() = %q, want %q", got, want)
+		t.Fatalf("Seed with a cancelled context = %v, want context.Canceled", err)
 	}
 }
 
@@ -191,6 +179,19 @@ func consumeAll(t *testing.T, brokers []string, n int, topics ...string) map[str
 	}
 	if read != n {
 		t.Fatalf("read %d records, want %d", read, n)
+	}
+	return out
+}
+
+// collect returns every message Generate emits for cfg.
+func collect(t testing.TB, cfg synth.Config) []synth.Message {
+	t.Helper()
+	var out []synth.Message
+	if err := synth.Generate(cfg, func(m synth.Message) error {
+		out = append(out, m)
+		return nil
+	}); err != nil {
+		t.Fatalf("Generate: %v", err)
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package kafkasource
+package topics
 
 import (
 	"context"
@@ -11,9 +11,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 )
-
-// DefaultQuarantineTopic is where invalid input records go.
-const DefaultQuarantineTopic = "midata.quarantine"
 
 // Quarantine record headers.
 const (
@@ -28,9 +25,11 @@ const quarantineBatch = 500
 // closeTimeout bounds the flush that Close does.
 const closeTimeout = 10 * time.Second
 
-// Producer writes midata's own records: quarantined input records and
-// consent events. Keyed records are placed with murmur2, as the Java
-// clients do. It is safe for concurrent use.
+// Producer writes midata's own records: quarantined input records, consent
+// events, runs, requests and schedules. Keyed records are placed with
+// murmur2, as the Java clients do, unless UsePartitioner says otherwise.
+// Every write is acknowledged by all in-sync replicas. It is safe for
+// concurrent use.
 type Producer struct {
 	w         *kafka.Writer
 	transport *kafka.Transport
@@ -40,18 +39,18 @@ type Producer struct {
 	pending []kafka.Message // quarantined records not yet written
 }
 
-// NewProducer returns a Producer writing to the given brokers. A nil logger
-// discards. It does not connect: the first write does.
-func NewProducer(brokers []string, logger *slog.Logger) *Producer {
+// NewProducer returns a Producer on conn. A nil logger discards. It does
+// not connect: the first write does.
+func NewProducer(conn Connection, logger *slog.Logger) *Producer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	t := newTransport(DefaultTimeout)
+	t := conn.Transport()
 	return &Producer{
 		transport: t,
 		log:       logger,
 		w: &kafka.Writer{
-			Addr:         kafka.TCP(brokers...),
+			Addr:         conn.Addr(),
 			Balancer:     kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
 			BatchSize:    quarantineBatch,
@@ -62,17 +61,14 @@ func NewProducer(brokers []string, logger *slog.Logger) *Producer {
 }
 
 // Quarantine queues record m, read from sourceTopic, for the quarantine
-// topic (DefaultQuarantineTopic when topic is empty): the original key and
+// topic (DefaultQuarantine when topic is empty): the original key and
 // value, with headers midata-reason (reason) and midata-source
 // (<sourceTopic>/<partition>/<offset>). Records are written in batches:
 // when enough are queued, and by Flush, which callers must call before they
 // count the records as kept. Close flushes too.
 func (p *Producer) Quarantine(ctx context.Context, topic string, m Message, sourceTopic, reason string) error {
-	if topic == "" {
-		topic = DefaultQuarantineTopic
-	}
 	msg := kafka.Message{
-		Topic: topic,
+		Topic: or(topic, DefaultQuarantine),
 		Key:   m.Key,
 		Value: m.Value,
 		Headers: []kafka.Header{

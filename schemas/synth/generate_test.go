@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midata/midata/pipeline/synth"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // collect returns every message of cfg.

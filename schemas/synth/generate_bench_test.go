@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/schemas/synth"
 )
 
 // BenchmarkGenerate streams a data set of 1,000,000 transactions per

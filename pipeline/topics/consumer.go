@@ -1,0 +1,117 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	// Group is the consumer group. Required.
+	Group string
+	// Topic is the topic the group consumes. Required.
+	Topic string
+	// ClientID names this member to the brokers. Default the
+	// Connection's.
+	ClientID string
+	// SessionTimeout, HeartbeatInterval and RebalanceTimeout tune the
+	// group (kafka-go's defaults 30s, 3s, 30s when zero).
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+	// Logger receives the reader's own errors at debug level. Default:
+	// discard.
+	Logger *slog.Logger
+}
+
+// Consumer is one member of a consumer group: it fetches the records of
+// the partitions the group gives it, from the group's committed offsets
+// (the first offset for a new group), and commits only when told. It is
+// safe for one goroutine fetching while others commit.
+type Consumer struct {
+	r     *kafka.Reader
+	topic string
+}
+
+// NewConsumer joins cfg.Group on conn. It does not block: the first Fetch
+// waits for the group to give it partitions.
+func NewConsumer(conn Connection, cfg ConsumerConfig) (*Consumer, error) {
+	if err := conn.Validate(); err != nil {
+		return nil, fmt.Errorf("new consumer: %w", err)
+	}
+	if cfg.Group == "" || cfg.Topic == "" {
+		return nil, errors.New("new consumer: a group and a topic are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := conn.Dialer()
+	if cfg.ClientID != "" {
+		d.ClientID = cfg.ClientID
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           conn.Brokers,
+		GroupID:           cfg.Group,
+		Topic:             cfg.Topic,
+		MinBytes:          1,
+		MaxBytes:          1 << 20,
+		MaxWait:           time.Second,
+		StartOffset:       kafka.FirstOffset,
+		CommitInterval:    0, // commit synchronously, when told
+		SessionTimeout:    cfg.SessionTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		RebalanceTimeout:  cfg.RebalanceTimeout,
+		JoinGroupBackoff:  time.Second,
+		ReadBackoffMin:    50 * time.Millisecond,
+		ReadBackoffMax:    time.Second,
+		Dialer:            d,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Debug(cfg.Topic + " reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	return &Consumer{r: r, topic: cfg.Topic}, nil
+}
+
+// Topic returns the topic consumed.
+func (c *Consumer) Topic() string { return c.topic }
+
+// Fetch returns the next record of the member's partitions, waiting for
+// one until ctx ends.
+func (c *Consumer) Fetch(ctx context.Context) (Message, error) {
+	m, err := c.r.FetchMessage(ctx)
+	if err != nil {
+		return Message{}, fmt.Errorf("fetch from %s: %w", c.topic, err)
+	}
+	out := Message{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
+	for _, h := range m.Headers {
+		out.Headers = append(out.Headers, Header{Key: h.Key, Value: h.Value})
+	}
+	return out, nil
+}
+
+// Commit moves the group's offset past each of msgs (to Offset+1 of its
+// partition), synchronously.
+func (c *Consumer) Commit(ctx context.Context, msgs ...Message) error {
+	km := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		km[i] = kafka.Message{Topic: c.topic, Partition: m.Partition, Offset: m.Offset}
+	}
+	if err := c.r.CommitMessages(ctx, km...); err != nil {
+		return fmt.Errorf("commit offsets of %s: %w", c.topic, err)
+	}
+	return nil
+}
+
+// Close leaves the group and closes the connections.
+func (c *Consumer) Close() error {
+	if err := c.r.Close(); err != nil {
+		return fmt.Errorf("close %s consumer: %w", c.topic, err)
+	}
+	return nil
+}

@@ -1,0 +1,336 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// DefaultViewMaxWait is the default ViewConfig.MaxWait.
+const DefaultViewMaxWait = time.Second
+
+// ViewConfig configures a View of one compacted topic whose entries are
+// of type E.
+type ViewConfig[E any] struct {
+	// Topic is the compacted topic. Required; it must exist.
+	Topic string
+	// Decode turns a record that is not a tombstone into the entry of its
+	// key. A record it fails on is logged and skipped: its key keeps the
+	// entry it had. Required.
+	Decode func(m Message) (E, error)
+	// Merge, when set, gives the entry of a key after a decoded record:
+	// cur is its entry so far (ok false: none), next the record's. It
+	// returns the entry to keep and whether it changed. Default: next
+	// replaces cur.
+	Merge func(cur E, ok bool, next E) (E, bool)
+	// OnChange, when set, is called after a record changed or deleted the
+	// entry of key, from the goroutine that reads the record's partition,
+	// without the View's lock held. It must not block for long.
+	OnChange func(key string)
+	// Logger receives read errors and undecodable records. Default:
+	// discard.
+	Logger *slog.Logger
+	// MaxWait is how long one fetch waits for new records before asking
+	// again; new records arrive as soon as they are written whatever it
+	// is. Default 1s.
+	MaxWait time.Duration
+}
+
+// Validate reports what is wrong with the configuration.
+func (c ViewConfig[E]) Validate() error {
+	var errs []error
+	if c.Topic == "" {
+		errs = append(errs, errors.New("no topic"))
+	}
+	if c.Decode == nil {
+		errs = append(errs, errors.New("no decode function"))
+	}
+	if c.MaxWait < 0 {
+		errs = append(errs, fmt.Errorf("max wait %v: want 0 (default %v) or more", c.MaxWait, DefaultViewMaxWait))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrViewClosed is returned by the waits of a closed View.
+var ErrViewClosed = errors.New("view closed")
+
+// View is the in-memory state of a compacted topic: the latest entry of
+// every key. At start it reads the topic from its first offsets up to the
+// high watermarks it had when it opened (then Ready reports true), and it
+// keeps reading new records until its context ends or Close, with one
+// goroutine per partition that Close waits for. A tombstone deletes its
+// key. Entries are kept as decoded, one map entry per key, so the memory
+// per key is the key's bytes, the entry and the map's own few words.
+// It is safe for concurrent use.
+type View[E any] struct {
+	cfg     ViewConfig[E]
+	admin   *admin
+	ctx     context.Context // ends when the View stops reading
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	readers []*kafka.Reader
+
+	mu      sync.Mutex
+	entries map[string]E
+	next    map[int]int64 // the next offset to apply, by partition
+	start   map[int]int64 // the high watermarks at start: Ready once next reaches them
+	ready   bool
+	changed chan struct{} // closed and replaced whenever next moves
+}
+
+// OpenView starts a View of cfg.Topic on conn. The View reads until ctx
+// ends or Close is called; call Close in any case to wait for it. It
+// returns before the View is Ready: Sync waits for it.
+func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*View[E], error) {
+	if err := errors.Join(conn.Validate(), cfg.Validate()); err != nil {
+		return nil, fmt.Errorf("open view of %s: %w", cfg.Topic, err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = DefaultViewMaxWait
+	}
+	v := &View[E]{cfg: cfg, admin: newAdmin(conn), entries: map[string]E{}, changed: make(chan struct{})}
+	partitions, err := v.admin.partitions(ctx, cfg.Topic)
+	if err == nil {
+		v.next, v.start, err = v.admin.offsets(ctx, cfg.Topic, partitions)
+	}
+	if errors.Is(err, ErrTopicNotFound) {
+		err = fmt.Errorf("%w: create it with topics.Ensure", err)
+	}
+	if err != nil {
+		v.admin.close()
+		return nil, fmt.Errorf("open view of %s: %w", cfg.Topic, err)
+	}
+	v.ready = v.caughtUp(v.start)
+
+	v.ctx, v.cancel = context.WithCancel(ctx)
+	for _, p := range partitions {
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers:        conn.Brokers,
+			Topic:          cfg.Topic,
+			Partition:      p,
+			MinBytes:       1,
+			MaxBytes:       4 << 20,
+			MaxWait:        cfg.MaxWait,
+			StartOffset:    kafka.FirstOffset,
+			ReadBackoffMin: 50 * time.Millisecond,
+			ReadBackoffMax: time.Second,
+			Dialer:         conn.Dialer(),
+			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+				cfg.Logger.Debug(cfg.Topic + " reader: " + fmt.Sprintf(msg, args...))
+			}),
+		})
+		if err := r.SetOffset(v.next[p]); err != nil {
+			r.Close()
+			v.Close()
+			return nil, fmt.Errorf("open view of %s: partition %d: %w", cfg.Topic, p, err)
+		}
+		v.readers = append(v.readers, r)
+		v.wg.Add(1)
+		go v.tail(v.ctx, p, r)
+	}
+	return v, nil
+}
+
+// Topic returns the topic the View reads.
+func (v *View[E]) Topic() string { return v.cfg.Topic }
+
+// tail applies the records of partition p until ctx ends.
+func (v *View[E]) tail(ctx context.Context, p int, r *kafka.Reader) {
+	defer v.wg.Done()
+	backoff := 50 * time.Millisecond
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			v.cfg.Logger.Warn("read view", "topic", v.cfg.Topic, "partition", p, "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		v.apply(p, m)
+	}
+}
+
+// apply applies the record m of partition p.
+func (v *View[E]) apply(p int, m kafka.Message) {
+	key := string(m.Key)
+	var e E
+	var decoded bool
+	if m.Value != nil {
+		var err error
+		msg := Message{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
+		for _, h := range m.Headers {
+			msg.Headers = append(msg.Headers, Header{Key: h.Key, Value: h.Value})
+		}
+		if e, err = v.cfg.Decode(msg); err != nil {
+			v.cfg.Logger.Warn("skip undecodable record", "topic", v.cfg.Topic, "partition", p, "offset", m.Offset, "key", key, "error", err)
+		} else {
+			decoded = true
+		}
+	}
+	v.mu.Lock()
+	changed := false
+	switch {
+	case m.Value == nil: // a tombstone: the key is forgotten
+		_, changed = v.entries[key]
+		delete(v.entries, key)
+	case decoded:
+		cur, ok := v.entries[key]
+		next := e
+		changed = true
+		if v.cfg.Merge != nil {
+			next, changed = v.cfg.Merge(cur, ok, e)
+		}
+		if changed {
+			v.entries[key] = next
+		}
+	}
+	v.next[p] = max(v.next[p], m.Offset+1)
+	if !v.ready && v.caughtUp(v.start) {
+		v.ready = true
+	}
+	close(v.changed)
+	v.changed = make(chan struct{})
+	v.mu.Unlock()
+	if changed && v.cfg.OnChange != nil {
+		v.cfg.OnChange(key)
+	}
+}
+
+// caughtUp reports whether every partition's next offset has reached
+// target. v.mu must be held, or v not shared yet.
+func (v *View[E]) caughtUp(target map[int]int64) bool {
+	for p, off := range target {
+		if v.next[p] < off {
+			return false
+		}
+	}
+	return true
+}
+
+// Ready reports whether the View has applied every record that was on the
+// topic when it opened.
+func (v *View[E]) Ready() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ready
+}
+
+// Sync returns once the View has applied every record written before the
+// call (read-your-writes across instances): one offsets request for the
+// high watermarks, then a wait for the readers to reach them.
+func (v *View[E]) Sync(ctx context.Context) error {
+	v.mu.Lock()
+	partitions := make([]int, 0, len(v.next))
+	for p := range v.next {
+		partitions = append(partitions, p)
+	}
+	v.mu.Unlock()
+	_, last, err := v.admin.offsets(ctx, v.cfg.Topic, partitions)
+	if err != nil {
+		return fmt.Errorf("sync view of %s: %w", v.cfg.Topic, err)
+	}
+	if err := v.waitFor(ctx, func() bool { return v.caughtUp(last) }); err != nil {
+		return fmt.Errorf("sync view of %s: %w", v.cfg.Topic, err)
+	}
+	return nil
+}
+
+// waitFor blocks until cond, called with v.mu held, holds. It fails when
+// ctx ends or the View stops reading.
+func (v *View[E]) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		v.mu.Lock()
+		ok, changed := cond(), v.changed
+		v.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-v.ctx.Done():
+			return ErrViewClosed
+		case <-changed:
+		}
+	}
+}
+
+// Get returns the entry of key.
+func (v *View[E]) Get(key string) (E, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.entries[key]
+	return e, ok
+}
+
+// Len returns the number of keys.
+func (v *View[E]) Len() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.entries)
+}
+
+// Range calls fn for every key and its entry, in no order, until fn
+// returns false. It holds the View's lock: fn must not call the View, and
+// records wait until Range returns.
+func (v *View[E]) Range(fn func(key string, e E) bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k, e := range v.entries {
+		if !fn(k, e) {
+			return
+		}
+	}
+}
+
+// Wait blocks until key has an entry that satisfies ok, and returns it.
+// ok is called with the View's lock held. Wait fails when ctx ends or the
+// View closes.
+func (v *View[E]) Wait(ctx context.Context, key string, ok func(E) bool) (E, error) {
+	var got E
+	err := v.waitFor(ctx, func() bool {
+		e, found := v.entries[key]
+		got = e
+		return found && ok(e)
+	})
+	if err != nil {
+		var zero E
+		return zero, err
+	}
+	return got, nil
+}
+
+// Close stops reading and waits for the readers to end. Waits in progress
+// fail. Get, Len and Range still answer from the last state.
+func (v *View[E]) Close() error {
+	if v.cancel != nil {
+		v.cancel()
+	}
+	v.wg.Wait()
+	var errs []error
+	for _, r := range v.readers {
+		errs = append(errs, r.Close())
+	}
+	v.readers = nil
+	v.admin.close()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close view of %s: %w", v.cfg.Topic, err)
+	}
+	return nil
+}
