@@ -1,0 +1,59 @@
+package topics_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/midata/midata/deploy/testbench"
+	"github.com/midata/midata/pipeline/topics"
+)
+
+func TestAConsumerCommitsWhatItIsToldAndLagCountsTheRest(t *testing.T) {
+	conn := connect(t)
+	topic := testbench.UniqueName(t, "queue")
+	if err := topics.Ensure(t.Context(), conn, topics.Spec{Name: topic, Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, conn)
+	for i := range 3 {
+		publish(t, p, topic, fmt.Sprintf("k%d", i), []byte("v"))
+	}
+	group := testbench.UniqueName(t, "group")
+	lag := func() int64 {
+		t.Helper()
+		l, err := topics.Lag(t.Context(), conn, group, topic)
+		if err != nil {
+			t.Fatalf("Lag: %v", err)
+		}
+		return l[0]
+	}
+	if n := lag(); n != 3 {
+		t.Fatalf("lag of a group that read nothing = %d, want 3", n)
+	}
+
+	c, err := topics.NewConsumer(conn, topics.ConsumerConfig{Group: group, Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	var got []topics.Message
+	for range 3 {
+		m, err := c.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		got = append(got, m)
+	}
+	if string(got[0].Key) != "k0" || got[2].Offset != 2 {
+		t.Fatalf("fetched %+v, want k0..k2 at offsets 0..2", got)
+	}
+	if err := c.Commit(ctx, got[1]); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if n := lag(); n != 1 {
+		t.Errorf("lag after committing past offset 1 = %d, want 1", n)
+	}
+}
