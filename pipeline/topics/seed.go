@@ -30,7 +30,7 @@ const (
 // ahead of their clock (log.message.timestamp.after.max.ms), so a period
 // should end in the past. It returns how many messages each topic got; on
 // error, the counts of what was acknowledged before it.
-func Seed(ctx context.Context, conn Connection, cfg synth.Config, partitioner kafka.Balancer) (synth.Counts, error) {
+func Seed(ctx context.Context, conn Connection, cfg synth.Config, partitioner kafka.Balancer) (Counts, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func Seed(ctx context.Context, conn Connection, cfg synth.Config, partitioner ka
 		Transport:              transport,
 	}
 
-	counts := synth.Counts{}
+	counts := Counts{}
 	chunk := make([]kafka.Message, 0, seedChunk)
 	flush := func() error {
 		if len(chunk) == 0 {

@@ -37,7 +37,7 @@ func TestSeedWritesEveryMessageWhereMurmur2PlacesIt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
-	wantCounts := synth.Counts{}
+	wantCounts := topics.Counts{}
 	for _, m := range want {
 		wantCounts[m.Topic]++
 	}

@@ -1,10 +1,12 @@
 // Package synth generates midata's synthetic data set: realistic UK current
 // account transactions and consent events in the input contract
-// (FORMATS.md), deterministic for a seed, streamed so that millions of rows
-// take no more memory than a few. `midata dev`, tests and benchmarks use it.
+// (docs/input-contract.md), deterministic for a seed, streamed so that
+// millions of rows take no more memory than a few. `midata dev`, `midata
+// seed`, tests and benchmarks use it.
 //
-// It owns the data set and writing it to Kafka (Produce). It does not create
-// topics, decode records (schemas does) or know about releases.
+// It owns the data set: generation, encoding and consent events. It is
+// pure: it does not speak Kafka (pipeline/topics.Seed writes the set),
+// create topics, decode records (schemas does) or know about releases.
 package synth
 
 import (

@@ -1,4 +1,4 @@
-package synth
+package topics
 
 import (
 	"slices"
@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Counts is how many messages of the data set were written, per topic.
+// Counts is how many messages Seed wrote, per topic.
 type Counts map[string]int
 
 // String lists the counts by topic name: "midata.consent=253 transactions=24012".
