@@ -205,14 +205,3 @@ func TestDecodeConsentEventRejectsEveryBrokenRule(t *testing.T) {
 		})
 	}
 }
-
-func TestCheckRecipientAcceptsSelfAndPartners(t *testing.T) {
-	for _, r := range []string{"self", "partner:pds-one", "partner:a", "partner:" + strings.Repeat("z", 64)} {
-		if err := schemas.CheckRecipient(r); err != nil {
-			t.Errorf("CheckRecipient(%q) = %v", r, err)
-		}
-	}
-	for _, r := range []string{"", "Self", "partner", "partner:", "partner:A", "partner:a b", "bank:x", "partner:" + strings.Repeat("z", 65)} {
-		assertInvalid(t, schemas.CheckRecipient(r), "recipient", "partner")
-	}
-}
