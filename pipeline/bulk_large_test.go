@@ -33,7 +33,7 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 	const recipient = "partner:pds-one"
 	from, to := cfg.Start, cfg.End
 
-	// The oracle: latest consent per key, then the rules of FORMATS.md.
+	// The oracle: latest consent per key, then the rules of the input contract.
 	type grant struct {
 		status            string
 		cats              []string

@@ -11,7 +11,7 @@ import (
 
 const consentKey = "C000123|partner:pds-one"
 
-// validConsent is the example event of FORMATS.md as a map.
+// validConsent is the example event of the input contract as a map.
 func validConsent() map[string]any {
 	return map[string]any{
 		"consent_id":  "K-88",

@@ -4,8 +4,8 @@
 // Firing of each fire time, and the Scheduler loop that fires what is due
 // against an injected Clock.
 //
-// It does not store schedules (a teammate keeps them on the compacted
-// midata.schedules topic and serves them through the API), queue requests or
+// It does not store schedules (pipeline/schedule/store keeps them on the
+// compacted midata.schedules topic and serves them through the API), queue requests or
 // make releases: the Scheduler hands each Firing to a Fire function, which
 // `midata serve` wires to the request queue (pipeline/jobs).
 //
