@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/synth"
 	"github.com/midata/midata/schemas"
@@ -62,7 +63,7 @@ func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
 	fs.IntVar(&c.KafkaPort, "kafka-port", 0, "port of the in-process Kafka broker; 0 = any free port")
 	fs.IntVar(&c.Customers, "customers", gen.Customers, "customers in the synthetic data set")
 	fs.IntVar(&c.Transactions, "transactions", gen.Transactions, "transactions in the synthetic data set")
-	fs.StringVar(&c.Request.CustomerID, "customer", "C000001", "the sample customer")
+	fs.StringVar((*string)(&c.Request.CustomerID), "customer", "C000001", "the sample customer")
 	fs.StringVar(&from, "from", gen.End.AddDate(0, -3, 0).Format("2006-01-02"), "period start, inclusive")
 	fs.StringVar(&to, "to", gen.End.Format("2006-01-02"), "period end, exclusive")
 	fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated: "+strings.Join(release.Names(), ", "))
@@ -172,8 +173,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer source.Close()
 	producer := kafkasource.NewProducer(brokers, logger)
 	defer producer.Close()
-	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: gen.ConsentTopic}
-	if _, err := recorder.RecordRequest(ctx, c.Request.CustomerID, c.Request.From, c.Request.To); err != nil {
+	recorder := &consent.Recorder{Publisher: producer, Topic: gen.ConsentTopic}
+	if _, err := recorder.RecordRequest(ctx, string(c.Request.CustomerID), c.Request.From, c.Request.To); err != nil {
 		return err
 	}
 	runner, err := pipeline.NewRunner(pipeline.Config{
@@ -184,7 +185,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	res, err := runner.Run(ctx, c.Request)
+	res, err := runner.Release(ctx, c.Request)
 	if err != nil {
 		return err
 	}

@@ -87,8 +87,8 @@ func parseExport(args []string, stderr io.Writer) (*exportConfig, error) {
 		c.LinkTTL = d
 	}
 	fs.Var(duration{&c.LinkTTL}, "link-ttl", "lifetime of the signed download links, e.g. 7d, 36h [MIDATA_LINK_TTL]")
-	fs.StringVar(&c.Request.CustomerID, "customer", "", "the customer id (required)")
-	fs.StringVar(&c.Request.Recipient, "recipient", "self", "self or partner:<id>")
+	fs.StringVar((*string)(&c.Request.CustomerID), "customer", "", "the customer id (required)")
+	fs.StringVar((*string)(&c.Request.Recipient), "recipient", "self", "self or partner:<id>")
 	fs.StringVar(&from, "from", "", "period start, inclusive: 2026-02-01 or RFC 3339 (required)")
 	fs.StringVar(&to, "to", "", "period end, exclusive: 2026-05-01 or RFC 3339 (required)")
 	fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated: "+strings.Join(release.Names(), ", "))
@@ -157,7 +157,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	res, err := runner.Run(ctx, c.Request)
+	res, err := runner.Release(ctx, c.Request)
 	if err != nil {
 		return err
 	}

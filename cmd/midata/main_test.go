@@ -21,6 +21,7 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/synth"
+	"github.com/midata/midata/schemas/release"
 )
 
 func TestMain(m *testing.M) {
@@ -286,7 +287,7 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 
 	res, _ := export(granted)
 	want := o.released(granted, from, to)
-	if res.Status != pipeline.StatusCommitted || res.Stats.Released != int64(len(want)) || len(res.Files) != 3 || len(res.Links) != 3 {
+	if res.Status != release.StatusCommitted || res.Stats.Released != int64(len(want)) || len(res.Files) != 3 || len(res.Links) != 3 {
 		t.Fatalf("export %s = %+v, want committed with %d rows in 2 files and a readme, with links", granted, res, len(want))
 	}
 	if !strings.HasPrefix(res.Manifest, "s3://"+bucket+"/releases/"+res.ReleaseID+"/") {
@@ -321,10 +322,10 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 		}
 	}
 
-	if res, _ := export(refused); res.Status != pipeline.StatusNoConsent || len(res.Files) != 0 {
+	if res, _ := export(refused); res.Status != release.StatusNoConsent || len(res.Files) != 0 {
 		t.Errorf("export %s without consent = %+v, want no_consent and no files", refused, res)
 	}
-	if again, _ := export(granted); again.Status != pipeline.StatusAlreadyCommitted || again.ReleaseID != res.ReleaseID {
+	if again, _ := export(granted); again.Status != release.StatusAlreadyCommitted || again.ReleaseID != res.ReleaseID {
 		t.Errorf("second export = %s %s, want already_committed %s", again.Status, again.ReleaseID, res.ReleaseID)
 	}
 }

@@ -17,11 +17,13 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api"
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
+	pserve "github.com/midata/midata/pipeline/serve"
 	"github.com/midata/midata/sinks/s3sink"
 )
 
@@ -80,7 +82,7 @@ func schedulesOf(cfg config.Config) ([]schedule.Schedule, error) {
 	var out []schedule.Schedule
 	var errs []error
 	for i, d := range cfg.Schedules {
-		sc := schedule.Schedule{ID: d.ID, Spec: d.Spec, Recipient: d.Recipient, Scope: schedule.Scope(d.Scope),
+		sc := schedule.Schedule{ID: d.ID, Spec: d.Spec, Recipient: d.Recipient, Scope: d.Scope,
 			Period: schedule.Period(d.Period), Formats: d.Formats, Paused: d.Paused}
 		if err := sc.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("schedules[%d]: %w", i, err))
@@ -177,7 +179,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	executor := &pipeline.Executor{Runner: runner, Tasks: queue}
+	executor := &pserve.Executor{Runner: runner, Tasks: queue}
 	worker, err := jobs.NewWorker(jobs.WorkerConfig{Brokers: brokers, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
 		Executor: metered(executor, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
@@ -190,7 +192,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 
-	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: cfg.Topics.Consent}
+	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent}
 	a, err := api.New(api.Config{Runs: queueRuns{queue}, Control: queue, Schedules: schedules, Consent: recorder, Links: runner,
 		Health: api.HealthFunc(func(ctx context.Context) error {
 			if !view.Ready() {
@@ -222,7 +224,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return reportLag(gctx, source, brokers, cfg.Workers.Group, cfg.Topics.Requests, m, 15*time.Second, logger)
 	})
 	if cfg.Scheduler.Enabled {
-		sched, err := schedule.NewRunner(schedule.RunnerConfig{Source: schedules, Fire: schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})
+		sched, err := schedule.NewScheduler(schedule.Config{Source: schedules, Fire: schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})
 		if err != nil {
 			return err
 		}

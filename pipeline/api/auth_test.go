@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 )
 
 // routeCase is how the auth test calls one route: a concrete path and a
@@ -54,7 +55,7 @@ func seeded(t *testing.T) *harness {
 	t.Helper()
 	h := newHarness(t)
 	h.runs.put(jobs.Run{ID: "r1", Status: jobs.StatusFailed, Request: jobs.Request{ID: "r1", Kind: jobs.KindRelease, Recipient: "self",
-		Scope: jobs.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow})
+		Scope: schemas.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow})
 	h.schedules.byID["s1"] = Schedule{ID: "s1", Cron: "@monthly", Recipient: "self", Customers: []string{"C1"}, Period: "month", Formats: []string{"midata-csv"}}
 	return h
 }

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/midata/midata/schemas"
+)
 
 // Config is the configuration of `midata serve`. The zero value is not
 // useful: start from Default (Load does). The YAML tags are the keys of the
@@ -116,9 +120,9 @@ type Schedule struct {
 	// "@monthly".
 	Spec string `yaml:"cron"`
 	// Recipient is "self" (each customer) or "partner:<id>".
-	Recipient string `yaml:"recipient"`
+	Recipient schemas.Recipient `yaml:"recipient"`
 	// Scope says whose records: listed customers, or all with consent.
-	Scope Scope `yaml:"scope"`
+	Scope schemas.Scope `yaml:"scope"`
 	// Period is previous_day, previous_week, previous_month, previous_year
 	// or last:<duration>.
 	Period string `yaml:"period"`
@@ -126,15 +130,6 @@ type Schedule struct {
 	Formats []string `yaml:"formats"`
 	// Paused declares the schedule without letting it fire.
 	Paused bool `yaml:"paused,omitempty"`
-}
-
-// Scope says whose records a schedule releases: the listed Customers, or
-// everyone whose consent covers the recipient (All). Exactly one is set.
-// Its fields are those of pipeline/schedule.Scope, so the one converts to
-// the other.
-type Scope struct {
-	Customers []string `yaml:"customers,omitempty"`
-	All       bool     `yaml:"all,omitempty"`
 }
 
 // Log tunes the structured logs.

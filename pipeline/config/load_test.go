@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas"
 )
 
 // writeFile writes a config file into a temp dir and returns its path.
@@ -127,7 +128,7 @@ func TestLoadLayersOverrideKeyByKey(t *testing.T) {
 		{"temp_dir from file", c.TempDir, "/var/tmp/midata"},
 		{"schedules from file", c.Schedules, []config.Schedule{{
 			ID: "monthly-self", Spec: "CRON_TZ=Europe/London 0 3 1 * *", Recipient: "self",
-			Scope: config.Scope{All: true}, Period: "previous_month", Formats: []string{"midata-csv", "ndjson"},
+			Scope: schemas.Scope{All: true}, Period: "previous_month", Formats: []string{"midata-csv", "ndjson"},
 		}}},
 	}
 	for _, ch := range checks {

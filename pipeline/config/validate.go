@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // The partitioners kafkasource.PartitionerByName knows, in any case (a
@@ -20,8 +22,6 @@ var (
 	topicPattern      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
 	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionPattern     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
-	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	partnerIDPattern  = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 	scheduleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 )
 
@@ -180,12 +180,12 @@ func roleProblem(role string) string {
 	case role == "ops":
 		return ""
 	case strings.HasPrefix(role, "customer:"):
-		if !customerIDPattern.MatchString(strings.TrimPrefix(role, "customer:")) {
+		if schemas.CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
 			return "customer id: want 1-64 of A-Z a-z 0-9 . _ -"
 		}
 		return ""
 	case strings.HasPrefix(role, "partner:"):
-		if !partnerIDPattern.MatchString(strings.TrimPrefix(role, "partner:")) {
+		if !schemas.ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
 			return "partner id: want 1-64 of a-z 0-9 . _ -"
 		}
 		return ""
@@ -211,14 +211,11 @@ func scheduleProblems(list []Schedule) []string {
 		if strings.TrimSpace(s.Spec) == "" {
 			add("cron: empty: want a spec such as \"0 3 1 * *\" or \"@monthly\"")
 		}
-		if s.Recipient != "self" && roleProblemPartner(s.Recipient) {
-			add("recipient %q: want self or partner:<id>", s.Recipient)
+		if err := s.Recipient.Validate(); err != nil {
+			add("%v", err)
 		}
-		switch {
-		case s.Scope.All && len(s.Scope.Customers) > 0:
-			add("scope: both all and customers: give one")
-		case !s.Scope.All && len(s.Scope.Customers) == 0:
-			add("scope: neither all nor customers: give {all: true} or {customers: [...]}")
+		if err := s.Scope.Validate(); err != nil {
+			add("scope: %v", err)
 		}
 		if s.Period == "" {
 			add("period: empty: want previous_day, previous_week, previous_month, previous_year or last:<duration>")
@@ -228,10 +225,6 @@ func scheduleProblems(list []Schedule) []string {
 		}
 	}
 	return out
-}
-
-func roleProblemPartner(recipient string) bool {
-	return !strings.HasPrefix(recipient, "partner:") || roleProblem(recipient) != ""
 }
 
 func orList(names []string) string {

@@ -2,7 +2,7 @@
 // config file (read-only) and those made through the API, which are events
 // on the compacted midata.schedules topic (key: schedule id; a tombstone
 // deletes), rebuilt from the topic at start and re-read periodically so every
-// instance converges. It feeds the schedule Runner (schedule.Source), serves
+// instance converges. It feeds the schedule Scheduler (schedule.Source), serves
 // the API (api.Schedules) and turns firings into queued requests.
 //
 // It does not decide when schedules fire (package schedule) or run releases.
@@ -22,6 +22,7 @@ import (
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/schemas"
 )
 
 // Submitter queues a request (the jobs queue).
@@ -221,7 +222,7 @@ func (s *Store) Put(ctx context.Context, v api.Schedule) (api.Schedule, error) {
 		return api.Schedule{}, fmt.Errorf("%w: schedule %q is declared in the config file; change it there", api.ErrConflict, v.ID)
 	}
 	now := s.cfg.Now().UTC()
-	sc := schedule.Schedule{ID: v.ID, Spec: v.Cron, Recipient: v.Recipient, Scope: schedule.Scope{Customers: v.Customers, All: v.All},
+	sc := schedule.Schedule{ID: v.ID, Spec: v.Cron, Recipient: v.Recipient, Scope: schemas.Scope{Customers: v.Customers, All: v.All},
 		Period: schedule.Period(v.Period), Formats: v.Formats, Paused: v.Paused, CreatedAt: now, UpdatedAt: now}
 	if existed {
 		sc.CreatedAt = old.CreatedAt
@@ -310,7 +311,7 @@ func (s *Store) submit(ctx context.Context, f schedule.Firing) (jobs.Run, error)
 	if f.Scope.All {
 		kind = jobs.KindBulk
 	}
-	req := jobs.Request{ID: f.ID, Kind: kind, Recipient: f.Recipient, Scope: jobs.Scope(f.Scope), From: f.From, To: f.To,
+	req := jobs.Request{ID: f.ID, Kind: kind, Recipient: f.Recipient, Scope: f.Scope, From: f.From, To: f.To,
 		Formats: f.Formats, ScheduleID: f.ScheduleID, FireTime: f.At, RequestedBy: "schedule:" + f.ScheduleID}
 	run, err := s.cfg.Queue.Submit(ctx, req)
 	if err != nil {

@@ -57,10 +57,10 @@ type Format struct {
 
 // Options is what an encoder knows of the release it writes.
 type Options struct {
-	Granted    schemas.Category // the consent's categories: fields outside them are not written
-	CustomerID string           // the customer of a one-customer release; empty for bulk
-	Recipient  string           // "self" or "partner:<id>"
-	From, To   time.Time        // the period [From, To) on booked_at
+	Granted    schemas.Category  // the consent's categories: fields outside them are not written
+	CustomerID string            // the customer of a one-customer release; empty for bulk
+	Recipient  schemas.Recipient // "self" or "partner:<id>"
+	From, To   time.Time         // the period [From, To) on booked_at
 }
 
 // Schema is a Frictionless Table Schema: the columns of a tabular file.
