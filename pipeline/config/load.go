@@ -75,13 +75,13 @@ func (c *Config) loadEnv(env func(string) (string, bool)) error {
 }
 
 // UnknownEnv returns the variables of environ (os.Environ's form) that start
-// with MIDATA_ but are no key's, sorted: most likely misspelt keys, which
-// `midata serve` should warn about. It leaves out MIDATA_TEST_* (the test
+// with MIDATA_ but are no key's (nor MIDATA_CONFIG, which names the file),
+// sorted: most likely misspelt keys, which `midata serve` should warn about. It leaves out MIDATA_TEST_* (the test
 // bench's). It does not fail start-up on them because the environment is
 // not midata's alone: Kubernetes, unless a pod sets enableServiceLinks:
 // false, adds MIDATA_SERVICE_HOST, MIDATA_PORT_… for a Service named midata.
 func UnknownEnv(environ []string) []string {
-	known := make(map[string]bool)
+	known := map[string]bool{"MIDATA_CONFIG": true}
 	for _, f := range fields() {
 		known[f.Env] = true
 	}

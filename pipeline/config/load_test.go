@@ -390,6 +390,7 @@ func TestUnknownEnvListsMisspeltVariablesOnly(t *testing.T) {
 	got := config.UnknownEnv([]string{
 		"PATH=/bin",
 		"MIDATA_S3_BUCKET=b",
+		"MIDATA_CONFIG=/etc/midata/config.yaml",
 		"MIDATA_S3_BUKET=b",
 		"MIDATA_TEST_KAFKA=127.0.0.1:19092",
 		"MIDATA_LINKS_TTL=7d",
