@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/synth"
@@ -46,7 +45,7 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := kafkasource.EnsureTopics(ctx, addrs,
 		kafkasource.TopicSpec{Name: cfg.TransactionsTopic, Partitions: partitions, KeepForever: true},
 		kafkasource.TopicSpec{Name: cfg.ConsentTopic, Partitions: 3, Compacted: true, KeepForever: true},
-		kafkasource.TopicSpec{Name: pipeline.DefaultQuarantineTopic, Partitions: 1},
+		kafkasource.TopicSpec{Name: set.Topics.Quarantine, Partitions: 1},
 	); err != nil {
 		return err
 	}
