@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -80,5 +81,33 @@ func TestEveryCommandPrintsItsConfig(t *testing.T) {
 		if strings.Contains(stdout.String(), "cli-token-not-printed") {
 			t.Errorf("midata %v --print-config shows the token", args)
 		}
+	}
+}
+
+// TestTheDocsUseEachCommandsOwnFlags reads the command lines of README.md
+// and docker-compose.yml and checks that every flag they give is one the
+// command lists in its --help.
+func TestTheDocsUseEachCommandsOwnFlags(t *testing.T) {
+	line := regexp.MustCompile("midata ((?:runs|schedule) [a-z]+|dev|export|seed|serve)((?: +(?:--?[a-z0-9-]+(?:=\\S*)?|'[^']*'|[^-`\\s|)][^\\s`|)]*|…))*)")
+	flagRE := regexp.MustCompile(`(?:^|\s)--?([a-z0-9-]+)`)
+	checked := 0
+	for _, file := range []string{"../../README.md", "../../docker-compose.yml"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), "\n--", " --") // a command line wrapped in prose
+		for _, m := range line.FindAllStringSubmatch(text, -1) {
+			known := helpOf(t, strings.Fields(m[1])...)
+			for _, f := range flagRE.FindAllStringSubmatch(m[2], -1) {
+				checked++
+				if !slices.Contains(known, f[1]) && f[1] != "help" {
+					t.Errorf("%s: midata %s --%s: no flag of the command (midata %s --help)", file, m[1], f[1], m[1])
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("checked only %d flags of the docs' command lines: does the pattern still match them?", checked)
 	}
 }
