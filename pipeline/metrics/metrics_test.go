@@ -61,7 +61,6 @@ func TestEveryMetricShowsUpUnderItsNameWithItsValue(t *testing.T) {
 	m.Release("no_consent")
 	m.Run("bulk", "succeeded", 90*time.Second)
 	m.Lag(3, 42)
-	m.Webhook("delivered")
 
 	text := scrape(t, reg)
 	for _, want := range []string{
@@ -81,7 +80,6 @@ func TestEveryMetricShowsUpUnderItsNameWithItsValue(t *testing.T) {
 		`midata_consumer_lag_records{partition="3"} 42`,
 		"midata_s3_written_bytes_total 0",
 		`midata_s3_errors_total{op="commit"} 0`,
-		`midata_webhook_deliveries_total{outcome="delivered"} 1`,
 		"# TYPE midata_run_duration_seconds histogram",
 		"# TYPE midata_consumer_lag_records gauge",
 		"# TYPE midata_records_scanned_total counter",
@@ -116,7 +114,6 @@ func TestNilMetricsCountNothingAndDoNotPanic(t *testing.T) {
 	m.Release("committed")
 	m.Run("release", "succeeded", time.Second)
 	m.Lag(0, 1)
-	m.Webhook("failed")
 	s := &fakeSink{}
 	if got := m.Sink(s); got != s {
 		t.Errorf("a nil Metrics wrapped the sink: %T", got)
