@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -84,14 +85,18 @@ func TestEveryCommandPrintsItsConfig(t *testing.T) {
 	}
 }
 
-// TestTheDocsUseEachCommandsOwnFlags reads the command lines of README.md
-// and docker-compose.yml and checks that every flag they give is one the
+// TestTheDocsUseEachCommandsOwnFlags reads the command lines of README.md,
+// docs/ and docker-compose.yml and checks that every flag they give is one the
 // command lists in its --help.
 func TestTheDocsUseEachCommandsOwnFlags(t *testing.T) {
 	line := regexp.MustCompile("midata ((?:runs|schedule) [a-z]+|dev|export|seed|serve)((?: +(?:--?[a-z0-9-]+(?:=\\S*)?|'[^']*'|[^-`\\s|)][^\\s`|)]*|…))*)")
 	flagRE := regexp.MustCompile(`(?:^|\s)--?([a-z0-9-]+)`)
 	checked := 0
-	for _, file := range []string{"../../README.md", "../../docker-compose.yml"} {
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range append([]string{"../../README.md", "../../docker-compose.yml"}, docs...) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
