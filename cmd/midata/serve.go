@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,40 +34,23 @@ midata.runs, fires the cron schedules, and serves the HTTP API with
 /healthz, /readyz, /metrics and /openapi.json. Every key of the config file
 can also be set by its environment variable and its flag (see
 pipeline/config/README.md). SIGTERM stops intake, lets running releases
-finish for the drain timeout, then hands the rest back.
-
-Flags:`
+finish for the drain timeout, then hands the rest back.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
-	path := fs.String("config", os.Getenv("MIDATA_CONFIG"), "YAML config file [MIDATA_CONFIG]")
-	printConfig := fs.Bool("print-config", false, "print the effective config (secrets masked) and exit")
-	flagged := config.Default()
-	flagged.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	cl := config.NewCommandLine(config.CommandServe, fs)
+	if err := parseFlags(cl, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := config.Load(*path, os.LookupEnv)
-	if err == nil {
-		err = cfg.ApplyFlags(fs)
-	}
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, err := loadConfig(cl)
 	if err != nil {
-		if errors.Is(err, config.ErrInvalid) {
-			return usageError{err}
-		}
 		return err
 	}
-	if *printConfig {
-		return cfg.Print(stdout)
+	if cl.PrintConfig() {
+		return cfg.Print(stdout, config.CommandServe)
 	}
 	logger := cfg.Log.Logger(stderr)
 	for _, name := range config.UnknownEnv(os.Environ()) {

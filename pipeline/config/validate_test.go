@@ -26,7 +26,7 @@ func valid() config.Config {
 
 func TestValidateAcceptsAWorkingConfig(t *testing.T) {
 	t.Parallel()
-	if err := valid().Validate(); err != nil {
+	if err := valid().Validate(config.CommandServe); err != nil {
 		t.Fatalf("Validate() = %v", err)
 	}
 }
@@ -94,7 +94,7 @@ func TestValidateNamesEachBadKeyAndValue(t *testing.T) {
 			t.Parallel()
 			c := valid()
 			tt.change(&c)
-			err := c.Validate()
+			err := c.Validate(config.CommandServe)
 			if err == nil {
 				t.Fatal("Validate accepted it")
 			}
@@ -115,7 +115,7 @@ func TestValidateNamesEachBadKeyAndValue(t *testing.T) {
 
 func TestValidateReportsEveryProblemOneALine(t *testing.T) {
 	t.Parallel()
-	err := config.Default().Validate()
+	err := config.Default().Validate(config.CommandServe)
 	if err == nil {
 		t.Fatal("the defaults validate without brokers and bucket")
 	}
