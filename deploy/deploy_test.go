@@ -48,6 +48,12 @@ func decodeStrict(t *testing.T, name string, data []byte, out any) {
 // with env as the environment, then validates it.
 func loadConfig(t *testing.T, text string, env map[string]string) config.Config {
 	t.Helper()
+	return loadConfigFor(t, config.CommandServe, text, env)
+}
+
+// loadConfigFor loads and validates text and env as command cmd would.
+func loadConfigFor(t *testing.T, cmd config.Command, text string, env map[string]string) config.Config {
+	t.Helper()
 	file := ""
 	if text != "" {
 		file = filepath.Join(t.TempDir(), "config.yaml")
@@ -55,15 +61,15 @@ func loadConfig(t *testing.T, text string, env map[string]string) config.Config 
 			t.Fatal(err)
 		}
 	}
-	c, err := config.Load(file, func(name string) (string, bool) {
+	c, err := config.Load(cmd, file, func(name string) (string, bool) {
 		v, ok := env[name]
 		return v, ok
 	})
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
 	}
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
+	if err := c.Validate(cmd); err != nil {
+		t.Fatalf("midata %s: Validate: %v", cmd, err)
 	}
 	return c
 }
@@ -283,6 +289,39 @@ func TestComposeMidataConfigValidatesAndMatchesItsNeighbours(t *testing.T) {
 	}
 	if c.Links.TTL != config.Duration(config.MaxLinkTTL) {
 		t.Errorf("links.ttl %s: the stack is meant to show the 7d default", c.Links.TTL)
+	}
+}
+
+// TestComposeRunsSeedAndExportWithTheSameVariables checks the commands the
+// file's header suggests (docker compose run --rm midata seed | export …):
+// they take the midata service's variables, each reading its own keys,
+// and name only flags those commands have.
+func TestComposeRunsSeedAndExportWithTheSameVariables(t *testing.T) {
+	t.Parallel()
+	env := midataEnv(readCompose(t).Services["midata"].Environment)
+	data, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := regexp.MustCompile(`docker compose run --rm midata (\S+)(.*)`).FindAllStringSubmatch(string(data), -1)
+	if len(runs) == 0 {
+		t.Fatal("docker-compose.yml shows no docker compose run --rm midata …")
+	}
+	for _, m := range runs {
+		cmd := config.Command(m[1])
+		if !slices.Contains(config.Commands(), cmd) {
+			t.Errorf("docker-compose.yml runs midata %s, no command that reads the config", cmd)
+			continue
+		}
+		loadConfigFor(t, cmd, "", env)
+		for _, flag := range regexp.MustCompile(`(?:^|\s)--([a-z0-9-]+)`).FindAllStringSubmatch(m[2], -1) {
+			if k, renamed := config.Renamed(flag[1]); renamed {
+				t.Errorf("docker-compose.yml: midata %s --%s: the flag is now --%s", cmd, flag[1], k.Flag)
+			}
+			if slices.ContainsFunc(config.Keys(), func(k config.Key) bool { return k.Flag == flag[1] && !k.UsedBy(cmd) }) {
+				t.Errorf("docker-compose.yml: midata %s --%s: a setting the command does not read", cmd, flag[1])
+			}
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ package deploy_test
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"io"
 	"os"
 	"path"
@@ -470,5 +471,19 @@ func TestServiceAndBudgetSelectTheWorkers(t *testing.T) {
 	}
 	if pdb.MinAvailable < 1 || pdb.MinAvailable >= d.Replicas {
 		t.Errorf("minAvailable %d of %d replicas: want at least 1 and fewer than all, or drains block", pdb.MinAvailable, d.Replicas)
+	}
+}
+
+func TestManifestArgsParseAsServeFlags(t *testing.T) {
+	t.Parallel()
+	_, c := readManifests(t).worker(t)
+	if len(c.Args) == 0 || c.Args[0] != "serve" {
+		t.Fatalf("container args %q: want serve …", c.Args)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cl := config.NewCommandLine(config.CommandServe, fs)
+	if err := cl.Parse(c.Args[1:]); err != nil || fs.NArg() > 0 {
+		t.Errorf("container args %q do not parse as midata serve's flags: %v %q", c.Args, err, fs.Args())
 	}
 }

@@ -22,7 +22,7 @@ import (
 // release per customer.
 type Bulk struct {
 	ID        string
-	Recipient string
+	Recipient schemas.Recipient
 	From, To  time.Time
 	Formats   []string
 }
@@ -72,7 +72,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	if progress == nil {
 		progress = func(BulkProgress) {}
 	}
-	formats, err := Request{CustomerID: "bulk", Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}.Validate()
+	formats, err := b.Validate()
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	fresh := &freshConsent{r: r, table: table, ends: consentEnds}
 	var results []*Result
 	for i, c := range owned {
-		req := Request{ID: b.ID, CustomerID: c, Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
+		req := Request{ID: b.ID, CustomerID: schemas.CustomerID(c), Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
 		sources := map[release.Order]records{}
 		for order, p := range peekers {
 			sources[order] = &customerRecords{p: p, customer: c}
@@ -211,7 +211,7 @@ func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []rel
 	if m, err := r.committed(ctx, id); err != nil {
 		return nil, err
 	} else if m != nil {
-		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+		return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
 	}
 	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {

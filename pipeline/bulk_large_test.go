@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
-	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 )
@@ -35,7 +34,7 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 	const recipient = "partner:pds-one"
 	from, to := cfg.Start, cfg.End
 
-	// The oracle: latest consent per key, then the rules of FORMATS.md.
+	// The oracle: latest consent per key, then the rules of the input contract.
 	type grant struct {
 		status            string
 		cats              []string
@@ -106,12 +105,21 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 		t.Fatalf("the data set grants %s to only %d customers: too few to prove anything", recipient, len(want))
 	}
 
-	e := &pipeline.Executor{Runner: b.runner(t, "murmur2", nil)}
-	e.Tasks = &inlineTasks{e: e, runs: map[string]jobs.Run{}}
-	req := jobs.Request{ID: "bulk-large", Kind: jobs.KindBulk, Recipient: recipient, Scope: jobs.Scope{All: true}, From: from, To: to, Formats: []string{"ndjson"}}
-	rels, err := e.Execute(t.Context(), req, func(jobs.Progress) {})
+	// The tasks of the bulk request, one after the other, as the workers
+	// of `midata serve` would take them.
+	r := b.runner(t, "murmur2", nil)
+	bulk := pipeline.Bulk{ID: "bulk-large", Recipient: recipient, From: from, To: to, Formats: []string{"ndjson"}}
+	snap, tasks, err := r.PlanBulk(t.Context(), bulk)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var rels []*pipeline.Result
+	for _, p := range tasks {
+		results, err := r.RunTask(t.Context(), bulk, snap, p, nil)
+		if err != nil {
+			t.Fatalf("task %d: %v", p, err)
+		}
+		rels = append(rels, results...)
 	}
 	if len(rels) != len(want) {
 		t.Fatalf("%d releases, want one for each of the %d customers with a grant", len(rels), len(want))
@@ -123,8 +131,8 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 			t.Fatalf("release %s of %s: unexpected or twice", rel.ReleaseID, rel.CustomerID)
 		}
 		seen[rel.CustomerID] = true
-		if rel.Rows != w.rows {
-			t.Errorf("%s: %d rows, want %d", rel.CustomerID, rel.Rows, w.rows)
+		if rel.Stats.Released != w.rows {
+			t.Errorf("%s: %d rows, want %d", rel.CustomerID, rel.Stats.Released, w.rows)
 		}
 		body := b.read(t, pipeline.Prefix(rel.ReleaseID)+"transactions.ndjson")
 		sums := map[string]*big.Rat{}

@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/schemas/release"
 )
 
 func bulk(id string) pipeline.Bulk {
@@ -62,7 +63,7 @@ func TestBulkReleasesEveryConsentingCustomerOnce(t *testing.T) {
 			}
 			rows := map[int64]bool{}
 			for id, res := range results {
-				if res.Status != pipeline.StatusCommitted {
+				if res.Status != release.StatusCommitted {
 					t.Errorf("%s: %s %s", id, res.Status, res.Reason)
 				}
 				rows[res.Stats.Released] = true
@@ -90,7 +91,7 @@ func TestBulkReleasesEveryConsentingCustomerOnce(t *testing.T) {
 			// The same request handled again (a redelivery) makes nothing new.
 			_, again := runBulk(t, r, bulk("bulk-1"))
 			for id, res := range again {
-				if res.Status != pipeline.StatusAlreadyCommitted || results[id] == nil {
+				if res.Status != release.StatusAlreadyCommitted || results[id] == nil {
 					t.Errorf("re-run %s: %s, want already_committed of the same release", id, res.Status)
 				}
 			}
@@ -109,7 +110,7 @@ func TestBulkWithoutRecordsGivesEmptyReleases(t *testing.T) {
 		t.Fatalf("%d releases, want one for each consenting customer", len(results))
 	}
 	for id, res := range results {
-		if res.Status != pipeline.StatusEmpty {
+		if res.Status != release.StatusEmpty {
 			t.Errorf("%s: %s, want empty", id, res.Status)
 		}
 	}
@@ -138,7 +139,7 @@ func TestARevocationDuringABulkTaskCancelsOnlyThatCustomer(t *testing.T) {
 		}
 		results = append(results, res...)
 	}
-	got := map[string]pipeline.Status{}
+	got := map[string]release.Status{}
 	for _, res := range results {
 		got[res.CustomerID] = res.Status
 		if res.CustomerID == "C1" {
@@ -147,7 +148,7 @@ func TestARevocationDuringABulkTaskCancelsOnlyThatCustomer(t *testing.T) {
 			}
 		}
 	}
-	if got["C1"] != pipeline.StatusCancelled || got["C3"] != pipeline.StatusCommitted {
+	if got["C1"] != release.StatusCancelled || got["C3"] != release.StatusCommitted {
 		t.Fatalf("statuses = %v, want C1 cancelled by the revocation and C3 committed", got)
 	}
 }

@@ -41,7 +41,7 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 	log := r.cfg.Logger.With("release_id", c.id, "customer_id", c.req.CustomerID, "recipient", c.req.Recipient)
 	prefix := Prefix(c.id)
 	staged, err := r.stage(ctx, c.id, c.formats, sources, release.Options{
-		Granted: c.grant.Categories(), CustomerID: c.req.CustomerID, Recipient: c.req.Recipient, From: c.req.From.UTC(), To: c.req.To.UTC()})
+		Granted: c.grant.Categories(), CustomerID: string(c.req.CustomerID), Recipient: c.req.Recipient, From: c.req.From.UTC(), To: c.req.To.UTC()})
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +65,11 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		r.discard(context.WithoutCancel(ctx), c.id, staged)
 		log.Warn("release cancelled before commit", "reason", reason)
 		snapshot := toSnapshot(c.snap)
-		return &Result{ReleaseID: c.id, CustomerID: c.req.CustomerID, Status: StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
+		return &Result{ReleaseID: c.id, CustomerID: string(c.req.CustomerID), Status: release.StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
 	}
-	status := StatusCommitted
+	status := release.StatusCommitted
 	if c.stats.Released == 0 {
-		status = StatusEmpty
+		status = release.StatusEmpty
 	}
 	switch err := r.cfg.Sink.Commit(ctx, prefix+release.ManifestFile, body); {
 	case errors.Is(err, sinks.ErrAlreadyCommitted):
@@ -81,7 +81,7 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		} else if m == nil {
 			return nil, fmt.Errorf("manifest of %s committed by another writer is not readable yet: try again", c.id)
 		}
-		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+		return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
 	case err != nil:
 		return nil, fmt.Errorf("commit manifest of %s: %w", c.id, err)
 	}

@@ -29,7 +29,7 @@ func newManifest(id string, now time.Time, req Request, formats []release.Format
 		Version: release.ManifestVersion,
 		Midata: release.MidataInfo{
 			Recipient:      req.Recipient,
-			CustomerID:     req.CustomerID,
+			CustomerID:     string(req.CustomerID),
 			LegalBasis:     legalBasis(req.Recipient),
 			ConsentIDs:     []string{grant.Event.ConsentID},
 			ConsentHash:    "sha256:" + grant.Hash(),

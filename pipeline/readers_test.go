@@ -88,11 +88,11 @@ func download(t *testing.T, b *bench, id, dir string) *release.Manifest {
 // format and downloads it into dir.
 func releaseAllFormats(t *testing.T, b *bench, customer, dir string) *release.Manifest {
 	t.Helper()
-	res, err := b.runner(t, "murmur2", nil).Run(t.Context(), request(customer, release.Names()...))
+	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), request(customer, release.Names()...))
 	if err != nil {
 		t.Fatalf("Run %s: %v", customer, err)
 	}
-	if res.Status != pipeline.StatusCommitted {
+	if res.Status != release.StatusCommitted {
 		t.Fatalf("Run %s: status %s (%s), want committed", customer, res.Status, res.Reason)
 	}
 	return download(t, b, res.ReleaseID, dir)

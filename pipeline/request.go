@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,45 +23,54 @@ type Request struct {
 	// kept in the store, so handling the request twice, on two machines or
 	// after a crash, makes one release with the same bytes.
 	ID         string
-	CustomerID string    // the customer whose records are released
-	Recipient  string    // "self" or "partner:<id>"
-	From, To   time.Time // the period [From, To) on booked_at
-	Formats    []string  // format names, e.g. "midata-csv", "ndjson"
+	CustomerID schemas.CustomerID // the customer whose records are released
+	Recipient  schemas.Recipient  // "self" or "partner:<id>"
+	From, To   time.Time          // the period [From, To) on booked_at
+	Formats    []string           // format names, e.g. "midata-csv", "ndjson"
 }
 
-// ErrInvalidRequest is wrapped by every error of Request.Validate: the
-// request can never succeed as it is, so it is not retried.
+// ErrInvalidRequest is wrapped by every error of Request.Validate and
+// Bulk.Validate: the request can never succeed as it is, so it is not
+// retried.
 var ErrInvalidRequest = errors.New("invalid request")
-
-var (
-	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	recipientPattern  = regexp.MustCompile(`^(self|partner:[a-z0-9._-]{1,64})$`)
-)
 
 // Validate checks the request and returns the formats it names, in the
 // order given, without duplicates.
 func (r Request) Validate() ([]release.Format, error) {
 	var errs []error
-	if !customerIDPattern.MatchString(r.CustomerID) {
-		errs = append(errs, fmt.Errorf("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", r.CustomerID))
+	if err := r.CustomerID.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if !recipientPattern.MatchString(r.Recipient) {
-		errs = append(errs, fmt.Errorf("recipient %q: want self or partner:<id>", r.Recipient))
+	return validate(errs, r.Recipient, r.From, r.To, r.Formats)
+}
+
+// Validate checks the bulk request as Request.Validate checks one
+// customer's (recipient, period, formats) and returns its formats.
+func (b Bulk) Validate() ([]release.Format, error) {
+	return validate(nil, b.Recipient, b.From, b.To, b.Formats)
+}
+
+// validate adds the checks that every request shares to errs (the problems
+// found already) and returns the formats named, in the order given, without
+// duplicates, or every problem at once, wrapping ErrInvalidRequest.
+func validate(errs []error, recipient schemas.Recipient, from, to time.Time, names []string) ([]release.Format, error) {
+	if err := recipient.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if r.From.IsZero() || r.To.IsZero() || !r.From.Before(r.To) {
-		errs = append(errs, fmt.Errorf("period [%s, %s): want from before to", day(r.From), day(r.To)))
+	if from.IsZero() || to.IsZero() || !from.Before(to) {
+		errs = append(errs, fmt.Errorf("period [%s, %s): want from before to", day(from), day(to)))
 	}
-	if len(r.Formats) == 0 {
+	if len(names) == 0 {
 		errs = append(errs, fmt.Errorf("no format: want one or more of %s", strings.Join(release.Names(), ", ")))
 	}
 	var formats []release.Format
-	for _, name := range r.Formats {
+	for _, name := range names {
 		f, err := release.Lookup(name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if f.Name == release.Summary.Name && r.Recipient != schemas.RecipientSelf {
+		if f.Name == release.Summary.Name && !recipient.IsSelf() {
 			errs = append(errs, fmt.Errorf("format %q is a summary for the customer: only for recipient self", f.Name))
 			continue
 		}
@@ -114,15 +122,15 @@ func requestReleaseID(r Request, formats []release.Format, consentHash string) s
 		names = append(names, f.Name+"@"+strconv.Itoa(f.Version))
 	}
 	slices.Sort(names)
-	sum := sha256.Sum256([]byte(strings.Join([]string{"midata-request-release-v1", r.ID, r.CustomerID, r.Recipient,
+	sum := sha256.Sum256([]byte(strings.Join([]string{"midata-request-release-v1", r.ID, string(r.CustomerID), string(r.Recipient),
 		r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano), strings.Join(names, ","), consentHash}, "\n")))
 	return "r" + r.From.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:12])
 }
 
 // legalBasis names the GDPR article a release is made under: access (15)
 // for the customer themself, portability (20) for a partner.
-func legalBasis(recipient string) string {
-	if recipient == schemas.RecipientSelf {
+func legalBasis(recipient schemas.Recipient) string {
+	if recipient.IsSelf() {
 		return "GDPR art. 15 (right of access)"
 	}
 	return "GDPR art. 20 (right to data portability)"

@@ -5,29 +5,17 @@ import (
 	"github.com/midata/midata/sinks"
 )
 
-// Status is how a release ended.
-type Status string
-
-// The statuses of a release.
-const (
-	StatusCommitted        Status = "committed"         // files and manifest written
-	StatusEmpty            Status = "empty"             // consent, but no record in scope: committed with no rows
-	StatusNoConsent        Status = "no_consent"        // no consent covers it: nothing written
-	StatusAlreadyCommitted Status = "already_committed" // the same release exists: nothing new written
-	StatusCancelled        Status = "cancelled"         // consent changed before commit: nothing published
-)
-
 // Result is what a release run reports (the JSON `midata export` prints).
 type Result struct {
-	ReleaseID  string    `json:"release_id,omitempty"`
-	CustomerID string    `json:"customer_id"`
-	Status     Status    `json:"status"`
-	Reason     string    `json:"reason,omitempty"`
-	Manifest   string    `json:"manifest,omitempty"` // the manifest's location
-	Files      []File    `json:"files"`
-	Links      []Link    `json:"links"`
-	Stats      Stats     `json:"stats"`
-	Snapshot   *Snapshot `json:"snapshot,omitempty"` // the offsets read; absent when nothing was read
+	ReleaseID  string            `json:"release_id,omitempty"`
+	CustomerID string            `json:"customer_id"`
+	Status     release.Status    `json:"status"`
+	Reason     string            `json:"reason,omitempty"`
+	Manifest   string            `json:"manifest,omitempty"` // the manifest's location
+	Files      []File            `json:"files"`
+	Links      []Link            `json:"links"`
+	Stats      Stats             `json:"stats"`
+	Snapshot   *release.Snapshot `json:"snapshot,omitempty"` // the offsets read; absent when nothing was read
 }
 
 // File is one file of a release.
@@ -47,6 +35,3 @@ type Link struct {
 
 // Stats count what a release saw.
 type Stats = release.Counts
-
-// Snapshot is the frozen source of a release.
-type Snapshot = release.Snapshot

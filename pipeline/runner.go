@@ -15,7 +15,6 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/spill"
-	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
@@ -31,9 +30,9 @@ const (
 
 // Config wires a Runner. Source, Producer and Sink are required.
 type Config struct {
-	Source   *kafkasource.Source // the transactions topic
-	Producer *topics.Producer    // quarantine writes
-	Sink     sinks.Sink          // where releases are stored
+	Source   Source      // the transactions and consent topics
+	Producer Quarantiner // quarantine writes
+	Sink     sinks.Sink  // where releases are stored
 
 	ConsentTopic    string        // default midata.consent
 	QuarantineTopic string        // default midata.quarantine
@@ -104,11 +103,11 @@ func NewRunner(cfg Config) (*Runner, error) {
 // Prefix is where the objects of a release live.
 func Prefix(releaseID string) string { return "releases/" + releaseID + "/" }
 
-// Run makes one release: plan, read, filter, encode, stage, re-check consent,
-// commit the manifest, sign links. Outcomes (committed, empty, no consent,
-// already committed, cancelled) are a Result; an error means the release
-// could not be made and nothing was committed.
-func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
+// Release makes one customer's release: plan, read, filter, encode, stage,
+// re-check consent, commit the manifest, sign links. Outcomes (committed,
+// empty, no consent, already committed, cancelled) are a Result; an error
+// means the release could not be made and nothing was committed.
+func (r *Runner) Release(ctx context.Context, req Request) (*Result, error) {
 	res, err := r.run(ctx, req)
 	r.observe(res)
 	return res, err
@@ -132,9 +131,9 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	grant, err := table.Grant(req.CustomerID, req.Recipient, now)
+	grant, err := table.Grant(string(req.CustomerID), req.Recipient, now)
 	if errors.Is(err, consent.ErrNoConsent) {
-		return &Result{CustomerID: req.CustomerID, Status: StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: Stats{Excluded: map[string]int64{}}}, nil
+		return &Result{CustomerID: string(req.CustomerID), Status: release.StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: Stats{Excluded: map[string]int64{}}}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -142,13 +141,13 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 	var snap kafkasource.Snapshot
 	var id string
 	if req.ID == "" {
-		if snap, err = r.cfg.Source.Plan(ctx, req.CustomerID, req.From); err != nil {
+		if snap, err = r.cfg.Source.Plan(ctx, string(req.CustomerID), req.From); err != nil {
 			return nil, fmt.Errorf("plan release: %w", err)
 		}
 		id = releaseID(req, formats, snap, grant.Hash())
 	} else {
-		snap, err = r.planOnce(ctx, planKey(req.ID, req.CustomerID), func(ctx context.Context) (kafkasource.Snapshot, error) {
-			return r.cfg.Source.Plan(ctx, req.CustomerID, req.From)
+		snap, err = r.planOnce(ctx, planKey(req.ID, string(req.CustomerID)), func(ctx context.Context) (kafkasource.Snapshot, error) {
+			return r.cfg.Source.Plan(ctx, string(req.CustomerID), req.From)
 		})
 		if err != nil {
 			return nil, err
@@ -162,11 +161,11 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	} else if m != nil {
 		log.Info("release already committed")
-		return r.resultOf(ctx, m, StatusAlreadyCommitted)
+		return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
 	}
 
 	// Read and filter, spilling into one sorter per row order.
-	filter := &consent.Filter{CustomerID: req.CustomerID, From: req.From, To: req.To, Grant: grant}
+	filter := &consent.Filter{CustomerID: string(req.CustomerID), From: req.From, To: req.To, Grant: grant}
 	sorters := map[release.Order]*spill.Sorter{}
 	for _, f := range formats {
 		if sorters[f.Order] == nil {
@@ -230,7 +229,7 @@ func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
 		ev, tombstone, err := schemas.DecodeConsentEvent(m.Key, m.Value)
 		if err != nil {
 			if customer, recipient, ok := strings.Cut(string(m.Key), "|"); ok {
-				table.Apply(schemas.ConsentEvent{CustomerID: customer, Recipient: recipient, Partition: m.Partition, Offset: m.Offset}, true)
+				table.Apply(schemas.ConsentEvent{CustomerID: customer, Recipient: schemas.Recipient(recipient), Partition: m.Partition, Offset: m.Offset}, true)
 			}
 			if _, seen := r.quarantinedConsent.LoadOrStore(fmt.Sprintf("%d/%d", m.Partition, m.Offset), true); seen {
 				return nil
@@ -332,7 +331,7 @@ func (r *Runner) recheck(ctx context.Context, req Request, planned consent.Grant
 // staged booking time) lets the release go: what was staged is no more
 // than what the customer now allows.
 func recheckIn(table *consent.Table, req Request, planned consent.Grant, now time.Time) string {
-	g, err := table.Grant(req.CustomerID, req.Recipient, now)
+	g, err := table.Grant(string(req.CustomerID), req.Recipient, now)
 	if err != nil {
 		return "consent changed before commit: " + err.Error()
 	}
@@ -392,8 +391,8 @@ func (r *Runner) committed(ctx context.Context, id string) (*release.Manifest, e
 	return release.ParseManifest(buf.Bytes())
 }
 
-func toSnapshot(s kafkasource.Snapshot) Snapshot {
-	out := Snapshot{Topic: s.Topic, Partitioner: s.Partitioner, Pruned: s.Pruned, Partitions: []release.PartitionRange{}}
+func toSnapshot(s kafkasource.Snapshot) release.Snapshot {
+	out := release.Snapshot{Topic: s.Topic, Partitioner: s.Partitioner, Pruned: s.Pruned, Partitions: []release.PartitionRange{}}
 	for _, rg := range s.Ranges {
 		out.Partitions = append(out.Partitions, release.PartitionRange{Partition: rg.Partition, Start: rg.Start, End: rg.End})
 	}
@@ -401,7 +400,7 @@ func toSnapshot(s kafkasource.Snapshot) Snapshot {
 }
 
 // resultOf reports a committed release from its manifest, with fresh links.
-func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status Status) (*Result, error) {
+func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status) (*Result, error) {
 	prefix := Prefix(m.ID)
 	res := &Result{
 		CustomerID: m.Midata.CustomerID,
@@ -438,4 +437,21 @@ func trimHash(h string) string {
 		return h[7:]
 	}
 	return h
+}
+
+// Links signs fresh download links to the files of a committed release; it
+// returns an error wrapping sinks.ErrNotFound when there is no such release.
+func (r *Runner) Links(ctx context.Context, releaseID string) ([]Link, error) {
+	m, err := r.committed(ctx, releaseID)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, fmt.Errorf("release %s: %w", releaseID, sinks.ErrNotFound)
+	}
+	res, err := r.resultOf(ctx, m, release.StatusCommitted)
+	if err != nil {
+		return nil, err
+	}
+	return res.Links, nil
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
 )
 
@@ -35,12 +35,12 @@ func BenchmarkReleaseOfOneCustomer(b *testing.B) {
 				r := bn.runner(b, "murmur2", nil)
 				stop := sampleHeap()
 				start := time.Now()
-				res, err := r.Run(b.Context(), request("C000001"))
+				res, err := r.Release(b.Context(), request("C000001"))
 				peak, live := stop()
 				if err != nil {
 					b.Fatal(err)
 				}
-				if res.Stats.Released < int64(rows)*9/10 || res.Status != pipeline.StatusCommitted {
+				if res.Stats.Released < int64(rows)*9/10 || res.Status != release.StatusCommitted {
 					b.Fatalf("%s: released %d of %d", res.Status, res.Stats.Released, rows)
 				}
 				b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")

@@ -30,6 +30,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
 	"github.com/midata/midata/sinks/filesink"
@@ -227,7 +228,7 @@ func request(customer string, formats ...string) pipeline.Request {
 	if len(formats) == 0 {
 		formats = []string{"midata-csv", "ndjson"}
 	}
-	return pipeline.Request{CustomerID: customer, Recipient: "self", From: from, To: to, Formats: formats}
+	return pipeline.Request{CustomerID: schemas.CustomerID(customer), Recipient: "self", From: from, To: to, Formats: formats}
 }
 
 func (b *bench) read(t *testing.T, key string) []byte {
@@ -249,11 +250,11 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 	seed(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
 
-	res, err := r.Run(t.Context(), request("C1"))
+	res, err := r.Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if res.Status != pipeline.StatusCommitted {
+	if res.Status != release.StatusCommitted {
 		t.Fatalf("status = %s (%s), want committed", res.Status, res.Reason)
 	}
 
@@ -428,11 +429,11 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 	t.Run("the same request again finds the committed release and writes nothing", func(t *testing.T) {
 		before := b.keys(t, pipeline.Prefix(res.ReleaseID))
 		counting := &countingSink{Sink: b.sink}
-		again, err := b.runner(t, "murmur2", counting).Run(t.Context(), request("C1"))
+		again, err := b.runner(t, "murmur2", counting).Release(t.Context(), request("C1"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again.ReleaseID != res.ReleaseID || again.Status != pipeline.StatusAlreadyCommitted {
+		if again.ReleaseID != res.ReleaseID || again.Status != release.StatusAlreadyCommitted {
 			t.Fatalf("re-run = %s %s, want %s already_committed", again.ReleaseID, again.Status, res.ReleaseID)
 		}
 		for i, f := range again.Files {
@@ -452,17 +453,17 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 func TestReleaseIsByteIdenticalWhenMadeAgainFromScratch(t *testing.T) {
 	b := newBench(t, 3)
 	seed(t, b, kafka.Murmur2Balancer{})
-	first, err := b.runner(t, "murmur2", nil).Run(t.Context(), request("C1"))
+	first, err := b.runner(t, "murmur2", nil).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second store, the same Kafka snapshot: the same id and bytes.
 	other := newBench(t, 1)
-	second, err := b.runner(t, "murmur2", other.sink).Run(t.Context(), request("C1"))
+	second, err := b.runner(t, "murmur2", other.sink).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.ReleaseID != second.ReleaseID || second.Status != pipeline.StatusCommitted {
+	if first.ReleaseID != second.ReleaseID || second.Status != release.StatusCommitted {
 		t.Fatalf("second release %s %s, want %s committed", second.ReleaseID, second.Status, first.ReleaseID)
 	}
 	if len(first.Files) != len(second.Files) {
@@ -499,8 +500,8 @@ func (s *countingSink) Commit(ctx context.Context, key string, body []byte) erro
 func TestReleaseOfGrantedCategories(t *testing.T) {
 	b := newBench(t, 2)
 	seed(t, b, kafka.Murmur2Balancer{})
-	res, err := b.runner(t, "murmur2", nil).Run(t.Context(), request("C3"))
-	if err != nil || res.Status != pipeline.StatusCommitted {
+	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), request("C3"))
+	if err != nil || res.Status != release.StatusCommitted {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
 	ndjson := b.read(t, pipeline.Prefix(res.ReleaseID)+"transactions.ndjson")
@@ -518,18 +519,18 @@ func TestReleaseWithoutConsentWritesNothing(t *testing.T) {
 	seed(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
 	for _, customer := range []string{"C2" /* revoked */, "C9" /* never asked */} {
-		res, err := r.Run(t.Context(), request(customer))
+		res, err := r.Release(t.Context(), request(customer))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Status != pipeline.StatusNoConsent || res.ReleaseID != "" || res.Reason == "" {
+		if res.Status != release.StatusNoConsent || res.ReleaseID != "" || res.Reason == "" {
 			t.Errorf("%s: %+v, want no_consent with a reason and no release", customer, res)
 		}
 	}
 	// Another recipient than the one consented to.
 	req := request("C1")
 	req.Recipient = "partner:pds-one"
-	if res, err := r.Run(t.Context(), req); err != nil || res.Status != pipeline.StatusNoConsent {
+	if res, err := r.Release(t.Context(), req); err != nil || res.Status != release.StatusNoConsent {
 		t.Errorf("partner release without partner consent = %+v, %v", res, err)
 	}
 	if keys := b.keys(t, "releases/"); len(keys) != 0 {
@@ -542,11 +543,11 @@ func TestReleaseWithConsentButNoRecordsIsEmpty(t *testing.T) {
 	seed(t, b, kafka.Murmur2Balancer{})
 	req := request("C1")
 	req.From, req.To = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
-	res, err := b.runner(t, "murmur2", nil).Run(t.Context(), req)
+	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusEmpty || res.Stats.Released != 0 || len(res.Files) != 3 {
+	if res.Status != release.StatusEmpty || res.Stats.Released != 0 || len(res.Files) != 3 {
 		t.Fatalf("res = %+v, want empty with two committed files and the readme", res)
 	}
 }
@@ -556,7 +557,7 @@ func TestReleaseFromATopicOfAnotherPartitionerScansEveryPartition(t *testing.T) 
 	// The producers used kafka-go's Hash (fnv1a): C1 sits on partition 5,
 	// where murmur2 would put it on 3.
 	seed(t, b, &kafka.Hash{})
-	res, err := b.runner(t, "murmur2", nil).Run(t.Context(), request("C1"))
+	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,11 +597,11 @@ func TestRevocationBeforeCommitCancelsTheRelease(t *testing.T) {
 		produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1r", "C1", "self", "revoked", "transactions"))
 		return nil
 	}}
-	res, err := b.runner(t, "murmur2", sink).Run(t.Context(), request("C1"))
+	res, err := b.runner(t, "murmur2", sink).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusCancelled || !strings.Contains(res.Reason, "revoked") {
+	if res.Status != release.StatusCancelled || !strings.Contains(res.Reason, "revoked") {
 		t.Fatalf("res = %s %q, want cancelled because of the revocation", res.Status, res.Reason)
 	}
 	if keys := b.keys(t, "releases/"); len(keys) != 0 {
@@ -622,7 +623,7 @@ func TestReleaseOfAnUnknownTopicFailsWithAClearError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Run(t.Context(), request("C1"))
+	_, err = r.Release(t.Context(), request("C1"))
 	if err == nil || !strings.Contains(err.Error(), "no-such-topic") {
 		t.Fatalf("Run = %v, want an error naming the topic", err)
 	}
@@ -668,11 +669,11 @@ func TestAGarbledLatestConsentEventLeavesNoConsent(t *testing.T) {
 	produce(t, b.brokers, b.consent, &kafka.Hash{}, garbled)
 	r := b.runner(t, "murmur2", nil)
 	for range 2 {
-		res, err := r.Run(t.Context(), request("C1"))
+		res, err := r.Release(t.Context(), request("C1"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Status != pipeline.StatusNoConsent {
+		if res.Status != release.StatusNoConsent {
 			t.Fatalf("status = %s, want no_consent after a garbled latest event", res.Status)
 		}
 	}
@@ -699,11 +700,11 @@ func TestAConsentChangeThatStillCoversTheReleaseLetsItCommit(t *testing.T) {
 		produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1b", "C1", "self", "granted", "transactions,merchant,balances"))
 		return nil
 	}}
-	res, err := b.runner(t, "murmur2", sink).Run(t.Context(), request("C1"))
+	res, err := b.runner(t, "murmur2", sink).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusCommitted {
+	if res.Status != release.StatusCommitted {
 		t.Fatalf("status = %s (%s), want committed: the new grant covers what was staged", res.Status, res.Reason)
 	}
 }
@@ -721,7 +722,7 @@ func TestReleaseWithoutAConsentTopicFailsNamingIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Run(t.Context(), request("C1")); err == nil || !strings.Contains(err.Error(), "no-such-consent-") {
+	if _, err := r.Release(t.Context(), request("C1")); err == nil || !strings.Contains(err.Error(), "no-such-consent-") {
 		t.Fatalf("Run = %v, want an error naming the consent topic", err)
 	}
 }
@@ -733,17 +734,17 @@ func TestARecordAFormatCannotHoldIsLeftOutOfEveryFile(t *testing.T) {
 	// DECIMAL(18,5) and Open Banking's 13 integer digits.
 	produce(t, b.brokers, b.topic, kafka.Murmur2Balancer{}, tx{id: "THUGE", customer: "C1", booked: "2026-03-20T12:00:00Z", amount: "-12345678901234.00"}.message())
 	r := b.runner(t, "murmur2", nil)
-	res, err := r.Run(t.Context(), request("C1", "ndjson", "json"))
+	res, err := r.Release(t.Context(), request("C1", "ndjson", "json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusCommitted || res.Stats.Excluded[pipeline.NotRepresentable] != 1 || res.Stats.Released != int64(len(released)) {
+	if res.Status != release.StatusCommitted || res.Stats.Excluded[pipeline.NotRepresentable] != 1 || res.Stats.Released != int64(len(released)) {
 		t.Fatalf("res = %s %+v, want the huge record excluded as not_representable from both files", res.Status, res.Stats)
 	}
 	if ndjson := b.read(t, pipeline.Prefix(res.ReleaseID)+"transactions.ndjson"); bytes.Contains(ndjson, []byte("THUGE")) {
 		t.Fatal("the ndjson holds a record the json of the same release cannot")
 	}
-	alone, err := r.Run(t.Context(), request("C1", "ndjson"))
+	alone, err := r.Release(t.Context(), request("C1", "ndjson"))
 	if err != nil || alone.Stats.Released != int64(len(released))+1 {
 		t.Fatalf("ndjson alone = %+v, %v; want the huge record released", alone, err)
 	}

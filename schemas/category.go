@@ -8,7 +8,7 @@ import (
 // Category is a data category a consent can grant. Categories form a bit set.
 type Category uint8
 
-// The consent categories of FORMATS.md. Without Transactions nothing is
+// The consent categories of the input contract. Without Transactions nothing is
 // released; Balances adds balance_after, Merchant adds the merchant fields.
 const (
 	Transactions Category = 1 << iota

@@ -11,16 +11,12 @@ const (
 	ConsentRevoked ConsentStatus = "revoked"
 )
 
-// RecipientSelf is the recipient that is the customer themself. Partners are
-// named "partner:<id>".
-const RecipientSelf = "self"
-
 // ConsentEvent is one validated event of the midata.consent topic. The state
 // of the key customer_id|recipient is its latest event in offset order.
 type ConsentEvent struct {
 	ConsentID  string
 	CustomerID string
-	Recipient  string
+	Recipient  Recipient
 	Status     ConsentStatus
 	Categories Category
 	WindowFrom time.Time // zero: open
@@ -33,4 +29,6 @@ type ConsentEvent struct {
 }
 
 // ConsentKey returns the Kafka key of the consent state of (customer, recipient).
-func ConsentKey(customerID, recipient string) string { return customerID + "|" + recipient }
+func ConsentKey(customerID string, recipient Recipient) string {
+	return customerID + "|" + string(recipient)
+}

@@ -1,12 +1,6 @@
 package schemas
 
-import (
-	"bytes"
-	"strings"
-)
-
-// partnerPrefix starts every partner recipient: "partner:<id>".
-const partnerPrefix = "partner:"
+import "bytes"
 
 // consentJSON is the wire shape of a consent event; see transactionJSON.
 type consentJSON struct {
@@ -70,8 +64,8 @@ func DecodeConsentEvent(key, value []byte) (ev ConsentEvent, tombstone bool, err
 	if in.Recipient == absent {
 		return ConsentEvent{}, false, invalid("recipient", "required")
 	}
-	if in.Recipient != recipient {
-		return ConsentEvent{}, false, invalid("recipient", "%s differs from the key's recipient %s", shown(in.Recipient), shown(recipient))
+	if in.Recipient != string(recipient) {
+		return ConsentEvent{}, false, invalid("recipient", "%s differs from the key's recipient %s", shown(in.Recipient), shown(string(recipient)))
 	}
 	ev.Recipient = recipient
 
@@ -124,37 +118,17 @@ func newConsentJSON() consentJSON {
 }
 
 // parseConsentKey splits and validates a consent key customer_id|recipient.
-func parseConsentKey(key []byte) (customer, recipient string, err error) {
+func parseConsentKey(key []byte) (customer string, recipient Recipient, err error) {
 	i := bytes.IndexByte(key, '|')
 	if i < 0 {
 		return "", "", invalid("key", "not customer_id|recipient (%s)", shown(string(key)))
 	}
-	customer, recipient = string(key[:i]), string(key[i+1:])
+	customer, recipient = string(key[:i]), Recipient(key[i+1:])
 	if err := checkCustomerID("key", customer); err != nil {
 		return "", "", invalid("key", "customer id not [A-Za-z0-9._-]{1,64} (%s)", shown(customer))
 	}
-	if err := CheckRecipient(recipient); err != nil {
-		return "", "", invalid("key", "recipient not self or partner:<id> (%s)", shown(recipient))
+	if err := recipient.Validate(); err != nil {
+		return "", "", invalid("key", "recipient not self or partner:<id> (%s)", shown(string(recipient)))
 	}
 	return customer, recipient, nil
-}
-
-// CheckRecipient validates a recipient: "self", or "partner:<id>" with an id
-// of 1–64 characters of [a-z0-9._-]. The error is an *InvalidError on field
-// "recipient".
-func CheckRecipient(r string) error {
-	if r == RecipientSelf {
-		return nil
-	}
-	id, ok := strings.CutPrefix(r, partnerPrefix)
-	if !ok || id == "" || len(id) > maxIDLen {
-		return invalid("recipient", "not self or partner:<id> (%s)", shown(r))
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return invalid("recipient", "partner id not [a-z0-9._-] (%s)", shown(r))
-		}
-	}
-	return nil
 }

@@ -11,7 +11,7 @@ import (
 
 const consentKey = "C000123|partner:pds-one"
 
-// validConsent is the example event of FORMATS.md as a map.
+// validConsent is the example event of the input contract as a map.
 func validConsent() map[string]any {
 	return map[string]any{
 		"consent_id":  "K-88",
@@ -203,16 +203,5 @@ func TestDecodeConsentEventRejectsEveryBrokenRule(t *testing.T) {
 			}
 			assertInvalid(t, err, tt.field, tt.inMessage)
 		})
-	}
-}
-
-func TestCheckRecipientAcceptsSelfAndPartners(t *testing.T) {
-	for _, r := range []string{"self", "partner:pds-one", "partner:a", "partner:" + strings.Repeat("z", 64)} {
-		if err := schemas.CheckRecipient(r); err != nil {
-			t.Errorf("CheckRecipient(%q) = %v", r, err)
-		}
-	}
-	for _, r := range []string{"", "Self", "partner", "partner:", "partner:A", "partner:a b", "bank:x", "partner:" + strings.Repeat("z", 65)} {
-		assertInvalid(t, schemas.CheckRecipient(r), "recipient", "partner")
 	}
 }

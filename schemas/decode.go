@@ -137,21 +137,17 @@ func oneLine(s string) string {
 // maxIDLen is the longest id (transaction, customer, account, consent).
 const maxIDLen = 64
 
-// checkCustomerID validates a customer id: [A-Za-z0-9._-]{1,64}.
+// checkCustomerID validates a customer id (CustomerID.Validate's rule) as
+// the value of field, with an *InvalidError.
 func checkCustomerID(field, v string) error {
-	if v == "" {
+	switch problem := customerIDProblem(v); problem {
+	case "":
+		return nil
+	case "required":
 		return invalid(field, "required")
+	default:
+		return invalid(field, "%s (%s)", problem, shown(v))
 	}
-	if len(v) > maxIDLen {
-		return invalid(field, "longer than %d characters (%s)", maxIDLen, shown(v))
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return invalid(field, "not [A-Za-z0-9._-] (%s)", shown(v))
-		}
-	}
-	return nil
 }
 
 // checkID validates a required id of 1–64 characters.

@@ -53,7 +53,7 @@ func FuzzDecodeConsentEvent(f *testing.F) {
 		if got := schemas.ConsentKey(ev.CustomerID, ev.Recipient); got != string(key) {
 			t.Fatalf("key %q decoded as %q", key, got)
 		}
-		if err := schemas.CheckRecipient(ev.Recipient); err != nil {
+		if err := ev.Recipient.Validate(); err != nil {
 			t.Fatalf("accepted recipient: %v", err)
 		}
 		if tombstone {

@@ -1,6 +1,9 @@
-// Package schemas owns the input contract of midata: the transaction and
-// consent events that upstream systems publish on Kafka, their decoding, and
-// their validation (see ../shared/FORMATS.md, version 1).
+// Package schemas owns the input contract of midata (version 1, described
+// in docs/input-contract.md): the transaction and consent events that
+// upstream systems publish on Kafka, their decoding and their validation;
+// and the domain types every layer shares, each with the one validator of
+// its rule: Recipient ("self" or "partner:<id>"), CustomerID and Scope
+// (whose records a request releases).
 //
 // It does not know about Kafka, object stores or release formats: callers pass
 // it a message key and value, and get back a typed, validated record or an

@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of the transaction event (FORMATS.md, version 1).
+// Limits of the transaction event (the input contract, version 1).
 const (
 	maxDescription  = 500 // characters (runes)
 	maxMerchantName = 200 // characters (runes)

@@ -10,7 +10,7 @@ import (
 	"github.com/midata/midata/schemas"
 )
 
-// validTransaction is the example event of FORMATS.md, as a map that test
+// validTransaction is the example event of the input contract, as a map that test
 // cases change one field at a time.
 func validTransaction() map[string]any {
 	return map[string]any{

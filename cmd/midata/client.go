@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/midata/midata/pipeline/config"
 )
 
 // client calls the HTTP API of a running `midata serve` for the ops CLI
@@ -22,11 +22,28 @@ type client struct {
 	http          *http.Client
 }
 
-func clientFlags(fs *flag.FlagSet) *client {
-	c := &client{http: &http.Client{Timeout: time.Minute}}
-	fs.StringVar(&c.server, "server", env("MIDATA_SERVER", "http://127.0.0.1:8080"), "the midata serve API [MIDATA_SERVER]")
-	fs.StringVar(&c.token, "token", env("MIDATA_TOKEN", ""), "bearer token with the ops role [MIDATA_TOKEN]")
-	return c
+// newClient returns the client of the API that cfg's client keys name.
+func newClient(cfg config.Client) *client {
+	return &client{server: cfg.Server, token: cfg.Token, http: &http.Client{Timeout: time.Minute}}
+}
+
+// parseClient parses the flags of an ops CLI command (runs, schedule),
+// before and after its positional arguments, and loads its configuration.
+// It returns the positional arguments and a nil client when --print-config
+// was given and the configuration is printed.
+func parseClient(cl *config.CommandLine, args []string, stdout io.Writer) (*client, []string, error) {
+	pos, err := parseInterspersed(cl, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := loadConfig(cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cl.PrintConfig() {
+		return nil, nil, cfg.Print(stdout, cl.Command())
+	}
+	return newClient(cfg.Client), pos, nil
 }
 
 // do sends one request and copies the JSON answer to out; a non-2xx answer
@@ -87,51 +104,44 @@ Watches and steers runs through the API of midata serve (role ops):
   cancel   ID        stop a run; nothing partial is published
   retry    ID        run a failed or cancelled run again (same release ids)
   start    --recipient R (--customers C,… | --all) --from DATE --to DATE [--format LIST] [--key K]
-The answer is the API's JSON on stdout.
-
-Flags:`
+The answer is the API's JSON on stdout.`
 
 func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlagSet("runs", runsSynopsis, stderr)
-		clientFlags(fs)
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
+		if err := parseFlags(config.NewCommandLine(config.CommandRuns, fs), args); err != nil {
+			return err
 		}
 		return usagef("runs: name a subcommand: list, get, cancel, retry or start")
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet("runs "+sub, runsSynopsis, stderr)
-	c := clientFlags(fs)
+	cl := config.NewCommandLine(config.CommandRuns, fs)
 	var status, scheduleID, customer, recipient, customers, formats, from, to, key string
 	var limit int
-	var all bool
+	var all, watch bool
 	switch sub {
 	case "list":
 		fs.StringVar(&status, "status", "", "statuses, comma-separated")
 		fs.StringVar(&scheduleID, "schedule", "", "runs of this schedule")
-		fs.StringVar(&customer, "customer", "", "runs that concern this customer")
-		fs.StringVar(&recipient, "recipient", "", "self or partner:<id>")
+		customerFlag(fs, &customer, "", "runs that concern this customer")
+		recipientFlag(fs, &recipient, "")
 		fs.IntVar(&limit, "limit", 50, "at most this many, newest first")
 	case "start":
-		fs.StringVar(&recipient, "recipient", "self", "self or partner:<id>")
-		fs.StringVar(&customers, "customers", "", "customers, comma-separated")
-		fs.BoolVar(&all, "all", false, "everyone whose consent covers the recipient (a bulk release)")
-		fs.StringVar(&from, "from", "", "period start, inclusive")
-		fs.StringVar(&to, "to", "", "period end, exclusive")
-		fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated")
+		recipientFlag(fs, &recipient, "self")
+		customersFlag(fs, &customers)
+		allFlag(fs, &all)
+		periodFlags(fs, &from, &to, "", "", "")
+		formatFlag(fs, &formats)
 		fs.StringVar(&key, "key", "", "idempotency key: the same key gives the same run")
 	case "get":
-		fs.BoolVar(&all, "watch", false, "poll until the run ends, printing its progress on stderr")
+		fs.BoolVar(&watch, "watch", false, "poll until the run ends, printing its progress on stderr")
 	case "cancel", "retry":
 	default:
 		return usagef("runs: unknown subcommand %q (want list, get, cancel, retry or start)", sub)
 	}
-	ids, err := parseInterspersed(fs, rest)
-	if err != nil {
+	c, ids, err := parseClient(cl, rest, stdout)
+	if err != nil || c == nil {
 		return err
 	}
 	switch sub {
@@ -160,7 +170,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("runs %s: name one run id", sub)
 	}
 	id := url.PathEscape(ids[0])
-	if sub == "get" && all { // --watch
+	if sub == "get" && watch {
 		return c.watch(ctx, id, stdout, stderr)
 	}
 	if sub == "get" {
@@ -181,42 +191,36 @@ Manages cron schedules through the API of midata serve (role ops):
   pause    ID
   resume   ID
   run      ID        fire it now
-The answer is the API's JSON on stdout.
-
-Flags:`
+The answer is the API's JSON on stdout.`
 
 func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlagSet("schedule", scheduleSynopsis, stderr)
-		clientFlags(fs)
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
+		if err := parseFlags(config.NewCommandLine(config.CommandSchedule, fs), args); err != nil {
+			return err
 		}
 		return usagef("schedule: name a subcommand: list, get, create, delete, pause, resume or run")
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet("schedule "+sub, scheduleSynopsis, stderr)
-	c := clientFlags(fs)
+	cl := config.NewCommandLine(config.CommandSchedule, fs)
 	var id, spec, recipient, customers, period, formats string
 	var all bool
 	switch sub {
 	case "create":
 		fs.StringVar(&id, "id", "", "schedule id")
 		fs.StringVar(&spec, "cron", "", "cron spec")
-		fs.StringVar(&recipient, "recipient", "self", "self or partner:<id>")
-		fs.StringVar(&customers, "customers", "", "customers, comma-separated")
-		fs.BoolVar(&all, "all", false, "everyone whose consent covers the recipient")
+		recipientFlag(fs, &recipient, "self")
+		customersFlag(fs, &customers)
+		allFlag(fs, &all)
 		fs.StringVar(&period, "period", "previous_month", "what each firing releases")
-		fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated")
+		formatFlag(fs, &formats)
 	case "list", "get", "delete", "pause", "resume", "run":
 	default:
 		return usagef("schedule: unknown subcommand %q", sub)
 	}
-	ids, err := parseInterspersed(fs, rest)
-	if err != nil {
+	c, ids, err := parseClient(cl, rest, stdout)
+	if err != nil || c == nil {
 		return err
 	}
 	switch sub {
@@ -246,15 +250,13 @@ func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // parseInterspersed parses flags before and after positional arguments
 // ("runs get ID --server URL") and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterspersed(cl *config.CommandLine, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err}
+		if err := parseFlags(cl, args); err != nil {
+			return nil, err
 		}
+		fs := cl.FlagSet()
 		if fs.NArg() == 0 {
 			return pos, nil
 		}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,25 +19,34 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
-	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
 	"github.com/midata/midata/sinks/filesink"
 )
 
-// devConfig is everything `midata dev` needs; it has defaults for all of it.
+// devConfig is everything `midata dev` needs; it has defaults for all of
+// it. The settings come from pipeline/config's keys of the command, the
+// request from the command's arguments.
 type devConfig struct {
-	Addr         string // where the download server listens
-	DataDir      string // the local object store and the link key
-	KafkaPort    int    // the in-process broker's port; 0 = any free port
-	Partitions   int    // partitions of the transactions topic
-	Customers    int
+	Addr         string // http.addr: where the download server listens
+	DataDir      string // dev.data_dir: the local object store and the link key
+	KafkaPort    int    // dev.kafka_port: the in-process broker's port; 0 = any free port
+	Partitions   int    // synth.partitions: of the transactions topic
+	Customers    int    // synth.*: the synthetic data set
 	Transactions int
+	Malformed    int
+	Seed         int64
+	TempDir      string // temp_dir
 	Request      pipeline.Request
 	Once         bool          // exit after the release instead of serving
-	LinkTTL      time.Duration // lifetime of the download links
+	LinkTTL      time.Duration // links.ttl: lifetime of the download links
+	// Print is the configuration to print instead of running
+	// (--print-config); nil otherwise.
+	Print *config.Config
 }
 
 const devSynopsis = `dev [flags]
@@ -49,52 +56,45 @@ in-process Kafka-protocol broker seeded with a synthetic data set, a
 local-disk store whose HMAC-signed links midata serves itself, and one
 on-demand release for a sample customer (recorded first as the customer's
 own consent event, as every on-demand request is). Then it serves the
-download links until Ctrl-C.
-
-Flags:`
+download links until Ctrl-C.`
 
 func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
 	gen := synth.DefaultConfig()
-	c := &devConfig{Partitions: 6, LinkTTL: pipeline.DefaultLinkTTL}
+	c := &devConfig{}
 	fs := newFlagSet("dev", devSynopsis, stderr)
+	cl := config.NewCommandLine(config.CommandDev, fs)
 	var formats, from, to string
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address of the download server")
-	fs.StringVar(&c.DataDir, "data-dir", "data", "folder of the local object store")
-	fs.IntVar(&c.KafkaPort, "kafka-port", 0, "port of the in-process Kafka broker; 0 = any free port")
-	fs.IntVar(&c.Customers, "customers", gen.Customers, "customers in the synthetic data set")
-	fs.IntVar(&c.Transactions, "transactions", gen.Transactions, "transactions in the synthetic data set")
-	fs.StringVar(&c.Request.CustomerID, "customer", "C000001", "the sample customer")
-	fs.StringVar(&from, "from", gen.End.AddDate(0, -3, 0).Format("2006-01-02"), "period start, inclusive")
-	fs.StringVar(&to, "to", gen.End.Format("2006-01-02"), "period end, exclusive")
-	fs.StringVar(&formats, "format", "midata-csv,ndjson", "formats, comma-separated: "+strings.Join(release.Names(), ", "))
+	customerFlag(fs, (*string)(&c.Request.CustomerID), "C000001", "the sample customer")
+	periodFlags(fs, &from, &to, gen.End.AddDate(0, -3, 0).Format(time.DateOnly), gen.End.Format(time.DateOnly), "")
+	formatFlag(fs, &formats)
 	fs.BoolVar(&c.Once, "once", false, "exit after the release instead of serving the links")
-	fs.Var(duration{&c.LinkTTL}, "link-ttl", "lifetime of the download links, e.g. 7d, 1m")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usageError{err}
+	if err := parseFlags(cl, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q", fs.Arg(0))
 	}
+	cfg, err := loadConfig(cl)
+	if err != nil {
+		return nil, err
+	}
+	if cl.PrintConfig() {
+		c.Print = &cfg
+		return c, nil
+	}
+	c.Addr, c.DataDir, c.KafkaPort, c.TempDir, c.LinkTTL = cfg.HTTP.Addr, cfg.Dev.DataDir, cfg.Dev.KafkaPort, cfg.TempDir, time.Duration(cfg.Links.TTL)
+	c.Partitions, c.Customers, c.Transactions, c.Malformed, c.Seed = cfg.Synth.Partitions, cfg.Synth.Customers, cfg.Synth.Transactions, cfg.Synth.Malformed, cfg.Synth.Seed
+
 	c.Request.Recipient = schemas.RecipientSelf
 	c.Request.Formats = splitList(formats)
-	var err error
-	if c.Request.From, err = parseTime(from); err != nil {
+	if c.Request.From, err = config.ParseTime(from); err != nil {
 		return nil, usagef("--from: %v", err)
 	}
-	if c.Request.To, err = parseTime(to); err != nil {
+	if c.Request.To, err = config.ParseTime(to); err != nil {
 		return nil, usagef("--to: %v", err)
 	}
 	if _, err := c.Request.Validate(); err != nil {
 		return nil, usageError{err}
-	}
-	if c.LinkTTL <= 0 {
-		return nil, usagef("--link-ttl %s: want more than 0", c.LinkTTL)
-	}
-	if c.Customers < 1 || c.Transactions < c.Customers || c.Partitions < 1 {
-		return nil, usagef("want at least 1 customer, 1 partition and as many transactions as customers")
 	}
 	return c, nil
 }
@@ -103,6 +103,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	c, err := parseDev(args, stderr)
 	if err != nil {
 		return err
+	}
+	if c.Print != nil {
+		return c.Print.Print(stdout, config.CommandDev)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -118,7 +121,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 	gen := synth.DefaultConfig()
-	gen.Customers, gen.Transactions = c.Customers, c.Transactions
+	gen.Customers, gen.Transactions, gen.Malformed, gen.Seed = c.Customers, c.Transactions, c.Malformed, c.Seed
 	if err := gen.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -138,7 +141,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// The store and the server that signs and serves its links.
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (choose another with --addr)", c.Addr, err)
+		return fmt.Errorf("listen on %s: %w (choose another with --http-addr)", c.Addr, err)
 	}
 	secret, err := linkKey(c.DataDir)
 	if err != nil {
@@ -171,19 +174,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer source.Close()
 	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
-	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: gen.ConsentTopic}
-	if _, err := recorder.RecordRequest(ctx, c.Request.CustomerID, c.Request.From, c.Request.To); err != nil {
+	recorder := &consent.Recorder{Publisher: producer, Topic: gen.ConsentTopic}
+	if _, err := recorder.RecordRequest(ctx, string(c.Request.CustomerID), c.Request.From, c.Request.To); err != nil {
 		return err
 	}
 	runner, err := pipeline.NewRunner(pipeline.Config{
 		Source: source, Producer: producer, Sink: sink, ConsentTopic: gen.ConsentTopic,
-		TempDir: os.TempDir(), Logger: logger, Progress: stderr, LinkTTL: c.LinkTTL,
+		TempDir: c.TempDir, Logger: logger, Progress: stderr, LinkTTL: c.LinkTTL,
 		Locate: func(key string) string { return filepath.Join(c.DataDir, "store", filepath.FromSlash(key)) },
 	})
 	if err != nil {
 		return err
 	}
-	res, err := runner.Run(ctx, c.Request)
+	res, err := runner.Release(ctx, c.Request)
 	if err != nil {
 		return err
 	}

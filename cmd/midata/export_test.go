@@ -12,6 +12,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
 )
 
@@ -61,8 +62,8 @@ func TestExportCreatesAMissingQuarantineTopicAndKeepsTheMalformedRecords(t *test
 	bucket := testbench.Bucket(t, srv)
 	setS3Env(t, srv)
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"export", "--brokers", strings.Join(brokers, ","), "--s3-endpoint", srv.Endpoint, "--bucket", bucket,
-		"--topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic, "--quarantine-topic", quarantine,
+	code := run(t.Context(), []string{"export", "--kafka-brokers", strings.Join(brokers, ","), "--s3-endpoint", srv.Endpoint, "--s3-bucket", bucket,
+		"--transactions-topic", cfg.TransactionsTopic, "--consent-topic", cfg.ConsentTopic, "--quarantine-topic", quarantine,
 		"--customer", customer, "--from", cfg.Start.Format(time.RFC3339), "--to", cfg.End.Format(time.RFC3339)}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("export against a cluster without %s: exit %d: %s", quarantine, code, stderr.String())
@@ -71,7 +72,7 @@ func TestExportCreatesAMissingQuarantineTopicAndKeepsTheMalformedRecords(t *test
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("stdout is not a JSON object: %v", err)
 	}
-	if res.Status != pipeline.StatusCommitted || res.Stats.Quarantined != int64(want) {
+	if res.Status != release.StatusCommitted || res.Stats.Quarantined != int64(want) {
 		t.Fatalf("export of %s = %s with %d quarantined, want committed with its %d malformed records quarantined", customer, res.Status, res.Stats.Quarantined, want)
 	}
 

@@ -1,82 +1,117 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas/release"
 )
 
 // newFlagSet returns a flag set that prints its usage to w and returns
-// errors instead of exiting.
+// errors instead of exiting. Its usage lists the flags in two groups: the
+// settings (pipeline/config's keys, with their variables) and the
+// arguments of the command.
 func newFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	fs.Usage = func() {
-		fmt.Fprintf(w, "Usage: midata %s\n\n", synopsis)
-		fs.PrintDefaults()
+		fmt.Fprintf(w, "Usage: midata %s\n", synopsis)
+		printFlags(w, fs)
 	}
 	return fs
 }
 
-// env returns the value of the environment variable, or def when unset.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// printFlags writes the flags of fs, settings first, each as --name.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	settings := map[string]bool{"config": true, "print-config": true}
+	for _, k := range config.Keys() {
+		settings[k.Flag] = true
 	}
-	return def
+	for _, group := range []struct {
+		title    string
+		settings bool
+	}{
+		{"Arguments:", false},
+		{"Settings (each also a key of the config file and the environment variable in brackets):", true},
+	} {
+		var b strings.Builder
+		fs.VisitAll(func(f *flag.Flag) {
+			if settings[f.Name] != group.settings {
+				return
+			}
+			kind, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(&b, "  --%s", f.Name)
+			if kind != "" {
+				fmt.Fprintf(&b, " %s", kind)
+			}
+			fmt.Fprintf(&b, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
+			if d := f.DefValue; d != "" && d != "false" && d != "0" {
+				fmt.Fprintf(&b, " (default %s)", d)
+			}
+			b.WriteString("\n")
+		})
+		if b.Len() > 0 {
+			fmt.Fprintf(w, "\n%s\n%s", group.title, b.String())
+		}
+	}
 }
 
-// duration is a flag value that takes Go durations plus days ("7d").
-type duration struct{ d *time.Duration }
-
-func (v duration) String() string {
-	if v.d == nil {
-		return ""
+// parseFlags parses args with cl: flag.ErrHelp comes back as is, every
+// other mistake (a renamed flag too) as a usageError.
+func parseFlags(cl *config.CommandLine, args []string) error {
+	if err := cl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
-	if *v.d%(24*time.Hour) == 0 && *v.d > 0 {
-		return strconv.FormatInt(int64(*v.d/(24*time.Hour)), 10) + "d"
-	}
-	return v.d.String()
-}
-
-func (v duration) Set(s string) error {
-	d, err := parseDuration(s)
-	if err != nil {
-		return err
-	}
-	*v.d = d
 	return nil
 }
 
-func parseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil {
-			return 0, fmt.Errorf("duration %q: want e.g. 7d, 36h or 90m", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
+// loadConfig returns the command's configuration from the file, the
+// environment and the flags, validated; a mistake in it is a usageError,
+// a file that cannot be read is not.
+func loadConfig(cl *config.CommandLine) (config.Config, error) {
+	cfg, err := cl.Load(os.LookupEnv)
+	if errors.Is(err, config.ErrInvalid) {
+		return config.Config{}, usageError{err}
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("duration %q: want e.g. 7d, 36h or 90m", s)
-	}
-	return d, nil
+	return cfg, err
 }
 
-// parseTime takes a date (2026-02-01, midnight UTC) or an RFC 3339 time.
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("time %q: want a date (2026-02-01) or RFC 3339 (2026-02-01T00:00:00Z)", s)
-	}
-	return t.UTC(), nil
+// The arguments of a request: what to release, not how midata is set up.
+// Each has one name, form and meaning in every command that takes it.
+// Periods are [from, to): a date (midnight UTC) or an RFC 3339 time, read
+// by config.ParseTime.
+
+func customerFlag(fs *flag.FlagSet, p *string, def, usage string) {
+	fs.StringVar(p, "customer", def, usage)
+}
+
+func customersFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "customers", "", "customer ids, comma-separated")
+}
+
+func allFlag(fs *flag.FlagSet, p *bool) {
+	fs.BoolVar(p, "all", false, "everyone whose consent covers the recipient (a bulk release)")
+}
+
+func recipientFlag(fs *flag.FlagSet, p *string, def string) {
+	fs.StringVar(p, "recipient", def, "self or partner:<id>")
+}
+
+func periodFlags(fs *flag.FlagSet, from, to *string, defFrom, defTo, note string) {
+	fs.StringVar(from, "from", defFrom, "period start, inclusive: a date (2026-02-01) or RFC 3339"+note)
+	fs.StringVar(to, "to", defTo, "period end, exclusive: a date (2026-05-01) or RFC 3339"+note)
+}
+
+func formatFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "format", "midata-csv,ndjson", "formats, comma-separated: "+strings.Join(release.Names(), ", "))
 }
 
 func splitList(s string) []string {

@@ -10,6 +10,9 @@
 //	midata version   print the version
 //
 // This package is thin: flags and environment → config → constructors → Run.
+// The settings of every command come from pipeline/config's one table of
+// keys; each command adds only its request's arguments (--customer,
+// --from, …), with one name and form wherever they recur (flags.go).
 package main
 
 import (
@@ -44,7 +47,10 @@ Commands:
   schedule  list, create, pause, resume, run and delete schedules (through the API)
   version   print the version
 
-Run 'midata <command> --help' for a command's flags.
+Every command takes --config FILE (or MIDATA_CONFIG) and --print-config; a
+setting has one flag, one variable and one key in every command that uses
+it (pipeline/config/README.md). Run 'midata <command> --help' for a
+command's flags.
 `
 
 func main() {

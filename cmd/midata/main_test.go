@@ -21,6 +21,7 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
 )
 
@@ -54,7 +55,7 @@ func (b *lockedBuffer) String() string {
 
 func TestBadCommandLinesExitTwoWithOneLine(t *testing.T) {
 	t.Setenv("MIDATA_KAFKA_BROKERS", "127.0.0.1:1")
-	t.Setenv("MIDATA_S3_BUCKET", "b")
+	t.Setenv("MIDATA_S3_BUCKET", "releases")
 	base := []string{"export", "--customer", "C1", "--from", "2026-02-01", "--to", "2026-05-01"}
 	tests := []struct {
 		name string
@@ -73,13 +74,32 @@ func TestBadCommandLinesExitTwoWithOneLine(t *testing.T) {
 		{"export with a bad recipient", append(slices.Clone(base), "--recipient", "partner"), "recipient"},
 		{"export with a stray argument", append(slices.Clone(base), "extra"), `unexpected argument "extra"`},
 		{"dev with a stray flag", []string{"dev", "--nope"}, "nope"},
+		{"export with the old --brokers", append(slices.Clone(base), "--brokers", "k:9092"), "flag --brokers is now --kafka-brokers (or MIDATA_KAFKA_BROKERS)"},
+		{"export with the old --bucket", append(slices.Clone(base), "--bucket=b"), "flag --bucket is now --s3-bucket"},
+		{"export with the old --topic", append(slices.Clone(base), "--topic", "tx"), "flag --topic is now --transactions-topic"},
+		{"seed with the old --brokers", []string{"seed", "--brokers", "k:9092"}, "flag --brokers is now --kafka-brokers"},
+		{"seed with the old --customers", []string{"seed", "--customers", "5"}, "flag --customers is now --synth-customers"},
+		{"dev with the old --addr", []string{"dev", "--addr", "127.0.0.1:0"}, "flag --addr is now --http-addr"},
+		{"export without brokers names key, variable and flag", []string{"export", "--kafka-brokers", "", "--customer", "C1", "--from", "2026-02-01", "--to", "2026-05-01"},
+			"kafka.brokers: required: set it in the file, MIDATA_KAFKA_BROKERS or --kafka-brokers"},
+		{"seed with no partitions", []string{"seed", "--synth-partitions", "0"}, `synth.partitions "0": want 1 to 10000`},
+		{"dev with fewer transactions than customers", []string{"dev", "--synth-customers", "20", "--synth-transactions", "10"}, "synth.transactions"},
+		{"runs with a server that is no URL", []string{"runs", "list", "--server", "localhost"}, `client.server "localhost"`},
+		{"a config file that does not load", []string{"serve", "--config", "/dev/null/x.yaml"}, "read config file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(t.Context(), tt.args, &stdout, &stderr)
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d", code, exitUsage)
+			want := exitUsage
+			if strings.HasPrefix(tt.want, "read config file") {
+				want = 1 // not a mistake in the command line
+			}
+			if code != want {
+				t.Errorf("exit %d, want %d", code, want)
+			}
+			if strings.Contains(tt.name, "old") && strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("stderr = %q, want one line", stderr.String())
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("stdout = %q, want nothing", stdout.String())
@@ -112,7 +132,7 @@ func TestExportOfAnUnreachableBrokerFailsWithOneLine(t *testing.T) {
 	bucket := testbench.Bucket(t, srv)
 	setS3Env(t, srv)
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"export", "--brokers", "127.0.0.1:1", "--s3-endpoint", srv.Endpoint, "--bucket", bucket,
+	code := run(t.Context(), []string{"export", "--kafka-brokers", "127.0.0.1:1", "--s3-endpoint", srv.Endpoint, "--s3-bucket", bucket,
 		"--customer", "C1", "--from", "2026-02-01", "--to", "2026-05-01"}, &stdout, &stderr)
 	if code != 1 || stdout.Len() != 0 {
 		t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, stdout.String())
@@ -129,8 +149,8 @@ func TestExportToAMissingBucketFailsWithOneLine(t *testing.T) {
 	}
 	setS3Env(t, srv)
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"export", "--brokers", strings.Join(testbench.Kafka(t), ","), "--s3-endpoint", srv.Endpoint,
-		"--bucket", "no-such-bucket-midata", "--customer", "C1", "--from", "2026-02-01", "--to", "2026-05-01"}, &stdout, &stderr)
+	code := run(t.Context(), []string{"export", "--kafka-brokers", strings.Join(testbench.Kafka(t), ","), "--s3-endpoint", srv.Endpoint,
+		"--s3-bucket", "no-such-bucket-midata", "--customer", "C1", "--from", "2026-02-01", "--to", "2026-05-01"}, &stdout, &stderr)
 	if code != 1 || stdout.Len() != 0 {
 		t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, stdout.String())
 	}
@@ -287,7 +307,7 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 
 	res, _ := export(granted)
 	want := o.released(granted, from, to)
-	if res.Status != pipeline.StatusCommitted || res.Stats.Released != int64(len(want)) || len(res.Files) != 3 || len(res.Links) != 3 {
+	if res.Status != release.StatusCommitted || res.Stats.Released != int64(len(want)) || len(res.Files) != 3 || len(res.Links) != 3 {
 		t.Fatalf("export %s = %+v, want committed with %d rows in 2 files and a readme, with links", granted, res, len(want))
 	}
 	if !strings.HasPrefix(res.Manifest, "s3://"+bucket+"/releases/"+res.ReleaseID+"/") {
@@ -322,10 +342,10 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 		}
 	}
 
-	if res, _ := export(refused); res.Status != pipeline.StatusNoConsent || len(res.Files) != 0 {
+	if res, _ := export(refused); res.Status != release.StatusNoConsent || len(res.Files) != 0 {
 		t.Errorf("export %s without consent = %+v, want no_consent and no files", refused, res)
 	}
-	if again, _ := export(granted); again.Status != pipeline.StatusAlreadyCommitted || again.ReleaseID != res.ReleaseID {
+	if again, _ := export(granted); again.Status != release.StatusAlreadyCommitted || again.ReleaseID != res.ReleaseID {
 		t.Errorf("second export = %s %s, want already_committed %s", again.Status, again.ReleaseID, res.ReleaseID)
 	}
 }
@@ -338,7 +358,7 @@ func TestDevServesTheReleaseUntilCancelled(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--customers", "20", "--transactions", "2000"}, &stdout, &stderr)
+		done <- run(ctx, []string{"dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--synth-customers", "20", "--synth-transactions", "2000"}, &stdout, &stderr)
 	}()
 	var link string
 	deadline := time.Now().Add(60 * time.Second)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,11 +16,13 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api"
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
+	pserve "github.com/midata/midata/pipeline/serve"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks/s3sink"
 )
@@ -34,40 +35,23 @@ midata.runs, fires the cron schedules, and serves the HTTP API with
 /healthz, /readyz, /metrics and /openapi.json. Every key of the config file
 can also be set by its environment variable and its flag (see
 pipeline/config/README.md). SIGTERM stops intake, lets running releases
-finish for the drain timeout, then hands the rest back.
-
-Flags:`
+finish for the drain timeout, then hands the rest back.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
-	path := fs.String("config", os.Getenv("MIDATA_CONFIG"), "YAML config file [MIDATA_CONFIG]")
-	printConfig := fs.Bool("print-config", false, "print the effective config (secrets masked) and exit")
-	flagged := config.Default()
-	flagged.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	cl := config.NewCommandLine(config.CommandServe, fs)
+	if err := parseFlags(cl, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := config.Load(*path, os.LookupEnv)
-	if err == nil {
-		err = cfg.ApplyFlags(fs)
-	}
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, err := loadConfig(cl)
 	if err != nil {
-		if errors.Is(err, config.ErrInvalid) {
-			return usageError{err}
-		}
 		return err
 	}
-	if *printConfig {
-		return cfg.Print(stdout)
+	if cl.PrintConfig() {
+		return cfg.Print(stdout, config.CommandServe)
 	}
 	logger := cfg.Log.Logger(stderr)
 	for _, name := range config.UnknownEnv(os.Environ()) {
@@ -81,7 +65,7 @@ func schedulesOf(cfg config.Config) ([]schedule.Schedule, error) {
 	var out []schedule.Schedule
 	var errs []error
 	for i, d := range cfg.Schedules {
-		sc := schedule.Schedule{ID: d.ID, Spec: d.Spec, Recipient: d.Recipient, Scope: schedule.Scope(d.Scope),
+		sc := schedule.Schedule{ID: d.ID, Spec: d.Spec, Recipient: d.Recipient, Scope: d.Scope,
 			Period: schedule.Period(d.Period), Formats: d.Formats, Paused: d.Paused}
 		if err := sc.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("schedules[%d]: %w", i, err))
@@ -173,7 +157,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	executor := &pipeline.Executor{Runner: runner, Tasks: queue}
+	executor := &pserve.Executor{Runner: runner, Tasks: queue}
 	worker, err := jobs.NewWorker(jobs.WorkerConfig{Kafka: kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
 		Executor: metered(executor, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
@@ -187,7 +171,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer schedules.Close()
 
-	recorder := &pipeline.ConsentRecorder{Producer: producer, Topic: cfg.Topics.Consent}
+	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent}
 	a, err := api.New(api.Config{Runs: queueRuns{queue}, Control: queue, Schedules: schedules, Consent: recorder, Links: runner,
 		Health: api.HealthFunc(func(ctx context.Context) error {
 			if !view.Ready() {
@@ -219,7 +203,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			func(p int, lag int64) { m.Lag(int32(p), lag) }, logger)
 	})
 	if cfg.Scheduler.Enabled {
-		sched, err := schedule.NewRunner(schedule.RunnerConfig{Source: schedules, Fire: schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})
+		sched, err := schedule.NewScheduler(schedule.Config{Source: schedules, Fire: schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})
 		if err != nil {
 			return err
 		}

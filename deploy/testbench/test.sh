@@ -84,7 +84,7 @@ apt_install() {
 }
 
 # browser: Debian's chromium, for the tests that open the HTML summary in a
-# headless browser (schemas/release/summary_browser_test.go).
+# headless browser (schemas/release/summary/browser_test.go).
 browser() {
 	local bin=/usr/bin/chromium
 	if [[ ! -x $bin ]]; then

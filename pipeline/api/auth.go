@@ -9,16 +9,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/midata/midata/schemas"
 )
 
 // minTokenBytes is the shortest bearer token New accepts.
 const minTokenBytes = 16
 
-var (
-	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	partnerIDPattern  = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
-	keyPattern        = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-)
+// keyPattern is the shape of an idempotency key or a schedule id.
+var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // tokenTable finds the role of a bearer token. It keeps only SHA-256 sums
 // of the tokens and compares the sum of a presented token with every one in
@@ -59,12 +58,12 @@ func checkRole(role string) error {
 	case role == string(RoleOps):
 		return nil
 	case strings.HasPrefix(role, "customer:"):
-		if !customerIDPattern.MatchString(strings.TrimPrefix(role, "customer:")) {
+		if schemas.CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
 			return fmt.Errorf("customer id: want 1-64 of A-Z a-z 0-9 . _ -")
 		}
 		return nil
 	case strings.HasPrefix(role, "partner:"):
-		if !partnerIDPattern.MatchString(strings.TrimPrefix(role, "partner:")) {
+		if !schemas.ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
 			return fmt.Errorf("partner id: want 1-64 of a-z 0-9 . _ -")
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/schemas"
 )
 
 // routeCase is how the auth test calls one route: a concrete path and a
@@ -55,9 +56,9 @@ func seeded(t *testing.T) *harness {
 	t.Helper()
 	h := newHarness(t)
 	h.runs.put(jobs.Run{ID: "r1", Status: jobs.StatusFailed, Request: jobs.Request{ID: "r1", Kind: jobs.KindRelease, Recipient: "self",
-		Scope: jobs.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow})
+		Scope: schemas.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow})
 	h.schedules.byID["s1"] = schedule.Entry{Schedule: schedule.Schedule{ID: "s1", Spec: "@monthly", Recipient: "self",
-		Scope: schedule.Scope{Customers: []string{"C1"}}, Period: "month", Formats: []string{"midata-csv"}}}
+		Scope: schemas.Scope{Customers: []string{"C1"}}, Period: "month", Formats: []string{"midata-csv"}}}
 	return h
 }
 

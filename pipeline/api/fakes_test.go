@@ -19,6 +19,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
 
@@ -238,7 +239,7 @@ func (f *fakeSchedules) RunNow(_ context.Context, id string) (jobs.Run, error) {
 		return jobs.Run{}, fmt.Errorf("schedule %s: %w", id, schedule.ErrNotFound)
 	}
 	req := jobs.Request{ID: id + "@" + testNow.Format(time.RFC3339), Kind: jobs.KindRelease, Recipient: s.Recipient,
-		Scope: jobs.Scope{Customers: s.Scope.Customers}, ScheduleID: id, FireTime: testNow, CreatedAt: testNow}
+		Scope: schemas.Scope{Customers: s.Scope.Customers}, ScheduleID: id, FireTime: testNow, CreatedAt: testNow}
 	return jobs.Run{ID: req.ID, Request: req, Status: jobs.StatusQueued, CreatedAt: testNow}, nil
 }
 

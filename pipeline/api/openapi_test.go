@@ -13,6 +13,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 )
 
 // openapiDocument is the part of an OpenAPI document the tests read.
@@ -182,7 +183,7 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"Run", RunView{}},
 		{"Release", ReleaseView{}},
 		{"Request", jobs.Request{}},
-		{"Scope", jobs.Scope{}},
+		{"Scope", schemas.Scope{}},
 		{"Progress", jobs.Progress{}},
 		{"Link", pipeline.Link{}},
 		{"RunList", RunList{}},

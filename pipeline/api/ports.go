@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/schemas"
 )
 
 // Errors a backend wraps so the API answers with the right status. The API
@@ -23,11 +25,11 @@ var (
 
 // RunFilter selects runs. Zero fields match everything.
 type RunFilter struct {
-	Status     []jobs.Status // any of these; empty: any status
-	ScheduleID string        // runs fired by this schedule
-	Customer   string        // runs whose scope names this customer, or that released for them
-	Recipient  string        // "self" or "partner:<id>"
-	Limit      int           // at most this many, newest first; the API always sets it (1–1000)
+	Status     []jobs.Status     // any of these; empty: any status
+	ScheduleID string            // runs fired by this schedule
+	Customer   string            // runs whose scope names this customer, or that released for them
+	Recipient  schemas.Recipient // "self" or "partner:<id>"
+	Limit      int               // at most this many, newest first; the API always sets it (1–1000)
 }
 
 // Runs is the run queue and the view of runs rebuilt from the ledger.
@@ -52,8 +54,8 @@ type RunControl interface {
 }
 
 // Consent records a customer's own on-demand request as a consent event
-// for recipient self, before the request is queued (DESIGN.md, Consent).
-// *pipeline.ConsentRecorder implements it.
+// for recipient self, before the request is queued. *consent.Recorder
+// implements it.
 type Consent interface {
 	RecordRequest(ctx context.Context, customerID string, from, to time.Time) (consentID string, err error)
 }
@@ -129,6 +131,6 @@ type Schedules interface {
 
 // The pipeline's own types serve as Consent and Links unchanged.
 var (
-	_ Consent = (*pipeline.ConsentRecorder)(nil)
+	_ Consent = (*consent.Recorder)(nil)
 	_ Links   = (*pipeline.Runner)(nil)
 )

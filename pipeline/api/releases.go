@@ -20,13 +20,13 @@ type CustomerReleaseRequest struct {
 
 // ReleaseRequest is the body of POST /v1/releases.
 type ReleaseRequest struct {
-	Recipient      string   `json:"recipient"` // "self" or "partner:<id>"
-	Customers      []string `json:"customers,omitempty"`
-	All            bool     `json:"all,omitempty"` // everyone whose consent covers the recipient
-	From           string   `json:"from"`
-	To             string   `json:"to"`
-	Formats        []string `json:"formats"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	Recipient      schemas.Recipient `json:"recipient"` // "self" or "partner:<id>"
+	Customers      []string          `json:"customers,omitempty"`
+	All            bool              `json:"all,omitempty"` // everyone whose consent covers the recipient
+	From           string            `json:"from"`
+	To             string            `json:"to"`
+	Formats        []string          `json:"formats"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 }
 
 // createCustomerRelease records the customer's request as a self consent
@@ -50,8 +50,8 @@ func (a *API) createCustomerRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string) (jobs.Request, error) {
-	if !customerIDPattern.MatchString(id) {
-		return jobs.Request{}, badRequest("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", id)
+	if err := schemas.CustomerID(id).Validate(); err != nil {
+		return jobs.Request{}, badRequest("%v", err)
 	}
 	var body CustomerReleaseRequest
 	if err := decode(w, r, &body); err != nil {
@@ -67,7 +67,7 @@ func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string)
 	}
 	req := jobs.Request{
 		ID: reqID, Kind: jobs.KindRelease, Recipient: schemas.RecipientSelf,
-		Scope: jobs.Scope{Customers: []string{id}}, From: from, To: to, Formats: body.Formats,
+		Scope: schemas.Scope{Customers: []string{id}}, From: from, To: to, Formats: body.Formats,
 		RequestedBy: roleOf(r.Context()), CreatedAt: a.now().UTC(),
 	}
 	return req, a.check(req)
@@ -99,7 +99,7 @@ func (a *API) createRelease(w http.ResponseWriter, r *http.Request) {
 	}
 	req := jobs.Request{
 		ID: reqID, Kind: kind, Recipient: body.Recipient,
-		Scope: jobs.Scope{Customers: dedupe(body.Customers), All: body.All}, From: from, To: to, Formats: body.Formats,
+		Scope: schemas.Scope{Customers: dedupe(body.Customers), All: body.All}, From: from, To: to, Formats: body.Formats,
 		RequestedBy: roleOf(r.Context()), CreatedAt: a.now().UTC(),
 	}
 	if err := a.check(req); err != nil {
@@ -183,8 +183,8 @@ func dedupe(ids []string) []string {
 func (a *API) listCustomerReleases(w http.ResponseWriter, r *http.Request) {
 	const op = "list releases"
 	id := r.PathValue("id")
-	if !customerIDPattern.MatchString(id) {
-		a.failErr(w, r, op, badRequest("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", id))
+	if err := schemas.CustomerID(id).Validate(); err != nil {
+		a.failErr(w, r, op, badRequest("%v", err))
 		return
 	}
 	f, err := runFilter(r, "status", "limit")
@@ -206,7 +206,7 @@ func (a *API) listCustomerReleases(w http.ResponseWriter, r *http.Request) {
 func (a *API) listPartnerReleases(w http.ResponseWriter, r *http.Request) {
 	const op = "list releases"
 	id := r.PathValue("id")
-	if !partnerIDPattern.MatchString(id) {
+	if !schemas.ValidPartnerID(id) {
 		a.failErr(w, r, op, badRequest("partner %q: want 1-64 of a-z 0-9 . _ -", id))
 		return
 	}
@@ -215,7 +215,7 @@ func (a *API) listPartnerReleases(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, op, err)
 		return
 	}
-	f.Recipient = "partner:" + id
+	f.Recipient = schemas.PartnerRecipient(id)
 	runs := a.runs.List(f)
 	newestFirst(runs)
 	list := RunList{Runs: []RunView{}}

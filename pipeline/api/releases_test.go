@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 )
 
 func custBody(key string, formats ...string) map[string]any {
@@ -33,7 +34,7 @@ func TestCustomerRequestRecordsConsentBeforeItIsQueued(t *testing.T) {
 	}
 	req, _ := h.runs.Get("cust-C1-k1")
 	wantReq := jobs.Request{
-		ID: "cust-C1-k1", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}},
+		ID: "cust-C1-k1", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}},
 		From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
 		Formats: []string{"midata-csv"}, RequestedBy: "customer:C1", CreatedAt: testNow,
 	}
@@ -143,9 +144,9 @@ func TestBadRequestsAreRefusedBeforeAnythingHappens(t *testing.T) {
 		{"a customer id of bad characters is refused", "/v1/customers/C*1/releases", custBody(""), rejectAll, 400, `customer "C*1"`},
 		{"a release naming customers and all is refused", "/v1/releases",
 			map[string]any{"recipient": "partner:px", "customers": []string{"C1"}, "all": true, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}},
-			rejectAll, 400, "customers or all, not both"},
+			rejectAll, 400, `both "all" and "customers"`},
 		{"a release naming nobody is refused", "/v1/releases",
-			map[string]any{"recipient": "partner:px", "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}, rejectAll, 400, "no customer"},
+			map[string]any{"recipient": "partner:px", "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}, rejectAll, 400, `neither "all" nor "customers"`},
 		{"a release to a bad recipient is refused", "/v1/releases",
 			map[string]any{"recipient": "acme", "customers": []string{"C1"}, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}, rejectAll, 400, `recipient "acme"`},
 		{"the summary format to a partner is refused", "/v1/releases",
@@ -194,14 +195,14 @@ func TestOpsReleasesQueueTheRightKind(t *testing.T) {
 		body      map[string]any
 		wantID    string
 		wantKind  jobs.Kind
-		wantScope jobs.Scope
+		wantScope schemas.Scope
 	}{
 		{"a list of customers is one release request, duplicates dropped",
 			map[string]any{"recipient": "partner:px", "customers": []string{"C1", "C2", "C1"}, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}, "idempotency_key": "jan"},
-			"ops-jan", jobs.KindRelease, jobs.Scope{Customers: []string{"C1", "C2"}}},
+			"ops-jan", jobs.KindRelease, schemas.Scope{Customers: []string{"C1", "C2"}}},
 		{"everyone with consent is a bulk request",
 			map[string]any{"recipient": "partner:px", "all": true, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}, "idempotency_key": "all-jan"},
-			"ops-all-jan", jobs.KindBulk, jobs.Scope{All: true}},
+			"ops-all-jan", jobs.KindBulk, schemas.Scope{All: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,25 +227,25 @@ func customerRuns(h *harness) {
 	t1, t2, t3 := testNow.Add(-3*time.Hour), testNow.Add(-2*time.Hour), testNow.Add(-time.Hour)
 	h.runs.put(
 		jobs.Run{ID: "own", Status: jobs.StatusSucceeded, Worker: "w-1", CreatedAt: t1,
-			Request:  jobs.Request{ID: "own", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}}},
+			Request:  jobs.Request{ID: "own", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}},
 			Releases: []jobs.Release{{ReleaseID: "rel-own", CustomerID: "C1", Status: "committed", Rows: 3}}},
 		jobs.Run{ID: "list", Status: jobs.StatusSucceeded, Worker: "w-2", CreatedAt: t2,
-			Request: jobs.Request{ID: "list", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1", "C2"}}},
+			Request: jobs.Request{ID: "list", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1", "C2"}}},
 			Releases: []jobs.Release{
 				{ReleaseID: "rel-c1", CustomerID: "C1", Status: "already_committed", Rows: 1},
 				{ReleaseID: "rel-c2", CustomerID: "C2", Status: "committed", Rows: 9},
 			}},
 		jobs.Run{ID: "none", Status: jobs.StatusNoConsent, CreatedAt: t3,
-			Request:  jobs.Request{ID: "none", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}}},
+			Request:  jobs.Request{ID: "none", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}},
 			Releases: []jobs.Release{{ReleaseID: "rel-none", CustomerID: "C1", Status: "no_consent"}}},
 		jobs.Run{ID: "other", Status: jobs.StatusSucceeded, CreatedAt: t3,
-			Request:  jobs.Request{ID: "other", Kind: jobs.KindRelease, Recipient: "self", Scope: jobs.Scope{Customers: []string{"C2"}}},
+			Request:  jobs.Request{ID: "other", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C2"}}},
 			Releases: []jobs.Release{{ReleaseID: "rel-other", CustomerID: "C2", Status: "committed"}}},
 		jobs.Run{ID: "to-px", Status: jobs.StatusSucceeded, Worker: "w-3", CreatedAt: t1,
-			Request:  jobs.Request{ID: "to-px", Kind: jobs.KindBulk, Recipient: "partner:px", Scope: jobs.Scope{All: true}},
+			Request:  jobs.Request{ID: "to-px", Kind: jobs.KindBulk, Recipient: "partner:px", Scope: schemas.Scope{All: true}},
 			Releases: []jobs.Release{{ReleaseID: "rel-px1", CustomerID: "C1", Status: "committed"}, {ReleaseID: "rel-px2", CustomerID: "C2", Status: "empty"}}},
 		jobs.Run{ID: "to-py", Status: jobs.StatusSucceeded, CreatedAt: t2,
-			Request:  jobs.Request{ID: "to-py", Kind: jobs.KindRelease, Recipient: "partner:py", Scope: jobs.Scope{Customers: []string{"C1"}}},
+			Request:  jobs.Request{ID: "to-py", Kind: jobs.KindRelease, Recipient: "partner:py", Scope: schemas.Scope{Customers: []string{"C1"}}},
 			Releases: []jobs.Release{{ReleaseID: "rel-py", CustomerID: "C1", Status: "committed"}}},
 	)
 }

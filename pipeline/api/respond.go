@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/sinks"
 )
@@ -176,16 +177,14 @@ func jsonKind(t reflect.Type) string {
 }
 
 // parseTime reads a time given as a date (2026-01-31, midnight UTC) or as
-// RFC 3339 (2026-01-31T12:00:00Z); the result is UTC.
+// RFC 3339 (2026-01-31T12:00:00Z), as the CLI's flags do (config.ParseTime);
+// the result is UTC.
 func parseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, badRequest("%q is missing: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field)
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	if t, err := config.ParseTime(s); err == nil {
+		return t, nil
 	}
 	return time.Time{}, badRequest("%q is %q: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field, s)
 }

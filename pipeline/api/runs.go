@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 )
 
 // Limits of the lists of runs.
@@ -45,16 +46,17 @@ func runFilter(r *http.Request, params ...string) (RunFilter, error) {
 	}
 	f.ScheduleID = q.Get("schedule")
 	if c := q.Get("customer"); c != "" {
-		if !customerIDPattern.MatchString(c) {
-			return RunFilter{}, badRequest("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", c)
+		if err := schemas.CustomerID(c).Validate(); err != nil {
+			return RunFilter{}, badRequest("%v", err)
 		}
 		f.Customer = c
 	}
 	if rc := q.Get("recipient"); rc != "" {
-		if rc != "self" && !(strings.HasPrefix(rc, "partner:") && partnerIDPattern.MatchString(strings.TrimPrefix(rc, "partner:"))) {
-			return RunFilter{}, badRequest("recipient %q: want self or partner:<id>", rc)
+		recipient, err := schemas.ParseRecipient(rc)
+		if err != nil {
+			return RunFilter{}, badRequest("%v", err)
 		}
-		f.Recipient = rc
+		f.Recipient = recipient
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)

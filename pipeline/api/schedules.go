@@ -7,19 +7,20 @@ import (
 
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/schemas"
 )
 
 // Schedule is a cron schedule of releases, as the API takes and shows it.
 // Each firing queues one request for the period that ends at the fire time.
 type Schedule struct {
-	ID        string   `json:"id"`
-	Cron      string   `json:"cron"`      // github.com/robfig/cron/v3 syntax: 5 fields, optional seconds, CRON_TZ=, @monthly
-	Recipient string   `json:"recipient"` // "self" or "partner:<id>"
-	Customers []string `json:"customers,omitempty"`
-	All       bool     `json:"all,omitempty"` // everyone whose consent covers the recipient
-	Period    string   `json:"period"`        // what each firing releases, ending at the fire time, as pipeline/schedule reads it
-	Formats   []string `json:"formats"`
-	Paused    bool     `json:"paused"`
+	ID        string            `json:"id"`
+	Cron      string            `json:"cron"`      // github.com/robfig/cron/v3 syntax: 5 fields, optional seconds, CRON_TZ=, @monthly
+	Recipient schemas.Recipient `json:"recipient"` // "self" or "partner:<id>"
+	Customers []string          `json:"customers,omitempty"`
+	All       bool              `json:"all,omitempty"` // everyone whose consent covers the recipient
+	Period    string            `json:"period"`        // what each firing releases, ending at the fire time, as pipeline/schedule reads it
+	Formats   []string          `json:"formats"`
+	Paused    bool              `json:"paused"`
 
 	// Set by the schedules; refused in requests.
 	Source   string    `json:"source,omitempty"` // "config" (declared in the config file) or "api"
@@ -39,7 +40,7 @@ func scheduleView(e schedule.Entry) Schedule {
 
 // scheduleOf is the schedule the API stores for s.
 func scheduleOf(s Schedule) schedule.Schedule {
-	return schedule.Schedule{ID: s.ID, Spec: s.Cron, Recipient: s.Recipient, Scope: schedule.Scope{Customers: s.Customers, All: s.All},
+	return schedule.Schedule{ID: s.ID, Spec: s.Cron, Recipient: s.Recipient, Scope: schemas.Scope{Customers: s.Customers, All: s.All},
 		Period: schedule.Period(s.Period), Formats: s.Formats, Paused: s.Paused}
 }
 
@@ -68,14 +69,14 @@ func (e *mappedError) Unwrap() []error { return []error{e.err, e.as} }
 // ScheduleRequest is the body of POST /v1/schedules and PUT
 // /v1/schedules/{id}.
 type ScheduleRequest struct {
-	ID        string   `json:"id,omitempty"` // required for POST; for PUT, empty or the path's id
-	Cron      string   `json:"cron"`
-	Recipient string   `json:"recipient"`
-	Customers []string `json:"customers,omitempty"`
-	All       bool     `json:"all,omitempty"`
-	Period    string   `json:"period"`
-	Formats   []string `json:"formats"`
-	Paused    bool     `json:"paused,omitempty"`
+	ID        string            `json:"id,omitempty"` // required for POST; for PUT, empty or the path's id
+	Cron      string            `json:"cron"`
+	Recipient schemas.Recipient `json:"recipient"`
+	Customers []string          `json:"customers,omitempty"`
+	All       bool              `json:"all,omitempty"`
+	Period    string            `json:"period"`
+	Formats   []string          `json:"formats"`
+	Paused    bool              `json:"paused,omitempty"`
 }
 
 // schedule reads and checks the body of a POST or PUT. The cron spec and
@@ -108,7 +109,7 @@ func (a *API) schedule(w http.ResponseWriter, r *http.Request, pathID string) (S
 	now := a.now().UTC()
 	probe := jobs.Request{
 		ID: "schedule-" + body.ID, Kind: kind, Recipient: body.Recipient,
-		Scope: jobs.Scope{Customers: dedupe(body.Customers), All: body.All},
+		Scope: schemas.Scope{Customers: dedupe(body.Customers), All: body.All},
 		From:  now.Add(-24 * time.Hour), To: now, Formats: body.Formats, ScheduleID: body.ID,
 	}
 	if err := a.check(probe); err != nil {

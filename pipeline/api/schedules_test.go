@@ -59,7 +59,7 @@ func TestBadSchedulesAreRefused(t *testing.T) {
 		{"a schedule without cron is refused", "POST", "/v1/schedules", with("cron", nil), nil, 400, `"cron" is missing`},
 		{"a schedule without period is refused", "POST", "/v1/schedules", with("period", nil), nil, 400, `"period" is missing`},
 		{"an unknown format is refused", "POST", "/v1/schedules", with("formats", []string{"xlsx"}), nil, 400, `unknown format "xlsx"`},
-		{"customers and all together are refused", "POST", "/v1/schedules", with("customers", []string{"C1"}), nil, 400, "not both"},
+		{"customers and all together are refused", "POST", "/v1/schedules", with("customers", []string{"C1"}), nil, 400, `both "all" and "customers"`},
 		{"a read-only field is refused", "POST", "/v1/schedules", with("next_fire", "2026-01-01T00:00:00Z"), nil, 400, `unknown field "next_fire"`},
 		{"a bad cron spec refused by the schedules is 400", "POST", "/v1/schedules", with("cron", "61 * * * *"),
 			fmt.Errorf("cron %q: end of range (61) above maximum (59): %w", "61 * * * *", ErrInvalid), 400, "above maximum"},

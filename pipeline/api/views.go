@@ -33,15 +33,6 @@ type ScheduleList struct {
 	Schedules []Schedule `json:"schedules"`
 }
 
-// linkable reports whether a release of this (pipeline) status has files.
-func linkable(status string) bool {
-	switch pipeline.Status(status) {
-	case pipeline.StatusCommitted, pipeline.StatusEmpty, pipeline.StatusAlreadyCommitted:
-		return true
-	}
-	return false
-}
-
 // opsView shows run whole, without links: operations watch runs, they do
 // not download customers' data.
 func opsView(run jobs.Run) RunView {
@@ -73,7 +64,7 @@ func (a *API) linkedView(ctx context.Context, run jobs.Run) RunView {
 	v := RunView{Run: run}
 	for _, rel := range run.Releases {
 		rv := ReleaseView{Release: rel}
-		if linkable(rel.Status) && rel.ReleaseID != "" {
+		if rel.Status.HasFiles() && rel.ReleaseID != "" {
 			links, err := a.links.Links(ctx, rel.ReleaseID)
 			if err != nil {
 				a.log.WarnContext(ctx, "sign release links", "request_id", requestIDOf(ctx), "release_id", rel.ReleaseID, "err", err)

@@ -1,10 +1,15 @@
 package config
 
-import "time"
+import (
+	"time"
 
-// Config is the configuration of `midata serve`. The zero value is not
-// useful: start from Default (Load does). The YAML tags are the keys of the
-// config file.
+	"github.com/midata/midata/schemas"
+)
+
+// Config is the configuration of every midata command; each command reads
+// and checks only the keys it uses (Keys says which). The zero value is
+// not useful: start from Default (Load does). The YAML tags are the keys
+// of the config file.
 type Config struct {
 	Kafka   Kafka   `yaml:"kafka"`
 	Topics  Topics  `yaml:"topics"`
@@ -21,6 +26,12 @@ type Config struct {
 	// addition to those created through the API.
 	Schedules []Schedule `yaml:"schedules"`
 	Log       Log        `yaml:"log"`
+	// Client says which `midata serve` the ops CLI (runs, schedule) calls.
+	Client Client `yaml:"client"`
+	// Dev tunes the embedded default, `midata dev`.
+	Dev Dev `yaml:"dev"`
+	// Synth sizes the synthetic data set that dev and seed write.
+	Synth Synth `yaml:"synth"`
 	// TempDir is where bulk releases spill records and sorting spills runs;
 	// empty means the system's temporary folder.
 	TempDir string `yaml:"temp_dir"`
@@ -116,9 +127,9 @@ type Schedule struct {
 	// "@monthly".
 	Spec string `yaml:"cron"`
 	// Recipient is "self" (each customer) or "partner:<id>".
-	Recipient string `yaml:"recipient"`
+	Recipient schemas.Recipient `yaml:"recipient"`
 	// Scope says whose records: listed customers, or all with consent.
-	Scope Scope `yaml:"scope"`
+	Scope schemas.Scope `yaml:"scope"`
 	// Period is previous_day, previous_week, previous_month, previous_year
 	// or last:<duration>.
 	Period string `yaml:"period"`
@@ -126,15 +137,6 @@ type Schedule struct {
 	Formats []string `yaml:"formats"`
 	// Paused declares the schedule without letting it fire.
 	Paused bool `yaml:"paused,omitempty"`
-}
-
-// Scope says whose records a schedule releases: the listed Customers, or
-// everyone whose consent covers the recipient (All). Exactly one is set.
-// Its fields are those of pipeline/schedule.Scope, so the one converts to
-// the other.
-type Scope struct {
-	Customers []string `yaml:"customers,omitempty"`
-	All       bool     `yaml:"all,omitempty"`
 }
 
 // Log tunes the structured logs.
@@ -145,10 +147,50 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Client says where the API of `midata serve` is, for `midata runs` and
+// `midata schedule`.
+type Client struct {
+	// Server is the base URL of the API; default http://127.0.0.1:8080.
+	Server string `yaml:"server"`
+	// Token is the bearer token sent, with the ops role. Secret: Print
+	// masks it; put it in MIDATA_TOKEN, not in the file.
+	Token string `yaml:"token"`
+}
+
+// Dev tunes `midata dev`: where it keeps its local store and the port of
+// its in-process Kafka broker.
+type Dev struct {
+	// DataDir holds the local object store and the link key; default
+	// "data" (relative to the working directory).
+	DataDir string `yaml:"data_dir"`
+	// KafkaPort is the in-process broker's port; 0 (default) = any free
+	// port.
+	KafkaPort int `yaml:"kafka_port"`
+}
+
+// Synth sizes the synthetic data set `midata dev` and `midata seed`
+// write; its defaults are pipeline/synth's DefaultConfig.
+type Synth struct {
+	// Customers is how many customers the set has; default 120.
+	Customers int `yaml:"customers"`
+	// Transactions is how many valid transactions; default 24,000.
+	Transactions int `yaml:"transactions"`
+	// Malformed is how many invalid records are added; default 12.
+	Malformed int `yaml:"malformed"`
+	// Seed makes the set: the same seed gives the same bytes; default 1.
+	Seed int64 `yaml:"seed"`
+	// Partitions is the partition count of the transactions topic when
+	// dev or seed creates it; default 6.
+	Partitions int `yaml:"partitions"`
+}
+
 // The defaults that are not obvious from Default.
 const (
 	DefaultHTTPAddr = "127.0.0.1:8080"
-	// MaxLinkTTL is the longest a SigV4 presigned link may live.
+	// DefaultServer is the API the ops CLI calls: a local midata serve.
+	DefaultServer = "http://127.0.0.1:8080"
+	// MaxLinkTTL is the longest a SigV4 presigned link may live: the one
+	// limit of links.ttl for every command (CheckLinkTTL).
 	MaxLinkTTL = 7 * 24 * time.Hour
 )
 
@@ -175,5 +217,8 @@ func Default() Config {
 		HTTP:      HTTP{Addr: DefaultHTTPAddr},
 		Scheduler: Scheduler{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},
+		Client:    Client{Server: DefaultServer},
+		Dev:       Dev{DataDir: "data"},
+		Synth:     Synth{Customers: 120, Transactions: 24_000, Malformed: 12, Seed: 1, Partitions: 6},
 	}
 }

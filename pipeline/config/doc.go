@@ -1,10 +1,15 @@
-// Package config owns the configuration of `midata serve`: the Config type
-// with its defaults, loading it from a YAML file, environment variables and
-// command-line flags, validating it once at start, and printing the
-// effective configuration with its secrets masked.
+// Package config owns the configuration of every midata command (dev,
+// serve, export, seed, runs, schedule): the Config type with its defaults,
+// the one table of keys that says which commands use each key, loading a
+// command's keys from a YAML file, environment variables and command-line
+// flags, validating them once at start, and printing the effective
+// configuration with its secrets masked. It also owns the readings every
+// command shares: durations with days (Duration), the times of a period
+// (ParseTime) and the one rule for the lifetime of links (CheckLinkTTL).
 //
-// Every key has one name in each layer, listed by Keys (README.md in this
-// folder is generated from it):
+// Every key has one name in each layer, the same in every command that
+// uses it, listed by Keys (README.md in this folder, and the top README's
+// Configuration section, are generated from it):
 //
 //	YAML            environment               flag
 //	kafka.brokers   MIDATA_KAFKA_BROKERS      --kafka-brokers
@@ -14,20 +19,21 @@
 // Layers override each other key by key: defaults, then the file, then the
 // environment, then flags. A list or map given in a layer replaces the one
 // below it; it is not merged. An empty environment variable counts as unset.
+// One file serves every command: a command reads the variables and checks
+// the values of its own keys only. A flag a key had before (--brokers) is
+// refused with one line naming the new one (CheckRenamed).
 //
 // A key the file does not know, or a value of the wrong type, stops Load
 // with the file's name, the line and the key's full path; Validate names
 // every bad key with its value (never a secret's) and the variable and flag
-// that set it. A caller wires it as
+// that set it. A command wires it as
 //
-//	flagged := config.Default()
-//	flagged.Flags(fs)                   // one flag per key; defaults shown in --help
-//	fs.Parse(args)                      // --config names the file
-//	cfg, err := config.Load(path, os.LookupEnv)
-//	err = cfg.ApplyFlags(fs)            // flags win over file and environment
-//	err = cfg.Validate()
+//	cl := config.NewCommandLine(config.CommandServe, fs) // its keys' flags, --config, --print-config
+//	err := cl.Parse(args)
+//	cfg, err := cl.Load(os.LookupEnv)   // file, environment, flags; Validate(CommandServe)
 //
-// It does not connect to anything, and it does not read AWS credentials:
-// those come from the AWS SDK's chain (AWS_ACCESS_KEY_ID, AWS_PROFILE,
-// instance roles, …).
+// It does not connect to anything, it does not parse a request's arguments
+// (--customer, --from, … belong to each command), and it does not read AWS
+// credentials: those come from the AWS SDK's chain (AWS_ACCESS_KEY_ID,
+// AWS_PROFILE, instance roles, …).
 package config

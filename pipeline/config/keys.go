@@ -9,13 +9,15 @@ import (
 
 // Key describes one configuration key in each layer that can set it.
 type Key struct {
-	Name     string // the path in the YAML file, e.g. "kafka.brokers"
-	Env      string // the environment variable, e.g. "MIDATA_KAFKA_BROKERS"
-	Flag     string // the flag, without dashes, e.g. "kafka-brokers"
-	Default  string // the default, written as the variable would be; "" = none
-	Required bool   // Validate fails while it is empty
-	Secret   bool   // Print masks it; errors never show it
-	Meaning  string // one sentence for people
+	Name     string    // the path in the YAML file, e.g. "kafka.brokers"
+	Env      string    // the environment variable, e.g. "MIDATA_KAFKA_BROKERS"
+	Flag     string    // the flag, without dashes, e.g. "kafka-brokers"
+	Default  string    // the default, written as the variable would be; "" = none
+	Commands []Command // the commands that read it
+	Required []Command // the commands whose Validate fails while it is empty
+	Renamed  []string  // flags it had before (without dashes), refused naming Flag
+	Secret   bool      // Print masks it; errors never show it
+	Meaning  string    // one sentence for people
 }
 
 // Keys returns every key, in the order of the Config struct.
@@ -39,62 +41,100 @@ type field struct {
 	get    func(c *Config) string
 }
 
+// on says which commands read the field.
+func (f field) on(cmds ...Command) field { f.Commands = cmds; return f }
+
+// requiredBy says which commands need the field set.
+func (f field) requiredBy(cmds ...Command) field { f.Required = cmds; return f }
+
+// was lists the flags the field had before.
+func (f field) was(old ...string) field { f.Renamed = old; return f }
+
+// The sets of commands that share keys.
+var (
+	kafkaCommands = []Command{CommandServe, CommandExport, CommandSeed}
+	s3Commands    = []Command{CommandServe, CommandExport}
+	synthCommands = []Command{CommandDev, CommandSeed}
+)
+
 // fields returns the table every layer is built from. The flag of each key
 // is its variable without MIDATA_, in lower case, with dashes.
 func fields() []field {
 	return []field{
-		listField("kafka.brokers", "MIDATA_KAFKA_BROKERS", true, "Kafka bootstrap brokers, host:port, comma-separated",
-			func(c *Config) *[]string { return &c.Kafka.Brokers }),
+		listField("kafka.brokers", "MIDATA_KAFKA_BROKERS", "Kafka bootstrap brokers, host:port, comma-separated",
+			func(c *Config) *[]string { return &c.Kafka.Brokers }).on(kafkaCommands...).requiredBy(kafkaCommands...).was("brokers"),
 		stringField("kafka.partitioner", "MIDATA_PARTITIONER", "how the producers partition by customer: murmur2 (Java clients, librdkafka murmur2_random), crc32 (librdkafka consistent_random) or fnv1a (kafka-go Hash)",
-			func(c *Config) *string { return &c.Kafka.Partitioner }),
+			func(c *Config) *string { return &c.Kafka.Partitioner }).on(kafkaCommands...),
 
 		stringField("topics.transactions", "MIDATA_TRANSACTIONS_TOPIC", "the transactions topic (the input)",
-			func(c *Config) *string { return &c.Topics.Transactions }),
+			func(c *Config) *string { return &c.Topics.Transactions }).on(kafkaCommands...).was("topic"),
 		stringField("topics.consent", "MIDATA_CONSENT_TOPIC", "the compacted consent topic",
-			func(c *Config) *string { return &c.Topics.Consent }),
+			func(c *Config) *string { return &c.Topics.Consent }).on(kafkaCommands...),
 		stringField("topics.quarantine", "MIDATA_QUARANTINE_TOPIC", "where invalid records go, with the reason in header midata-reason",
-			func(c *Config) *string { return &c.Topics.Quarantine }),
+			func(c *Config) *string { return &c.Topics.Quarantine }).on(kafkaCommands...),
 		stringField("topics.requests", "MIDATA_REQUESTS_TOPIC", "the work queue of export requests",
-			func(c *Config) *string { return &c.Topics.Requests }),
+			func(c *Config) *string { return &c.Topics.Requests }).on(CommandServe),
 		stringField("topics.runs", "MIDATA_RUNS_TOPIC", "the run ledger (audit trail), compacted",
-			func(c *Config) *string { return &c.Topics.Runs }),
+			func(c *Config) *string { return &c.Topics.Runs }).on(CommandServe),
 		stringField("topics.schedules", "MIDATA_SCHEDULES_TOPIC", "the schedules created through the API, compacted",
-			func(c *Config) *string { return &c.Topics.Schedules }),
+			func(c *Config) *string { return &c.Topics.Schedules }).on(CommandServe),
 
 		stringField("workers.group", "MIDATA_WORKERS_GROUP", "the Kafka consumer group every instance's workers join",
-			func(c *Config) *string { return &c.Workers.Group }),
+			func(c *Config) *string { return &c.Workers.Group }).on(CommandServe),
 		intField("workers.concurrency", "MIDATA_WORKERS_CONCURRENCY", "requests (or bulk tasks) one instance runs at once",
-			func(c *Config) *int { return &c.Workers.Concurrency }),
+			func(c *Config) *int { return &c.Workers.Concurrency }).on(CommandServe),
 		intField("workers.max_attempts", "MIDATA_WORKERS_MAX_ATTEMPTS", "tries of a request, with exponential backoff, before its run fails",
-			func(c *Config) *int { return &c.Workers.MaxAttempts }),
+			func(c *Config) *int { return &c.Workers.MaxAttempts }).on(CommandServe),
 		durationField("workers.drain_timeout", "MIDATA_WORKERS_DRAIN_TIMEOUT", "how long shutdown waits for work in flight before cancelling it",
-			func(c *Config) *Duration { return &c.Workers.DrainTimeout }),
+			func(c *Config) *Duration { return &c.Workers.DrainTimeout }).on(CommandServe),
 
 		stringField("s3.endpoint", "MIDATA_S3_ENDPOINT", "base URL of an S3-compatible server; empty = AWS",
-			func(c *Config) *string { return &c.S3.Endpoint }),
-		requiredString("s3.bucket", "MIDATA_S3_BUCKET", "the bucket releases are written to; it must exist",
-			func(c *Config) *string { return &c.S3.Bucket }),
+			func(c *Config) *string { return &c.S3.Endpoint }).on(s3Commands...),
+		stringField("s3.bucket", "MIDATA_S3_BUCKET", "the bucket releases are written to; it must exist",
+			func(c *Config) *string { return &c.S3.Bucket }).on(s3Commands...).requiredBy(s3Commands...).was("bucket"),
 		stringField("s3.region", "MIDATA_S3_REGION", "the signing region; empty = the AWS SDK chain (AWS_REGION), else us-east-1",
-			func(c *Config) *string { return &c.S3.Region }),
+			func(c *Config) *string { return &c.S3.Region }).on(s3Commands...),
 		boolField("s3.path_style", "MIDATA_S3_PATH_STYLE", "address objects as endpoint/bucket/key (always on when s3.endpoint is set)",
-			func(c *Config) *bool { return &c.S3.PathStyle }),
+			func(c *Config) *bool { return &c.S3.PathStyle }).on(s3Commands...),
 
 		durationField("links.ttl", "MIDATA_LINK_TTL", "lifetime of signed download links, at most 7d (the SigV4 limit)",
-			func(c *Config) *Duration { return &c.Links.TTL }),
-		stringField("http.addr", "MIDATA_HTTP_ADDR", "where the API, /healthz, /readyz and /metrics listen (0.0.0.0:8080 in a container)",
-			func(c *Config) *string { return &c.HTTP.Addr }),
-		tokensField(),
+			func(c *Config) *Duration { return &c.Links.TTL }).on(CommandDev, CommandServe, CommandExport),
+		stringField("http.addr", "MIDATA_HTTP_ADDR", "where the API, /healthz, /readyz and /metrics listen (0.0.0.0:8080 in a container); dev: its download server",
+			func(c *Config) *string { return &c.HTTP.Addr }).on(CommandDev, CommandServe).was("addr"),
+		tokensField().on(CommandServe),
 
 		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",
-			func(c *Config) *bool { return &c.Scheduler.Enabled }),
-		schedulesField(),
+			func(c *Config) *bool { return &c.Scheduler.Enabled }).on(CommandServe),
+		schedulesField().on(CommandServe),
 
 		stringField("log.level", "MIDATA_LOG_LEVEL", "debug, info, warn or error",
-			func(c *Config) *string { return &c.Log.Level }),
+			func(c *Config) *string { return &c.Log.Level }).on(CommandServe),
 		stringField("log.format", "MIDATA_LOG_FORMAT", "json (one object per line) or text",
-			func(c *Config) *string { return &c.Log.Format }),
+			func(c *Config) *string { return &c.Log.Format }).on(CommandServe),
+
+		stringField("client.server", "MIDATA_SERVER", "the API of midata serve that the ops CLI calls",
+			func(c *Config) *string { return &c.Client.Server }).on(CommandRuns, CommandSchedule).requiredBy(CommandRuns, CommandSchedule),
+		secretField("client.token", "MIDATA_TOKEN", "the bearer token the ops CLI sends (role ops)",
+			func(c *Config) *string { return &c.Client.Token }).on(CommandRuns, CommandSchedule),
+
+		stringField("dev.data_dir", "MIDATA_DATA_DIR", "the folder of dev's local object store and link key",
+			func(c *Config) *string { return &c.Dev.DataDir }).on(CommandDev),
+		intField("dev.kafka_port", "MIDATA_KAFKA_PORT", "the port of dev's in-process Kafka broker; 0 = any free port",
+			func(c *Config) *int { return &c.Dev.KafkaPort }).on(CommandDev),
+
+		intField("synth.customers", "MIDATA_SYNTH_CUSTOMERS", "customers in the synthetic data set",
+			func(c *Config) *int { return &c.Synth.Customers }).on(synthCommands...).was("customers"),
+		intField("synth.transactions", "MIDATA_SYNTH_TRANSACTIONS", "valid transactions in the synthetic data set",
+			func(c *Config) *int { return &c.Synth.Transactions }).on(synthCommands...).was("transactions"),
+		intField("synth.malformed", "MIDATA_SYNTH_MALFORMED", "malformed records added to the synthetic transactions",
+			func(c *Config) *int { return &c.Synth.Malformed }).on(synthCommands...).was("malformed"),
+		int64Field("synth.seed", "MIDATA_SYNTH_SEED", "random seed of the synthetic data set: the same seed gives the same data",
+			func(c *Config) *int64 { return &c.Synth.Seed }).on(synthCommands...).was("seed"),
+		intField("synth.partitions", "MIDATA_SYNTH_PARTITIONS", "partitions of the transactions topic when dev or seed creates it",
+			func(c *Config) *int { return &c.Synth.Partitions }).on(synthCommands...).was("partitions"),
+
 		stringField("temp_dir", "MIDATA_TEMP_DIR", "where bulk releases and sorting spill to disk; empty = the system's",
-			func(c *Config) *string { return &c.TempDir }),
+			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport),
 	}
 }
 
@@ -114,15 +154,21 @@ func stringField(name, env, meaning string, p func(*Config) *string) field {
 	return f
 }
 
-func requiredString(name, env, meaning string, p func(*Config) *string) field {
+// secretField is a string that Print masks and errors never show.
+func secretField(name, env, meaning string, p func(*Config) *string) field {
 	f := stringField(name, env, meaning, p)
-	f.Required = true
+	f.Secret = true
+	f.get = func(c *Config) string {
+		if *p(c) == "" {
+			return ""
+		}
+		return "****"
+	}
 	return f
 }
 
-func listField(name, env string, required bool, meaning string, p func(*Config) *[]string) field {
+func listField(name, env, meaning string, p func(*Config) *[]string) field {
 	f := newField(name, env, meaning)
-	f.Required = required
 	f.set = func(c *Config, s string) error { *p(c) = splitList(s); return nil }
 	f.get = func(c *Config) string { return strings.Join(*p(c), ",") }
 	return f
@@ -139,6 +185,20 @@ func intField(name, env, meaning string, p func(*Config) *int) field {
 		return nil
 	}
 	f.get = func(c *Config) string { return strconv.Itoa(*p(c)) }
+	return f
+}
+
+func int64Field(name, env, meaning string, p func(*Config) *int64) field {
+	f := newField(name, env, meaning)
+	f.set = func(c *Config, s string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer")
+		}
+		*p(c) = n
+		return nil
+	}
+	f.get = func(c *Config) string { return strconv.FormatInt(*p(c), 10) }
 	return f
 }
 

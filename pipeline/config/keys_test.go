@@ -13,12 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/sinks/s3sink"
 )
 
-var update = flag.Bool("update", false, "rewrite README.md from Keys")
+var update = flag.Bool("update", false, "rewrite README.md and the top README's configuration section from Keys")
 
 // leaves returns the YAML path of every leaf of v (a struct), with its value.
 // Lists, maps and Durations are leaves.
@@ -98,7 +100,7 @@ func sample(v reflect.Value) string {
 		return "3h"
 	case bool:
 		return fmt.Sprint(!v.Bool())
-	case int:
+	case int, int64:
 		return "77"
 	case []string:
 		return "sample-host:1234"
@@ -116,14 +118,15 @@ func TestEachVariableAndFlagSetsItsOwnKeyAndNoOther(t *testing.T) {
 	leaves(reflect.ValueOf(config.Default()), "", def)
 	for _, k := range config.Keys() {
 		value := sample(def[k.Name])
-		fromEnv, err := config.Load("", envOf(map[string]string{k.Env: value}))
+		cmd := k.Commands[0]
+		fromEnv, err := config.Load(cmd, "", envOf(map[string]string{k.Env: value}))
 		if err != nil {
 			t.Errorf("%s=%s: %v", k.Env, value, err)
 			continue
 		}
-		fromFlag, err := load(t, "", nil, "--"+k.Flag+"="+value)
+		fromFlag, err := loadFor(t, cmd, "", nil, "--"+k.Flag+"="+value)
 		if err != nil {
-			t.Errorf("--%s=%s: %v", k.Flag, value, err)
+			t.Errorf("midata %s --%s=%s: %v", cmd, k.Flag, value, err)
 			continue
 		}
 		for layer, c := range map[string]config.Config{k.Env: fromEnv, "--" + k.Flag: fromFlag} {
@@ -201,7 +204,7 @@ func TestPartitionersAreThoseKafkasourceKnows(t *testing.T) {
 	for _, name := range []string{"murmur2", "crc32", "fnv1a", "random", "MURMUR2", ""} {
 		c := valid()
 		c.Kafka.Partitioner = name
-		configOK := c.Validate() == nil
+		configOK := c.Validate(config.CommandServe) == nil
 		_, err := kafkasource.PartitionerByName(name)
 		if kafkaOK := err == nil; kafkaOK && !configOK {
 			t.Errorf("partitioner %q: kafkasource takes it, config refuses it", name)
@@ -211,22 +214,32 @@ func TestPartitionersAreThoseKafkasourceKnows(t *testing.T) {
 	}
 }
 
-// TestREADMEListsEveryKey keeps README.md, generated from Keys, current:
-// go test ./pipeline/config -run README -update rewrites it.
+// TestREADMEListsEveryKey keeps pipeline/config/README.md and the
+// Configuration section of the top README.md, both generated from Keys,
+// current: go test ./pipeline/config -run README -update rewrites them.
 func TestREADMEListsEveryKey(t *testing.T) {
 	t.Parallel()
-	want := readme()
-	if *update {
-		if err := os.WriteFile("README.md", []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile("README.md")
+	top, err := os.ReadFile(topREADME)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got) != want {
-		t.Errorf("README.md is stale: run go test ./pipeline/config -run README -update and review the diff")
+	topWant, err := withSection(string(top))
+	if err != nil {
+		t.Fatalf("%s: %v", topREADME, err)
+	}
+	for _, f := range []struct{ path, want string }{{"README.md", readme()}, {topREADME, topWant}} {
+		if *update {
+			if err := os.WriteFile(f.path, []byte(f.want), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != f.want {
+			t.Errorf("%s is stale: run go test ./pipeline/config -run README -update and review the diff", f.path)
+		}
 	}
 }
 
@@ -235,11 +248,11 @@ func TestTheREADMEExampleLoadsAndValidates(t *testing.T) {
 	text := readme()
 	start := strings.Index(text, "```yaml\n") + len("```yaml\n")
 	end := strings.Index(text[start:], "```") + start
-	c, err := config.Load(writeFile(t, text[start:end]), nil)
+	c, err := config.Load(config.CommandServe, writeFile(t, text[start:end]), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(config.CommandServe); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Schedules) != 1 || c.HTTP.Addr != "0.0.0.0:8080" {
@@ -247,38 +260,81 @@ func TestTheREADMEExampleLoadsAndValidates(t *testing.T) {
 	}
 }
 
-func readme() string {
+// topREADME is the repository's README.md; its Configuration section lies
+// between these markers.
+const (
+	topREADME    = "../../README.md"
+	sectionBegin = "<!-- Generated from pipeline/config's Keys: go test ./pipeline/config -run README -update -->\n"
+	sectionEnd   = "<!-- End of the generated configuration table. -->\n"
+)
+
+// withSection returns the top README with the text between the markers
+// replaced by the table of keys.
+func withSection(text string) (string, error) {
+	b := strings.Index(text, sectionBegin)
+	e := strings.Index(text, sectionEnd)
+	if b < 0 || e < b {
+		return "", fmt.Errorf("no markers %q and %q around the configuration table", sectionBegin, sectionEnd)
+	}
+	return text[:b+len(sectionBegin)] + "\n" + table() + "\n" + text[e:], nil
+}
+
+// table is the one table of keys, for every command.
+func table() string {
 	var b strings.Builder
-	b.WriteString(`# Configuration of midata serve
-
-Generated from ` + "`config.Keys()`" + ` by ` + "`go test ./pipeline/config -run README -update`" + `.
-
-Every key is settable in the YAML file (` + "`midata serve --config FILE`" + `), by
-environment variable and by flag. Flags win over variables, variables over
-the file, the file over defaults; a list or map replaces the one below it.
-An empty variable counts as unset. An unknown key in the file, or a bad
-value anywhere, stops start-up with a message naming it;
-` + "`midata serve --print-config`" + ` prints the effective configuration with
-tokens masked. AWS credentials come from the AWS SDK's chain
-(` + "`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`" + `, instance roles).
-
-| key | environment | flag | default | meaning |
-|---|---|---|---|---|
-`)
+	b.WriteString("| key | environment | flag | default | commands | meaning |\n|---|---|---|---|---|---|\n")
 	for _, k := range config.Keys() {
 		def := "`" + k.Default + "`"
 		switch {
-		case k.Required:
+		case len(k.Required) > 0 && k.Default == "":
 			def = "(required)"
 		case k.Default == "":
 			def = "(none)"
+		}
+		var cmds []string
+		for _, c := range k.Commands {
+			name := string(c)
+			if k.RequiredBy(c) && len(k.Required) != len(k.Commands) {
+				name += " (required)"
+			}
+			cmds = append(cmds, name)
 		}
 		meaning := strings.ReplaceAll(k.Meaning, "|", `\|`)
 		if k.Secret {
 			meaning += " **Secret**: set it from a secret store, never in the file."
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | %s | %s |\n", k.Name, k.Env, k.Flag, def, meaning)
+		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | %s | %s | %s |\n", k.Name, k.Env, k.Flag, def, strings.Join(cmds, ", "), meaning)
 	}
+	var renamed []string
+	for _, k := range config.Keys() {
+		for _, old := range k.Renamed {
+			renamed = append(renamed, fmt.Sprintf("`--%s` is `--%s`", old, k.Flag))
+		}
+	}
+	b.WriteString("\nFlags renamed so that every command has one name per setting (the old names stop with\na message naming the new one): " + strings.Join(renamed, ", ") + ".\n")
+	return b.String()
+}
+
+func readme() string {
+	var b strings.Builder
+	b.WriteString(`# Configuration of every midata command
+
+Generated from ` + "`config.Keys()`" + ` by ` + "`go test ./pipeline/config -run README -update`" + `.
+
+One table of keys serves ` + "`midata dev`, `serve`, `export`, `seed`, `runs` and `schedule`" + `:
+each key has one name in the YAML file (` + "`--config FILE`" + `, or ` + "`MIDATA_CONFIG`" + `), one
+environment variable and one flag, the same in every command that uses it;
+a command reads, checks and prints only its own keys, so one file can serve
+them all. Flags win over variables, variables over the file, the file over
+defaults; a list or map replaces the one below it. An empty variable counts
+as unset. An unknown key in the file, or a bad value anywhere, stops
+start-up with a message naming the key, its variable and its flag (exit 2);
+` + "`midata <command> --print-config`" + ` prints the effective configuration with
+secrets masked. AWS credentials come from the AWS SDK's chain
+(` + "`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`" + `, instance roles).
+
+`)
+	b.WriteString(table())
 	b.WriteString(`
 A config file (the Kubernetes example is in ` + "`deploy/k8s/configmap.yaml`" + `):
 
@@ -303,4 +359,67 @@ Tokens: ` + "`MIDATA_AUTH_TOKENS=<token>=ops,<token>=customer:C000123`" + ` (the
 the last ` + "`=`" + `, so base64 padding is fine; tokens hold no commas).
 `)
 	return b.String()
+}
+
+func TestEveryKeyBelongsToACommandAndEveryOldFlagIsGone(t *testing.T) {
+	t.Parallel()
+	flags := make(map[string]bool)
+	for _, k := range config.Keys() {
+		flags[k.Flag] = true
+	}
+	for _, k := range config.Keys() {
+		if len(k.Commands) == 0 {
+			t.Errorf("%s is used by no command", k.Name)
+		}
+		for _, c := range k.Commands {
+			if !slices.Contains(config.Commands(), c) {
+				t.Errorf("%s: unknown command %q", k.Name, c)
+			}
+		}
+		for _, c := range k.Required {
+			if !k.UsedBy(c) {
+				t.Errorf("%s is required by %s, which does not use it", k.Name, c)
+			}
+		}
+		for _, old := range k.Renamed {
+			if flags[old] {
+				t.Errorf("%s was --%s, which is now another key's flag", k.Name, old)
+			}
+			if got, ok := config.Renamed(old); !ok || got.Name != k.Name {
+				t.Errorf("Renamed(%q) = %s, %v; want %s", old, got.Name, ok, k.Name)
+			}
+		}
+	}
+	// The settings every command that talks to Kafka and S3 shares.
+	for _, tt := range []struct {
+		key  string
+		cmds []config.Command
+	}{
+		{"kafka.brokers", []config.Command{config.CommandServe, config.CommandExport, config.CommandSeed}},
+		{"s3.bucket", []config.Command{config.CommandServe, config.CommandExport}},
+		{"topics.quarantine", []config.Command{config.CommandServe, config.CommandExport, config.CommandSeed}},
+		{"http.addr", []config.Command{config.CommandDev, config.CommandServe}},
+		{"client.server", []config.Command{config.CommandRuns, config.CommandSchedule}},
+	} {
+		for _, c := range tt.cmds {
+			if !slices.ContainsFunc(config.KeysOf(c), func(k config.Key) bool { return k.Name == tt.key }) {
+				t.Errorf("midata %s does not read %s", c, tt.key)
+			}
+		}
+	}
+}
+
+func TestTheLinkTTLRuleIsTheS3Limit(t *testing.T) {
+	t.Parallel()
+	if config.MaxLinkTTL != s3sink.MaxLinkTTL {
+		t.Errorf("config.MaxLinkTTL = %s, s3sink.MaxLinkTTL = %s", config.MaxLinkTTL, s3sink.MaxLinkTTL)
+	}
+	for _, tt := range []struct {
+		d  time.Duration
+		ok bool
+	}{{time.Minute, true}, {config.MaxLinkTTL, true}, {0, false}, {-time.Second, false}, {config.MaxLinkTTL + time.Second, false}} {
+		if err := config.CheckLinkTTL(tt.d); (err == nil) != tt.ok {
+			t.Errorf("CheckLinkTTL(%s) = %v, want ok %v", tt.d, err, tt.ok)
+		}
+	}
 }

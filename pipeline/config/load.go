@@ -29,14 +29,16 @@ func invalidf(format string, args ...any) error {
 }
 
 // Load returns Default, overridden by the YAML file at path (none when path
-// is ""), overridden by the environment variables that env finds (nil:
-// none; os.LookupEnv in production). It does not validate: apply flags with
-// ApplyFlags, then call Validate.
+// is ""), overridden by the environment variables of cmd's keys that env
+// finds (nil: none; os.LookupEnv in production). The file is one for every
+// command: it may hold keys cmd does not use, which stay unchecked. Load
+// does not validate: apply flags with ApplyFlags, then call Validate (or
+// let CommandLine.Load do all three).
 //
 // A key the file does not know stops Load with the key's path and line:
 //
 //	config file serve.yaml: line 4: unknown key kafka.partitionr (known in kafka: brokers, partitioner)
-func Load(path string, env func(string) (string, bool)) (Config, error) {
+func Load(cmd Command, path string, env func(string) (string, bool)) (Config, error) {
 	c := Default()
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -48,17 +50,20 @@ func Load(path string, env func(string) (string, bool)) (Config, error) {
 		}
 	}
 	if env != nil {
-		if err := c.loadEnv(env); err != nil {
+		if err := c.loadEnv(cmd, env); err != nil {
 			return Config{}, err
 		}
 	}
 	return c, nil
 }
 
-// loadEnv sets every key whose variable env finds non-empty.
-func (c *Config) loadEnv(env func(string) (string, bool)) error {
+// loadEnv sets every key of cmd whose variable env finds non-empty.
+func (c *Config) loadEnv(cmd Command, env func(string) (string, bool)) error {
 	var errs []error
 	for _, f := range fields() {
+		if !f.UsedBy(cmd) {
+			continue
+		}
 		v, ok := env(f.Env)
 		if !ok || v == "" {
 			continue
@@ -75,13 +80,13 @@ func (c *Config) loadEnv(env func(string) (string, bool)) error {
 }
 
 // UnknownEnv returns the variables of environ (os.Environ's form) that start
-// with MIDATA_ but are no key's, sorted: most likely misspelt keys, which
-// `midata serve` should warn about. It leaves out MIDATA_TEST_* (the test
+// with MIDATA_ but are no key's (nor MIDATA_CONFIG), sorted: most likely
+// misspelt keys, which `midata serve` should warn about. It leaves out MIDATA_TEST_* (the test
 // bench's). It does not fail start-up on them because the environment is
 // not midata's alone: Kubernetes, unless a pod sets enableServiceLinks:
 // false, adds MIDATA_SERVICE_HOST, MIDATA_PORT_… for a Service named midata.
 func UnknownEnv(environ []string) []string {
-	known := make(map[string]bool)
+	known := map[string]bool{ConfigEnv: true}
 	for _, f := range fields() {
 		known[f.Env] = true
 	}

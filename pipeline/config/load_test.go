@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas"
 )
 
 // writeFile writes a config file into a temp dir and returns its path.
@@ -32,18 +33,25 @@ func envOf(vars map[string]string) func(string) (string, bool) {
 	}
 }
 
-// load runs the whole start-up sequence of a command: flags registered on
-// Default and parsed, the file and environment loaded, flags applied.
+// load runs the start-up sequence of midata serve (loadFor).
 func load(t *testing.T, path string, env map[string]string, args ...string) (config.Config, error) {
 	t.Helper()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	return loadFor(t, config.CommandServe, path, env, args...)
+}
+
+// loadFor runs the whole start-up sequence of a command but Validate:
+// flags registered on Default and parsed, the file and environment
+// loaded, flags applied.
+func loadFor(t *testing.T, cmd config.Command, path string, env map[string]string, args ...string) (config.Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet(string(cmd), flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	flagged := config.Default()
-	flagged.Flags(fs)
+	flagged.Flags(cmd, fs)
 	if err := fs.Parse(args); err != nil {
 		return config.Config{}, err
 	}
-	c, err := config.Load(path, envOf(env))
+	c, err := config.Load(cmd, path, envOf(env))
 	if err != nil {
 		return config.Config{}, err
 	}
@@ -127,7 +135,7 @@ func TestLoadLayersOverrideKeyByKey(t *testing.T) {
 		{"temp_dir from file", c.TempDir, "/var/tmp/midata"},
 		{"schedules from file", c.Schedules, []config.Schedule{{
 			ID: "monthly-self", Spec: "CRON_TZ=Europe/London 0 3 1 * *", Recipient: "self",
-			Scope: config.Scope{All: true}, Period: "previous_month", Formats: []string{"midata-csv", "ndjson"},
+			Scope: schemas.Scope{All: true}, Period: "previous_month", Formats: []string{"midata-csv", "ndjson"},
 		}}},
 	}
 	for _, ch := range checks {
@@ -135,14 +143,14 @@ func TestLoadLayersOverrideKeyByKey(t *testing.T) {
 			t.Errorf("%s: got %#v, want %#v", ch.key, ch.got, ch.want)
 		}
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(config.CommandServe); err != nil {
 		t.Errorf("the layered config does not validate: %v", err)
 	}
 }
 
 func TestLoadWithoutFileOrEnvironmentGivesDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := config.Load("", nil)
+	c, err := config.Load(config.CommandServe, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +158,7 @@ func TestLoadWithoutFileOrEnvironmentGivesDefaults(t *testing.T) {
 		t.Errorf("Load(\"\", nil) = %+v, want Default() %+v", c, config.Default())
 	}
 	empty := writeFile(t, "# nothing set\n")
-	c, err = config.Load(empty, nil)
+	c, err = config.Load(config.CommandServe, empty, nil)
 	if err != nil {
 		t.Fatalf("a file of comments only: %v", err)
 	}
@@ -221,7 +229,7 @@ func TestLoadRejectsWhatTheFileGetsWrongNamingKeyAndLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			path := writeFile(t, tt.file)
-			_, err := config.Load(path, nil)
+			_, err := config.Load(config.CommandServe, path, nil)
 			if err == nil {
 				t.Fatal("Load accepted the file")
 			}
@@ -240,7 +248,7 @@ func TestLoadRejectsWhatTheFileGetsWrongNamingKeyAndLine(t *testing.T) {
 func TestLoadOfAMissingFileSaysWhichFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "nope.yaml")
-	_, err := config.Load(path, nil)
+	_, err := config.Load(config.CommandServe, path, nil)
 	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Errorf("Load(missing) = %v, want a not-exist error naming %s", err, path)
 	}
@@ -274,7 +282,7 @@ func TestEnvironmentValuesAreParsedByType(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := config.Load("", envOf(tt.env))
+			c, err := config.Load(config.CommandServe, "", envOf(tt.env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +318,7 @@ func TestBadEnvironmentValuesAreNamedButSecretsAreNot(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := config.Load("", envOf(tt.env))
+			_, err := config.Load(config.CommandServe, "", envOf(tt.env))
 			if err == nil {
 				t.Fatal("Load accepted it")
 			}
@@ -337,7 +345,7 @@ func TestFlagsNameTheirKeyAndKeepSecretsOutOfErrors(t *testing.T) {
 	var out strings.Builder
 	fs.SetOutput(&out)
 	flagged := config.Default()
-	flagged.Flags(fs)
+	flagged.Flags(config.CommandServe, fs)
 
 	err := fs.Parse([]string{"--workers-concurrency", "many"})
 	if err == nil || !strings.Contains(err.Error(), "-workers-concurrency") || !strings.Contains(err.Error(), "want an integer") {
@@ -348,7 +356,7 @@ func TestFlagsNameTheirKeyAndKeepSecretsOutOfErrors(t *testing.T) {
 	fs2 := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs2.SetOutput(&out)
 	flagged2 := config.Default()
-	flagged2.Flags(fs2)
+	flagged2.Flags(config.CommandServe, fs2)
 	if err := fs2.Parse([]string{"--auth-tokens", secret}); err != nil {
 		t.Fatalf("a bad secret flag must not fail Parse (the flag package prints the value): %v", err)
 	}
@@ -362,26 +370,151 @@ func TestFlagsNameTheirKeyAndKeepSecretsOutOfErrors(t *testing.T) {
 	}
 }
 
-func TestHelpShowsEveryFlagWithItsVariableAndDefault(t *testing.T) {
+func TestHelpShowsEveryFlagOfTheCommandWithItsVariableAndDefault(t *testing.T) {
 	t.Parallel()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var out strings.Builder
-	fs.SetOutput(&out)
-	c := config.Default()
-	c.Flags(fs)
-	fs.PrintDefaults()
-	for _, k := range config.Keys() {
-		if !strings.Contains(out.String(), "-"+k.Flag+" ") && !strings.Contains(out.String(), "-"+k.Flag+"\n") {
-			t.Errorf("--help does not list -%s", k.Flag)
+	for _, cmd := range config.Commands() {
+		fs := flag.NewFlagSet(string(cmd), flag.ContinueOnError)
+		var out strings.Builder
+		fs.SetOutput(&out)
+		c := config.Default()
+		c.Flags(cmd, fs)
+		fs.PrintDefaults()
+		for _, k := range config.Keys() {
+			listed := strings.Contains(out.String(), "-"+k.Flag+" ") || strings.Contains(out.String(), "-"+k.Flag+"\n")
+			if listed != k.UsedBy(cmd) {
+				t.Errorf("midata %s --help lists -%s: %v, want %v", cmd, k.Flag, listed, k.UsedBy(cmd))
+			}
+			if k.UsedBy(cmd) && !strings.Contains(out.String(), "["+k.Env+"]") {
+				t.Errorf("midata %s --help does not name %s", cmd, k.Env)
+			}
 		}
-		if !strings.Contains(out.String(), "["+k.Env+"]") {
-			t.Errorf("--help does not name %s", k.Env)
+		if cmd != config.CommandServe {
+			continue
+		}
+		for _, want := range []string{"(default 7d)", "(default 127.0.0.1:8080)", "(default midata-workers)"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("--help does not show %s:\n%s", want, out.String())
+			}
 		}
 	}
-	for _, want := range []string{"(default 7d)", "(default 127.0.0.1:8080)", "(default midata-workers)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("--help does not show %s:\n%s", want, out.String())
+}
+
+func TestCommandsReadOnlyTheirOwnVariables(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"MIDATA_AUTH_TOKENS": "not a token list", "MIDATA_KAFKA_BROKERS": "k:9092", "MIDATA_SERVER": "http://ops:8080"}
+	c, err := config.Load(config.CommandExport, "", envOf(env))
+	if err != nil {
+		t.Fatalf("export read serve's MIDATA_AUTH_TOKENS: %v", err)
+	}
+	if c.Client.Server != config.DefaultServer || len(c.Kafka.Brokers) != 1 {
+		t.Errorf("export loaded %+v, want brokers and not the CLI's server", c)
+	}
+	c, err = config.Load(config.CommandRuns, "", envOf(env))
+	if err != nil || c.Client.Server != "http://ops:8080" || len(c.Kafka.Brokers) != 0 {
+		t.Errorf("runs loaded %+v, %v; want the server only", c, err)
+	}
+}
+
+func TestRenamedFlagsStopWithTheNewName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cmd  config.Command
+		args []string
+		want string // "" = accepted
+	}{
+		{config.CommandExport, []string{"--brokers", "k:9092"}, "flag --brokers is now --kafka-brokers (or MIDATA_KAFKA_BROKERS)"},
+		{config.CommandExport, []string{"--bucket=b"}, "flag --bucket is now --s3-bucket"},
+		{config.CommandSeed, []string{"-topic", "tx"}, "flag --topic is now --transactions-topic"},
+		{config.CommandDev, []string{"--addr", "127.0.0.1:0"}, "flag --addr is now --http-addr"},
+		{config.CommandSeed, []string{"--customers", "5"}, "flag --customers is now --synth-customers"},
+		{config.CommandExport, []string{"--kafka-brokers", "--brokers"}, ""}, // a value, not a flag
+		{config.CommandExport, []string{"--s3-path-style", "--bucket", "b"}, "--s3-bucket"},
+		{config.CommandExport, []string{"--", "--brokers"}, ""},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet(string(tt.cmd), flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c := config.Default()
+		c.Flags(tt.cmd, fs)
+		err := config.CheckRenamed(fs, tt.args)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("midata %s %q: %v, want it accepted", tt.cmd, tt.args, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, config.ErrInvalid)):
+			t.Errorf("midata %s %q: %v, want %q", tt.cmd, tt.args, err, tt.want)
 		}
+	}
+	// A flag of the command is never refused, though another key was once
+	// called so: runs has --customers (a list of ids) of its own.
+	fs := flag.NewFlagSet("runs start", flag.ContinueOnError)
+	fs.String("customers", "", "")
+	if err := config.CheckRenamed(fs, []string{"--customers", "C1"}); err != nil {
+		t.Errorf("runs start --customers: %v", err)
+	}
+}
+
+func TestCommandLineLoadsTheFileTheEnvironmentAndTheFlagsAndValidates(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "kafka: {brokers: [file:9092]}\ns3: {bucket: file-bucket}\nauth: {tokens: {not-checked-by-export: nobody}}\n")
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cl := config.NewCommandLine(config.CommandExport, fs)
+	if err := cl.Parse([]string{"--s3-bucket", "flag-bucket", "--print-config"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cl.Load(envOf(map[string]string{"MIDATA_CONFIG": path, "MIDATA_LINK_TTL": "2d"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.Brokers[0] != "file:9092" || c.S3.Bucket != "flag-bucket" || c.Links.TTL != config.Duration(48*time.Hour) || !cl.PrintConfig() {
+		t.Errorf("loaded %+v, print %v", c, cl.PrintConfig())
+	}
+
+	fs = flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cl = config.NewCommandLine(config.CommandSeed, fs)
+	if err := cl.Parse([]string{"--config", path, "--synth-partitions", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.Load(envOf(nil))
+	if err == nil || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), `synth.partitions "0": want 1 to 10000 [MIDATA_SYNTH_PARTITIONS, --synth-partitions]`) {
+		t.Errorf("seed with no partitions: %v", err)
+	}
+}
+
+func TestValidateChecksOnlyTheCommandsKeys(t *testing.T) {
+	t.Parallel()
+	c := config.Default() // no brokers, no bucket
+	c.Auth.Tokens = map[string]string{"short": "nobody"}
+	for _, tt := range []struct {
+		cmd  config.Command
+		want []string // the keys named, in order; none = valid
+	}{
+		{config.CommandDev, nil},
+		{config.CommandRuns, nil},
+		{config.CommandSchedule, nil},
+		{config.CommandSeed, []string{"kafka.brokers: required"}},
+		{config.CommandExport, []string{"kafka.brokers: required", "s3.bucket: required"}},
+		{config.CommandServe, []string{"kafka.brokers: required", "s3.bucket: required", "auth.tokens", "auth.tokens"}},
+	} {
+		err := c.Validate(tt.cmd)
+		var got []string
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n")[1:] {
+				got = append(got, line)
+			}
+		}
+		ok := len(got) == len(tt.want)
+		for i := 0; ok && i < len(got); i++ {
+			ok = strings.HasPrefix(got[i], tt.want[i])
+		}
+		if !ok {
+			t.Errorf("Validate(%s) = %q, want lines starting %q", tt.cmd, got, tt.want)
+		}
+	}
+	c.Client.Server = ""
+	if err := c.Validate(config.CommandRuns); err == nil || !strings.Contains(err.Error(), "client.server: required: set it in the file, MIDATA_SERVER or --server") {
+		t.Errorf("runs without a server: %v", err)
 	}
 }
 
@@ -390,6 +523,7 @@ func TestUnknownEnvListsMisspeltVariablesOnly(t *testing.T) {
 	got := config.UnknownEnv([]string{
 		"PATH=/bin",
 		"MIDATA_S3_BUCKET=b",
+		"MIDATA_CONFIG=/etc/midata/config.yaml",
 		"MIDATA_S3_BUKET=b",
 		"MIDATA_TEST_KAFKA=127.0.0.1:19092",
 		"MIDATA_LINKS_TTL=7d",

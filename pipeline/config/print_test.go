@@ -19,7 +19,7 @@ func TestPrintMasksTokensButKeepsTheirRoles(t *testing.T) {
 		"third-secret-token-8901": "partner:pds-1",
 	}
 	var out strings.Builder
-	if err := c.Print(&out); err != nil {
+	if err := c.Print(&out, config.CommandServe); err != nil {
 		t.Fatal(err)
 	}
 	for tok := range c.Auth.Tokens {
@@ -40,20 +40,25 @@ func TestPrintWritesEveryKeyAndLoadsBackTheSameConfig(t *testing.T) {
 	c.S3.Endpoint = "http://127.0.0.1:7070"
 	c.TempDir = "/var/tmp/midata"
 	var out strings.Builder
-	if err := c.Print(&out); err != nil {
+	if err := c.Print(&out, config.CommandServe); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range config.Keys() {
+	for _, k := range config.KeysOf(config.CommandServe) {
 		last := k.Name[strings.LastIndex(k.Name, ".")+1:]
 		if !strings.Contains(out.String(), last+":") {
 			t.Errorf("Print leaves out %s:\n%s", k.Name, out.String())
+		}
+	}
+	for _, other := range []string{"client:", "dev:", "synth:"} {
+		if strings.Contains(out.String(), other) {
+			t.Errorf("serve's Print shows %s, no key of serve:\n%s", other, out.String())
 		}
 	}
 	// Without the masked tokens, the printed YAML is a config file that
 	// loads into the same Config.
 	text := out.String()
 	text = text[:strings.Index(text, "auth:")] + text[strings.Index(text, "scheduler:"):]
-	back, err := config.Load(writeFile(t, text), nil)
+	back, err := config.Load(config.CommandServe, writeFile(t, text), nil)
 	if err != nil {
 		t.Fatalf("the printed config does not load: %v\n%s", err, text)
 	}
@@ -76,5 +81,33 @@ func TestLoggerFollowsLevelAndFormat(t *testing.T) {
 	config.Log{Level: "debug", Format: "text"}.Logger(&buf).Debug("detail", "run", "r2")
 	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, "run=r2") {
 		t.Errorf("a text logger at debug wrote %q", got)
+	}
+}
+
+func TestPrintOfACommandShowsItsKeysOnlyAndMasksTheCLIToken(t *testing.T) {
+	t.Parallel()
+	c := valid()
+	c.Client.Token = "cli-secret-token-0123456789"
+	for _, cmd := range config.Commands() {
+		var out strings.Builder
+		if err := c.Print(&out, cmd); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), c.Client.Token) || strings.Contains(out.String(), "0123456789abcdef0123") {
+			t.Errorf("midata %s --print-config shows a secret:\n%s", cmd, out.String())
+		}
+		if !strings.HasPrefix(out.String(), "# The effective configuration of midata "+string(cmd)+" ") {
+			t.Errorf("midata %s --print-config starts %q", cmd, out.String()[:40])
+		}
+		if _, err := config.Load(cmd, writeFile(t, out.String()), nil); err != nil {
+			t.Errorf("midata %s --print-config does not load back as a file: %v\n%s", cmd, err, out.String())
+		}
+	}
+	var runs strings.Builder
+	if err := c.Print(&runs, config.CommandRuns); err != nil {
+		t.Fatal(err)
+	}
+	if want := "client:\n  server: http://127.0.0.1:8080\n  token: '****'\n"; !strings.HasSuffix(runs.String(), want) || strings.Count(runs.String(), "\n") != 4 {
+		t.Errorf("midata runs --print-config =\n%s\nwant a header and\n%s", runs.String(), want)
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // The partitioners kafkasource.PartitionerByName knows, in any case (a
@@ -20,8 +23,6 @@ var (
 	topicPattern      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
 	bucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionPattern     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
-	customerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	partnerIDPattern  = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 	scheduleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 )
 
@@ -29,21 +30,26 @@ var (
 // own minimum).
 const MinTokenBytes = 16
 
-// Validate checks every key once, before anything connects, and reports
-// every problem at once, one a line, each naming the key, its bad value
-// (never a secret) and the variable and flag that set it:
+// Validate checks every key cmd uses once, before anything connects, and
+// reports every problem at once, one a line, each naming the key, its bad
+// value (never a secret) and the variable and flag that set it:
 //
 //	invalid configuration:
 //	kafka.partitioner "random": want murmur2, crc32 or fnv1a [MIDATA_PARTITIONER, --partitioner]
 //
-// The error matches ErrInvalid. The schedules are checked for shape only
-// (ids, recipients, scopes); pipeline/schedule checks cron specs, periods
-// and formats when `midata serve` converts them.
-func (c Config) Validate() error {
-	v := validator{where: make(map[string]string)}
+// Keys cmd does not use are not checked: a config file shared by every
+// command may hold them. The error matches ErrInvalid. The schedules are
+// checked for shape only (ids, recipients, scopes); pipeline/schedule
+// checks cron specs, periods and formats when `midata serve` converts them.
+func (c Config) Validate(cmd Command) error {
+	v := validator{where: make(map[string]string), uses: make(map[string]bool)}
 	for _, f := range fields() {
+		if !f.UsedBy(cmd) {
+			continue
+		}
+		v.uses[f.Name] = true
 		v.where[f.Name] = " [" + f.Env + ", --" + f.Flag + "]"
-		if f.Required && f.get(&c) == "" {
+		if f.RequiredBy(cmd) && f.get(&c) == "" {
 			v.add(f.Name, "required: set it in the file, %s or --%s", f.Env, f.Flag)
 		}
 	}
@@ -65,6 +71,7 @@ func (c Config) Validate() error {
 	seen := make(map[string]string)
 	for _, t := range topics {
 		switch {
+		case !v.uses[t.key]:
 		case !topicPattern.MatchString(t.name) || t.name == "." || t.name == "..":
 			v.addValue(t.key, t.name, "want a Kafka topic name: 1-249 of A-Z a-z 0-9 . _ -")
 		case seen[t.name] != "":
@@ -77,19 +84,14 @@ func (c Config) Validate() error {
 	if c.Workers.Group == "" {
 		v.add("workers.group", "empty: want a consumer group id")
 	}
-	if n := c.Workers.Concurrency; n < 1 || n > 256 {
-		v.addValue("workers.concurrency", strconv.Itoa(n), "want 1 to 256")
-	}
-	if n := c.Workers.MaxAttempts; n < 1 || n > 100 {
-		v.addValue("workers.max_attempts", strconv.Itoa(n), "want 1 to 100")
-	}
+	v.between("workers.concurrency", int64(c.Workers.Concurrency), 1, 256)
+	v.between("workers.max_attempts", int64(c.Workers.MaxAttempts), 1, 100)
 	if d := time.Duration(c.Workers.DrainTimeout); d <= 0 || d > time.Hour {
 		v.addValue("workers.drain_timeout", c.Workers.DrainTimeout.String(), "want more than 0 and at most 1h")
 	}
 
 	if e := c.S3.Endpoint; e != "" {
-		u, err := url.Parse(e)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !isHTTPURL(e) {
 			v.addValue("s3.endpoint", e, "want an http:// or https:// URL with a host, or empty for AWS")
 		}
 	}
@@ -100,8 +102,8 @@ func (c Config) Validate() error {
 		v.addValue("s3.region", r, "want a region such as us-east-1, or empty for the AWS SDK chain")
 	}
 
-	if d := time.Duration(c.Links.TTL); d <= 0 || d > MaxLinkTTL {
-		v.addValue("links.ttl", c.Links.TTL.String(), "want more than 0 and at most 7d (the longest a SigV4 presigned link may live)")
+	if err := CheckLinkTTL(time.Duration(c.Links.TTL)); err != nil {
+		v.addValue("links.ttl", c.Links.TTL.String(), "%v", err)
 	}
 	if err := checkHostPort(c.HTTP.Addr, true); err != nil {
 		v.addValue("http.addr", c.HTTP.Addr, "%v", err)
@@ -119,23 +121,71 @@ func (c Config) Validate() error {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		v.addValue("log.format", c.Log.Format, "want json or text")
 	}
+
+	if s := c.Client.Server; s != "" && !isHTTPURL(s) {
+		v.addValue("client.server", s, "want an http:// or https:// URL with a host")
+	}
+	v.between("dev.kafka_port", int64(c.Dev.KafkaPort), 0, 65535)
+	if c.Dev.DataDir == "" {
+		v.add("dev.data_dir", "empty: want a folder")
+	}
+	v.between("synth.customers", int64(c.Synth.Customers), 1, 999_999)
+	v.between("synth.transactions", int64(c.Synth.Transactions), 0, math.MaxInt32)
+	v.between("synth.malformed", int64(c.Synth.Malformed), 0, math.MaxInt32)
+	v.between("synth.partitions", int64(c.Synth.Partitions), 1, 10_000)
+	if cmd == CommandDev && c.Synth.Transactions < c.Synth.Customers {
+		// dev's sample customer needs transactions to release.
+		v.addValue("synth.transactions", strconv.Itoa(c.Synth.Transactions), "want at least as many as synth.customers (%d)", c.Synth.Customers)
+	}
+
 	if len(v.problems) == 0 {
 		return nil
 	}
 	return &invalidError{msg: "invalid configuration:\n" + strings.Join(v.problems, "\n")}
 }
 
+// CheckLinkTTL is the one rule for the lifetime of download links, of
+// every command and store: more than 0 and at most MaxLinkTTL (7d), the
+// longest a SigV4 presigned link may live.
+func CheckLinkTTL(d time.Duration) error {
+	if d <= 0 || d > MaxLinkTTL {
+		return errors.New("want more than 0 and at most 7d (the longest a SigV4 presigned link may live)")
+	}
+	return nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// validator collects the problems of the keys a command uses; those of
+// other keys are dropped.
 type validator struct {
 	where    map[string]string // key → " [ENV, --flag]"
+	uses     map[string]bool   // the keys of the command
 	problems []string
 }
 
 func (v *validator) add(key, format string, args ...any) {
+	if !v.uses[key] {
+		return
+	}
 	v.problems = append(v.problems, key+": "+fmt.Sprintf(format, args...)+v.where[key])
 }
 
 func (v *validator) addValue(key, value, format string, args ...any) {
+	if !v.uses[key] {
+		return
+	}
 	v.problems = append(v.problems, fmt.Sprintf("%s %q: ", key, value)+fmt.Sprintf(format, args...)+v.where[key])
+}
+
+// between adds a problem when n is not in [lo, hi].
+func (v *validator) between(key string, n, lo, hi int64) {
+	if n < lo || n > hi {
+		v.addValue(key, strconv.FormatInt(n, 10), "want %d to %d", lo, hi)
+	}
 }
 
 // checkHostPort accepts host:port; the host may be empty (all interfaces)
@@ -180,12 +230,12 @@ func roleProblem(role string) string {
 	case role == "ops":
 		return ""
 	case strings.HasPrefix(role, "customer:"):
-		if !customerIDPattern.MatchString(strings.TrimPrefix(role, "customer:")) {
+		if schemas.CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
 			return "customer id: want 1-64 of A-Z a-z 0-9 . _ -"
 		}
 		return ""
 	case strings.HasPrefix(role, "partner:"):
-		if !partnerIDPattern.MatchString(strings.TrimPrefix(role, "partner:")) {
+		if !schemas.ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
 			return "partner id: want 1-64 of a-z 0-9 . _ -"
 		}
 		return ""
@@ -211,14 +261,11 @@ func scheduleProblems(list []Schedule) []string {
 		if strings.TrimSpace(s.Spec) == "" {
 			add("cron: empty: want a spec such as \"0 3 1 * *\" or \"@monthly\"")
 		}
-		if s.Recipient != "self" && roleProblemPartner(s.Recipient) {
-			add("recipient %q: want self or partner:<id>", s.Recipient)
+		if err := s.Recipient.Validate(); err != nil {
+			add("%v", err)
 		}
-		switch {
-		case s.Scope.All && len(s.Scope.Customers) > 0:
-			add("scope: both all and customers: give one")
-		case !s.Scope.All && len(s.Scope.Customers) == 0:
-			add("scope: neither all nor customers: give {all: true} or {customers: [...]}")
+		if err := s.Scope.Validate(); err != nil {
+			add("scope: %v", err)
 		}
 		if s.Period == "" {
 			add("period: empty: want previous_day, previous_week, previous_month, previous_year or last:<duration>")
@@ -228,10 +275,6 @@ func scheduleProblems(list []Schedule) []string {
 		}
 	}
 	return out
-}
-
-func roleProblemPartner(recipient string) bool {
-	return !strings.HasPrefix(recipient, "partner:") || roleProblem(recipient) != ""
 }
 
 func orList(names []string) string {

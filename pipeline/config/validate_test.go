@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas"
 )
 
 // valid returns a configuration that validates: the defaults plus the two
@@ -17,7 +18,7 @@ func valid() config.Config {
 	c.S3.Bucket = "midata-releases"
 	c.Auth.Tokens = map[string]string{"0123456789abcdef0123": "ops"}
 	c.Schedules = []config.Schedule{{
-		ID: "monthly", Spec: "@monthly", Recipient: "self", Scope: config.Scope{All: true},
+		ID: "monthly", Spec: "@monthly", Recipient: "self", Scope: schemas.Scope{All: true},
 		Period: "previous_month", Formats: []string{"midata-csv"},
 	}}
 	return c
@@ -25,7 +26,7 @@ func valid() config.Config {
 
 func TestValidateAcceptsAWorkingConfig(t *testing.T) {
 	t.Parallel()
-	if err := valid().Validate(); err != nil {
+	if err := valid().Validate(config.CommandServe); err != nil {
 		t.Fatalf("Validate() = %v", err)
 	}
 }
@@ -75,7 +76,7 @@ func TestValidateNamesEachBadKeyAndValue(t *testing.T) {
 		{"a customer role without an id", func(c *config.Config) { c.Auth.Tokens = map[string]string{"0123456789abcdef0123": "customer:"} },
 			[]string{`token with role "customer:": customer id`}},
 		{"a schedule for everyone and a list", func(c *config.Config) { c.Schedules[0].Scope.Customers = []string{"C1"} },
-			[]string{`schedules: [0] (id "monthly"): scope: both all and customers`}},
+			[]string{`schedules: [0] (id "monthly"): scope: both "all" and "customers"`}},
 		{"two schedules with one id", func(c *config.Config) { c.Schedules = append(c.Schedules, c.Schedules[0]) },
 			[]string{`schedules: [1] (id "monthly"): id: the same as schedules[0]`}},
 		{"a schedule without cron, period or formats", func(c *config.Config) {
@@ -93,7 +94,7 @@ func TestValidateNamesEachBadKeyAndValue(t *testing.T) {
 			t.Parallel()
 			c := valid()
 			tt.change(&c)
-			err := c.Validate()
+			err := c.Validate(config.CommandServe)
 			if err == nil {
 				t.Fatal("Validate accepted it")
 			}
@@ -114,7 +115,7 @@ func TestValidateNamesEachBadKeyAndValue(t *testing.T) {
 
 func TestValidateReportsEveryProblemOneALine(t *testing.T) {
 	t.Parallel()
-	err := config.Default().Validate()
+	err := config.Default().Validate(config.CommandServe)
 	if err == nil {
 		t.Fatal("the defaults validate without brokers and bucket")
 	}

@@ -1,11 +1,13 @@
 // Package consent owns the consent state of midata: the table rebuilt from
 // the compacted midata.consent topic (latest event per customer|recipient in
 // offset order; a tombstone means no consent) and the decision whether a
-// record may be released to a recipient. It is pure: no Kafka, no clock of
-// its own (callers pass "now").
+// record may be released to a recipient; and the Recorder, which writes a
+// customer's own request as a consent event through a Publisher. It is
+// pure: no Kafka, no clock of its own (callers pass "now").
 //
 // It does not read Kafka or decode events: the pipeline feeds it validated
-// schemas.ConsentEvent values in offset order.
+// schemas.ConsentEvent values in offset order, and the caller gives the
+// Recorder its producer.
 package consent
 
 import (
@@ -70,14 +72,14 @@ func (t *Table) Split() []string {
 func (t *Table) Len() int { return len(t.states) }
 
 // Lookup returns the state of (customer, recipient), if any.
-func (t *Table) Lookup(customerID, recipient string) (schemas.ConsentEvent, bool) {
+func (t *Table) Lookup(customerID string, recipient schemas.Recipient) (schemas.ConsentEvent, bool) {
 	ev, ok := t.states[schemas.ConsentKey(customerID, recipient)]
 	return ev, ok
 }
 
 // Grant returns the grant that lets records of customerID go to recipient at
 // now, or an error wrapping ErrNoConsent that says why not.
-func (t *Table) Grant(customerID, recipient string, now time.Time) (Grant, error) {
+func (t *Table) Grant(customerID string, recipient schemas.Recipient, now time.Time) (Grant, error) {
 	if _, split := t.split[schemas.ConsentKey(customerID, recipient)]; split {
 		return Grant{}, fmt.Errorf("%w: consent events for %s to %s are on two partitions, so which is latest is unknown: republish them with the topic's partitioner", ErrNoConsent, customerID, recipient)
 	}
@@ -90,7 +92,7 @@ func (t *Table) Grant(customerID, recipient string, now time.Time) (Grant, error
 
 // Granted returns the grant of every customer whose consent lets records go
 // to recipient at now, by customer id.
-func (t *Table) Granted(recipient string, now time.Time) map[string]Grant {
+func (t *Table) Granted(recipient schemas.Recipient, now time.Time) map[string]Grant {
 	out := map[string]Grant{}
 	for key, ev := range t.states {
 		if _, split := t.split[key]; split || ev.Recipient != recipient {
@@ -147,7 +149,7 @@ func (g Grant) Hash() string {
 		}
 		return t.UTC().Format(time.RFC3339Nano)
 	}
-	s := strings.Join([]string{e.ConsentID, e.CustomerID, e.Recipient, string(e.Status), e.Categories.String(),
+	s := strings.Join([]string{e.ConsentID, e.CustomerID, string(e.Recipient), string(e.Status), e.Categories.String(),
 		ts(e.WindowFrom), ts(e.WindowTo), ts(e.ExpiresAt), ts(e.EventTime)}, "\x1f")
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])

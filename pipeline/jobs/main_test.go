@@ -15,6 +15,7 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas"
 )
 
 // Every Ledger, View, Worker and kfake cluster is closed by its test, and
@@ -212,7 +213,7 @@ func waitRun(t *testing.T, v *jobs.View, id, what string, ok func(jobs.Run) bool
 func request(id, customer string) jobs.Request {
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	return jobs.Request{ID: id, Kind: jobs.KindRelease, Recipient: "self",
-		Scope: jobs.Scope{Customers: []string{customer}}, From: from, To: from.AddDate(0, 1, 0),
+		Scope: schemas.Scope{Customers: []string{customer}}, From: from, To: from.AddDate(0, 1, 0),
 		Formats: []string{"midata-csv"}, RequestedBy: "customer:" + customer}
 }
 

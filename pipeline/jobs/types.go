@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
 )
 
 // The topics of the work queue and the ledger.
@@ -24,29 +27,22 @@ const (
 	KindTask    Kind = "task"    // one partition of a bulk request
 )
 
-// Scope says whose records a request releases: one customer, a list, or
-// everyone whose consent covers the recipient (All).
-type Scope struct {
-	Customers []string `json:"customers,omitempty"`
-	All       bool     `json:"all,omitempty"`
-}
-
 // Request is one message of midata.requests (key: ID). Its ID is
 // deterministic where duplicates can arise (a schedule's firing on several
 // instances: "<schedule id>@<fire time>"; an API call's idempotency key), so
 // the same request handled twice gives one release.
 type Request struct {
-	ID          string    `json:"id"`
-	Kind        Kind      `json:"kind"`
-	Recipient   string    `json:"recipient"` // "self" or "partner:<id>"
-	Scope       Scope     `json:"scope"`
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Formats     []string  `json:"formats"`
-	ScheduleID  string    `json:"schedule_id,omitempty"`
-	FireTime    time.Time `json:"fire_time,omitzero"`
-	RequestedBy string    `json:"requested_by,omitempty"` // the token's role, e.g. "ops", "customer:C000123"
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string            `json:"id"`
+	Kind        Kind              `json:"kind"`
+	Recipient   schemas.Recipient `json:"recipient"` // "self" or "partner:<id>"
+	Scope       schemas.Scope     `json:"scope"`     // whose records: a list of customers, or everyone with consent
+	From        time.Time         `json:"from"`
+	To          time.Time         `json:"to"`
+	Formats     []string          `json:"formats"`
+	ScheduleID  string            `json:"schedule_id,omitempty"`
+	FireTime    time.Time         `json:"fire_time,omitzero"`
+	RequestedBy string            `json:"requested_by,omitempty"` // the token's role, e.g. "ops", "customer:C000123"
+	CreatedAt   time.Time         `json:"created_at"`
 
 	// For KindTask: the bulk request it belongs to and its partition.
 	Parent    string `json:"parent,omitempty"`
@@ -61,7 +57,8 @@ type Request struct {
 	Retry int `json:"retry,omitzero"`
 }
 
-// Status is the state of a run.
+// Status is the state of a run. Each release of a run has a status of its
+// own, a release.Status.
 type Status string
 
 // The states of a run. Queued, Running and Cancelling are transient; the
@@ -95,12 +92,12 @@ type Progress struct {
 
 // Release is one release a run made (or found already made).
 type Release struct {
-	ReleaseID  string `json:"release_id"`
-	CustomerID string `json:"customer_id"`
-	Status     string `json:"status"` // the pipeline's status: committed, empty, no_consent, already_committed, cancelled
-	Rows       int64  `json:"rows"`
-	Manifest   string `json:"manifest,omitempty"`
-	Reason     string `json:"reason,omitempty"`
+	ReleaseID  string         `json:"release_id"`
+	CustomerID string         `json:"customer_id"`
+	Status     release.Status `json:"status"` // committed, empty, no_consent, already_committed, cancelled
+	Rows       int64          `json:"rows"`
+	Manifest   string         `json:"manifest,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
 }
 
 // Run is the state of one request: the latest event of its key on
@@ -126,7 +123,8 @@ type Run struct {
 // Executor makes the releases of one request. It reports progress through
 // report as it goes, honours ctx (cancellation: nothing partial is
 // published), and returns the releases made. An error wrapping
-// ErrTransient is retried with backoff; any other error fails the run.
+// ErrTransient is retried with backoff, unless it is also Permanent; any
+// other error fails the run.
 type Executor interface {
 	Execute(ctx context.Context, req Request, report func(Progress)) ([]Release, error)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas"
 )
 
 // ViewConfig configures a View.
@@ -42,11 +43,11 @@ func (c ViewConfig) Validate() error {
 // RunFilter selects runs for View.List. Zero fields match everything. Its
 // fields are those of api.RunFilter, so one converts to the other.
 type RunFilter struct {
-	Status     []Status // any of these; empty: any status
-	ScheduleID string   // runs fired by this schedule
-	Customer   string   // runs whose scope names this customer, or that released for them
-	Recipient  string   // "self" or "partner:<id>"
-	Limit      int      // at most this many, newest first; 0: all
+	Status     []Status          // any of these; empty: any status
+	ScheduleID string            // runs fired by this schedule
+	Customer   string            // runs whose scope names this customer, or that released for them
+	Recipient  schemas.Recipient // "self" or "partner:<id>"
+	Limit      int               // at most this many, newest first; 0: all
 }
 
 // match reports whether r passes f.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas"
 )
 
 // ledgerRuns are published before any view opens.
@@ -17,7 +18,7 @@ func ledgerRuns() []jobs.Run {
 	day := func(d int) time.Time { return time.Date(2026, 3, d, 9, 0, 0, 0, time.UTC) }
 	run := func(id string, st jobs.Status, created time.Time, edit func(*jobs.Run)) jobs.Run {
 		r := jobs.Run{ID: id, Status: st, CreatedAt: created, Request: jobs.Request{ID: id, Kind: jobs.KindRelease,
-			Recipient: "self", Scope: jobs.Scope{Customers: []string{"C1"}}, CreatedAt: created}}
+			Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}, CreatedAt: created}}
 		if edit != nil {
 			edit(&r)
 		}
@@ -30,7 +31,7 @@ func ledgerRuns() []jobs.Run {
 		}),
 		run("c", jobs.StatusFailed, day(3), func(r *jobs.Run) {
 			r.Request.ScheduleID, r.Request.Recipient = "monthly-p1", "partner:p1"
-			r.Request.Scope = jobs.Scope{All: true}
+			r.Request.Scope = schemas.Scope{All: true}
 			r.Releases = []jobs.Release{{CustomerID: "C9", Status: "committed"}}
 		}),
 		run("d", jobs.StatusRunning, day(4), func(r *jobs.Run) { r.Request.Scope.Customers = []string{"C2", "C3"} }),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas/release"
 )
 
 // Defaults of WorkerConfig.
@@ -499,7 +500,7 @@ func (w *Worker) handle(ctx context.Context, req Request) bool {
 			}
 			log.Info("run ended", "status", run.Status, "releases", len(rels))
 			return w.publishEnd(ctx, run)
-		case errors.Is(err, ErrTransient) && run.Attempt < w.cfg.MaxAttempts:
+		case retryable(err) && run.Attempt < w.cfg.MaxAttempts:
 			d := w.cfg.Jitter(backoff(run.Attempt, w.cfg.BackoffBase, w.cfg.BackoffMax))
 			run.Error = err.Error()
 			run.Note = fmt.Sprintf("attempt %d failed, retrying in %v", run.Attempt, d.Round(time.Millisecond))
@@ -522,7 +523,7 @@ func (w *Worker) handle(ctx context.Context, req Request) bool {
 // noConsent reports whether every release said no_consent.
 func noConsent(rels []Release) bool {
 	for _, r := range rels {
-		if r.Status != string(StatusNoConsent) {
+		if r.Status != release.StatusNoConsent {
 			return false
 		}
 	}

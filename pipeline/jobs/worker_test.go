@@ -11,6 +11,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 )
 
 func TestSubmittedRequestRunsOnceAndSucceedsWithItsReleases(t *testing.T) {
@@ -186,11 +187,13 @@ func TestTransientErrorsAreRetriedWithExponentialBackoff(t *testing.T) {
 		wantStatus  jobs.Status
 		wantCalls   int
 		wantBackoff []time.Duration // the jitter bounds asked for
+		permanent   bool            // the failures are also jobs.Permanent
 	}{
 		{"a run that fails twice then works succeeds at attempt three", 2, 5, jobs.StatusSucceeded, 3,
-			[]time.Duration{time.Millisecond, 2 * time.Millisecond}},
+			[]time.Duration{time.Millisecond, 2 * time.Millisecond}, false},
 		{"a run that keeps failing fails after max attempts, backoff capped", 100, 5, jobs.StatusFailed, 5,
-			[]time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 4 * time.Millisecond}},
+			[]time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 4 * time.Millisecond}, false},
+		{"a permanent error fails the run at once, though it wraps ErrTransient", 100, 5, jobs.StatusFailed, 1, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +202,11 @@ func TestTransientErrorsAreRetriedWithExponentialBackoff(t *testing.T) {
 			exec := &fakeExec{}
 			exec.do = func(_ context.Context, req jobs.Request, _ func(jobs.Progress)) ([]jobs.Release, error) {
 				if exec.callsOf(req.ID) <= tt.failures {
-					return nil, fmt.Errorf("read partition 3: broker not answering: %w", jobs.ErrTransient)
+					err := fmt.Errorf("read partition 3: broker not answering: %w", jobs.ErrTransient)
+					if tt.permanent {
+						err = jobs.Permanent(err)
+					}
+					return nil, err
 				}
 				return releasesOf(req), nil
 			}
@@ -488,7 +495,7 @@ func TestBulkRequestsWaitingForTheirTasksDoNotDeadlockAWorker(t *testing.T) {
 			task := req
 			task.Kind, task.Parent, task.Partition = jobs.KindTask, req.ID, p
 			task.ID = fmt.Sprintf("%s/p%d", req.ID, p)
-			task.Scope = jobs.Scope{Customers: []string{fmt.Sprintf("C%d", p)}}
+			task.Scope = schemas.Scope{Customers: []string{fmt.Sprintf("C%d", p)}}
 			if _, err := inst.queue.Submit(ctx, task); err != nil {
 				return nil, err
 			}
@@ -509,7 +516,7 @@ func TestBulkRequestsWaitingForTheirTasksDoNotDeadlockAWorker(t *testing.T) {
 		c.Concurrency, c.BulkConcurrency = 1, 1
 	})
 	for i := range 3 {
-		req := jobs.Request{ID: fmt.Sprintf("bulk-%d", i), Kind: jobs.KindBulk, Recipient: "partner:p1", Scope: jobs.Scope{All: true}}
+		req := jobs.Request{ID: fmt.Sprintf("bulk-%d", i), Kind: jobs.KindBulk, Recipient: "partner:p1", Scope: schemas.Scope{All: true}}
 		if _, err := inst.queue.Submit(t.Context(), req); err != nil {
 			t.Fatal(err)
 		}

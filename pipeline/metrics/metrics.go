@@ -1,6 +1,6 @@
 // Package metrics owns the Prometheus metrics of `midata serve`: what is
-// counted and measured (records, releases, runs, consumer lag, S3 traffic,
-// webhooks), under which names, and the /metrics handler. Metrics go on a
+// counted and measured (records, releases, runs, consumer lag, S3 traffic),
+// under which names, and the /metrics handler. Metrics go on a
 // registry the caller passes in; nothing is registered globally.
 //
 // It does not decide when to count: the workers, the runner and the sink
@@ -58,9 +58,6 @@ type Metrics struct {
 	S3WrittenBytes prometheus.Counter // midata_s3_written_bytes_total
 	// S3Errors counts failed object-store calls by operation.
 	S3Errors *prometheus.CounterVec // midata_s3_errors_total{op}
-	// WebhookDeliveries counts partner webhook deliveries by outcome
-	// (e.g. delivered, rejected, failed).
-	WebhookDeliveries *prometheus.CounterVec // midata_webhook_deliveries_total{outcome}
 }
 
 // runDurationBuckets are the upper bounds, in seconds, of the run duration
@@ -94,13 +91,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "consumer_lag_records",
 			Help: "Requests on each partition of the requests topic not yet taken by the worker group.",
 		}, []string{"partition"}),
-		S3WrittenBytes:    counter("s3_written_bytes_total", "Bytes of objects completed in the object store."),
-		S3Errors:          counterVec("s3_errors_total", "Failed object-store calls, by operation.", "op"),
-		WebhookDeliveries: counterVec("webhook_deliveries_total", "Partner webhook deliveries, by outcome.", "outcome"),
+		S3WrittenBytes: counter("s3_written_bytes_total", "Bytes of objects completed in the object store."),
+		S3Errors:       counterVec("s3_errors_total", "Failed object-store calls, by operation.", "op"),
 	}
 	for _, c := range []prometheus.Collector{
 		m.RecordsScanned, m.RecordsReleased, m.RecordsExcluded, m.RecordsQuarantined,
-		m.Releases, m.RunDuration, m.ConsumerLag, m.S3WrittenBytes, m.S3Errors, m.WebhookDeliveries,
+		m.Releases, m.RunDuration, m.ConsumerLag, m.S3WrittenBytes, m.S3Errors,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -176,12 +172,4 @@ func (m *Metrics) Lag(partition int32, lag int64) {
 		return
 	}
 	m.ConsumerLag.WithLabelValues(strconv.Itoa(int(partition))).Set(float64(lag))
-}
-
-// Webhook counts one webhook delivery by outcome.
-func (m *Metrics) Webhook(outcome string) {
-	if m == nil {
-		return
-	}
-	m.WebhookDeliveries.WithLabelValues(outcome).Inc()
 }

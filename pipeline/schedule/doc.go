@@ -1,14 +1,14 @@
 // Package schedule owns the cron schedules of releases and when they fire:
 // the Schedule type (a cron spec, who receives what, over which period), its
 // validation, the fire times it gives in its time zone, the deterministic
-// Firing of each fire time, and the Runner loop that fires what is due
+// Firing of each fire time, and the Scheduler loop that fires what is due
 // against an injected Clock.
 //
 // It does not store schedules (package schedule/store keeps them on the
 // compacted midata.schedules topic, as Entry values with this package's
 // errors), serve them (package api), queue requests or make releases: the
-// Runner hands each Firing to a Fire function, which `midata serve` wires
-// to the request queue (pipeline/jobs).
+// Scheduler hands each Firing to a Fire function, which `midata serve`
+// wires to the request queue (pipeline/jobs).
 //
 // # Fire times
 //

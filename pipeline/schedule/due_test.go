@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // ids returns the ids of fs.
@@ -139,18 +141,18 @@ func TestDueFiringsCarryPeriodAndWhatToRelease(t *testing.T) {
 	t.Parallel()
 	s := valid()                              // previous_month
 	s.Spec = "CRON_TZ=Europe/London @monthly" // midnight of the 1st, London: 23:00Z the day before under BST
-	s.Recipient, s.Scope = "partner:acme", Scope{Customers: []string{"C1", "C2"}}
+	s.Recipient, s.Scope = "partner:acme", schemas.Scope{Customers: []string{"C1", "C2"}}
 	fs, _ := s.Due(utc(t, "2026-03-01T00:00:00Z"), utc(t, "2026-05-01T00:00:00Z"))
 	want := []Firing{
 		{
 			ID: "monthly-statements@2026-03-31T23:00:00Z", ScheduleID: "monthly-statements", At: utc(t, "2026-03-31T23:00:00Z"),
 			From: utc(t, "2026-03-01T00:00:00Z"), To: utc(t, "2026-03-31T23:00:00Z"),
-			Recipient: "partner:acme", Scope: Scope{Customers: []string{"C1", "C2"}}, Formats: []string{"midata-csv", "ndjson"},
+			Recipient: "partner:acme", Scope: schemas.Scope{Customers: []string{"C1", "C2"}}, Formats: []string{"midata-csv", "ndjson"},
 		},
 		{
 			ID: "monthly-statements@2026-04-30T23:00:00Z", ScheduleID: "monthly-statements", At: utc(t, "2026-04-30T23:00:00Z"),
 			From: utc(t, "2026-03-31T23:00:00Z"), To: utc(t, "2026-04-30T23:00:00Z"),
-			Recipient: "partner:acme", Scope: Scope{Customers: []string{"C1", "C2"}}, Formats: []string{"midata-csv", "ndjson"},
+			Recipient: "partner:acme", Scope: schemas.Scope{Customers: []string{"C1", "C2"}}, Formats: []string{"midata-csv", "ndjson"},
 		},
 	}
 	if !reflect.DeepEqual(fs, want) {
@@ -190,7 +192,7 @@ func TestRunNow(t *testing.T) {
 	want := Firing{
 		ID: "monthly-statements@now-2026-05-01T08:30:15Z", ScheduleID: "monthly-statements", At: utc(t, "2026-05-01T08:30:15Z"),
 		From: utc(t, "2026-03-31T23:00:00Z"), To: utc(t, "2026-04-30T23:00:00Z"),
-		Recipient: "self", Scope: Scope{All: true}, Formats: []string{"midata-csv", "ndjson"},
+		Recipient: "self", Scope: schemas.Scope{All: true}, Formats: []string{"midata-csv", "ndjson"},
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("RunNow:\n got %+v\nwant %+v", f, want)
@@ -212,7 +214,7 @@ func TestRunNow(t *testing.T) {
 func ExampleSchedule_Due() {
 	s := Schedule{
 		ID: "daily", Spec: "CRON_TZ=Europe/London 0 1 * * *", Recipient: "self",
-		Scope: Scope{All: true}, Period: PreviousDay, Formats: []string{"ndjson"},
+		Scope: schemas.Scope{All: true}, Period: PreviousDay, Formats: []string{"ndjson"},
 	}
 	fs, _ := s.Due(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC), time.Date(2026, 3, 30, 12, 0, 0, 0, time.UTC))
 	for _, f := range fs {

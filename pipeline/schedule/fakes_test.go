@@ -8,12 +8,12 @@ import (
 	"time"
 )
 
-// failAfter bounds every wait of a test for the Runner: reaching it is a
+// failAfter bounds every wait of a test for the Scheduler: reaching it is a
 // failure, not a way of synchronising.
 const failAfter = 10 * time.Second
 
 // fakeClock is a Clock that moves only when the test sets it. Each call of
-// After is announced on waits, so the test knows when the Runner waits and
+// After is announced on waits, so the test knows when the Scheduler waits and
 // for how long.
 type fakeClock struct {
 	waits chan time.Time // the deadline of each After call
@@ -133,27 +133,27 @@ type firingAt struct {
 	now time.Time
 }
 
-// harness runs a Runner on a fake clock and records its firings.
+// harness runs a Scheduler on a fake clock and records its firings.
 type harness struct {
 	t       *testing.T
 	clock   *fakeClock
-	pending time.Time // the deadline the Runner waits for; zero: not heard yet
+	pending time.Time // the deadline the Scheduler waits for; zero: not heard yet
 
 	mu    sync.Mutex
 	fired []firingAt
 	fail  func(Firing) error // nil: every firing succeeds
 }
 
-// start runs a Runner over src on a fake clock at now until the test ends,
+// start runs a Scheduler over src on a fake clock at now until the test ends,
 // and waits for its first wait.
-func start(t *testing.T, now time.Time, src Source, tune func(*RunnerConfig)) *harness {
+func start(t *testing.T, now time.Time, src Source, tune func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newFakeClock(now)}
-	cfg := RunnerConfig{Source: src, Clock: h.clock, Fire: h.fire, MaxWait: time.Hour}
+	cfg := Config{Source: src, Clock: h.clock, Fire: h.fire, MaxWait: time.Hour}
 	if tune != nil {
 		tune(&cfg)
 	}
-	r, err := NewRunner(cfg)
+	r, err := NewScheduler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func (h *harness) setFail(fail func(Firing) error) {
 	h.fail = fail
 }
 
-// awaitWait waits for the Runner's next call of After, i.e. until it has
+// awaitWait waits for the Scheduler's next call of After, i.e. until it has
 // finished its turn, and notes its deadline.
 func (h *harness) awaitWait() time.Time {
 	h.t.Helper()
@@ -201,13 +201,13 @@ func (h *harness) awaitWait() time.Time {
 		h.pending = at
 		return at
 	case <-time.After(failAfter):
-		h.t.Fatalf("the Runner did not wait within %s", failAfter)
+		h.t.Fatalf("the Scheduler did not wait within %s", failAfter)
 		return time.Time{}
 	}
 }
 
 // advanceTo moves the clock to target, stopping at every deadline the
-// Runner waits for on the way and letting it finish that turn. On return,
+// Scheduler waits for on the way and letting it finish that turn. On return,
 // every fire time up to target has been fired.
 func (h *harness) advanceTo(target time.Time) {
 	h.t.Helper()
@@ -225,8 +225,8 @@ func (h *harness) advanceTo(target time.Time) {
 	}
 }
 
-// jump sets the clock straight to now, past the Runner's deadline (a stall:
-// the machine slept), and waits for the Runner's turn.
+// jump sets the clock straight to now, past the Scheduler's deadline (a stall:
+// the machine slept), and waits for the Scheduler's turn.
 func (h *harness) jump(now time.Time) {
 	h.t.Helper()
 	if !h.pending.IsZero() && now.Before(h.pending) {
@@ -236,7 +236,7 @@ func (h *harness) jump(now time.Time) {
 	h.awaitWait()
 }
 
-// changed waits for the Runner's turn after the source announced a change.
+// changed waits for the Scheduler's turn after the source announced a change.
 func (h *harness) changed() time.Time {
 	h.t.Helper()
 	return h.awaitWait()

@@ -3,6 +3,8 @@ package schedule
 import (
 	"slices"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // MaxDue is the most firings Due returns: after a long stall only the
@@ -23,9 +25,9 @@ type Firing struct {
 	To         time.Time `json:"to"`
 
 	// What to release: the schedule's fields at the time it fired.
-	Recipient string   `json:"recipient"`
-	Scope     Scope    `json:"scope"`
-	Formats   []string `json:"formats"`
+	Recipient schemas.Recipient `json:"recipient"`
+	Scope     schemas.Scope     `json:"scope"`
+	Formats   []string          `json:"formats"`
 }
 
 // Next returns the schedule's first fire time strictly after after, in
@@ -40,7 +42,7 @@ func (s Schedule) Next(after time.Time) time.Time {
 }
 
 // Due returns the firings of the fire times in (last, now], oldest first,
-// whether or not the schedule is paused (the Runner checks that). Of more
+// whether or not the schedule is paused (the Scheduler checks that). Of more
 // than MaxDue fire times it returns the latest MaxDue, and dropped reports
 // that older ones were left out. A schedule that does not Validate has no
 // firings.
@@ -117,7 +119,7 @@ func (s Schedule) firing(t timetable, at time.Time, id string) Firing {
 	return Firing{
 		ID: id, ScheduleID: s.ID, At: at, From: from, To: to,
 		Recipient: s.Recipient,
-		Scope:     Scope{Customers: slices.Clone(s.Scope.Customers), All: s.Scope.All},
+		Scope:     schemas.Scope{Customers: slices.Clone(s.Scope.Customers), All: s.Scope.All},
 		Formats:   slices.Clone(s.Formats),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 )
 
@@ -22,9 +23,9 @@ type Schedule struct {
 	// "@monthly", "@every 24h"; see the package doc.
 	Spec string `json:"cron"`
 	// Recipient is "self" (each customer) or "partner:<id>".
-	Recipient string `json:"recipient"`
+	Recipient schemas.Recipient `json:"recipient"`
 	// Scope says whose records are released.
-	Scope Scope `json:"scope"`
+	Scope schemas.Scope `json:"scope"`
 	// Period says which period each firing releases.
 	Period Period `json:"period"`
 	// Formats names the release formats, e.g. "midata-csv", "ndjson".
@@ -37,24 +38,11 @@ type Schedule struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Scope says whose records a schedule releases: the listed customers, or
-// everyone whose consent covers the recipient (All). Exactly one is set.
-// Its fields and their types are those of jobs.Scope, so the one converts
-// to the other.
-type Scope struct {
-	Customers []string `json:"customers,omitempty"`
-	All       bool     `json:"all,omitempty"`
-}
-
 // ErrInvalid is matched (errors.Is) by every error of Validate and Parse:
 // the schedule can never work as it is.
 var ErrInvalid = errors.New("invalid schedule")
 
-var (
-	idPattern        = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	recipientPattern = regexp.MustCompile(`^(self|partner:[a-z0-9._-]{1,64})$`)
-	customerPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-)
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // Validate checks every field and reports everything wrong at once, each
 // problem naming its field:
@@ -71,11 +59,11 @@ func (s Schedule) Validate() error {
 	if _, err := parseTimetable(s.Spec); err != nil {
 		add("%v", err)
 	}
-	if !recipientPattern.MatchString(s.Recipient) {
-		add("recipient %q: want self or partner:<id> (id: 1-64 of a-z 0-9 . _ -)", s.Recipient)
+	if err := s.Recipient.Validate(); err != nil {
+		add("%v", err)
 	}
-	if msg := s.Scope.problem(); msg != "" {
-		add("scope: %s", msg)
+	if err := s.Scope.Validate(); err != nil {
+		add("scope: %v", err)
 	}
 	if err := s.Period.Validate(); err != nil {
 		add("%v", err)
@@ -98,27 +86,6 @@ func (s Schedule) Validate() error {
 		return nil
 	}
 	return invalidf("schedule %q: %s", s.ID, strings.Join(problems, "; "))
-}
-
-// problem returns what is wrong with the scope, or "".
-func (sc Scope) problem() string {
-	switch {
-	case sc.All && len(sc.Customers) > 0:
-		return `both "all" and "customers": give one`
-	case !sc.All && len(sc.Customers) == 0:
-		return `neither "all" nor "customers": give {"all": true} or {"customers": [...]}`
-	}
-	seen := make(map[string]bool, len(sc.Customers))
-	for _, c := range sc.Customers {
-		switch {
-		case !customerPattern.MatchString(c):
-			return fmt.Sprintf("customer %q: want 1-64 of A-Z a-z 0-9 . _ -", c)
-		case seen[c]:
-			return fmt.Sprintf("customer %q twice", c)
-		}
-		seen[c] = true
-	}
-	return ""
 }
 
 // invalidError is an error that matches ErrInvalid without saying so in

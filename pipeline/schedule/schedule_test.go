@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // valid returns a schedule that validates; tests change one field.
@@ -15,7 +17,7 @@ func valid() Schedule {
 		ID:        "monthly-statements",
 		Spec:      "CRON_TZ=Europe/London 0 1 1 * *",
 		Recipient: "self",
-		Scope:     Scope{All: true},
+		Scope:     schemas.Scope{All: true},
 		Period:    PreviousMonth,
 		Formats:   []string{"midata-csv", "ndjson"},
 	}
@@ -30,7 +32,7 @@ func TestScheduleValidate(t *testing.T) {
 	}{
 		{name: "a complete schedule is valid", change: func(*Schedule) {}},
 		{name: "a partner schedule of listed customers is valid", change: func(s *Schedule) {
-			s.Recipient, s.Scope = "partner:acme-pds", Scope{Customers: []string{"C000123", "C000124"}}
+			s.Recipient, s.Scope = "partner:acme-pds", schemas.Scope{Customers: []string{"C000123", "C000124"}}
 		}},
 		{name: "every descriptor and a rolling period are valid", change: func(s *Schedule) {
 			s.Spec, s.Period = "@every 24h", Last(24*time.Hour)
@@ -47,10 +49,10 @@ func TestScheduleValidate(t *testing.T) {
 			want: []string{`schedule "monthly-statements": spec "61 * * * *": end of range (61) above maximum (59)`}},
 		{name: "an unknown recipient is refused", change: func(s *Schedule) { s.Recipient = "bob" }, want: []string{`recipient "bob": want self or partner:<id>`}},
 		{name: "a partner without an id is refused", change: func(s *Schedule) { s.Recipient = "partner:" }, want: []string{`recipient "partner:"`}},
-		{name: "an empty scope is refused", change: func(s *Schedule) { s.Scope = Scope{} }, want: []string{`scope: neither "all" nor "customers"`}},
+		{name: "an empty scope is refused", change: func(s *Schedule) { s.Scope = schemas.Scope{} }, want: []string{`scope: neither "all" nor "customers"`}},
 		{name: "a scope of both kinds is refused", change: func(s *Schedule) { s.Scope.Customers = []string{"C1"} }, want: []string{`scope: both "all" and "customers"`}},
-		{name: "a bad customer id is refused", change: func(s *Schedule) { s.Scope = Scope{Customers: []string{"C 1"}} }, want: []string{`scope: customer "C 1"`}},
-		{name: "a customer listed twice is refused", change: func(s *Schedule) { s.Scope = Scope{Customers: []string{"C1", "C1"}} }, want: []string{`scope: customer "C1" twice`}},
+		{name: "a bad customer id is refused", change: func(s *Schedule) { s.Scope = schemas.Scope{Customers: []string{"C 1"}} }, want: []string{`scope: customer "C 1"`}},
+		{name: "a customer listed twice is refused", change: func(s *Schedule) { s.Scope = schemas.Scope{Customers: []string{"C1", "C1"}} }, want: []string{`scope: customer "C1" twice`}},
 		{name: "an unknown period is refused", change: func(s *Schedule) { s.Period = "monthly" }, want: []string{`period "monthly"`}},
 		{name: "no formats are refused", change: func(s *Schedule) { s.Formats = nil }, want: []string{"formats: none: want one or more of"}},
 		{name: "an unknown format is refused", change: func(s *Schedule) { s.Formats = []string{"xlsx"} }, want: []string{`formats: unknown format "xlsx"`}},
@@ -98,7 +100,7 @@ func TestScheduleValidate(t *testing.T) {
 func TestScheduleJSONKeepsEveryField(t *testing.T) {
 	t.Parallel()
 	s := valid()
-	s.Scope = Scope{Customers: []string{"C1", "C2"}}
+	s.Scope = schemas.Scope{Customers: []string{"C1", "C2"}}
 	s.Paused = true
 	s.CreatedAt = utc(t, "2026-01-02T03:04:05Z")
 	s.UpdatedAt = utc(t, "2026-02-03T04:05:06Z")

@@ -3,10 +3,13 @@ package release
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 func BenchmarkEncodeMidataCSV(b *testing.B) { benchmarkEncode(b, MidataCSV) }
@@ -21,11 +24,11 @@ func BenchmarkEncodeJSON(b *testing.B) { benchmarkEncode(b, JSON) }
 // benchmarkEncode encodes the fixtures round and round with every category
 // granted; one op is one row.
 func benchmarkEncode(b *testing.B, f Format) {
-	recs := inOrder(fixtures(b), f.Order)
-	perRound := len(encodeAll(b, f, schemas.AllCategories, recs))
+	recs := formattest.InOrder(formattest.Fixtures(b), f.Order)
+	perRound := len(formattest.EncodeAll(b, f, schemas.AllCategories, recs))
 	b.SetBytes(int64(perRound / len(recs))) // mean row size, for MB/s
 	b.ReportAllocs()
-	enc := f.New(discard{}, Options{Granted: schemas.AllCategories})
+	enc := f.New(formattest.Discard{}, Options{Granted: schemas.AllCategories})
 	i := 0
 	for b.Loop() {
 		if err := enc.Encode(&recs[i]); err != nil {
@@ -53,7 +56,7 @@ func BenchmarkEncodePeakHeap(b *testing.B) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, name := range Names() {
 		f, _ := Lookup(name)
-		fx := inOrder(fixtures(b), f.Order)
+		fx := formattest.InOrder(formattest.Fixtures(b), f.Order)
 		sizes := []int{1_000_000}
 		if f.Name == Parquet.Name {
 			sizes = append(sizes, 5_000_000)
@@ -65,10 +68,10 @@ func BenchmarkEncodePeakHeap(b *testing.B) {
 					runtime.GC()
 					peak := sampleHeapPeak()
 					began := time.Now()
-					var w countingWriter
+					var w formattest.CountingWriter
 					enc := f.New(&w, Options{Granted: schemas.AllCategories})
 					for i := range rows {
-						r := variedRecord(&fx[i%len(fx)], i, start)
+						r := formattest.VariedRecord(&fx[i%len(fx)], i, start)
 						if f.Name == Summary.Name {
 							// The fixtures' extreme amounts, a million times
 							// over, overflow any int64 sum: use everyday ones.
@@ -85,9 +88,34 @@ func BenchmarkEncodePeakHeap(b *testing.B) {
 					took := time.Since(began)
 					b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
 					b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
-					b.ReportMetric(float64(w.n)/float64(rows), "B/row")
+					b.ReportMetric(float64(w.N)/float64(rows), "B/row")
 				}
 			})
 		}
 	}
+}
+
+// sampleHeapPeak samples the bytes of live heap objects every 5 ms until
+// the returned function is called, which returns the highest value seen.
+func sampleHeapPeak() func() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var (
+		peak uint64
+		wg   sync.WaitGroup
+		done = make(chan struct{})
+	)
+	wg.Go(func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() uint64 { close(done); wg.Wait(); return peak }
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 // parseCSV parses a canonical CSV strictly: every line end is CRLF, the
@@ -72,7 +73,7 @@ func sameValue(t *testing.T, got string, want schemas.Decimal, places int) bool 
 
 func TestCSVParsesBackToTheRecordsForEveryGrant(t *testing.T) {
 	t.Parallel()
-	recs := inOrder(fixtures(t), OldestFirst)
+	recs := formattest.InOrder(formattest.Fixtures(t), OldestFirst)
 	for g := range schemas.AllCategories + 1 {
 		granted := schemas.Category(g)
 		if !granted.Has(schemas.Transactions) {
@@ -80,7 +81,7 @@ func TestCSVParsesBackToTheRecordsForEveryGrant(t *testing.T) {
 		}
 		t.Run("granted "+granted.String(), func(t *testing.T) {
 			t.Parallel()
-			header, rows := parseCSV(t, encodeAll(t, CSV, granted, recs))
+			header, rows := parseCSV(t, formattest.EncodeAll(t, CSV, granted, recs))
 			want := []string{"transaction_id", "customer_id", "account_id", "booked_at", "amount", "credit_debit_indicator", "amount_unsigned", "currency", "status", "type", "description"}
 			if granted.Has(schemas.Merchant) {
 				want = append(want, "merchant_name", "merchant_category_code")
@@ -149,19 +150,19 @@ func TestCSVMoneyIsAPlainSignedDecimalWithTheCurrencysPlaces(t *testing.T) {
 		cur                                     string
 		wantAmount, wantIndicator, wantUnsigned string
 	}{
-		{"money out is negative and a Debit", mustDec(t, "-12.34"), "GBP", "-12.34", "Debit", "12.34"},
-		{"money in has no sign and is a Credit", mustDec(t, "12.5"), "GBP", "12.50", "Credit", "12.50"},
-		{"a plus sign in the input is dropped", mustDec(t, "+5"), "GBP", "5.00", "Credit", "5.00"},
-		{"zero is a Credit", mustDec(t, "0"), "GBP", "0.00", "Credit", "0.00"},
-		{"negative zero is plain zero and a Credit", mustDec(t, "-0.00"), "GBP", "0.00", "Credit", "0.00"},
-		{"leading zeros are dropped", mustDec(t, "-007.10"), "GBP", "-7.10", "Debit", "7.10"},
-		{"a penny out", mustDec(t, "-0.01"), "GBP", "-0.01", "Debit", "0.01"},
-		{"JPY has no places", mustDec(t, "-1500"), "JPY", "-1500", "Debit", "1500"},
-		{"KWD has three places", mustDec(t, "1.5"), "KWD", "1.500", "Credit", "1.500"},
-		{"CLF has four places", mustDec(t, "-0.1"), "CLF", "-0.1000", "Debit", "0.1000"},
-		{"an amount is never rounded", mustDec(t, "12.345"), "GBP", "12.345", "Credit", "12.345"},
-		{"no thousands separator", mustDec(t, "-1234567.89"), "GBP", "-1234567.89", "Debit", "1234567.89"},
-		{"eighteen digits", mustDec(t, "-9999999999999999.99"), "GBP", "-9999999999999999.99", "Debit", "9999999999999999.99"},
+		{"money out is negative and a Debit", formattest.MustDecimal(t, "-12.34"), "GBP", "-12.34", "Debit", "12.34"},
+		{"money in has no sign and is a Credit", formattest.MustDecimal(t, "12.5"), "GBP", "12.50", "Credit", "12.50"},
+		{"a plus sign in the input is dropped", formattest.MustDecimal(t, "+5"), "GBP", "5.00", "Credit", "5.00"},
+		{"zero is a Credit", formattest.MustDecimal(t, "0"), "GBP", "0.00", "Credit", "0.00"},
+		{"negative zero is plain zero and a Credit", formattest.MustDecimal(t, "-0.00"), "GBP", "0.00", "Credit", "0.00"},
+		{"leading zeros are dropped", formattest.MustDecimal(t, "-007.10"), "GBP", "-7.10", "Debit", "7.10"},
+		{"a penny out", formattest.MustDecimal(t, "-0.01"), "GBP", "-0.01", "Debit", "0.01"},
+		{"JPY has no places", formattest.MustDecimal(t, "-1500"), "JPY", "-1500", "Debit", "1500"},
+		{"KWD has three places", formattest.MustDecimal(t, "1.5"), "KWD", "1.500", "Credit", "1.500"},
+		{"CLF has four places", formattest.MustDecimal(t, "-0.1"), "CLF", "-0.1000", "Debit", "0.1000"},
+		{"an amount is never rounded", formattest.MustDecimal(t, "12.345"), "GBP", "12.345", "Credit", "12.345"},
+		{"no thousands separator", formattest.MustDecimal(t, "-1234567.89"), "GBP", "-1234567.89", "Debit", "1234567.89"},
+		{"eighteen digits", formattest.MustDecimal(t, "-9999999999999999.99"), "GBP", "-9999999999999999.99", "Debit", "9999999999999999.99"},
 		{"a decimal built without text", schemas.Decimal{Units: -5}, "GBP", "-5.00", "Debit", "5.00"},
 	}
 	for _, tt := range tests {
@@ -169,7 +170,7 @@ func TestCSVMoneyIsAPlainSignedDecimalWithTheCurrencysPlaces(t *testing.T) {
 			t.Parallel()
 			tr := schemas.Transaction{TransactionID: "T1", CustomerID: "C1", AccountID: "A1", BookedAt: time.Date(2026, 3, 4, 10, 15, 0, 0, time.UTC),
 				Amount: tt.amount, Currency: tt.cur, Description: "X", BalanceAfter: tt.amount, HasBalance: true}
-			_, rows := parseCSV(t, encodeAll(t, CSV, schemas.AllCategories, []schemas.Transaction{tr}))
+			_, rows := parseCSV(t, formattest.EncodeAll(t, CSV, schemas.AllCategories, []schemas.Transaction{tr}))
 			row := rows[0]
 			if row["amount"] != tt.wantAmount || row["credit_debit_indicator"] != tt.wantIndicator || row["amount_unsigned"] != tt.wantUnsigned || row["balance_after"] != tt.wantAmount {
 				t.Errorf("amount, indicator, unsigned, balance = %q %q %q %q, want %q %q %q %q",
@@ -183,10 +184,10 @@ func TestCSVNeutralisesEveryTextColumnButNoNumber(t *testing.T) {
 	t.Parallel()
 	tr := schemas.Transaction{
 		TransactionID: "=T1", CustomerID: "+C1", AccountID: "-A1", BookedAt: time.Date(2026, 3, 4, 10, 15, 0, 0, time.UTC),
-		Amount: mustDec(t, "-1.00"), Currency: "@BP", Type: "\tX", Description: "\rD",
-		MerchantName: "=M", MerchantCode: "-1", BalanceAfter: mustDec(t, "-2.00"), HasBalance: true,
+		Amount: formattest.MustDecimal(t, "-1.00"), Currency: "@BP", Type: "\tX", Description: "\rD",
+		MerchantName: "=M", MerchantCode: "-1", BalanceAfter: formattest.MustDecimal(t, "-2.00"), HasBalance: true,
 	}
-	_, rows := parseCSV(t, encodeAll(t, CSV, schemas.AllCategories, []schemas.Transaction{tr}))
+	_, rows := parseCSV(t, formattest.EncodeAll(t, CSV, schemas.AllCategories, []schemas.Transaction{tr}))
 	row := rows[0]
 	for col, want := range map[string]string{
 		"transaction_id": "'=T1", "customer_id": "'+C1", "account_id": "'-A1", "currency": "'@BP",
@@ -213,7 +214,7 @@ func TestCSVOfNoRecordsIsTheHeaderAlone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := encodeAll(t, CSV, tt.granted, nil); string(got) != tt.want {
+			if got := formattest.EncodeAll(t, CSV, tt.granted, nil); string(got) != tt.want {
 				t.Errorf("empty release = %q, want %q", got, tt.want)
 			}
 		})

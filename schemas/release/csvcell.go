@@ -1,6 +1,6 @@
 package release
 
-// The CSV cell writer shared by the CSV formats (midata-csv now, csv later).
+// The CSV cell writer shared by the CSV formats (midata-csv and csv).
 // Cells are appended to a byte slice, so a whole row is built without
 // allocating and written once.
 //

@@ -8,25 +8,14 @@ import (
 	"testing"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the encoders' output")
+// testedFormats are the formats whose encoders the shared tests (golden
+// files, write errors, allocations, schemas) run the fixtures through.
+var testedFormats = []Format{MidataCSV, NDJSON, CSV, JSON}
 
-// encodeAll runs recs through a fresh encoder of f and returns the bytes.
-func encodeAll(t testing.TB, f Format, granted schemas.Category, recs []schemas.Transaction) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc := f.New(&buf, Options{Granted: granted})
-	for i := range recs {
-		if err := enc.Encode(&recs[i]); err != nil {
-			t.Fatalf("encode %s record %d: %v", f.Name, i, err)
-		}
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatalf("close %s encoder: %v", f.Name, err)
-	}
-	return buf.Bytes()
-}
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the encoders' output")
 
 func TestGoldenFilesMatchTheEncoders(t *testing.T) {
 	t.Parallel()
@@ -42,7 +31,7 @@ func TestGoldenFilesMatchTheEncoders(t *testing.T) {
 			name := f.Name + "." + g.name
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				got := encodeAll(t, f, g.granted, inOrder(fixtures(t), f.Order))
+				got := formattest.EncodeAll(t, f, g.granted, formattest.InOrder(formattest.Fixtures(t), f.Order))
 				path := filepath.Join("testdata", name+".golden")
 				if *update {
 					if err := os.WriteFile(path, got, 0o644); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/parquet"
 )
 
 // JSON is the Open Banking-shaped JSON document (version 1): the body of a
@@ -75,7 +76,7 @@ var JSON = Format{
 	Order:     OldestFirst,
 	New:       newJSONEncoder,
 	Schema:    jsonSchema,
-	Fits:      fitsDecimal18_5,
+	Fits:      parquet.Fits, // Open Banking's amount pattern has the bound of DECIMAL(18,5)
 }
 
 // ErrNotOpenBanking is wrapped by the JSON encoder's error for a record that

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 // The Open Banking v3.1 rules the validator applies (Account and
@@ -307,7 +308,7 @@ func signedValueIs(t *testing.T, a obAmount, indicator string, want schemas.Deci
 
 func TestJSONDecodesBackToTheRecordsForEveryGrant(t *testing.T) {
 	t.Parallel()
-	recs := inOrder(fixtures(t), OldestFirst)
+	recs := formattest.InOrder(formattest.Fixtures(t), OldestFirst)
 	for g := range schemas.AllCategories + 1 {
 		granted := schemas.Category(g)
 		if !granted.Has(schemas.Transactions) {
@@ -315,7 +316,7 @@ func TestJSONDecodesBackToTheRecordsForEveryGrant(t *testing.T) {
 		}
 		t.Run("granted "+granted.String(), func(t *testing.T) {
 			t.Parallel()
-			out := encodeAll(t, JSON, granted, recs)
+			out := formattest.EncodeAll(t, JSON, granted, recs)
 			if p := validateOB(out); len(p) != 0 {
 				t.Fatalf("output breaks the Open Banking rules:\n%s", strings.Join(p, "\n"))
 			}
@@ -429,7 +430,7 @@ func TestOpenBankingDateTimesAreUTCWithANumericOffset(t *testing.T) {
 
 func TestJSONOfNoRecordsIsAnEmptyTransactionList(t *testing.T) {
 	t.Parallel()
-	got := encodeAll(t, JSON, schemas.AllCategories, nil)
+	got := formattest.EncodeAll(t, JSON, schemas.AllCategories, nil)
 	if want := "{\"Data\":{\"Transaction\":[\n]},\"Meta\":{\"TotalPages\":1}}\n"; string(got) != want {
 		t.Errorf("empty release = %q, want %q", got, want)
 	}
@@ -440,10 +441,10 @@ func TestJSONOfNoRecordsIsAnEmptyTransactionList(t *testing.T) {
 
 func TestJSONMetaSpansTheBookingTimesWhateverTheOrder(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t) // not in order: first and last are still min and max
+	recs := formattest.Fixtures(t) // not in order: first and last are still min and max
 	slices.Reverse(recs)
 	var doc obDocument
-	if err := json.Unmarshal(encodeAll(t, JSON, schemas.Transactions, recs), &doc); err != nil {
+	if err := json.Unmarshal(formattest.EncodeAll(t, JSON, schemas.Transactions, recs), &doc); err != nil {
 		t.Fatal(err)
 	}
 	const wantFirst, wantLast = "2026-01-14T23:30:00+00:00", "2026-07-14T23:30:00+00:00"
@@ -455,18 +456,18 @@ func TestJSONMetaSpansTheBookingTimesWhateverTheOrder(t *testing.T) {
 func TestJSONRefusesRecordsOpenBankingCannotCarry(t *testing.T) {
 	t.Parallel()
 	ok := schemas.Transaction{TransactionID: "T1", CustomerID: "C1", AccountID: "A1", BookedAt: time.Date(2026, 3, 4, 10, 15, 0, 0, time.UTC),
-		Amount: mustDec(t, "-1.00"), Currency: "GBP", Description: "X", Status: schemas.StatusBooked}
+		Amount: formattest.MustDecimal(t, "-1.00"), Currency: "GBP", Description: "X", Status: schemas.StatusBooked}
 	tests := []struct {
 		name    string
 		edit    func(*schemas.Transaction)
 		wantErr bool
 	}{
-		{"thirteen integer digits are fine", func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "-9999999999999.99") }, false},
+		{"thirteen integer digits are fine", func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "-9999999999999.99") }, false},
 		{"a pending record is written as Pending", func(tr *schemas.Transaction) { tr.Status = schemas.StatusPending }, false},
-		{"fourteen integer digits are refused", func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "-10000000000000") }, true},
-		{"six decimal places are refused", func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "0.000001") }, true},
+		{"fourteen integer digits are refused", func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "-10000000000000") }, true},
+		{"six decimal places are refused", func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "0.000001") }, true},
 		{"a balance of fourteen digits is refused", func(tr *schemas.Transaction) {
-			tr.BalanceAfter, tr.HasBalance = mustDec(t, "99999999999999"), true
+			tr.BalanceAfter, tr.HasBalance = formattest.MustDecimal(t, "99999999999999"), true
 		}, true},
 		{"a lower-case currency is refused", func(tr *schemas.Transaction) { tr.Currency = "gbp" }, true},
 		{"an unknown status is refused", func(tr *schemas.Transaction) { tr.Status = "cancelled" }, true},
@@ -510,7 +511,7 @@ func TestJSONRefusesRecordsOpenBankingCannotCarry(t *testing.T) {
 
 func TestJSONClosedTwiceWritesOneTrailer(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	var buf bytes.Buffer
 	enc := JSON.New(&buf, Options{Granted: schemas.Transactions})
 	if err := enc.Encode(&recs[0]); err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // ManifestFile is the object name of a release's manifest: written last, it
@@ -49,16 +51,16 @@ type Resource struct {
 
 // MidataInfo is the midata block of the manifest.
 type MidataInfo struct {
-	Recipient      string         `json:"recipient"`
-	CustomerID     string         `json:"customer_id"`
-	LegalBasis     string         `json:"legal_basis"`
-	ConsentIDs     []string       `json:"consent_ids"`
-	ConsentHash    string         `json:"consent_hash"`
-	Categories     []string       `json:"categories"`
-	Period         Period         `json:"period"`
-	Snapshot       Snapshot       `json:"snapshot"`
-	Counts         Counts         `json:"counts"`
-	FormatVersions map[string]int `json:"format_versions"`
+	Recipient      schemas.Recipient `json:"recipient"`
+	CustomerID     string            `json:"customer_id"`
+	LegalBasis     string            `json:"legal_basis"`
+	ConsentIDs     []string          `json:"consent_ids"`
+	ConsentHash    string            `json:"consent_hash"`
+	Categories     []string          `json:"categories"`
+	Period         Period            `json:"period"`
+	Snapshot       Snapshot          `json:"snapshot"`
+	Counts         Counts            `json:"counts"`
+	FormatVersions map[string]int    `json:"format_versions"`
 }
 
 // Period is the requested [from, to) on booked_at.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 func TestTextCellsAreNeutralisedAndQuoted(t *testing.T) {
@@ -59,18 +60,18 @@ func TestMidataMoneyIsSignedWithTheCurrencysMinorUnits(t *testing.T) {
 		cur    string
 		want   string
 	}{
-		{"GBP money out", mustDec(t, "-12.34"), "GBP", "-£12.34"},
-		{"GBP money in is padded to two places", mustDec(t, "12.5"), "GBP", "+£12.50"},
-		{"a whole GBP amount gets two places", mustDec(t, "1000"), "GBP", "+£1000.00"},
-		{"zero is plus zero", mustDec(t, "0"), "GBP", "+£0.00"},
-		{"negative zero is plus zero", mustDec(t, "-0.00"), "GBP", "+£0.00"},
-		{"a penny", mustDec(t, "-0.01"), "GBP", "-£0.01"},
-		{"no thousands separator", mustDec(t, "-1234567.89"), "GBP", "-£1234567.89"},
-		{"EUR uses the ISO code with no space", mustDec(t, "-12.5"), "EUR", "-EUR12.50"},
-		{"JPY has no decimals", mustDec(t, "1500"), "JPY", "+JPY1500"},
-		{"KWD has three decimals", mustDec(t, "1.5"), "KWD", "+KWD1.500"},
-		{"an amount is never rounded", mustDec(t, "12.345"), "GBP", "+£12.345"},
-		{"eighteen digits", mustDec(t, "-9999999999999999.99"), "GBP", "-£9999999999999999.99"},
+		{"GBP money out", formattest.MustDecimal(t, "-12.34"), "GBP", "-£12.34"},
+		{"GBP money in is padded to two places", formattest.MustDecimal(t, "12.5"), "GBP", "+£12.50"},
+		{"a whole GBP amount gets two places", formattest.MustDecimal(t, "1000"), "GBP", "+£1000.00"},
+		{"zero is plus zero", formattest.MustDecimal(t, "0"), "GBP", "+£0.00"},
+		{"negative zero is plus zero", formattest.MustDecimal(t, "-0.00"), "GBP", "+£0.00"},
+		{"a penny", formattest.MustDecimal(t, "-0.01"), "GBP", "-£0.01"},
+		{"no thousands separator", formattest.MustDecimal(t, "-1234567.89"), "GBP", "-£1234567.89"},
+		{"EUR uses the ISO code with no space", formattest.MustDecimal(t, "-12.5"), "EUR", "-EUR12.50"},
+		{"JPY has no decimals", formattest.MustDecimal(t, "1500"), "JPY", "+JPY1500"},
+		{"KWD has three decimals", formattest.MustDecimal(t, "1.5"), "KWD", "+KWD1.500"},
+		{"an amount is never rounded", formattest.MustDecimal(t, "12.345"), "GBP", "+£12.345"},
+		{"eighteen digits", formattest.MustDecimal(t, "-9999999999999999.99"), "GBP", "-£9999999999999999.99"},
 		{"the smallest int64 of units", schemas.Decimal{Units: -1 << 63, Scale: 2}, "GBP", "-£92233720368547758.08"},
 		{"a decimal built without text", schemas.Decimal{Units: -5, Scale: 0}, "GBP", "-£5.00"},
 	}
@@ -88,7 +89,7 @@ func TestAppendDecimalMatchesDecimalFormat(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"0", "-0", "1", "-1", "0.5", "-0.05", "0.001", "12.34", "-12.3", "100", "123456789012345678", "-0.000000000000000001", "99.990"}
 	for _, in := range inputs {
-		d := mustDec(t, in)
+		d := formattest.MustDecimal(t, in)
 		for scale := 0; scale <= 4; scale++ {
 			want := d.Format(scale, true)
 			if got := string(appendDecimal(nil, d, scale)); got != want {
@@ -119,8 +120,8 @@ func TestMidataDatesAreTheUKBookingDate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tr := schemas.Transaction{BookedAt: booked.UTC(), Amount: mustDec(t, "1"), Currency: "GBP", Description: "X"}
-			rows := parseMidata(t, encodeAll(t, MidataCSV, schemas.Transactions, []schemas.Transaction{tr}))
+			tr := schemas.Transaction{BookedAt: booked.UTC(), Amount: formattest.MustDecimal(t, "1"), Currency: "GBP", Description: "X"}
+			rows := parseMidata(t, formattest.EncodeAll(t, MidataCSV, schemas.Transactions, []schemas.Transaction{tr}))
 			if got := rows[1][0]; got != tt.want {
 				t.Errorf("date of %s = %s, want %s", tt.booked, got, tt.want)
 			}
@@ -157,7 +158,7 @@ func parseMidata(t *testing.T, b []byte) [][]string {
 
 func TestMidataCSVParsesBackToTheRecords(t *testing.T) {
 	t.Parallel()
-	recs := inOrder(fixtures(t), NewestFirst)
+	recs := formattest.InOrder(formattest.Fixtures(t), NewestFirst)
 	tests := []struct {
 		name        string
 		granted     schemas.Category
@@ -169,7 +170,7 @@ func TestMidataCSVParsesBackToTheRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rows := parseMidata(t, encodeAll(t, MidataCSV, tt.granted, recs))
+			rows := parseMidata(t, formattest.EncodeAll(t, MidataCSV, tt.granted, recs))
 			if len(rows) != len(recs)+1 {
 				t.Fatalf("got %d rows, want header + %d", len(rows), len(recs))
 			}
@@ -199,7 +200,7 @@ func TestMidataCSVParsesBackToTheRecords(t *testing.T) {
 
 func TestMidataCSVOfNoRecordsIsTheHeaderAlone(t *testing.T) {
 	t.Parallel()
-	got := encodeAll(t, MidataCSV, schemas.AllCategories, nil)
+	got := formattest.EncodeAll(t, MidataCSV, schemas.AllCategories, nil)
 	if want := "Date,Type,Merchant/Description,Debit/Credit,Balance\r\n"; string(got) != want {
 		t.Errorf("empty release = %q, want %q", got, want)
 	}
@@ -209,25 +210,18 @@ func TestEncodersWriteNothingWithoutTheTransactionsCategory(t *testing.T) {
 	t.Parallel()
 	for _, f := range testedFormats {
 		for _, g := range []schemas.Category{0, schemas.Balances | schemas.Merchant} {
-			if got := encodeAll(t, f, g, fixtures(t)); len(got) != 0 {
+			if got := formattest.EncodeAll(t, f, g, formattest.Fixtures(t)); len(got) != 0 {
 				t.Errorf("%s with categories %q wrote %d bytes, want none", f.Name, g, len(got))
 			}
 		}
 	}
 }
 
-// failingWriter fails every write.
-type failingWriter struct{}
-
-var errDiskFull = errors.New("disk full")
-
-func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
-
 func TestEncodersReportWriteErrors(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	for _, f := range testedFormats {
-		enc := f.New(failingWriter{}, Options{Granted: schemas.AllCategories})
+		enc := f.New(formattest.FailingWriter{}, Options{Granted: schemas.AllCategories})
 		var err error
 		for i := 0; i < 2000 && err == nil; i++ { // enough rows to fill the buffer
 			err = enc.Encode(&recs[i%len(recs)])
@@ -235,10 +229,10 @@ func TestEncodersReportWriteErrors(t *testing.T) {
 		if err == nil {
 			err = enc.Close()
 		}
-		if !errors.Is(err, errDiskFull) {
-			t.Errorf("%s: error = %v, want one wrapping %v", f.Name, err, errDiskFull)
+		if !errors.Is(err, formattest.ErrDiskFull) {
+			t.Errorf("%s: error = %v, want one wrapping %v", f.Name, err, formattest.ErrDiskFull)
 		}
-		if err2 := enc.Close(); !errors.Is(err2, errDiskFull) {
+		if err2 := enc.Close(); !errors.Is(err2, formattest.ErrDiskFull) {
 			t.Errorf("%s: Close after a failure = %v, want the same error again", f.Name, err2)
 		}
 	}
@@ -264,9 +258,9 @@ func TestEncodingARowDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	for _, f := range testedFormats {
-		enc := f.New(discard{}, Options{Granted: schemas.AllCategories})
+		enc := f.New(formattest.Discard{}, Options{Granted: schemas.AllCategories})
 		i := 0
 		allocs := testing.AllocsPerRun(1000, func() {
 			if err := enc.Encode(&recs[i%len(recs)]); err != nil {
@@ -278,18 +272,4 @@ func TestEncodingARowDoesNotAllocate(t *testing.T) {
 			t.Errorf("%s: %.2f allocations per row, want 0", f.Name, allocs)
 		}
 	}
-}
-
-// discard is io.Discard without the ReaderFrom fast path, like a real sink.
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-func mustDec(t testing.TB, s string) schemas.Decimal {
-	t.Helper()
-	d, err := schemas.ParseDecimal(s)
-	if err != nil {
-		t.Fatalf("ParseDecimal(%q): %v", s, err)
-	}
-	return d
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 // ndjsonLine is one NDJSON line decoded with encoding/json; pointers tell
@@ -56,7 +57,7 @@ func keysOf(t *testing.T, line []byte) []string {
 
 func TestNDJSONDecodesToTheInputExactly(t *testing.T) {
 	t.Parallel()
-	recs := inOrder(fixtures(t), OldestFirst)
+	recs := formattest.InOrder(formattest.Fixtures(t), OldestFirst)
 	for g := range schemas.AllCategories + 1 {
 		granted := schemas.Category(g)
 		if !granted.Has(schemas.Transactions) {
@@ -64,7 +65,7 @@ func TestNDJSONDecodesToTheInputExactly(t *testing.T) {
 		}
 		t.Run("granted "+granted.String(), func(t *testing.T) {
 			t.Parallel()
-			out := encodeAll(t, NDJSON, granted, recs)
+			out := formattest.EncodeAll(t, NDJSON, granted, recs)
 			if !bytes.HasSuffix(out, []byte("}\n")) || bytes.Contains(out, []byte("\r")) {
 				t.Fatalf("output does not end with }\\n or has a CR")
 			}

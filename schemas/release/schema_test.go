@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 // written is what an encoder's output says about its fields: for a CSV,
@@ -58,7 +59,7 @@ func TestSchemasListExactlyTheFieldsTheEncodersWrite(t *testing.T) {
 	types := []string{"string", "number", "integer", "date", "datetime", "object"}
 	wantKey := map[string][]string{CSV.Name: {"transaction_id"}, NDJSON.Name: {"transaction_id"}}
 	for _, f := range testedFormats {
-		recs := inOrder(fixtures(t), f.Order)
+		recs := formattest.InOrder(formattest.Fixtures(t), f.Order)
 		for g := range schemas.AllCategories + 1 {
 			granted := schemas.Category(g)
 			t.Run(f.Name+" granted "+granted.String(), func(t *testing.T) {
@@ -67,7 +68,7 @@ func TestSchemasListExactlyTheFieldsTheEncodersWrite(t *testing.T) {
 					t.Fatalf("%s has no Schema func", f.Name)
 				}
 				s := f.Schema(granted)
-				out := encodeAll(t, f, granted, recs)
+				out := formattest.EncodeAll(t, f, granted, recs)
 				if !granted.Has(schemas.Transactions) {
 					if s != nil || len(out) != 0 {
 						t.Fatalf("without transactions: schema %+v and %d bytes, want nil and none", s, len(out))
@@ -155,16 +156,11 @@ func TestSchemasMarshalWithTheirConsentCategory(t *testing.T) {
 	}
 }
 
-// countingWriter counts the bytes written to it.
-type countingWriter struct{ n int }
-
-func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
-
 func TestEncodersStreamBeforeClose(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	for _, f := range testedFormats {
-		var w countingWriter
+		var w formattest.CountingWriter
 		enc := f.New(&w, Options{Granted: schemas.AllCategories})
 		const rows = 5000 // a few hundred kilobytes: far more than one buffer
 		for i := range rows {
@@ -172,11 +168,11 @@ func TestEncodersStreamBeforeClose(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		before := w.n
+		before := w.N
 		if err := enc.Close(); err != nil {
 			t.Fatal(err)
 		}
-		total := w.n
+		total := w.N
 		// Everything but the last buffer's worth (64 KiB) must be out
 		// before Close: the release is never held in memory.
 		if before == 0 || total-before > 64<<10+1024 {

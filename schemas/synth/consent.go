@@ -17,7 +17,7 @@ const (
 type consentEvent struct {
 	at         time.Time // event_time and Kafka timestamp
 	id         int       // consent_id K-<id>
-	recipient  string
+	recipient  schemas.Recipient
 	revoked    bool
 	tombstone  bool // the key is erased: no value
 	categories schemas.Category

@@ -79,7 +79,7 @@ func appendConsent(b []byte, ev *consentEvent, customerID string) []byte {
 	b = append(b, `","customer_id":`...)
 	b = appendJSONString(b, customerID)
 	b = append(b, `,"recipient":`...)
-	b = appendJSONString(b, ev.recipient)
+	b = appendJSONString(b, string(ev.recipient))
 	b = append(b, `,"status":`...)
 	if ev.revoked {
 		b = append(b, `"revoked"`...)

@@ -473,7 +473,7 @@ func TestEveryConsentCaseAppears(t *testing.T) {
 	}
 
 	var selfGrants, revoked, expired, windowed, openWindow, tombstones, regranted, noTransactions int
-	partners := map[string]int{}
+	partners := map[schemas.Recipient]int{}
 	limits := map[schemas.Category]int{}
 	for key, evs := range byKey {
 		last := evs[len(evs)-1]

@@ -3,7 +3,7 @@
 // on the compacted midata.schedules topic (key: schedule id; a tombstone
 // deletes), held in a topics.View: rebuilt from the topic at start, then
 // kept current by tailing it, so every instance converges as soon as a
-// change reaches it. It feeds the schedule Runner (schedule.Source), serves
+// change reaches it. It feeds the schedule Scheduler (schedule.Source), serves
 // the API (schedule.Entry values and the schedule package's errors) and
 // turns firings into queued requests.
 //
@@ -277,7 +277,7 @@ func (s *Store) submit(ctx context.Context, f schedule.Firing) (jobs.Run, error)
 	if f.Scope.All {
 		kind = jobs.KindBulk
 	}
-	req := jobs.Request{ID: f.ID, Kind: kind, Recipient: f.Recipient, Scope: jobs.Scope(f.Scope), From: f.From, To: f.To,
+	req := jobs.Request{ID: f.ID, Kind: kind, Recipient: f.Recipient, Scope: f.Scope, From: f.From, To: f.To,
 		Formats: f.Formats, ScheduleID: f.ScheduleID, FireTime: f.At, RequestedBy: "schedule:" + f.ScheduleID}
 	run, err := s.cfg.Queue.Submit(ctx, req)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas"
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +38,7 @@ func (q *queue) Submit(_ context.Context, req jobs.Request) (jobs.Run, error) {
 }
 
 func monthly(id string) schedule.Schedule {
-	return schedule.Schedule{ID: id, Spec: "0 3 1 * *", Recipient: "self", Scope: schedule.Scope{Customers: []string{"C1"}},
+	return schedule.Schedule{ID: id, Spec: "0 3 1 * *", Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}},
 		Period: "previous_month", Formats: []string{"midata-csv"}}
 }
 

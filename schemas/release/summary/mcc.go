@@ -1,4 +1,4 @@
-package release
+package summary
 
 // spendGroup is a merchant category group of the html summary: a coarse,
 // customer-readable grouping of ISO 18245 merchant category codes (MCC).

@@ -1,4 +1,4 @@
-package release
+package summary
 
 import (
 	"fmt"
@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 // summaryRows returns a pool of records that a benchmark cycles through,
 // as a stream of rows would look: a year of bookings spread over every UK
 // month of 2026, three currencies, every spending group, money in and out.
 // Cycling a fixed pool keeps the row generator out of the measurement.
-func summaryRows(t testing.TB) ([]schemas.Transaction, Options) {
+func summaryRows(t testing.TB) ([]schemas.Transaction, format.Options) {
 	t.Helper()
-	o := Options{
+	o := format.Options{
 		Granted:    schemas.AllCategories,
 		CustomerID: "C000123",
 		Recipient:  schemas.RecipientSelf,
@@ -37,7 +39,7 @@ func summaryRows(t testing.TB) ([]schemas.Transaction, Options) {
 		}
 		recs[i] = schemas.Transaction{
 			TransactionID: fmt.Sprintf("T%06d", i), CustomerID: o.CustomerID, AccountID: "A1",
-			BookedAt: o.From.Add(span / n * time.Duration(i)), Amount: mustDec(t, amt), Currency: cur,
+			BookedAt: o.From.Add(span / n * time.Duration(i)), Amount: formattest.MustDecimal(t, amt), Currency: cur,
 			Status: schemas.StatusBooked, Type: "POS", Description: "SHOP",
 			MerchantName: "Shop", MerchantCode: codes[i%len(codes)],
 		}
@@ -65,7 +67,7 @@ func BenchmarkSummary(b *testing.B) {
 			for b.Loop() {
 				runtime.GC()
 				base := heapObjects(sample)
-				enc := NewSummary(discard{}, o)
+				enc := New(formattest.Discard{}, o)
 				for i := range rows {
 					if err := enc.Encode(&recs[i%len(recs)]); err != nil {
 						b.Fatal(err)
@@ -95,7 +97,7 @@ func BenchmarkSummary(b *testing.B) {
 // tests' allocations do not blur the reading.
 func TestSummaryMemoryDoesNotGrowWithRows(t *testing.T) {
 	recs, o := summaryRows(t)
-	enc := NewSummary(discard{}, o)
+	enc := New(formattest.Discard{}, o)
 	feed := func(n int) {
 		for i := range n {
 			if err := enc.Encode(&recs[i%len(recs)]); err != nil {

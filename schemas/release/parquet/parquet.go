@@ -1,4 +1,12 @@
-package release
+// Package parquet owns the Parquet release format: its Format, its columns
+// and their Table Schema, the DECIMAL(18,5) bound of its money (Fits, also
+// the Open Banking JSON format's bound) and the streaming encoder on top of
+// github.com/xitongsys/parquet-go.
+//
+// It does not list formats, filter records or name files of a release:
+// schemas/release does (Lookup, Names, the manifest); the contract it
+// implements is schemas/release/format.
+package parquet
 
 import (
 	"bufio"
@@ -14,14 +22,15 @@ import (
 	"github.com/xitongsys/parquet-go-source/writerfile"
 	"github.com/xitongsys/parquet-go/common"
 	"github.com/xitongsys/parquet-go/layout"
-	"github.com/xitongsys/parquet-go/parquet"
+	pqthrift "github.com/xitongsys/parquet-go/parquet"
 	"github.com/xitongsys/parquet-go/schema"
 	"github.com/xitongsys/parquet-go/writer"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
 )
 
-// Parquet is Apache Parquet (version 1): one row per transaction, oldest
+// Format is Apache Parquet (version 1): one row per transaction, oldest
 // first, one typed column per granted field, written with
 // github.com/xitongsys/parquet-go v1.6.2, for Spark, Athena, DuckDB,
 // pandas and Arrow.
@@ -51,7 +60,7 @@ import (
 // Money is one fixed scale for every currency, DECIMAL(18,5), which holds
 // Open Banking's amount pattern ^\d{1,13}(\.\d{1,5})?$. A record whose
 // amount or balance has more than five decimal places or is 10^13 or more
-// fails Encode with an error wrapping ErrNotParquetDecimal; nothing is ever
+// fails Encode with an error wrapping ErrNotDecimal; nothing is ever
 // rounded, and nothing of that record is written.
 //
 // Layout: snappy compression; pages of about 64 KiB; a row group is
@@ -62,20 +71,36 @@ import (
 // a constant created_by: the same records give the same bytes. Without the
 // transactions category nothing at all is written; with it and no records,
 // a valid file of zero rows.
-var Parquet = Format{
+var Format = format.Format{
 	Name:      "parquet",
 	File:      "transactions.parquet",
 	MediaType: "application/vnd.apache.parquet",
 	Version:   1,
-	Order:     OldestFirst,
+	Order:     format.OldestFirst,
 	New:       newParquetEncoder,
 	Schema:    parquetSchema,
-	Fits:      fitsDecimal18_5,
+	Fits:      Fits,
 }
 
-// ErrNotParquetDecimal is wrapped by the Parquet encoder's error for a
-// record whose amount or balance DECIMAL(18,5) cannot hold exactly.
-var ErrNotParquetDecimal = errors.New("not representable as Parquet DECIMAL(18,5)")
+// ErrNotDecimal is wrapped by the Parquet encoder's error (and by Fits's)
+// for a record whose amount or balance DECIMAL(18,5) cannot hold exactly.
+var ErrNotDecimal = errors.New("not representable as Parquet DECIMAL(18,5)")
+
+// Fits reports why the record's money does not fit DECIMAL(18,5), with an
+// error wrapping ErrNotDecimal, or nil when it fits. It is the Format's
+// Fits, and the Open Banking JSON format's too: its amount pattern
+// ^\d{1,13}(\.\d{1,5})?$ has the same bound.
+func Fits(t *schemas.Transaction, granted schemas.Category) error {
+	if _, err := parquetUnits(t.Amount); err != nil {
+		return fmt.Errorf("amount: %w", err)
+	}
+	if t.HasBalance && granted.Has(schemas.Balances) {
+		if _, err := parquetUnits(t.BalanceAfter); err != nil {
+			return fmt.Errorf("balance_after: %w", err)
+		}
+	}
+	return nil
+}
 
 const (
 	// parquetScale and parquetPrecision are the DECIMAL of every money column.
@@ -97,7 +122,7 @@ type parquetLimits struct {
 }
 
 // defaultParquetLimits were chosen by measurement (BenchmarkEncodeParquet,
-// BenchmarkEncodePeakHeap): 64 KiB pages make the file a fifth smaller
+// and schemas/release's BenchmarkEncodePeakHeap): 64 KiB pages make the file a fifth smaller
 // than parquet-go's default 8 KiB, at the same speed; 8 MiB row groups keep
 // the peak heap near 30 MiB, the same at 1 and 5 million rows (32 MiB
 // ones: 76 MiB).
@@ -105,7 +130,7 @@ var defaultParquetLimits = parquetLimits{batchRows: 8192, pageBytes: 64 << 10, r
 
 // parquetColumn is one column the format may write.
 type parquetColumn struct {
-	field    Field            // its Table Schema entry, with its name
+	field    format.Field     // its Table Schema entry, with its name
 	category schemas.Category // the category that grants it
 	tag      string           // its parquet-go schema tag, without name and field id
 }
@@ -126,19 +151,19 @@ const (
 // parquetColumns are every column in file order; a column's field id is its
 // index plus one.
 var parquetColumns = []parquetColumn{
-	{Field{Name: "transaction_id", Type: "string", Category: "transactions", Description: "Unique id of the transaction (input transaction_id)."}, schemas.Transactions, parquetString + parquetRequired},
-	{Field{Name: "customer_id", Type: "string", Category: "transactions", Description: "The customer the transaction belongs to."}, schemas.Transactions, parquetString + parquetRequired},
-	{Field{Name: "account_id", Type: "string", Category: "transactions", Description: "The customer's account."}, schemas.Transactions, parquetString + parquetRequired},
-	{Field{Name: "booked_at", Type: "datetime", Category: "transactions", Description: "Booking time: INT64 TIMESTAMP(isAdjustedToUTC=true, MICROS)."}, schemas.Transactions,
+	{format.Field{Name: "transaction_id", Type: "string", Category: "transactions", Description: "Unique id of the transaction (input transaction_id)."}, schemas.Transactions, parquetString + parquetRequired},
+	{format.Field{Name: "customer_id", Type: "string", Category: "transactions", Description: "The customer the transaction belongs to."}, schemas.Transactions, parquetString + parquetRequired},
+	{format.Field{Name: "account_id", Type: "string", Category: "transactions", Description: "The customer's account."}, schemas.Transactions, parquetString + parquetRequired},
+	{format.Field{Name: "booked_at", Type: "datetime", Category: "transactions", Description: "Booking time: INT64 TIMESTAMP(isAdjustedToUTC=true, MICROS)."}, schemas.Transactions,
 		"type=INT64, convertedtype=TIMESTAMP_MICROS, logicaltype=TIMESTAMP, logicaltype.isadjustedtoutc=true, logicaltype.unit=MICROS, isadjustedtoutc=true" + parquetRequired},
-	{Field{Name: "amount", Type: "number", Category: "transactions", Description: "Signed amount, INT64 DECIMAL(18,5): negative is money out."}, schemas.Transactions, parquetDecimal + parquetRequired},
-	{Field{Name: "currency", Type: "string", Category: "transactions", Description: "ISO 4217 alphabetic currency code."}, schemas.Transactions, parquetString + parquetRequired + parquetDict},
-	{Field{Name: "status", Type: "string", Category: "transactions", Description: "Booking status: booked."}, schemas.Transactions, parquetString + parquetRequired + parquetDict},
-	{Field{Name: "type", Type: "string", Category: "transactions", Description: "Transaction type code such as POS, DD, BGC; null when unknown."}, schemas.Transactions, parquetString + parquetOptional},
-	{Field{Name: "description", Type: "string", Category: "transactions", Description: "The transaction's description, exact text."}, schemas.Transactions, parquetString + parquetRequired},
-	{Field{Name: "merchant_name", Type: "string", Category: "merchant", Description: "Merchant name; null when unknown."}, schemas.Merchant, parquetString + parquetOptional},
-	{Field{Name: "merchant_category_code", Type: "string", Category: "merchant", Description: "Merchant category code (ISO 18245, four digits); null when unknown."}, schemas.Merchant, parquetString + parquetOptional},
-	{Field{Name: "balance_after", Type: "number", Category: "balances", Description: "Account balance after the transaction, INT64 DECIMAL(18,5); null when unknown."}, schemas.Balances, parquetDecimal + parquetOptional},
+	{format.Field{Name: "amount", Type: "number", Category: "transactions", Description: "Signed amount, INT64 DECIMAL(18,5): negative is money out."}, schemas.Transactions, parquetDecimal + parquetRequired},
+	{format.Field{Name: "currency", Type: "string", Category: "transactions", Description: "ISO 4217 alphabetic currency code."}, schemas.Transactions, parquetString + parquetRequired + parquetDict},
+	{format.Field{Name: "status", Type: "string", Category: "transactions", Description: "Booking status: booked."}, schemas.Transactions, parquetString + parquetRequired + parquetDict},
+	{format.Field{Name: "type", Type: "string", Category: "transactions", Description: "Transaction type code such as POS, DD, BGC; null when unknown."}, schemas.Transactions, parquetString + parquetOptional},
+	{format.Field{Name: "description", Type: "string", Category: "transactions", Description: "The transaction's description, exact text."}, schemas.Transactions, parquetString + parquetRequired},
+	{format.Field{Name: "merchant_name", Type: "string", Category: "merchant", Description: "Merchant name; null when unknown."}, schemas.Merchant, parquetString + parquetOptional},
+	{format.Field{Name: "merchant_category_code", Type: "string", Category: "merchant", Description: "Merchant category code (ISO 18245, four digits); null when unknown."}, schemas.Merchant, parquetString + parquetOptional},
+	{format.Field{Name: "balance_after", Type: "number", Category: "balances", Description: "Account balance after the transaction, INT64 DECIMAL(18,5); null when unknown."}, schemas.Balances, parquetDecimal + parquetOptional},
 }
 
 // parquetGranted returns the indexes in parquetColumns of the columns the
@@ -159,12 +184,12 @@ func parquetGranted(granted schemas.Category) []int {
 // parquetSchema returns the columns the Parquet file has for the granted
 // categories, in order; nil without the transactions category (nothing is
 // written).
-func parquetSchema(granted schemas.Category) *Schema {
+func parquetSchema(granted schemas.Category) *format.Schema {
 	idx := parquetGranted(granted)
 	if idx == nil {
 		return nil
 	}
-	s := &Schema{PrimaryKey: []string{"transaction_id"}}
+	s := &format.Schema{PrimaryKey: []string{"transaction_id"}}
 	for _, i := range idx {
 		s.Fields = append(s.Fields, parquetColumns[i].field)
 	}
@@ -221,7 +246,7 @@ type parquetEncoder struct {
 	closed bool
 }
 
-func newParquetEncoder(w io.Writer, o Options) Encoder {
+func newParquetEncoder(w io.Writer, o format.Options) format.Encoder {
 	return newParquetEncoderLimits(w, o.Granted, defaultParquetLimits)
 }
 
@@ -248,7 +273,7 @@ func newParquetEncoderLimits(w io.Writer, granted schemas.Category, limits parqu
 	// made the file 3 times smaller but encoded a fifth slower, is not read
 	// by every older Hadoop reader, and its bytes follow the version of
 	// klauspost/compress (which the Kafka clients move), not parquet-go's.
-	pw.CompressionType = parquet.CompressionCodec_SNAPPY
+	pw.CompressionType = pqthrift.CompressionCodec_SNAPPY
 	pw.PageSize = limits.pageBytes
 	pw.RowGroupSize = limits.rowGroupBytes
 	pw.MarshalFunc = e.marshal
@@ -264,7 +289,7 @@ func newParquetEncoderLimits(w io.Writer, granted schemas.Category, limits parqu
 	for k := range n {
 		el := pw.SchemaHandler.SchemaElements[k+1]
 		e.vals[k] = make([]any, 0, limits.batchRows)
-		e.optional[k] = el.GetRepetitionType() == parquet.FieldRepetitionType_OPTIONAL
+		e.optional[k] = el.GetRepetitionType() == pqthrift.FieldRepetitionType_OPTIONAL
 		if e.optional[k] {
 			e.defs[k] = make([]int32, 0, limits.batchRows)
 		}
@@ -360,14 +385,14 @@ func (e *parquetEncoder) putString(k int, s string) {
 }
 
 // parquetUnits returns d at scale 5, or an error wrapping
-// ErrNotParquetDecimal when DECIMAL(18,5) cannot hold it exactly.
+// ErrNotDecimal when DECIMAL(18,5) cannot hold it exactly.
 func parquetUnits(d schemas.Decimal) (int64, error) {
 	u, err := d.Rescale(parquetScale)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrNotParquetDecimal, err)
+		return 0, fmt.Errorf("%w: %w", ErrNotDecimal, err)
 	}
 	if u >= parquetMaxUnits || u <= -parquetMaxUnits {
-		return 0, fmt.Errorf("%w: %s has more than %d digits", ErrNotParquetDecimal, d, parquetPrecision)
+		return 0, fmt.Errorf("%w: %s has more than %d digits", ErrNotDecimal, d, parquetPrecision)
 	}
 	return u, nil
 }
@@ -458,14 +483,14 @@ func (e *parquetEncoder) Close() error {
 	// Without column orders, readers (parquet-mr, Arrow C++) ignore the
 	// string columns' min and max: parquet-go computes them in the type's
 	// defined order (signed for INT64, byte-wise for strings), so say so.
-	e.pw.Footer.ColumnOrders = make([]*parquet.ColumnOrder, len(e.cols))
+	e.pw.Footer.ColumnOrders = make([]*pqthrift.ColumnOrder, len(e.cols))
 	for k := range e.cols {
-		e.pw.Footer.ColumnOrders[k] = &parquet.ColumnOrder{TYPE_ORDER: parquet.NewTypeDefinedOrder()}
+		e.pw.Footer.ColumnOrders[k] = &pqthrift.ColumnOrder{TYPE_ORDER: pqthrift.NewTypeDefinedOrder()}
 	}
 	for _, el := range e.pw.Footer.Schema[1:] {
 		// parquet-go sets these on every column; only decimals have them.
 		el.TypeLength = nil
-		if el.GetConvertedType() != parquet.ConvertedType_DECIMAL {
+		if el.GetConvertedType() != pqthrift.ConvertedType_DECIMAL {
 			el.Scale, el.Precision = nil, nil
 		}
 	}

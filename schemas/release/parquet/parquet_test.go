@@ -1,4 +1,4 @@
-package release
+package parquet
 
 import (
 	"bytes"
@@ -6,12 +6,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +29,11 @@ import (
 	pqthrift "github.com/xitongsys/parquet-go/parquet"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/parquet.sha256 from the encoder's output")
 
 // The Parquet files are read back with Apache Arrow's Go implementation
 // (github.com/apache/arrow-go), not with the library that wrote them.
@@ -87,7 +91,7 @@ func TestParquetColumnsAreThoseGrantedWithTheirLogicalTypes(t *testing.T) {
 	for _, g := range parquetGrants {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			out := encodeAll(t, Parquet, g.granted, inOrder(fixtures(t), Parquet.Order))
+			out := formattest.EncodeAll(t, Format, g.granted, formattest.InOrder(formattest.Fixtures(t), Format.Order))
 			sc := openParquet(t, out).MetaData().Schema
 			var names []string
 			for i := range sc.NumColumns() {
@@ -136,7 +140,7 @@ func TestParquetColumnsAreThoseGrantedWithTheirLogicalTypes(t *testing.T) {
 				t.Errorf("columns %v, want %v", names, g.columns)
 			}
 			var schemaNames []string
-			for _, f := range Parquet.Schema(g.granted).Fields {
+			for _, f := range Format.Schema(g.granted).Fields {
 				schemaNames = append(schemaNames, f.Name)
 			}
 			if !slices.Equal(schemaNames, names) {
@@ -152,7 +156,7 @@ func TestParquetColumnsAreThoseGrantedWithTheirLogicalTypes(t *testing.T) {
 // reader like Arrow's, deriving one from the other, cannot tell.
 func TestParquetFooterCarriesLogicalAndLegacyTypes(t *testing.T) {
 	t.Parallel()
-	out := encodeAll(t, Parquet, schemas.AllCategories, inOrder(fixtures(t), Parquet.Order))
+	out := formattest.EncodeAll(t, Format, schemas.AllCategories, formattest.InOrder(formattest.Fixtures(t), Format.Order))
 	n := int(binary.LittleEndian.Uint32(out[len(out)-8:]))
 	var md pqthrift.FileMetaData
 	d := thrift.NewTDeserializer()
@@ -184,7 +188,7 @@ func TestParquetFooterCarriesLogicalAndLegacyTypes(t *testing.T) {
 
 func TestParquetArrowSchemaIsDecimalAndUTCTimestamp(t *testing.T) {
 	t.Parallel()
-	tbl := readParquetTable(t, encodeAll(t, Parquet, schemas.AllCategories, inOrder(fixtures(t), Parquet.Order)))
+	tbl := readParquetTable(t, formattest.EncodeAll(t, Format, schemas.AllCategories, formattest.InOrder(formattest.Fixtures(t), Format.Order)))
 	want := map[string]arrow.DataType{
 		"booked_at":     &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
 		"amount":        &arrow.Decimal128Type{Precision: 18, Scale: 5},
@@ -304,8 +308,8 @@ func TestParquetValuesReadBackAsTheRecords(t *testing.T) {
 	for _, g := range parquetGrants {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			recs := inOrder(fixtures(t), Parquet.Order)
-			rows := readParquetRows(t, encodeAll(t, Parquet, g.granted, recs))
+			recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)
+			rows := readParquetRows(t, formattest.EncodeAll(t, Format, g.granted, recs))
 			if len(rows) != len(recs) {
 				t.Fatalf("read %d rows, want %d", len(rows), len(recs))
 			}
@@ -321,8 +325,8 @@ func TestParquetValuesReadBackAsTheRecords(t *testing.T) {
 
 func TestParquetAmountsSumToTheRecords(t *testing.T) {
 	t.Parallel()
-	recs := inOrder(fixtures(t), Parquet.Order)
-	tbl := readParquetTable(t, encodeAll(t, Parquet, schemas.AllCategories, recs))
+	recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)
+	tbl := readParquetTable(t, formattest.EncodeAll(t, Format, schemas.AllCategories, recs))
 	sum := func(name string) *big.Rat {
 		s := new(big.Rat)
 		col := tbl.Column(tbl.Schema().FieldIndices(name)[0])
@@ -357,39 +361,20 @@ func TestParquetAmountsSumToTheRecords(t *testing.T) {
 // each has its own id, time and amount, so they compress like real ones.
 func parquetStream(t testing.TB, n int) []schemas.Transaction {
 	t.Helper()
-	base := inOrder(fixtures(t), Parquet.Order)
+	base := formattest.InOrder(formattest.Fixtures(t), Format.Order)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	out := make([]schemas.Transaction, n)
 	for i := range out {
-		out[i] = variedRecord(&base[i%len(base)], i, start)
+		out[i] = formattest.VariedRecord(&base[i%len(base)], i, start)
 	}
 	return out
-}
-
-// variedRecord makes row i from the fixture tr: its own id, a booking time
-// i seconds and some microseconds after start, and an amount varied in
-// its last digits.
-func variedRecord(tr *schemas.Transaction, i int, start time.Time) schemas.Transaction {
-	r := *tr
-	r.TransactionID = "T" + strconv.Itoa(100_000_000+i)
-	r.BookedAt = start.Add(time.Duration(i)*time.Second + time.Duration(i%997)*time.Microsecond)
-	r.Amount = schemas.Decimal{Units: tr.Amount.Units*7 + int64(i%1000)*sign(tr.Amount.Units), Scale: tr.Amount.Scale}
-	r.Offset = int64(i)
-	return r
-}
-
-func sign(u int64) int64 {
-	if u < 0 {
-		return -1
-	}
-	return 1
 }
 
 func TestParquetWritesRowGroupsBeforeCloseAndReadsThemBackInOrder(t *testing.T) {
 	t.Parallel()
 	recs := parquetStream(t, 20_000)
 	limits := parquetLimits{batchRows: 1000, pageBytes: 8 << 10, rowGroupBytes: 64 << 10}
-	var w countingWriter
+	var w formattest.CountingWriter
 	var buf bytes.Buffer
 	enc := newParquetEncoderLimits(&teeWriter{&w, &buf}, schemas.AllCategories, limits)
 	for i := range recs {
@@ -397,13 +382,13 @@ func TestParquetWritesRowGroupsBeforeCloseAndReadsThemBackInOrder(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	before := w.n
+	before := w.N
 	if err := enc.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// All but the last row group and the footer must be out before Close.
-	if before == 0 || w.n-before > int(limits.rowGroupBytes)+64<<10 {
-		t.Errorf("%d of %d bytes written before Close, want all but a row group and the footer", before, w.n)
+	if before == 0 || w.N-before > int(limits.rowGroupBytes)+64<<10 {
+		t.Errorf("%d of %d bytes written before Close, want all but a row group and the footer", before, w.N)
 	}
 	r := openParquet(t, buf.Bytes())
 	if r.NumRowGroups() < 3 {
@@ -509,8 +494,8 @@ func checkParquetStatistics(t *testing.T, r *file.Reader, recs []schemas.Transac
 
 func TestParquetStatisticsOfTheFixtures(t *testing.T) {
 	t.Parallel()
-	recs := inOrder(fixtures(t), Parquet.Order)
-	checkParquetStatistics(t, openParquet(t, encodeAll(t, Parquet, schemas.AllCategories, recs)), recs)
+	recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)
+	checkParquetStatistics(t, openParquet(t, formattest.EncodeAll(t, Format, schemas.AllCategories, recs)), recs)
 }
 
 func TestParquetIsDeterministic(t *testing.T) {
@@ -519,7 +504,7 @@ func TestParquetIsDeterministic(t *testing.T) {
 		name string
 		recs []schemas.Transaction
 	}{
-		{"fixtures", inOrder(fixtures(t), Parquet.Order)},
+		{"fixtures", formattest.InOrder(formattest.Fixtures(t), Format.Order)},
 		{"several row groups", parquetStream(t, 30_000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -552,7 +537,7 @@ func TestParquetBytesMatchTheirPinnedHashes(t *testing.T) {
 		name    string
 		granted schemas.Category
 	}{{"parquet.transactions", schemas.Transactions}, {"parquet.all", schemas.AllCategories}} {
-		sum := sha256.Sum256(encodeAll(t, Parquet, g.granted, inOrder(fixtures(t), Parquet.Order)))
+		sum := sha256.Sum256(formattest.EncodeAll(t, Format, g.granted, formattest.InOrder(formattest.Fixtures(t), Format.Order)))
 		lines = append(lines, hex.EncodeToString(sum[:])+"  "+g.name+"\n")
 	}
 	got := strings.Join(lines, "")
@@ -567,13 +552,13 @@ func TestParquetBytesMatchTheirPinnedHashes(t *testing.T) {
 		t.Fatalf("read pinned hashes (run go test -update to create them): %v", err)
 	}
 	if got != string(want) {
-		t.Errorf("the parquet bytes changed (a new parquet-go, or a change of the format: bump Parquet.Version, then go test -update)\ngot:\n%swant:\n%s", got, want)
+		t.Errorf("the parquet bytes changed (a new parquet-go, or a change of the format: bump Format.Version, then go test -update)\ngot:\n%swant:\n%s", got, want)
 	}
 }
 
 func TestParquetOfNoRecordsIsAValidFileOfNoRows(t *testing.T) {
 	t.Parallel()
-	out := encodeAll(t, Parquet, schemas.AllCategories, nil)
+	out := formattest.EncodeAll(t, Format, schemas.AllCategories, nil)
 	r := openParquet(t, out)
 	if r.NumRows() != 0 || r.NumRowGroups() != 0 {
 		t.Errorf("%d rows in %d row groups, want none", r.NumRows(), r.NumRowGroups())
@@ -589,10 +574,10 @@ func TestParquetOfNoRecordsIsAValidFileOfNoRows(t *testing.T) {
 func TestParquetWritesNothingWithoutTheTransactionsCategory(t *testing.T) {
 	t.Parallel()
 	for _, g := range []schemas.Category{0, schemas.Balances | schemas.Merchant} {
-		if got := encodeAll(t, Parquet, g, fixtures(t)); len(got) != 0 {
+		if got := formattest.EncodeAll(t, Format, g, formattest.Fixtures(t)); len(got) != 0 {
 			t.Errorf("with categories %q wrote %d bytes, want none", g, len(got))
 		}
-		if s := Parquet.Schema(g); s != nil {
+		if s := Format.Schema(g); s != nil {
 			t.Errorf("with categories %q the schema is %+v, want nil", g, s)
 		}
 	}
@@ -607,29 +592,35 @@ func TestParquetRefusesMoneyThatDecimal18_5CannotHold(t *testing.T) {
 		wantErr bool
 	}{
 		{"an amount with six decimal places", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "0.123456") }, true},
+			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "0.123456") }, true},
 		{"an amount of 10^13", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "10000000000000") }, true},
+			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "10000000000000") }, true},
 		{"an amount of -10^13", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "-10000000000000.00") }, true},
+			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "-10000000000000.00") }, true},
 		{"a balance with six decimal places", schemas.AllCategories,
-			func(tr *schemas.Transaction) { tr.BalanceAfter, tr.HasBalance = mustDec(t, "1.000001"), true }, true},
+			func(tr *schemas.Transaction) {
+				tr.BalanceAfter, tr.HasBalance = formattest.MustDecimal(t, "1.000001"), true
+			}, true},
 		{"a balance of 10^13", schemas.AllCategories,
-			func(tr *schemas.Transaction) { tr.BalanceAfter, tr.HasBalance = mustDec(t, "10000000000000"), true }, true},
+			func(tr *schemas.Transaction) {
+				tr.BalanceAfter, tr.HasBalance = formattest.MustDecimal(t, "10000000000000"), true
+			}, true},
 		{"an amount just under 10^13 with five places", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "-9999999999999.99999") }, false},
+			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "-9999999999999.99999") }, false},
 		{"six places with trailing zeros", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount = mustDec(t, "1.500000") }, false},
+			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "1.500000") }, false},
 		{"a balance with six places when balances are not granted", schemas.Transactions | schemas.Merchant,
-			func(tr *schemas.Transaction) { tr.BalanceAfter, tr.HasBalance = mustDec(t, "1.000001"), true }, false},
+			func(tr *schemas.Transaction) {
+				tr.BalanceAfter, tr.HasBalance = formattest.MustDecimal(t, "1.000001"), true
+			}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			recs := inOrder(fixtures(t), Parquet.Order)
+			recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)
 			bad := recs[3]
 			tc.edit(&bad)
 			var buf bytes.Buffer
-			enc := Parquet.New(&buf, Options{Granted: tc.granted})
+			enc := Format.New(&buf, format.Options{Granted: tc.granted})
 			for i := range 3 {
 				if err := enc.Encode(&recs[i]); err != nil {
 					t.Fatal(err)
@@ -649,13 +640,13 @@ func TestParquetRefusesMoneyThatDecimal18_5CannotHold(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrNotParquetDecimal) || !strings.Contains(err.Error(), bad.TransactionID) {
-				t.Fatalf("Encode: %v, want an error naming %s and wrapping ErrNotParquetDecimal", err, bad.TransactionID)
+			if !errors.Is(err, ErrNotDecimal) || !strings.Contains(err.Error(), bad.TransactionID) {
+				t.Fatalf("Encode: %v, want an error naming %s and wrapping ErrNotDecimal", err, bad.TransactionID)
 			}
-			if err2 := enc.Encode(&recs[4]); !errors.Is(err2, ErrNotParquetDecimal) {
+			if err2 := enc.Encode(&recs[4]); !errors.Is(err2, ErrNotDecimal) {
 				t.Errorf("Encode after the failure: %v, want the same error", err2)
 			}
-			if err2 := enc.Close(); !errors.Is(err2, ErrNotParquetDecimal) {
+			if err2 := enc.Close(); !errors.Is(err2, ErrNotDecimal) {
 				t.Errorf("Close after the failure: %v, want the same error", err2)
 			}
 		})
@@ -674,7 +665,7 @@ func TestParquetReportsWriteErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			enc := newParquetEncoderLimits(failingWriter{}, schemas.AllCategories, tc.limits)
+			enc := newParquetEncoderLimits(formattest.FailingWriter{}, schemas.AllCategories, tc.limits)
 			var err error
 			for i := 0; i < len(recs) && err == nil; i++ {
 				err = enc.Encode(&recs[i])
@@ -682,10 +673,10 @@ func TestParquetReportsWriteErrors(t *testing.T) {
 			if err == nil {
 				err = enc.Close()
 			}
-			if !errors.Is(err, errDiskFull) {
-				t.Errorf("error = %v, want one wrapping %v", err, errDiskFull)
+			if !errors.Is(err, formattest.ErrDiskFull) {
+				t.Errorf("error = %v, want one wrapping %v", err, formattest.ErrDiskFull)
 			}
-			if err2 := enc.Close(); !errors.Is(err2, errDiskFull) {
+			if err2 := enc.Close(); !errors.Is(err2, formattest.ErrDiskFull) {
 				t.Errorf("Close after a failure = %v, want the same error again", err2)
 			}
 		})
@@ -694,9 +685,9 @@ func TestParquetReportsWriteErrors(t *testing.T) {
 
 func TestParquetEncoderIsDoneAfterClose(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	var buf bytes.Buffer
-	enc := Parquet.New(&buf, Options{Granted: schemas.AllCategories})
+	enc := Format.New(&buf, format.Options{Granted: schemas.AllCategories})
 	if err := enc.Encode(&recs[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -715,9 +706,9 @@ func TestParquetEncoderIsDoneAfterClose(t *testing.T) {
 
 func TestParquetFormatIsDescribed(t *testing.T) {
 	t.Parallel()
-	if Parquet.Name != "parquet" || Parquet.File != "transactions.parquet" || Parquet.MediaType != "application/vnd.apache.parquet" ||
-		Parquet.Version != 1 || Parquet.Order != OldestFirst {
-		t.Errorf("Parquet = %+v", Parquet)
+	if Format.Name != "parquet" || Format.File != "transactions.parquet" || Format.MediaType != "application/vnd.apache.parquet" ||
+		Format.Version != 1 || Format.Order != format.OldestFirst {
+		t.Errorf("Format = %+v", Format)
 	}
 	types := []string{"string", "number", "datetime"}
 	for _, c := range parquetColumns {
@@ -725,7 +716,7 @@ func TestParquetFormatIsDescribed(t *testing.T) {
 			t.Errorf("column %s (category %s): field %+v has a wrong category, type or no description", c.field.Name, c.category, c.field)
 		}
 	}
-	if s := Parquet.Schema(schemas.AllCategories); !slices.Equal(s.PrimaryKey, []string{"transaction_id"}) {
+	if s := Format.Schema(schemas.AllCategories); !slices.Equal(s.PrimaryKey, []string{"transaction_id"}) {
 		t.Errorf("primary key %v, want transaction_id", s.PrimaryKey)
 	}
 }

@@ -1,20 +1,24 @@
-package release
+// Package formattest holds what the tests of every release format share:
+// the hand-built fixture records the golden files are made of, the varied
+// records of the streaming and memory tests, and small writers and helpers.
+// It is imported by tests only; it holds no format and checks nothing itself.
+package formattest
 
 import (
+	"bytes"
+	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
 )
 
-// testedFormats are the formats whose encoders the shared tests (golden
-// files, write errors, allocations, schemas) run the fixtures through.
-var testedFormats = []Format{MidataCSV, NDJSON, CSV, JSON}
-
-// fixtures returns the hand-built records the golden files are made of, in
+// Fixtures returns the hand-built records the golden files are made of, in
 // no particular order. Each one is there for a reason, written beside it.
-func fixtures(t testing.TB) []schemas.Transaction {
+func Fixtures(t testing.TB) []schemas.Transaction {
 	t.Helper()
 	dec := func(s string) schemas.Decimal {
 		d, err := schemas.ParseDecimal(s)
@@ -85,20 +89,86 @@ func fixtures(t testing.TB) []schemas.Transaction {
 	return recs
 }
 
-// inOrder returns recs sorted in the order o promises.
-func inOrder(recs []schemas.Transaction, o Order) []schemas.Transaction {
+// InOrder returns recs sorted in the order o promises.
+func InOrder(recs []schemas.Transaction, o format.Order) []schemas.Transaction {
 	out := slices.Clone(recs)
 	slices.SortFunc(out, func(a, b schemas.Transaction) int {
 		switch {
-		case Less(&a, &b):
+		case format.Less(&a, &b):
 			return -1
-		case Less(&b, &a):
+		case format.Less(&b, &a):
 			return 1
 		}
 		return 0
 	})
-	if o == NewestFirst {
+	if o == format.NewestFirst {
 		slices.Reverse(out)
 	}
 	return out
 }
+
+// EncodeAll runs recs through a fresh encoder of f and returns the bytes.
+func EncodeAll(t testing.TB, f format.Format, granted schemas.Category, recs []schemas.Transaction) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := f.New(&buf, format.Options{Granted: granted})
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			t.Fatalf("encode %s record %d: %v", f.Name, i, err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatalf("close %s encoder: %v", f.Name, err)
+	}
+	return buf.Bytes()
+}
+
+// VariedRecord makes row i from the fixture tr: its own id, a booking time
+// i seconds and some microseconds after start, and an amount varied in
+// its last digits.
+func VariedRecord(tr *schemas.Transaction, i int, start time.Time) schemas.Transaction {
+	r := *tr
+	r.TransactionID = "T" + strconv.Itoa(100_000_000+i)
+	r.BookedAt = start.Add(time.Duration(i)*time.Second + time.Duration(i%997)*time.Microsecond)
+	r.Amount = schemas.Decimal{Units: tr.Amount.Units*7 + int64(i%1000)*sign(tr.Amount.Units), Scale: tr.Amount.Scale}
+	r.Offset = int64(i)
+	return r
+}
+
+func sign(u int64) int64 {
+	if u < 0 {
+		return -1
+	}
+	return 1
+}
+
+// MustDecimal parses s as a decimal, failing the test if it cannot.
+func MustDecimal(t testing.TB, s string) schemas.Decimal {
+	t.Helper()
+	d, err := schemas.ParseDecimal(s)
+	if err != nil {
+		t.Fatalf("ParseDecimal(%q): %v", s, err)
+	}
+	return d
+}
+
+// CountingWriter counts the bytes written to it in N.
+type CountingWriter struct{ N int }
+
+// Write counts p and never fails.
+func (w *CountingWriter) Write(p []byte) (int, error) { w.N += len(p); return len(p), nil }
+
+// FailingWriter fails every write with ErrDiskFull.
+type FailingWriter struct{}
+
+// ErrDiskFull is the error of every FailingWriter write.
+var ErrDiskFull = errors.New("disk full")
+
+// Write fails with ErrDiskFull.
+func (FailingWriter) Write([]byte) (int, error) { return 0, ErrDiskFull }
+
+// Discard is io.Discard without the ReaderFrom fast path, like a real sink.
+type Discard struct{}
+
+// Write drops p and never fails.
+func (Discard) Write(p []byte) (int, error) { return len(p), nil }

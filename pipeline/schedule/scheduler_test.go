@@ -65,8 +65,8 @@ func TestTwoRunnersOnTwoClocksFireTheSameIDs(t *testing.T) {
 	end := utc(t, "2026-04-03T00:00:00Z")
 	// Two instances started at different times, looking at the clock at
 	// different moments (MaxWait differs), over the spring change.
-	a := start(t, utc(t, "2026-03-26T00:00:00Z"), src, func(c *RunnerConfig) { c.MaxWait = 7 * time.Minute })
-	b := start(t, utc(t, "2026-03-27T05:17:03.25Z"), src, func(c *RunnerConfig) { c.MaxWait = time.Hour })
+	a := start(t, utc(t, "2026-03-26T00:00:00Z"), src, func(c *Config) { c.MaxWait = 7 * time.Minute })
+	b := start(t, utc(t, "2026-03-27T05:17:03.25Z"), src, func(c *Config) { c.MaxWait = time.Hour })
 	a.advanceTo(end)
 	b.advanceTo(end)
 	fa, fb := firings(a.take()), firings(b.take())
@@ -115,7 +115,7 @@ func TestRunnerPauseStopsFiringAndResumeDoesNotCatchUp(t *testing.T) {
 	s.Paused = true
 	src.put(s)
 	h.changed()
-	h.advanceTo(utc(t, "2026-01-01T14:15:00Z")) // the Runner last looked at 13:30
+	h.advanceTo(utc(t, "2026-01-01T14:15:00Z")) // the Scheduler last looked at 13:30
 	if got := h.takeIDs(); len(got) != 0 {
 		t.Fatalf("while paused: fired %q", got)
 	}
@@ -185,7 +185,7 @@ func TestRunnerSkipsInvalidSchedulesAndFiresTheOthers(t *testing.T) {
 func TestRunnerRetriesAFailedFiringWithBackoff(t *testing.T) {
 	t.Parallel()
 	src := List{sched("flaky", "0 * * * *"), sched("steady", "0,1 11 * * *")}
-	h := start(t, utc(t, "2026-01-01T10:30:00Z"), src, func(c *RunnerConfig) {
+	h := start(t, utc(t, "2026-01-01T10:30:00Z"), src, func(c *Config) {
 		c.RetryDelay, c.MaxRetryDelay = 10*time.Second, 25*time.Second
 	})
 	attempts := 0
@@ -221,7 +221,7 @@ func TestRunnerRetriesAFailedFiringWithBackoff(t *testing.T) {
 
 func TestRunnerRetriesHoldBackTheLaterFiringsOfTheirSchedule(t *testing.T) {
 	t.Parallel()
-	h := start(t, utc(t, "2026-01-01T10:59:00Z"), List{sched("m", "* * * * *")}, func(c *RunnerConfig) {
+	h := start(t, utc(t, "2026-01-01T10:59:00Z"), List{sched("m", "* * * * *")}, func(c *Config) {
 		c.RetryDelay, c.MaxRetryDelay = 90*time.Second, 90*time.Second
 	})
 	h.setFail(func(Firing) error { return errors.New("down") })
@@ -239,7 +239,7 @@ func TestRunnerRetriesHoldBackTheLaterFiringsOfTheirSchedule(t *testing.T) {
 
 func TestRunnerRetryDoesNotRefireWhatWentThrough(t *testing.T) {
 	t.Parallel()
-	h := start(t, utc(t, "2026-01-01T10:00:30Z"), List{sched("m", "* * * * *")}, func(c *RunnerConfig) {
+	h := start(t, utc(t, "2026-01-01T10:00:30Z"), List{sched("m", "* * * * *")}, func(c *Config) {
 		c.RetryDelay = 30 * time.Second
 	})
 	h.setFail(func(f Firing) error {
@@ -273,13 +273,13 @@ func TestRunnerAfterAStallFiresTheLatestMaxDue(t *testing.T) {
 
 func TestRunnerDoesNotFireAgainWhenTheClockGoesBack(t *testing.T) {
 	t.Parallel()
-	h := start(t, utc(t, "2026-01-01T10:30:00Z"), List{sched("hourly", "0 * * * *")}, func(c *RunnerConfig) { c.MaxWait = time.Minute })
+	h := start(t, utc(t, "2026-01-01T10:30:00Z"), List{sched("hourly", "0 * * * *")}, func(c *Config) { c.MaxWait = time.Minute })
 	h.advanceTo(utc(t, "2026-01-01T11:30:00Z"))
 	if got := h.takeIDs(); len(got) != 1 {
 		t.Fatalf("fired %q", got)
 	}
 	h.clock.set(utc(t, "2026-01-01T10:45:00Z")) // the wall clock is set back,
-	h.clock.expire()                            // and the Runner's minute passes
+	h.clock.expire()                            // and the Scheduler's minute passes
 	h.awaitWait()
 	h.advanceTo(utc(t, "2026-01-01T11:59:00Z"))
 	if got := h.takeIDs(); len(got) != 0 {
@@ -301,7 +301,7 @@ func TestRunnerStopsWhenCtxEnds(t *testing.T) {
 			t.Parallel()
 			clock := newFakeClock(utc(t, "2026-01-01T10:59:00Z"))
 			firing := make(chan struct{}, 1)
-			r, err := NewRunner(RunnerConfig{
+			r, err := NewScheduler(Config{
 				Source: List{sched("hourly", "0 * * * *")}, Clock: clock,
 				Fire: func(ctx context.Context, f Firing) error {
 					firing <- struct{}{}
@@ -342,29 +342,29 @@ func TestNewRunnerChecksItsConfig(t *testing.T) {
 	fire := func(context.Context, Firing) error { return nil }
 	tests := []struct {
 		name string
-		cfg  RunnerConfig
+		cfg  Config
 		want string
 	}{
-		{"a config without a source is refused", RunnerConfig{Fire: fire}, "Source is nil"},
-		{"a config without Fire is refused", RunnerConfig{Source: List{}}, "Fire is nil"},
-		{"a negative wait is refused", RunnerConfig{Source: List{}, Fire: fire, MaxWait: -time.Second}, "MaxWait -1s"},
-		{"a config with a source and Fire is enough", RunnerConfig{Source: List{}, Fire: fire}, ""},
+		{"a config without a source is refused", Config{Fire: fire}, "Source is nil"},
+		{"a config without Fire is refused", Config{Source: List{}}, "Fire is nil"},
+		{"a negative wait is refused", Config{Source: List{}, Fire: fire, MaxWait: -time.Second}, "MaxWait -1s"},
+		{"a config with a source and Fire is enough", Config{Source: List{}, Fire: fire}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r, err := NewRunner(tt.cfg)
+			r, err := NewScheduler(tt.cfg)
 			if tt.want == "" {
 				if err != nil {
-					t.Fatalf("NewRunner: %v", err)
+					t.Fatalf("NewScheduler: %v", err)
 				}
 				if r.cfg.MaxWait != time.Minute || r.cfg.Clock != (SystemClock{}) {
-					t.Errorf("NewRunner = %+v, %v; want the defaults", r, err)
+					t.Errorf("NewScheduler = %+v, %v; want the defaults", r, err)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("NewRunner: %v, want %q", err, tt.want)
+				t.Errorf("NewScheduler: %v, want %q", err, tt.want)
 			}
 		})
 	}

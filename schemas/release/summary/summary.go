@@ -1,4 +1,14 @@
-package release
+// Package summary owns the html summary release format: a one-page,
+// self-contained HTML summary of a customer's release (money in and out,
+// by month and by merchant category group, as inline SVG charts and
+// tables), its Format and its encoder, which aggregates in bounded memory
+// and writes the page at Close.
+//
+// It does not list formats, filter records or decide who may receive the
+// page (it is for recipient self only; the pipeline checks): schemas/release
+// lists the formats, and the contract it implements is
+// schemas/release/format.
+package summary
 
 import (
 	"bufio"
@@ -9,17 +19,18 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
 )
 
-// Summary is the html summary (version 1): one self-contained HTML page for
+// Format is the html summary (version 1): one self-contained HTML page for
 // the customer with the period, money in and out, the same by month and
 // spending by merchant category group, as inline SVG bar charts each
 // followed by a table of the same numbers. It has no scripts, no styles or
 // fonts but its own inline <style>, and no reference to anything outside
 // the file. It is not a table, so it has no Table Schema.
 //
-// NewSummary writes it: the summary needs the period and the customer from
-// Options, not just the grant. It is made only for recipient self.
+// New writes it: the summary needs the period and the customer from
+// format.Options, not just the grant. It is made only for recipient self.
 //
 // The page is made in one pass in memory independent of the number of
 // records: per currency it keeps totals, one pair of sums per month and one
@@ -56,16 +67,16 @@ import (
 //
 // Without the transactions category nothing at all is written, as in every
 // format. With it and no records, the page says there were no transactions.
-// Records must belong to Options.CustomerID (when set) and lie in the
+// Records must belong to format.Options.CustomerID (when set) and lie in the
 // period [From, To) (each end when set); Encode refuses any other, so a
 // filtering bug upstream cannot put someone else's money on the page.
-var Summary = Format{
+var Format = format.Format{
 	Name:      "html",
 	File:      "summary.html",
 	MediaType: "text/html",
 	Version:   1,
-	Order:     OldestFirst, // any order gives the same page; oldest first like the others
-	New:       NewSummary,
+	Order:     format.OldestFirst, // any order gives the same page; oldest first like the others
+	New:       New,
 	Schema:    nil, // a page, not a table
 }
 
@@ -97,7 +108,7 @@ type currencySummary struct {
 // summaryEncoder aggregates records and writes the page at Close.
 type summaryEncoder struct {
 	w      io.Writer
-	o      Options
+	o      format.Options
 	uk     *time.Location
 	err    error // sticky
 	closed bool
@@ -114,13 +125,17 @@ type summaryEncoder struct {
 	monthStart, monthEnd time.Time
 }
 
+// ukZone is the time zone of the page's months and dates: the zone the
+// midata CSV writes its dates in.
+const ukZone = "Europe/London"
+
 // errSumOverflow is returned when a sum leaves int64.
 var errSumOverflow = errors.New("sum overflows int64 minor units")
 
-// NewSummary returns an encoder of the html summary (see Summary) writing
+// New returns an encoder of the html summary (see Format) writing
 // to w for the release o describes. Records may come in any order; the
 // page is written at Close.
-func NewSummary(w io.Writer, o Options) Encoder {
+func New(w io.Writer, o format.Options) format.Encoder {
 	e := &summaryEncoder{w: w, o: o, currencies: make(map[string]*currencySummary)}
 	uk, err := time.LoadLocation(ukZone)
 	if err != nil {

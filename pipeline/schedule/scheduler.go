@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Clock tells the time and waits: the Runner's only source of time, so
+// Clock tells the time and waits: the Scheduler's only source of time, so
 // that tests drive it without sleeping.
 type Clock interface {
 	Now() time.Time
@@ -29,7 +29,7 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // After returns time.After(d).
 func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Source gives the Runner the schedules, e.g. the view of the schedules
+// Source gives the Scheduler the schedules, e.g. the view of the schedules
 // topic, or a List from the config file.
 type Source interface {
 	// Schedules returns a snapshot of the schedules, which the caller
@@ -37,7 +37,7 @@ type Source interface {
 	Schedules() []Schedule
 	// Changed returns a channel that receives a value, or is closed, when
 	// the schedules change after the call; nil if they never change. The
-	// Runner calls it before Schedules on each turn, so either style loses
+	// Scheduler calls it before Schedules on each turn, so either style loses
 	// no change; a closed channel must not be returned again.
 	Changed() <-chan struct{}
 }
@@ -53,8 +53,8 @@ func (l List) Schedules() []Schedule { return l }
 // Changed returns nil: l never changes.
 func (List) Changed() <-chan struct{} { return nil }
 
-// RunnerConfig configures a Runner.
-type RunnerConfig struct {
+// Config configures a Scheduler.
+type Config struct {
 	// Source gives the schedules. Required.
 	Source Source
 	// Fire queues one firing, honouring ctx, and returns once it is
@@ -66,7 +66,7 @@ type RunnerConfig struct {
 	// Logger receives warnings (invalid schedules, dropped fire times,
 	// failed firings) and a debug line per firing. Default: discard.
 	Logger *slog.Logger
-	// MaxWait is the longest the Runner waits without looking at the
+	// MaxWait is the longest the Scheduler waits without looking at the
 	// clock again, so that it notices the wall clock being set. Default 1m.
 	MaxWait time.Duration
 	// RetryDelay is the wait before a failed firing is tried again; it
@@ -76,7 +76,7 @@ type RunnerConfig struct {
 }
 
 // Validate checks the config, defaults applied.
-func (c RunnerConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.Source == nil {
 		errs = append(errs, errors.New("Source is nil: give the schedules"))
@@ -88,12 +88,12 @@ func (c RunnerConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("MaxWait %s, RetryDelay %s, MaxRetryDelay %s: want 0 (default) or more", c.MaxWait, c.RetryDelay, c.MaxRetryDelay))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("schedule runner config: %w", err)
+		return fmt.Errorf("scheduler config: %w", err)
 	}
 	return nil
 }
 
-func (c RunnerConfig) withDefaults() RunnerConfig {
+func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = SystemClock{}
 	}
@@ -112,29 +112,29 @@ func (c RunnerConfig) withDefaults() RunnerConfig {
 	return c
 }
 
-// Runner fires the schedules of a Source when they are due. Run it on
+// Scheduler fires the schedules of a Source when they are due. Run it on
 // every instance that schedules: the firings' ids are the same everywhere.
 //
 // What it fires: for each schedule not paused, every fire time after the
-// later of the moment the Runner first saw it and the moment it was last
+// later of the moment the Scheduler first saw it and the moment it was last
 // resumed. The fire times before (while the process was down, or while
 // paused) are not caught up: a restart starts from now. A stall in
 // between (a suspended machine) fires the missed times, at most MaxDue of
 // them per schedule (the latest).
 //
-// When Fire fails, the Runner logs it and tries that firing again, with
+// When Fire fails, the Scheduler logs it and tries that firing again, with
 // the later ones of its schedule, after RetryDelay, doubling up to
 // MaxRetryDelay, until it succeeds or the schedule is paused or deleted;
 // other schedules go on firing meanwhile.
-type Runner struct {
-	cfg RunnerConfig
+type Scheduler struct {
+	cfg Config
 
 	// The state of Run, kept between turns; only Run's goroutine touches it.
 	state  map[string]*progress // per valid schedule in the source
 	warned map[warning]string   // the problem logged last, so it is logged once
 }
 
-// progress is how far the Runner has fired one schedule.
+// progress is how far the Scheduler has fired one schedule.
 type progress struct {
 	last     time.Time // every fire time up to here is fired
 	paused   bool      // as of the last turn
@@ -145,17 +145,17 @@ type progress struct {
 // warning names a kind of problem of one schedule.
 type warning struct{ id, kind string }
 
-// NewRunner returns a Runner for cfg, or the error of cfg.Validate.
-func NewRunner(cfg RunnerConfig) (*Runner, error) {
+// NewScheduler returns a Scheduler for cfg, or the error of cfg.Validate.
+func NewScheduler(cfg Config) (*Scheduler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg.withDefaults()}, nil
+	return &Scheduler{cfg: cfg.withDefaults()}, nil
 }
 
 // Run fires the schedules as they fall due until ctx is done, then returns
 // nil. It blocks; call it once, from the goroutine that owns it.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Scheduler) Run(ctx context.Context) error {
 	r.state = make(map[string]*progress)
 	r.warned = make(map[warning]string)
 	for {
@@ -181,7 +181,7 @@ type active struct {
 }
 
 // turn fires what is due at now and returns how long to wait for the next.
-func (r *Runner) turn(ctx context.Context, now time.Time, schedules []Schedule) time.Duration {
+func (r *Scheduler) turn(ctx context.Context, now time.Time, schedules []Schedule) time.Duration {
 	actives := r.actives(ctx, now, schedules)
 
 	var due []Firing
@@ -239,9 +239,9 @@ func (r *Runner) turn(ctx context.Context, now time.Time, schedules []Schedule) 
 }
 
 // actives returns the valid, unpaused schedules, sorted by id, and brings
-// the Runner's state up to date: a schedule new, paused or just resumed
+// the Scheduler's state up to date: a schedule new, paused or just resumed
 // starts from now, a deleted or invalid one is forgotten.
-func (r *Runner) actives(ctx context.Context, now time.Time, schedules []Schedule) []active {
+func (r *Scheduler) actives(ctx context.Context, now time.Time, schedules []Schedule) []active {
 	sorted := slices.Clone(schedules)
 	slices.SortStableFunc(sorted, func(a, b Schedule) int { return cmp.Compare(a.ID, b.ID) })
 	seen := make(map[string]bool, len(sorted))
@@ -286,7 +286,7 @@ func (r *Runner) actives(ctx context.Context, now time.Time, schedules []Schedul
 }
 
 // warnOnce logs a problem of a schedule unless it is the one logged last.
-func (r *Runner) warnOnce(ctx context.Context, w warning, problem string, args ...any) {
+func (r *Scheduler) warnOnce(ctx context.Context, w warning, problem string, args ...any) {
 	text := fmt.Sprint(problem, args)
 	if r.warned[w] == text {
 		return
@@ -296,7 +296,7 @@ func (r *Runner) warnOnce(ctx context.Context, w warning, problem string, args .
 }
 
 // backoff returns the wait after the n-th failure in a row (n ≥ 1).
-func (r *Runner) backoff(n int) time.Duration {
+func (r *Scheduler) backoff(n int) time.Duration {
 	d := r.cfg.RetryDelay
 	for i := 1; i < n && d < r.cfg.MaxRetryDelay; i++ {
 		d *= 2

@@ -1,4 +1,4 @@
-package release
+package summary
 
 import (
 	"math/bits"

@@ -1,9 +1,10 @@
-package release
+package summary
 
 import (
 	"bytes"
 	"cmp"
 	"errors"
+	"flag"
 	"io"
 	"math"
 	"math/big"
@@ -20,13 +21,17 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/summary.*.golden from the encoder's output")
 
 // summaryOptions is the release the fixtures' summary is made for: the
 // customer's own, 1 January to 31 July 2026 in UK dates (To is UK midnight
 // of 1 August, 23:00 UTC in summer time).
-func summaryOptions(granted schemas.Category) Options {
-	return Options{
+func summaryOptions(granted schemas.Category) format.Options {
+	return format.Options{
 		Granted:    granted,
 		CustomerID: "C000123",
 		Recipient:  schemas.RecipientSelf,
@@ -36,10 +41,10 @@ func summaryOptions(granted schemas.Category) Options {
 }
 
 // encodeSummary runs recs through a fresh summary encoder and returns the page.
-func encodeSummary(t testing.TB, o Options, recs []schemas.Transaction) []byte {
+func encodeSummary(t testing.TB, o format.Options, recs []schemas.Transaction) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	enc := NewSummary(&buf, o)
+	enc := New(&buf, o)
 	for i := range recs {
 		if err := enc.Encode(&recs[i]); err != nil {
 			t.Fatalf("encode summary record %d: %v", i, err)
@@ -63,7 +68,7 @@ func TestSummaryGoldenFilesMatchTheEncoder(t *testing.T) {
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			recs := inOrder(fixtures(t), Summary.Order)
+			recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)
 			if g.name == "empty" {
 				recs = nil
 			}
@@ -305,10 +310,10 @@ func TestSummaryTotalsEqualTheRecords(t *testing.T) {
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			recs := fixtures(t)
+			recs := formattest.Fixtures(t)
 			merchant := g.granted.Has(schemas.Merchant)
 			want := wantSummary(t, recs, merchant)
-			p := readPage(t, encodeSummary(t, summaryOptions(g.granted), inOrder(recs, OldestFirst)))
+			p := readPage(t, encodeSummary(t, summaryOptions(g.granted), formattest.InOrder(recs, format.OldestFirst)))
 			if p.transactions != int64(len(recs)) {
 				t.Errorf("transactions = %d, want %d", p.transactions, len(recs))
 			}
@@ -376,7 +381,7 @@ func TestSummaryFixturesShowTheExpectedNumbers(t *testing.T) {
 	t.Parallel()
 	// Hand-checked against fixtures_test.go, so a bug shared by the encoder
 	// and wantSummary cannot hide.
-	p := readPage(t, encodeSummary(t, summaryOptions(schemas.AllCategories), fixtures(t)))
+	p := readPage(t, encodeSummary(t, summaryOptions(schemas.AllCategories), formattest.Fixtures(t)))
 	for _, c := range []struct {
 		cur, class string
 		want       int64
@@ -418,9 +423,9 @@ func TestSummaryMonthsAreUKMonthsOfThePeriod(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return schemas.Transaction{TransactionID: id, CustomerID: "C1", BookedAt: tm.UTC(), Amount: mustDec(t, amount), Currency: "GBP"}
+		return schemas.Transaction{TransactionID: id, CustomerID: "C1", BookedAt: tm.UTC(), Amount: formattest.MustDecimal(t, amount), Currency: "GBP"}
 	}
-	o := Options{Granted: schemas.Transactions, CustomerID: "C1",
+	o := format.Options{Granted: schemas.Transactions, CustomerID: "C1",
 		From: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 30, 23, 0, 0, 0, time.UTC)}
 	recs := []schemas.Transaction{
 		rec("a", "2026-03-31T22:59:59Z", "-1.00"), // 23:59:59 BST: still March
@@ -555,7 +560,7 @@ func TestMerchantCategoryCodesFallInTheirGroups(t *testing.T) {
 
 func TestSummaryWithoutMerchantSaysSoAndShowsNoCategory(t *testing.T) {
 	t.Parallel()
-	page := string(encodeSummary(t, summaryOptions(schemas.Transactions|schemas.Balances), fixtures(t)))
+	page := string(encodeSummary(t, summaryOptions(schemas.Transactions|schemas.Balances), formattest.Fixtures(t)))
 	if !strings.Contains(page, "Merchant data was not shared") {
 		t.Error("page does not say merchant data was not shared")
 	}
@@ -582,7 +587,7 @@ func TestSummaryOfNoRecordsSaysThereWereNoTransactions(t *testing.T) {
 func TestSummaryWritesNothingWithoutTheTransactionsCategory(t *testing.T) {
 	t.Parallel()
 	for _, g := range []schemas.Category{0, schemas.Balances | schemas.Merchant} {
-		if got := encodeSummary(t, summaryOptions(g), fixtures(t)); len(got) != 0 {
+		if got := encodeSummary(t, summaryOptions(g), formattest.Fixtures(t)); len(got) != 0 {
 			t.Errorf("categories %q wrote %d bytes, want none", g, len(got))
 		}
 	}
@@ -590,9 +595,9 @@ func TestSummaryWritesNothingWithoutTheTransactionsCategory(t *testing.T) {
 
 func TestSummaryIsTheSameWhateverTheRecordOrder(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
-	want := encodeSummary(t, summaryOptions(schemas.AllCategories), inOrder(recs, OldestFirst))
-	if again := encodeSummary(t, summaryOptions(schemas.AllCategories), inOrder(recs, OldestFirst)); !bytes.Equal(again, want) {
+	recs := formattest.Fixtures(t)
+	want := encodeSummary(t, summaryOptions(schemas.AllCategories), formattest.InOrder(recs, format.OldestFirst))
+	if again := encodeSummary(t, summaryOptions(schemas.AllCategories), formattest.InOrder(recs, format.OldestFirst)); !bytes.Equal(again, want) {
 		t.Fatal("the same records gave different bytes")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -606,12 +611,12 @@ func TestSummaryIsTheSameWhateverTheRecordOrder(t *testing.T) {
 
 func TestSummaryRaisesTheScaleRatherThanRound(t *testing.T) {
 	t.Parallel()
-	o := Options{Granted: schemas.Transactions}
+	o := format.Options{Granted: schemas.Transactions}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	recs := []schemas.Transaction{
-		{TransactionID: "a", BookedAt: at, Amount: mustDec(t, "10.50"), Currency: "GBP"},
-		{TransactionID: "b", BookedAt: at, Amount: mustDec(t, "0.005"), Currency: "GBP"}, // more places than GBP has
-		{TransactionID: "c", BookedAt: at, Amount: mustDec(t, "-1.5"), Currency: "GBP"},
+		{TransactionID: "a", BookedAt: at, Amount: formattest.MustDecimal(t, "10.50"), Currency: "GBP"},
+		{TransactionID: "b", BookedAt: at, Amount: formattest.MustDecimal(t, "0.005"), Currency: "GBP"}, // more places than GBP has
+		{TransactionID: "c", BookedAt: at, Amount: formattest.MustDecimal(t, "-1.5"), Currency: "GBP"},
 	}
 	p := readPage(t, encodeSummary(t, o, recs))
 	if p.scale["GBP"] != 3 {
@@ -628,9 +633,9 @@ func TestSummaryRaisesTheScaleRatherThanRound(t *testing.T) {
 func TestSummaryRefusesWhatItMustNotShow(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	good := schemas.Transaction{TransactionID: "ok", CustomerID: "C000123", BookedAt: at, Amount: mustDec(t, "1.00"), Currency: "GBP"}
+	good := schemas.Transaction{TransactionID: "ok", CustomerID: "C000123", BookedAt: at, Amount: formattest.MustDecimal(t, "1.00"), Currency: "GBP"}
 	huge := good
-	huge.Amount, huge.Currency = mustDec(t, "999999999999999999"), "JPY"
+	huge.Amount, huge.Currency = formattest.MustDecimal(t, "999999999999999999"), "JPY"
 	for _, c := range []struct {
 		name string
 		recs []schemas.Transaction
@@ -646,7 +651,7 @@ func TestSummaryRefusesWhatItMustNotShow(t *testing.T) {
 		{"sums past int64", slices.Repeat([]schemas.Transaction{huge}, 10), "overflows"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			enc := NewSummary(io.Discard, summaryOptions(schemas.AllCategories))
+			enc := New(io.Discard, summaryOptions(schemas.AllCategories))
 			var err error
 			for i := 0; i < len(c.recs) && err == nil; i++ {
 				err = enc.Encode(&c.recs[i])
@@ -660,7 +665,7 @@ func TestSummaryRefusesWhatItMustNotShow(t *testing.T) {
 		})
 	}
 	if !errors.Is(func() error {
-		enc := NewSummary(io.Discard, Options{Granted: schemas.Transactions})
+		enc := New(io.Discard, format.Options{Granted: schemas.Transactions})
 		var err error
 		for i := 0; i < 10 && err == nil; i++ {
 			err = enc.Encode(&huge)
@@ -673,26 +678,26 @@ func TestSummaryRefusesWhatItMustNotShow(t *testing.T) {
 
 func TestSummaryReportsWriteErrors(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
-	enc := NewSummary(failingWriter{}, summaryOptions(schemas.AllCategories))
+	recs := formattest.Fixtures(t)
+	enc := New(formattest.FailingWriter{}, summaryOptions(schemas.AllCategories))
 	for i := range recs {
 		if err := enc.Encode(&recs[i]); err != nil {
 			t.Fatal(err) // nothing is written before Close
 		}
 	}
-	if err := enc.Close(); !errors.Is(err, errDiskFull) {
-		t.Errorf("Close = %v, want an error wrapping %v", err, errDiskFull)
+	if err := enc.Close(); !errors.Is(err, formattest.ErrDiskFull) {
+		t.Errorf("Close = %v, want an error wrapping %v", err, formattest.ErrDiskFull)
 	}
-	if err := enc.Close(); !errors.Is(err, errDiskFull) {
+	if err := enc.Close(); !errors.Is(err, formattest.ErrDiskFull) {
 		t.Errorf("second Close = %v, want the same error again", err)
 	}
 }
 
 func TestSummaryClosedTwiceWritesOnePage(t *testing.T) {
 	t.Parallel()
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	var buf bytes.Buffer
-	enc := NewSummary(&buf, summaryOptions(schemas.AllCategories))
+	enc := New(&buf, summaryOptions(schemas.AllCategories))
 	if err := enc.Encode(&recs[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -713,9 +718,9 @@ func TestSummaryEncodingARowDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	o := summaryOptions(schemas.AllCategories)
-	enc := NewSummary(discard{}, o)
+	enc := New(formattest.Discard{}, o)
 	for i := range recs { // first sight of each currency and month allocates
 		if err := enc.Encode(&recs[i]); err != nil {
 			t.Fatal(err)
@@ -736,7 +741,7 @@ func TestSummaryEncodingARowDoesNotAllocate(t *testing.T) {
 func TestSummaryHasNoExternalReferences(t *testing.T) {
 	t.Parallel()
 	for _, granted := range []schemas.Category{schemas.Transactions, schemas.AllCategories} {
-		page := strings.ToLower(string(encodeSummary(t, summaryOptions(granted), fixtures(t))))
+		page := strings.ToLower(string(encodeSummary(t, summaryOptions(granted), formattest.Fixtures(t))))
 		// The fixtures hold a description with an http:// link: the page
 		// shows no description, so it must not appear either.
 		for _, banned := range []string{"http:", "https:", "//", "<script", "src=", "href=", "url(", "@import", "<link", "<iframe", "<object", "<embed", "<img", " on"} {
@@ -824,7 +829,7 @@ func TestSummaryIsWellFormedAccessibleHTML(t *testing.T) {
 	for _, granted := range []schemas.Category{schemas.Transactions, schemas.AllCategories} {
 		t.Run(granted.String(), func(t *testing.T) {
 			t.Parallel()
-			page := encodeSummary(t, summaryOptions(granted), fixtures(t))
+			page := encodeSummary(t, summaryOptions(granted), formattest.Fixtures(t))
 			checkWellFormed(t, page)
 			for _, want := range []string{
 				"<!doctype html>\n<html lang=\"en-GB\">",
@@ -915,9 +920,9 @@ func hasTable(n *html.Node) bool {
 
 func TestSummaryEscapesText(t *testing.T) {
 	t.Parallel()
-	o := Options{Granted: schemas.Transactions, CustomerID: `<b>&"x'`}
+	o := format.Options{Granted: schemas.Transactions, CustomerID: `<b>&"x'`}
 	rec := schemas.Transaction{TransactionID: "a", CustomerID: o.CustomerID, BookedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
-		Amount: mustDec(t, "1"), Currency: "<X>"}
+		Amount: formattest.MustDecimal(t, "1"), Currency: "<X>"}
 	page := encodeSummary(t, o, []schemas.Transaction{rec})
 	checkWellFormed(t, page)
 	for _, raw := range []string{"<b>", "<X>"} {

@@ -1,4 +1,4 @@
-package pipeline
+package serve
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 )
 
 // TaskQueue is where a bulk request's tasks go and how their ends are
@@ -19,14 +21,16 @@ type TaskQueue interface {
 // Executor makes the releases of the requests the workers take: it is the
 // jobs.Executor of `midata serve`.
 type Executor struct {
-	Runner *Runner
+	Runner *pipeline.Runner
 	Tasks  TaskQueue // required for bulk requests
 }
 
 var _ jobs.Executor = (*Executor)(nil)
 
-// Execute makes the releases of req. Errors of an invalid request are final;
-// others (brokers, store) are marked transient so the worker retries them.
+// Execute makes the releases of req. Errors of an invalid request
+// (pipeline.ErrInvalidRequest) and failed tasks of a bulk request
+// (jobs.Permanent) are final; others (brokers, store) are marked transient
+// so the worker retries them.
 func (e *Executor) Execute(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
 	var (
 		out []jobs.Release
@@ -40,9 +44,9 @@ func (e *Executor) Execute(ctx context.Context, req jobs.Request, report func(jo
 	case jobs.KindTask:
 		out, err = e.task(ctx, req, report)
 	default:
-		return nil, fmt.Errorf("%w: unknown request kind %q", ErrInvalidRequest, req.Kind)
+		return nil, fmt.Errorf("%w: unknown request kind %q", pipeline.ErrInvalidRequest, req.Kind)
 	}
-	if err != nil && !errors.Is(err, ErrInvalidRequest) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, pipeline.ErrInvalidRequest) && !jobs.IsPermanent(err) && ctx.Err() == nil {
 		err = errors.Join(err, jobs.ErrTransient)
 	}
 	return out, err
@@ -50,11 +54,11 @@ func (e *Executor) Execute(ctx context.Context, req jobs.Request, report func(jo
 
 func (e *Executor) release(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
 	if req.Scope.All || len(req.Scope.Customers) == 0 {
-		return nil, fmt.Errorf("%w: a release request names its customers (for everyone with consent, ask for a bulk release)", ErrInvalidRequest)
+		return nil, fmt.Errorf("%w: a release request names its customers (for everyone with consent, ask for a bulk release)", pipeline.ErrInvalidRequest)
 	}
 	var out []jobs.Release
 	for i, c := range req.Scope.Customers {
-		res, err := e.Runner.Run(ctx, Request{ID: req.ID, CustomerID: c, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats})
+		res, err := e.Runner.Release(ctx, pipeline.Request{ID: req.ID, CustomerID: schemas.CustomerID(c), Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats})
 		if err != nil {
 			return out, fmt.Errorf("release of %s: %w", c, err)
 		}
@@ -68,10 +72,10 @@ func (e *Executor) release(ctx context.Context, req jobs.Request, report func(jo
 // all), and waits for them: the tasks spread over the workers.
 func (e *Executor) bulk(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
 	if e.Tasks == nil {
-		return nil, fmt.Errorf("%w: this worker cannot fan out bulk requests", ErrInvalidRequest)
+		return nil, fmt.Errorf("%w: this worker cannot fan out bulk requests", pipeline.ErrInvalidRequest)
 	}
-	b := Bulk{ID: req.ID, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
-	if _, err := (Request{CustomerID: "bulk", Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}).Validate(); err != nil {
+	b := pipeline.Bulk{ID: req.ID, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
+	if _, err := b.Validate(); err != nil {
 		return nil, err
 	}
 	snap, tasks, err := e.Runner.PlanBulk(ctx, b)
@@ -97,7 +101,7 @@ func (e *Executor) bulk(ctx context.Context, req jobs.Request, report func(jobs.
 			return out, fmt.Errorf("await task %s: %w", id, err)
 		}
 		switch run.Status {
-		case jobs.StatusSucceeded, jobs.StatusNoConsent:
+		case jobs.StatusSucceeded, jobs.StatusNoConsent: // run statuses: the task ended well
 		default:
 			failed = append(failed, fmt.Errorf("task %s %s: %s", id, run.Status, run.Error))
 		}
@@ -105,18 +109,18 @@ func (e *Executor) bulk(ctx context.Context, req jobs.Request, report func(jobs.
 		report(jobs.Progress{RecordsToScan: snap.Records(), CustomersDone: int64(len(out))})
 	}
 	if err := errors.Join(failed...); err != nil {
-		return out, fmt.Errorf("%w: %w", ErrInvalidRequest, err) // the tasks were retried already
+		return out, jobs.Permanent(err) // the tasks were retried already
 	}
 	return out, nil
 }
 
 func (e *Executor) task(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
-	b := Bulk{ID: req.Parent, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
+	b := pipeline.Bulk{ID: req.Parent, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
 	snap, _, err := e.Runner.PlanBulk(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	results, err := e.Runner.RunTask(ctx, b, snap, req.Partition, func(p BulkProgress) {
+	results, err := e.Runner.RunTask(ctx, b, snap, req.Partition, func(p pipeline.BulkProgress) {
 		report(jobs.Progress{RecordsScanned: p.Scanned, RecordsToScan: p.ToScan, CustomersDone: p.CustomersDone, Customers: p.Customers})
 	})
 	out := make([]jobs.Release, 0, len(results))
@@ -128,13 +132,14 @@ func (e *Executor) task(ctx context.Context, req jobs.Request, report func(jobs.
 
 // taskID is the deterministic id of one task of a bulk request.
 func taskID(parent string, partition int) string {
-	if partition == AllPartitions {
+	if partition == pipeline.AllPartitions {
 		return parent + "/all"
 	}
 	return parent + "/p" + strconv.Itoa(partition)
 }
 
-func toRelease(customer string, res *Result) jobs.Release {
-	return jobs.Release{ReleaseID: res.ReleaseID, CustomerID: customer, Status: string(res.Status),
+// toRelease is the ledger's record of one release the runner made.
+func toRelease(customer string, res *pipeline.Result) jobs.Release {
+	return jobs.Release{ReleaseID: res.ReleaseID, CustomerID: customer, Status: res.Status,
 		Rows: res.Stats.Released, Manifest: res.Manifest, Reason: res.Reason}
 }

@@ -1,4 +1,4 @@
-package release
+package summary
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format/formattest"
 )
 
 // chromiumPath finds Debian's chromium: $MIDATA_TEST_CHROMIUM, then
@@ -162,7 +163,7 @@ func TestSummaryOpensInHeadlessChromium(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 	browser := startChromium(t, chromium)
 
-	recs := fixtures(t)
+	recs := formattest.Fixtures(t)
 	for _, c := range []struct {
 		name    string
 		granted schemas.Category
@@ -173,7 +174,7 @@ func TestSummaryOpensInHeadlessChromium(t *testing.T) {
 		{"no records", schemas.AllCategories, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			page := encodeSummary(t, summaryOptions(c.granted), inOrder(c.recs, Summary.Order))
+			page := encodeSummary(t, summaryOptions(c.granted), formattest.InOrder(c.recs, Format.Order))
 			dir := t.TempDir()
 			file := filepath.Join(dir, "summary.html")
 			if err := os.WriteFile(file, page, 0o644); err != nil {

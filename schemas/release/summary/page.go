@@ -1,4 +1,4 @@
-package release
+package summary
 
 import (
 	"bufio"
@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release/format"
 )
 
 // summaryPage is what the html summary shows, gathered at Close from the
 // sums: sorted, so writing it is deterministic.
 type summaryPage struct {
-	o        Options
+	o        format.Options
 	n        int64
 	merchant bool               // the merchant category is granted
 	period   string             // "1 February 2026 to 30 April 2026"
