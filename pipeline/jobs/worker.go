@@ -248,7 +248,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		intake:   ctx,
 		hard:     hard,
 		slots:    make(chan struct{}, cfg.Concurrency),
-		offsets:  newOffsetTracker(),
 		inflight: map[jobKey]*job{},
 	}
 	w.log.Info("worker started", "group", cfg.GroupID, "topic", cfg.RequestsTopic, "concurrency", cfg.Concurrency)
@@ -300,9 +299,6 @@ type session struct {
 	slots  chan struct{}   // a send takes a slot for a release or task request
 	wg     sync.WaitGroup  // the runs in flight
 
-	offsets  *offsetTracker
-	commitMu sync.Mutex // commits one at a time, so the offsets only grow
-
 	mu       sync.Mutex
 	inflight map[jobKey]*job
 	parked   []*job // bulk requests waiting for a bulk slot
@@ -335,7 +331,6 @@ func (s *session) fetch() {
 			continue
 		}
 		wait = 50 * time.Millisecond
-		s.offsets.fetched(m.Partition, m.Offset)
 		req, err := decodeRequest(s.r.Topic(), m)
 		if err != nil {
 			<-s.slots
@@ -410,26 +405,18 @@ func (s *session) finish(j *job, msgs []topics.Message, done bool) {
 	if !done {
 		return
 	}
-	s.offsets.done(msgs...)
+	s.r.Done(msgs...)
 	if s.hard.Err() == nil { // else Run commits once more at the end
 		s.commit(s.hard)
 	}
 }
 
-// commit commits what the tracker allows. A failed commit is logged; the
+// commit commits what the consumer allows. A failed commit is logged; the
 // next one covers it.
 func (s *session) commit(ctx context.Context) {
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	msgs := s.offsets.commitable()
-	if len(msgs) == 0 {
-		return
-	}
-	if err := s.r.Commit(ctx, msgs...); err != nil {
+	if err := s.r.CommitDone(ctx); err != nil {
 		s.w.log.Warn("commit offsets", "error", err)
-		return
 	}
-	s.offsets.committed(msgs)
 }
 
 // handle runs one request to its end and reports whether that end is on

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -31,11 +32,18 @@ type ConsumerConfig struct {
 
 // Consumer is one member of a consumer group: it fetches the records of
 // the partitions the group gives it, from the group's committed offsets
-// (the first offset for a new group), and commits only when told. It is
-// safe for one goroutine fetching while others commit.
+// (the first offset for a new group). A fetched record is in flight until
+// Done; CommitDone commits, per partition, only below the oldest record
+// still in flight, so a consumer that works on several records at once
+// never commits one that is unfinished (it comes again if the member
+// dies). It is safe for one goroutine fetching while others finish and
+// commit.
 type Consumer struct {
-	r     *kafka.Reader
-	topic string
+	r       *kafka.Reader
+	topic   string
+	offsets *offsetTracker
+
+	commitMu sync.Mutex // commits one at a time, so the offsets only grow
 }
 
 // NewConsumer joins cfg.Group on conn. It does not block: the first Fetch
@@ -75,19 +83,20 @@ func NewConsumer(conn Connection, cfg ConsumerConfig) (*Consumer, error) {
 			log.Debug(cfg.Topic + " reader: " + fmt.Sprintf(msg, args...))
 		}),
 	})
-	return &Consumer{r: r, topic: cfg.Topic}, nil
+	return &Consumer{r: r, topic: cfg.Topic, offsets: newOffsetTracker()}, nil
 }
 
 // Topic returns the topic consumed.
 func (c *Consumer) Topic() string { return c.topic }
 
 // Fetch returns the next record of the member's partitions, waiting for
-// one until ctx ends.
+// one until ctx ends. The record is in flight until Done.
 func (c *Consumer) Fetch(ctx context.Context) (Message, error) {
 	m, err := c.r.FetchMessage(ctx)
 	if err != nil {
 		return Message{}, fmt.Errorf("fetch from %s: %w", c.topic, err)
 	}
+	c.offsets.fetched(m.Partition, m.Offset)
 	out := Message{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
 	for _, h := range m.Headers {
 		out.Headers = append(out.Headers, Header{Key: h.Key, Value: h.Value})
@@ -95,9 +104,30 @@ func (c *Consumer) Fetch(ctx context.Context) (Message, error) {
 	return out, nil
 }
 
-// Commit moves the group's offset past each of msgs (to Offset+1 of its
-// partition), synchronously.
-func (c *Consumer) Commit(ctx context.Context, msgs ...Message) error {
+// Done records that the work of msgs, fetched by Fetch, is finished: their
+// offsets may be committed.
+func (c *Consumer) Done(msgs ...Message) { c.offsets.done(msgs...) }
+
+// CommitDone commits, synchronously, what Done allows: per partition, up
+// to the oldest record still in flight, or past the last one fetched when
+// none is. A failed commit leaves the offsets to the next one.
+func (c *Consumer) CommitDone(ctx context.Context) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	msgs := c.offsets.commitable()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := c.commit(ctx, msgs...); err != nil {
+		return err
+	}
+	c.offsets.committed(msgs)
+	return nil
+}
+
+// commit moves the group's offset past each of msgs (to Offset+1 of its
+// partition).
+func (c *Consumer) commit(ctx context.Context, msgs ...Message) error {
 	km := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
 		km[i] = kafka.Message{Topic: c.topic, Partition: m.Partition, Offset: m.Offset}

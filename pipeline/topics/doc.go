@@ -16,7 +16,8 @@
 //     end at start, then tail; Sync brings a view to the topic's current
 //     end; tombstones delete; the decoding of entries is the caller's;
 //   - Consumer, a member of a consumer group (the workers of
-//     midata.requests); Lag and WatchLag, the group's consumer lag;
+//     midata.requests) that commits only below its oldest record in
+//     flight; Lag and WatchLag, the group's consumer lag;
 //   - Seed, the writer of the synthetic data set of package schemas/synth.
 //
 // It does not know what the records mean: the run ledger and the queue are

@@ -1,14 +1,10 @@
-package jobs
+package topics
 
-import (
-	"sync"
-
-	"github.com/midata/midata/pipeline/topics"
-)
+import "sync"
 
 // offsetTracker knows, per partition, which fetched messages are still
-// being worked on, so that a worker running several at once commits only
-// below the oldest unfinished one: committing offset n commits everything
+// being worked on, so that a consumer working on several at once commits
+// only below the oldest unfinished one: committing offset n commits everything
 // before it, and an unfinished message must be redelivered if the worker
 // dies. It is safe for concurrent use.
 type offsetTracker struct {
@@ -41,7 +37,7 @@ func (t *offsetTracker) fetched(partition int, offset int64) {
 }
 
 // done records that the work of the messages is committed.
-func (t *offsetTracker) done(msgs ...topics.Message) {
+func (t *offsetTracker) done(msgs ...Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, m := range msgs {
@@ -56,27 +52,27 @@ func (t *offsetTracker) done(msgs ...topics.Message) {
 }
 
 // commitable returns, for every partition whose commit point moved past the
-// last commit, a message whose commit (Consumer.Commit commits Offset+1) moves the
+// last commit, a message whose commit (Consumer.commit commits Offset+1) moves the
 // group's offset there: the oldest unfinished offset, or past the highest
 // fetched one when none is unfinished.
-func (t *offsetTracker) commitable() []topics.Message {
+func (t *offsetTracker) commitable() []Message {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []topics.Message
+	var out []Message
 	for id, p := range t.parts {
 		point := p.end
 		for off := range p.pending {
 			point = min(point, off)
 		}
 		if point > p.committed {
-			out = append(out, topics.Message{Partition: id, Offset: point - 1})
+			out = append(out, Message{Partition: id, Offset: point - 1})
 		}
 	}
 	return out
 }
 
 // committed records that msgs (from commitable) were committed.
-func (t *offsetTracker) committed(msgs []topics.Message) {
+func (t *offsetTracker) committed(msgs []Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, m := range msgs {
