@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline/api"
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas"
 )
 
 // client calls the HTTP API of a running `midata serve` for the ops CLI
@@ -77,7 +79,7 @@ func (c *client) do(ctx context.Context, method, path string, body any, out io.W
 		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct{ Error string }
+		var e api.ErrorBody
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Error)
 		}
@@ -119,7 +121,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cl := config.NewCommandLine(config.CommandRuns, fs)
 	var status, scheduleID, customer, recipient, customers, formats, from, to, key string
 	var limit int
-	var all, watch bool
+	var bulk, watch bool
 	switch sub {
 	case "list":
 		fs.StringVar(&status, "status", "", "statuses, comma-separated")
@@ -130,7 +132,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "start":
 		recipientFlag(fs, &recipient, "self")
 		customersFlag(fs, &customers)
-		allFlag(fs, &all)
+		allFlag(fs, &bulk)
 		periodFlags(fs, &from, &to, "", "", "")
 		formatFlag(fs, &formats)
 		fs.StringVar(&key, "key", "", "idempotency key: the same key gives the same run")
@@ -155,14 +157,10 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		q.Set("limit", fmt.Sprint(limit))
 		return c.do(ctx, "GET", "/v1/runs?"+q.Encode(), nil, stdout)
 	case "start":
-		body := map[string]any{"recipient": recipient, "from": from, "to": to, "formats": splitList(formats)}
-		if all {
-			body["all"] = true
-		} else {
-			body["customers"] = splitList(customers)
-		}
-		if key != "" {
-			body["idempotency_key"] = key
+		body := api.ReleaseRequest{Recipient: schemas.Recipient(recipient), All: bulk, From: from, To: to,
+			Formats: splitList(formats), IdempotencyKey: key}
+		if !bulk {
+			body.Customers = splitList(customers)
 		}
 		return c.do(ctx, "POST", "/v1/releases", body, stdout)
 	}
@@ -205,14 +203,14 @@ func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("schedule "+sub, scheduleSynopsis, stderr)
 	cl := config.NewCommandLine(config.CommandSchedule, fs)
 	var id, spec, recipient, customers, period, formats string
-	var all bool
+	var bulk bool
 	switch sub {
 	case "create":
 		fs.StringVar(&id, "id", "", "schedule id")
 		fs.StringVar(&spec, "cron", "", "cron spec")
 		recipientFlag(fs, &recipient, "self")
 		customersFlag(fs, &customers)
-		allFlag(fs, &all)
+		allFlag(fs, &bulk)
 		fs.StringVar(&period, "period", "previous_month", "what each firing releases")
 		formatFlag(fs, &formats)
 	case "list", "get", "delete", "pause", "resume", "run":
@@ -227,11 +225,10 @@ func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "list":
 		return c.do(ctx, "GET", "/v1/schedules", nil, stdout)
 	case "create":
-		body := map[string]any{"id": id, "cron": spec, "recipient": recipient, "period": period, "formats": splitList(formats)}
-		if all {
-			body["all"] = true
-		} else {
-			body["customers"] = splitList(customers)
+		body := api.ScheduleRequest{ID: id, Cron: spec, Recipient: schemas.Recipient(recipient), All: bulk,
+			Period: period, Formats: splitList(formats)}
+		if !bulk {
+			body.Customers = splitList(customers)
 		}
 		return c.do(ctx, "POST", "/v1/schedules", body, stdout)
 	}
@@ -273,23 +270,14 @@ func (c *client) watch(ctx context.Context, id string, stdout, stderr io.Writer)
 		if err := c.do(ctx, "GET", "/v1/runs/"+id, nil, &buf); err != nil {
 			return err
 		}
-		var run struct {
-			Status   string `json:"status"`
-			Progress struct {
-				RecordsScanned int64 `json:"records_scanned"`
-				RecordsToScan  int64 `json:"records_to_scan"`
-				CustomersDone  int64 `json:"customers_done"`
-				Customers      int64 `json:"customers"`
-			} `json:"progress"`
-		}
+		var run api.RunView
 		if err := json.Unmarshal(buf.Bytes(), &run); err != nil {
 			return fmt.Errorf("run %s: %w", id, err)
 		}
 		p := run.Progress
 		fmt.Fprintf(stderr, "midata: run %s %s: %d of %d records scanned, %d of %d customers done\n",
 			id, run.Status, p.RecordsScanned, p.RecordsToScan, p.CustomersDone, p.Customers)
-		switch run.Status {
-		case "succeeded", "failed", "cancelled", "no_consent":
+		if run.Status.Final() {
 			_, err := stdout.Write(buf.Bytes())
 			return err
 		}

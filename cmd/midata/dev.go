@@ -2,48 +2,28 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/config"
-	"github.com/midata/midata/pipeline/consent"
-	"github.com/midata/midata/pipeline/kafkasource"
-	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/serve"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/synth"
-	"github.com/midata/midata/sinks/filesink"
 )
 
-// devConfig is everything `midata dev` needs; it has defaults for all of
-// it. The settings come from pipeline/config's keys of the command, the
-// request from the command's arguments.
-type devConfig struct {
-	Addr         string // http.addr: where the download server listens
-	DataDir      string // dev.data_dir: the local object store and the link key
-	KafkaPort    int    // dev.kafka_port: the in-process broker's port; 0 = any free port
-	Partitions   int    // synth.partitions: of the transactions topic
-	Customers    int    // synth.*: the synthetic data set
-	Transactions int
-	Malformed    int
-	Seed         int64
-	TempDir      string // temp_dir
-	Request      pipeline.Request
-	Once         bool          // exit after the release instead of serving
-	LinkTTL      time.Duration // links.ttl: lifetime of the download links
+// devArgs is what `midata dev` runs: the settings (pipeline/config's keys
+// of the command), the request (the command's arguments), and whether to
+// stop after the release.
+type devArgs struct {
+	serve.DevConfig
+	Request pipeline.Request
+	Once    bool // exit after the release instead of serving
 	// Print is the configuration to print instead of running
 	// (--print-config); nil otherwise.
 	Print *config.Config
@@ -58,9 +38,9 @@ on-demand release for a sample customer (recorded first as the customer's
 own consent event, as every on-demand request is). Then it serves the
 download links until Ctrl-C.`
 
-func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
+func parseDev(args []string, stderr io.Writer) (*devArgs, error) {
 	gen := synth.DefaultConfig()
-	c := &devConfig{}
+	c := &devArgs{}
 	fs := newFlagSet("dev", devSynopsis, stderr)
 	cl := config.NewCommandLine(config.CommandDev, fs)
 	var formats, from, to string
@@ -82,8 +62,9 @@ func parseDev(args []string, stderr io.Writer) (*devConfig, error) {
 		c.Print = &cfg
 		return c, nil
 	}
-	c.Addr, c.DataDir, c.KafkaPort, c.TempDir, c.LinkTTL = cfg.HTTP.Addr, cfg.Dev.DataDir, cfg.Dev.KafkaPort, cfg.TempDir, time.Duration(cfg.Links.TTL)
-	c.Partitions, c.Customers, c.Transactions, c.Malformed, c.Seed = cfg.Synth.Partitions, cfg.Synth.Customers, cfg.Synth.Transactions, cfg.Synth.Malformed, cfg.Synth.Seed
+	gen.Customers, gen.Transactions, gen.Malformed, gen.Seed = cfg.Synth.Customers, cfg.Synth.Transactions, cfg.Synth.Malformed, cfg.Synth.Seed
+	c.DevConfig = serve.DevConfig{Addr: cfg.HTTP.Addr, DataDir: cfg.Dev.DataDir, KafkaPort: cfg.Dev.KafkaPort, Partitions: cfg.Synth.Partitions,
+		Synth: gen, TempDir: cfg.TempDir, LinkTTL: time.Duration(cfg.Links.TTL)}
 
 	c.Request.Recipient = schemas.RecipientSelf
 	c.Request.Formats = splitList(formats)
@@ -107,86 +88,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if c.Print != nil {
 		return c.Print.Print(stdout, config.CommandDev)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	// Kafka: an in-process broker with the topics of the input contract.
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if c.KafkaPort != 0 {
-		opts = append(opts, kfake.Ports(c.KafkaPort))
-	}
-	cluster, err := kfake.NewCluster(opts...)
+	c.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.Progress = stderr
+	dev, err := serve.NewDev(ctx, c.DevConfig)
 	if err != nil {
-		return fmt.Errorf("start in-process Kafka: %w", err)
+		return asUsage(err)
 	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-	gen := synth.DefaultConfig()
-	gen.Customers, gen.Transactions, gen.Malformed, gen.Seed = c.Customers, c.Transactions, c.Malformed, c.Seed
-	if err := gen.Validate(); err != nil {
-		return usageError{err}
-	}
-	kafka := topics.Connection{Brokers: brokers}
-	if err := topics.Ensure(ctx, kafka, topics.TransactionsSpec(gen.TransactionsTopic, c.Partitions),
-		topics.ConsentSpec(gen.ConsentTopic), topics.QuarantineSpec(pipeline.DefaultQuarantineTopic)); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "midata dev: in-process Kafka on %s; seeding %d transactions of %d customers …\n", strings.Join(brokers, ","), gen.Transactions, gen.Customers)
-	start := time.Now()
-	counts, err := topics.Seed(ctx, kafka, gen, nil)
-	if err != nil {
-		return fmt.Errorf("seed synthetic data: %w", err)
-	}
-	fmt.Fprintf(stderr, "midata dev: seeded %s in %s\n", counts, time.Since(start).Round(time.Millisecond))
-
-	// The store and the server that signs and serves its links.
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (choose another with --http-addr)", c.Addr, err)
-	}
-	secret, err := linkKey(c.DataDir)
-	if err != nil {
-		return err
-	}
-	sink, err := filesink.New(filesink.Config{Root: filepath.Join(c.DataDir, "store"), BaseURL: "http://" + ln.Addr().String(), Secret: secret})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/files/", sink.Handler())
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "midata dev: download links are served under /files/")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdownCtx)
-		<-serveErr
-	}()
-
-	// The on-demand request: the customer's own consent event first.
-	source, err := kafkasource.New(kafkasource.Config{Kafka: kafka, Topic: gen.TransactionsTopic, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer source.Close()
-	producer := topics.NewProducer(kafka, logger)
-	defer producer.Close()
-	recorder := &consent.Recorder{Publisher: producer, Topic: gen.ConsentTopic}
-	if _, err := recorder.RecordRequest(ctx, string(c.Request.CustomerID), c.Request.From, c.Request.To); err != nil {
-		return err
-	}
-	runner, err := pipeline.NewRunner(pipeline.Config{
-		Source: source, Producer: producer, Sink: sink, ConsentTopic: gen.ConsentTopic,
-		TempDir: c.TempDir, Logger: logger, Progress: stderr, LinkTTL: c.LinkTTL,
-		Locate: func(key string) string { return filepath.Join(c.DataDir, "store", filepath.FromSlash(key)) },
-	})
-	if err != nil {
-		return err
-	}
-	res, err := runner.Release(ctx, c.Request)
+	defer dev.Close()
+	res, err := dev.Release(ctx, c.Request)
 	if err != nil {
 		return err
 	}
@@ -194,32 +103,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if c.Once {
 		return nil
 	}
-	fmt.Fprintf(stderr, "midata dev: serving download links on http://%s until Ctrl-C\n", ln.Addr())
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(stderr, "midata dev: stopping")
-		return nil
-	case err := <-serveErr:
-		return fmt.Errorf("download server: %w", err)
+	fmt.Fprintf(stderr, "midata dev: serving download links on http://%s until Ctrl-C\n", dev.Addr())
+	if err := dev.Serve(ctx); err != nil {
+		return err
 	}
-}
-
-// linkKey returns the HMAC key for download links, kept in the data folder
-// so links stay valid across restarts.
-func linkKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "link.key")
-	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	if err := os.WriteFile(path, key, 0o600); err != nil {
-		return nil, fmt.Errorf("write link key: %w", err)
-	}
-	return key, nil
+	fmt.Fprintln(stderr, "midata dev: stopping")
+	return nil
 }
 
 func printSummary(w io.Writer, req pipeline.Request, res *pipeline.Result) {

@@ -78,10 +78,19 @@ func parseFlags(cl *config.CommandLine, args []string) error {
 // a file that cannot be read is not.
 func loadConfig(cl *config.CommandLine) (config.Config, error) {
 	cfg, err := cl.Load(os.LookupEnv)
-	if errors.Is(err, config.ErrInvalid) {
-		return config.Config{}, usageError{err}
+	if err != nil {
+		return config.Config{}, asUsage(err)
 	}
-	return cfg, err
+	return cfg, nil
+}
+
+// asUsage makes a mistake in the configuration (an error matching
+// config.ErrInvalid) a usageError; other errors stay as they are.
+func asUsage(err error) error {
+	if errors.Is(err, config.ErrInvalid) {
+		return usageError{err}
+	}
+	return err
 }
 
 // The arguments of a request: what to release, not how midata is set up.

@@ -67,7 +67,7 @@ type fakeRuns struct {
 	mu        sync.Mutex
 	runs      map[string]jobs.Run
 	submitErr error
-	filters   []RunFilter
+	filters   []jobs.RunFilter
 }
 
 func (f *fakeRuns) Submit(_ context.Context, req jobs.Request) (jobs.Run, error) {
@@ -89,7 +89,7 @@ func (f *fakeRuns) Get(id string) (jobs.Run, bool) {
 	return r, ok
 }
 
-func (f *fakeRuns) List(flt RunFilter) []jobs.Run {
+func (f *fakeRuns) List(flt jobs.RunFilter) []jobs.Run {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.filters = append(f.filters, flt)
@@ -122,7 +122,7 @@ func (f *fakeRuns) put(runs ...jobs.Run) {
 	}
 }
 
-func (f *fakeRuns) lastFilter(t *testing.T) RunFilter {
+func (f *fakeRuns) lastFilter(t *testing.T) jobs.RunFilter {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()

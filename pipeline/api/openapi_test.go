@@ -179,7 +179,7 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		schema string
 		typ    any
 	}{
-		{"Error", errorBody{}},
+		{"Error", ErrorBody{}},
 		{"Run", RunView{}},
 		{"Release", ReleaseView{}},
 		{"Request", jobs.Request{}},

@@ -9,7 +9,6 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
-	"github.com/midata/midata/schemas"
 )
 
 // Errors a backend wraps so the API answers with the right status. The API
@@ -23,15 +22,6 @@ var (
 	ErrUnavailable = errors.New("unavailable") // 503: the queue or store did not answer; the caller may try again
 )
 
-// RunFilter selects runs. Zero fields match everything.
-type RunFilter struct {
-	Status     []jobs.Status     // any of these; empty: any status
-	ScheduleID string            // runs fired by this schedule
-	Customer   string            // runs whose scope names this customer, or that released for them
-	Recipient  schemas.Recipient // "self" or "partner:<id>"
-	Limit      int               // at most this many, newest first; the API always sets it (1–1000)
-}
-
 // Runs is the run queue and the view of runs rebuilt from the ledger.
 type Runs interface {
 	// Submit queues req (its ID is set) and returns the run as queued.
@@ -39,8 +29,10 @@ type Runs interface {
 	Submit(ctx context.Context, req jobs.Request) (jobs.Run, error)
 	// Get returns the run with the request id id.
 	Get(id string) (jobs.Run, bool)
-	// List returns the runs f selects, newest (CreatedAt) first, at most f.Limit.
-	List(f RunFilter) []jobs.Run
+	// List returns the runs f selects, newest (CreatedAt) first, at most
+	// f.Limit (the API always sets it: 1 to MaxListLimit). *jobs.Queue
+	// implements Runs.
+	List(f jobs.RunFilter) []jobs.Run
 }
 
 // RunControl changes runs on an operator's word. Errors wrap ErrNotFound
@@ -129,8 +121,11 @@ type Schedules interface {
 	ScheduleRunner
 }
 
-// The pipeline's own types serve as Consent and Links unchanged.
+// The pipeline's own types serve as Runs, RunControl, Consent and Links
+// unchanged.
 var (
-	_ Consent = (*consent.Recorder)(nil)
-	_ Links   = (*pipeline.Runner)(nil)
+	_ Runs       = (*jobs.Queue)(nil)
+	_ RunControl = (*jobs.Queue)(nil)
+	_ Consent    = (*consent.Recorder)(nil)
+	_ Links      = (*pipeline.Runner)(nil)
 )

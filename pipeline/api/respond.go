@@ -21,8 +21,8 @@ import (
 	"github.com/midata/midata/sinks"
 )
 
-// errorBody is the body of every error response.
-type errorBody struct {
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
 	Error string `json:"error"`
 }
 
@@ -41,7 +41,7 @@ func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v an
 
 // fail answers status with msg, on one line, as {"error": msg}.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	a.writeJSON(w, r, status, errorBody{Error: oneLine(msg)})
+	a.writeJSON(w, r, status, ErrorBody{Error: oneLine(msg)})
 }
 
 // oneLine joins the lines of s with "; ".

@@ -24,22 +24,22 @@ var statuses = []jobs.Status{
 // runFilter reads the query parameters named in params: status (comma
 // separated), schedule, customer, recipient, limit. Any other parameter is
 // refused, so that a misspelt filter does not silently match everything.
-func runFilter(r *http.Request, params ...string) (RunFilter, error) {
-	f := RunFilter{Limit: DefaultListLimit}
+func runFilter(r *http.Request, params ...string) (jobs.RunFilter, error) {
+	f := jobs.RunFilter{Limit: DefaultListLimit}
 	q := r.URL.Query()
 	for name, values := range q {
 		if !slices.Contains(params, name) {
-			return RunFilter{}, badRequest("unknown query parameter %q: use %s", name, strings.Join(params, ", "))
+			return jobs.RunFilter{}, badRequest("unknown query parameter %q: use %s", name, strings.Join(params, ", "))
 		}
 		if len(values) > 1 {
-			return RunFilter{}, badRequest("query parameter %q given %d times: give it once", name, len(values))
+			return jobs.RunFilter{}, badRequest("query parameter %q given %d times: give it once", name, len(values))
 		}
 	}
 	if s := q.Get("status"); s != "" {
 		for _, name := range strings.Split(s, ",") {
 			st := jobs.Status(strings.TrimSpace(name))
 			if !slices.Contains(statuses, st) {
-				return RunFilter{}, badRequest("status %q: want any of %s, comma separated", st, statusNames())
+				return jobs.RunFilter{}, badRequest("status %q: want any of %s, comma separated", st, statusNames())
 			}
 			f.Status = append(f.Status, st)
 		}
@@ -47,21 +47,21 @@ func runFilter(r *http.Request, params ...string) (RunFilter, error) {
 	f.ScheduleID = q.Get("schedule")
 	if c := q.Get("customer"); c != "" {
 		if err := schemas.CustomerID(c).Validate(); err != nil {
-			return RunFilter{}, badRequest("%v", err)
+			return jobs.RunFilter{}, badRequest("%v", err)
 		}
 		f.Customer = c
 	}
 	if rc := q.Get("recipient"); rc != "" {
 		recipient, err := schemas.ParseRecipient(rc)
 		if err != nil {
-			return RunFilter{}, badRequest("%v", err)
+			return jobs.RunFilter{}, badRequest("%v", err)
 		}
 		f.Recipient = recipient
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > MaxListLimit {
-			return RunFilter{}, badRequest("limit %q: want a whole number from 1 to %d", l, MaxListLimit)
+			return jobs.RunFilter{}, badRequest("limit %q: want a whole number from 1 to %d", l, MaxListLimit)
 		}
 		f.Limit = n
 	}

@@ -16,12 +16,12 @@ func TestRunFiltersReachTheView(t *testing.T) {
 	tests := []struct {
 		name  string
 		query string
-		want  RunFilter
+		want  jobs.RunFilter
 	}{
-		{"no filter lists the newest 50", "", RunFilter{Limit: 50}},
+		{"no filter lists the newest 50", "", jobs.RunFilter{Limit: 50}},
 		{"every filter is passed on", "?status=failed,cancelled&schedule=monthly&customer=C1&recipient=partner:px&limit=10",
-			RunFilter{Status: []jobs.Status{jobs.StatusFailed, jobs.StatusCancelled}, ScheduleID: "monthly", Customer: "C1", Recipient: "partner:px", Limit: 10}},
-		{"recipient self is a filter", "?recipient=self&limit=1000", RunFilter{Recipient: "self", Limit: 1000}},
+			jobs.RunFilter{Status: []jobs.Status{jobs.StatusFailed, jobs.StatusCancelled}, ScheduleID: "monthly", Customer: "C1", Recipient: "partner:px", Limit: 10}},
+		{"recipient self is a filter", "?recipient=self&limit=1000", jobs.RunFilter{Recipient: "self", Limit: 1000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,8 +40,8 @@ func (c ViewConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// RunFilter selects runs for View.List. Zero fields match everything. Its
-// fields are those of api.RunFilter, so one converts to the other.
+// RunFilter selects runs for View.List. Zero fields match everything. It
+// is also the filter of the API's lists of runs (pipeline/api).
 type RunFilter struct {
 	Status     []Status          // any of these; empty: any status
 	ScheduleID string            // runs fired by this schedule

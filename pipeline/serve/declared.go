@@ -1,0 +1,39 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/schedule"
+)
+
+// Declared converts the schedules declared in the config file to the
+// schedule package's, each checked fully (cron syntax, period, formats:
+// config checks their shape only). The error names each bad schedule by
+// its index and matches config.ErrInvalid.
+func Declared(list []config.Schedule) ([]schedule.Schedule, error) {
+	var out []schedule.Schedule
+	var errs []error
+	for i, d := range list {
+		sc := schedule.Schedule{ID: d.ID, Spec: d.Spec, Recipient: d.Recipient, Scope: d.Scope,
+			Period: schedule.Period(d.Period), Formats: d.Formats, Paused: d.Paused}
+		if err := sc.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("schedules[%d]: %w", i, err))
+			continue
+		}
+		out = append(out, sc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, invalid{err}
+	}
+	return out, nil
+}
+
+// invalid is a mistake in the configuration: it matches config.ErrInvalid
+// and reads as its cause.
+type invalid struct{ err error }
+
+func (e invalid) Error() string        { return e.err.Error() }
+func (e invalid) Unwrap() error        { return e.err }
+func (e invalid) Is(target error) bool { return target == config.ErrInvalid }

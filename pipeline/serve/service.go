@@ -1,0 +1,234 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/api"
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/metrics"
+	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/pipeline/schedule/store"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/sinks/s3sink"
+)
+
+// Service is one instance of `midata serve`: a worker of the queue, the
+// run ledger and its view, the schedules and their scheduler, the lag
+// watch and the HTTP API (with /metrics), built from one config.Config.
+// Make it with New, start it with Run, and Close it when done.
+type Service struct {
+	cfg    config.Config
+	logger *slog.Logger
+	kafka  topics.Connection
+
+	metrics   *metrics.Metrics
+	worker    *jobs.Worker
+	schedules *store.Store
+	scheduler *schedule.Scheduler // nil when scheduler.enabled is false
+	server    *http.Server
+	listener  net.Listener
+
+	closers []func() error // in the order of opening; Close calls them backwards
+}
+
+// New builds the service cfg describes: it ensures the service's topics
+// (pipeline/topics specs), checks the object store, rebuilds the view of
+// runs and the schedules, and listens on cfg.HTTP.Addr. Nothing runs until
+// Run. An error of the configuration (a declared schedule that cannot
+// work) matches config.ErrInvalid.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
+	declared, err := Declared(cfg.Schedules)
+	if err != nil {
+		return nil, err
+	}
+	balancer, err := kafkasource.PartitionerByName(cfg.Kafka.Partitioner)
+	if err != nil {
+		return nil, invalid{err}
+	}
+	s := &Service{cfg: cfg, logger: logger, kafka: topics.Connection{Brokers: cfg.Kafka.Brokers}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	names := topics.Names{Transactions: cfg.Topics.Transactions, Consent: cfg.Topics.Consent, Quarantine: cfg.Topics.Quarantine,
+		Requests: cfg.Topics.Requests, Runs: cfg.Topics.Runs, Schedules: cfg.Topics.Schedules}
+	if err := topics.Ensure(ctx, s.kafka, names.Service()...); err != nil {
+		return nil, err
+	}
+
+	reg, err := metrics.NewRegistry()
+	if err != nil {
+		return nil, err
+	}
+	if s.metrics, err = metrics.New(reg); err != nil {
+		return nil, err
+	}
+	raw, err := s3sink.New(ctx, s3sink.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
+		PathStyle: cfg.S3.PathStyle, MaxLinkTTL: time.Duration(cfg.Links.TTL)})
+	if err != nil {
+		return nil, err
+	}
+	if err := raw.Check(ctx); err != nil {
+		return nil, err
+	}
+	source, err := kafkasource.New(kafkasource.Config{Kafka: s.kafka, Topic: cfg.Topics.Transactions, Partitioner: cfg.Kafka.Partitioner, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, source.Close)
+	producer := topics.NewProducer(s.kafka, logger)
+	s.closers = append(s.closers, producer.Close)
+	producer.UsePartitioner(balancer)
+	m := s.metrics
+	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Producer: producer, Sink: m.Sink(raw),
+		ConsentTopic: cfg.Topics.Consent, QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
+		TempDir: cfg.TempDir, Logger: logger,
+		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
+		Observe: func(res *pipeline.Result) { m.AddCounts(res.Stats); m.Release(string(res.Status)) }})
+	if err != nil {
+		return nil, err
+	}
+
+	ledger, err := jobs.NewLedger(jobs.LedgerConfig{Kafka: s.kafka, Topic: cfg.Topics.Runs, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, ledger.Close)
+	view, err := openView(ctx, jobs.ViewConfig{Kafka: s.kafka, Topic: cfg.Topics.Runs, Logger: logger}, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, view.Close)
+	queue, err := jobs.NewQueue(jobs.QueueConfig{Ledger: ledger, View: view, RequestsTopic: cfg.Topics.Requests})
+	if err != nil {
+		return nil, err
+	}
+	executor := &Executor{Runner: runner, Tasks: queue}
+	s.worker, err = jobs.NewWorker(jobs.WorkerConfig{Kafka: s.kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
+		Executor: Metered(executor, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
+		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.schedules, err = store.Open(ctx, store.Config{Declared: declared, Kafka: s.kafka, Producer: producer,
+		Topic: cfg.Topics.Schedules, Queue: queue, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.schedules.Close)
+	if cfg.Scheduler.Enabled {
+		s.scheduler, err = schedule.NewScheduler(schedule.Config{Source: s.schedules, Fire: s.schedules.Fire, Clock: schedule.SystemClock{}, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	health := Health{Runs: view, Store: raw.Check, Kafka: func(ctx context.Context) error {
+		_, err := topics.Ends(ctx, s.kafka, cfg.Topics.Requests)
+		return err
+	}}
+	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent},
+		Links: runner, Health: health, Tokens: cfg.Auth.Tokens, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.Handle("/", a.Handler())
+	if s.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	s.closers = append(s.closers, s.listener.Close)
+	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+	return s, nil
+}
+
+// Addr is the address the HTTP API listens on.
+func (s *Service) Addr() net.Addr { return s.listener.Addr() }
+
+// Run runs the worker, the scheduler, the lag watch and the HTTP server
+// until ctx ends or one of them fails. It stops in two phases: the worker
+// stops intake, lets running releases finish for the drain timeout and
+// hands the rest back, while the HTTP server stops taking connections and
+// finishes its requests for up to ten seconds.
+func (s *Service) Run(ctx context.Context) error {
+	s.logger.Info("midata serve started", "addr", s.Addr().String(), "worker", s.worker.ID(), "schedules", len(s.schedules.Schedules()))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.worker.Run(gctx) })
+	g.Go(func() error {
+		return topics.WatchLag(gctx, s.kafka, s.cfg.Workers.Group, s.cfg.Topics.Requests, 15*time.Second,
+			func(p int, lag int64) { s.metrics.Lag(int32(p), lag) }, s.logger)
+	})
+	if s.scheduler != nil {
+		g.Go(func() error { return s.scheduler.Run(gctx) })
+	}
+	g.Go(func() error {
+		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.logger.Info("midata serve stopping")
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return s.server.Shutdown(shutdownCtx)
+	})
+	return g.Wait()
+}
+
+// Close releases what New opened: the listener, the schedules, the view
+// of runs, the ledger, the producer and the source. Call it after Run has
+// returned.
+func (s *Service) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]() // the listener is closed already when Run served
+	}
+	s.closers = nil
+}
+
+// openView opens the view of runs, retrying for up to 30 seconds: topics
+// just created (by this or another instance starting at the same time)
+// may have no leader yet.
+func openView(ctx context.Context, cfg jobs.ViewConfig, logger *slog.Logger) (*jobs.View, error) {
+	for attempt := 1; ; attempt++ {
+		view, err := jobs.OpenView(ctx, cfg)
+		if err == nil || attempt == 30 || ctx.Err() != nil {
+			return view, err
+		}
+		logger.Warn("run view not open yet; retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Metered records each run's duration and outcome in m (the runner's
+// Observe records each release).
+func Metered(e jobs.Executor, m *metrics.Metrics) jobs.Executor {
+	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
+		start := time.Now()
+		rels, err := e.Execute(ctx, req, report)
+		status := "succeeded"
+		if err != nil {
+			status = "failed"
+		}
+		m.Run(string(req.Kind), status, time.Since(start))
+		return rels, err
+	})
+}
