@@ -9,10 +9,13 @@
 //	midata schedule  schedules, through the API
 //	midata version   print the version
 //
-// This package is thin: flags and environment → config → constructors → Run.
-// The settings of every command come from pipeline/config's one table of
-// keys; each command adds only its request's arguments (--customer,
-// --from, …), with one name and form wherever they recur (flags.go).
+// This package is thin: each command is flags and environment → config →
+// constructors → Run, and prints the result. The settings of every command
+// come from pipeline/config's one table of keys; each command adds only
+// its request's arguments (--customer, --from, …), with one name and form
+// wherever they recur (flags.go). The wiring of dev, export and serve is
+// pipeline/serve's (serve.NewDev, serve.Export, serve.New); runs and
+// schedule speak to the API with pipeline/api's body types (client.go).
 package main
 
 import (
