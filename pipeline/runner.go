@@ -23,10 +23,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultConsentTopic    = "midata.consent"
-	DefaultQuarantineTopic = "midata.quarantine"
-	DefaultLinkTTL         = 7 * 24 * time.Hour // the longest a SigV4 presigned link may live
-	DefaultSpillRecords    = 50_000
+	DefaultSpillRecords = 50_000
 )
 
 // Config wires a Runner. Source, Producer and Sink are required.
@@ -35,9 +32,9 @@ type Config struct {
 	Producer Quarantiner // quarantine writes
 	Sink     sinks.Sink  // where releases are stored
 
-	ConsentTopic    string        // default midata.consent
-	QuarantineTopic string        // default midata.quarantine
-	LinkTTL         time.Duration // signed link lifetime; default 7 days
+	ConsentTopic    string        // default topics.DefaultConsent
+	QuarantineTopic string        // default topics.DefaultQuarantine
+	LinkTTL         time.Duration // signed link lifetime; default sinks.MaxLinkTTL (7 days)
 	TempDir         string        // where sorting spills; default os.TempDir()
 	SpillRecords    int           // records held in memory per sort run; default 50,000
 	Now             func() time.Time
@@ -69,16 +66,16 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, errors.New("new runner: Source, Producer and Sink are required")
 	}
 	if cfg.ConsentTopic == "" {
-		cfg.ConsentTopic = DefaultConsentTopic
+		cfg.ConsentTopic = topics.DefaultConsent
 	}
 	if cfg.QuarantineTopic == "" {
-		cfg.QuarantineTopic = DefaultQuarantineTopic
+		cfg.QuarantineTopic = topics.DefaultQuarantine
 	}
 	if cfg.LinkTTL == 0 {
-		cfg.LinkTTL = DefaultLinkTTL
+		cfg.LinkTTL = sinks.MaxLinkTTL
 	}
-	if cfg.LinkTTL < 0 {
-		return nil, fmt.Errorf("new runner: link TTL %s is negative", cfg.LinkTTL)
+	if err := sinks.CheckLinkTTL(cfg.LinkTTL); err != nil {
+		return nil, fmt.Errorf("new runner: link TTL %s: %w", cfg.LinkTTL, err)
 	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()

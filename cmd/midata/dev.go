@@ -127,7 +127,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	kafka := topics.Connection{Brokers: brokers}
 	if err := topics.Ensure(ctx, kafka, topics.TransactionsSpec(gen.TransactionsTopic, c.Partitions),
-		topics.ConsentSpec(gen.ConsentTopic), topics.QuarantineSpec(pipeline.DefaultQuarantineTopic)); err != nil {
+		topics.ConsentSpec(gen.ConsentTopic), topics.QuarantineSpec(topics.DefaultQuarantine)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "midata dev: in-process Kafka on %s; seeding %d transactions of %d customers …\n", strings.Join(brokers, ","), gen.Transactions, gen.Customers)

@@ -3,7 +3,9 @@ package config
 import (
 	"time"
 
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/sinks"
 )
 
 // Config is the configuration of every midata command; each command reads
@@ -189,9 +191,6 @@ const (
 	DefaultHTTPAddr = "127.0.0.1:8080"
 	// DefaultServer is the API the ops CLI calls: a local midata serve.
 	DefaultServer = "http://127.0.0.1:8080"
-	// MaxLinkTTL is the longest a SigV4 presigned link may live: the one
-	// limit of links.ttl for every command (CheckLinkTTL).
-	MaxLinkTTL = 7 * 24 * time.Hour
 )
 
 // Default returns the configuration before any file, variable or flag:
@@ -200,12 +199,12 @@ func Default() Config {
 	return Config{
 		Kafka: Kafka{Partitioner: "murmur2"},
 		Topics: Topics{
-			Transactions: "transactions",
-			Consent:      "midata.consent",
-			Quarantine:   "midata.quarantine",
-			Requests:     "midata.requests",
-			Runs:         "midata.runs",
-			Schedules:    "midata.schedules",
+			Transactions: topics.DefaultTransactions,
+			Consent:      topics.DefaultConsent,
+			Quarantine:   topics.DefaultQuarantine,
+			Requests:     topics.DefaultRequests,
+			Runs:         topics.DefaultRuns,
+			Schedules:    topics.DefaultSchedules,
 		},
 		Workers: Workers{
 			Group:        "midata-workers",
@@ -213,7 +212,7 @@ func Default() Config {
 			MaxAttempts:  5,
 			DrainTimeout: Duration(30 * time.Second),
 		},
-		Links:     Links{TTL: Duration(MaxLinkTTL)},
+		Links:     Links{TTL: Duration(sinks.MaxLinkTTL)},
 		HTTP:      HTTP{Addr: DefaultHTTPAddr},
 		Scheduler: Scheduler{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},

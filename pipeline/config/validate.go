@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/sinks"
 )
 
 // The partitioners kafkasource.PartitionerByName knows, in any case (a
@@ -102,7 +103,7 @@ func (c Config) Validate(cmd Command) error {
 		v.addValue("s3.region", r, "want a region such as us-east-1, or empty for the AWS SDK chain")
 	}
 
-	if err := CheckLinkTTL(time.Duration(c.Links.TTL)); err != nil {
+	if err := sinks.CheckLinkTTL(time.Duration(c.Links.TTL)); err != nil {
 		v.addValue("links.ttl", c.Links.TTL.String(), "%v", err)
 	}
 	if err := checkHostPort(c.HTTP.Addr, true); err != nil {
@@ -142,16 +143,6 @@ func (c Config) Validate(cmd Command) error {
 		return nil
 	}
 	return &invalidError{msg: "invalid configuration:\n" + strings.Join(v.problems, "\n")}
-}
-
-// CheckLinkTTL is the one rule for the lifetime of download links, of
-// every command and store: more than 0 and at most MaxLinkTTL (7d), the
-// longest a SigV4 presigned link may live.
-func CheckLinkTTL(d time.Duration) error {
-	if d <= 0 || d > MaxLinkTTL {
-		return errors.New("want more than 0 and at most 7d (the longest a SigV4 presigned link may live)")
-	}
-	return nil
 }
 
 func isHTTPURL(s string) bool {
