@@ -12,13 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
-
-// The partitioners kafkasource.PartitionerByName knows, in any case (a
-// test keeps the two lists equal).
-var partitioners = []string{"murmur2", "crc32", "fnv1a"}
 
 var (
 	topicPattern      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
@@ -60,8 +57,8 @@ func (c Config) Validate(cmd Command) error {
 			v.addValue("kafka.brokers", b, "%v", err)
 		}
 	}
-	if !slices.Contains(partitioners, strings.ToLower(c.Kafka.Partitioner)) {
-		v.addValue("kafka.partitioner", c.Kafka.Partitioner, "want %s", orList(partitioners))
+	if _, err := kafkasource.PartitionerByName(c.Kafka.Partitioner); err != nil {
+		v.addValue("kafka.partitioner", c.Kafka.Partitioner, "want murmur2, crc32 or fnv1a")
 	}
 
 	topics := []struct{ key, name string }{
@@ -266,11 +263,4 @@ func scheduleProblems(list []Schedule) []string {
 		}
 	}
 	return out
-}
-
-func orList(names []string) string {
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
