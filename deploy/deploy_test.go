@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/sinks"
 )
 
 // knownEnv is every variable a config key reads.
@@ -287,7 +288,7 @@ func TestComposeMidataConfigValidatesAndMatchesItsNeighbours(t *testing.T) {
 	if !created {
 		t.Errorf("no service midata depends on creates the bucket %q", c.S3.Bucket)
 	}
-	if c.Links.TTL != config.Duration(config.MaxLinkTTL) {
+	if c.Links.TTL != config.Duration(sinks.MaxLinkTTL) {
 		t.Errorf("links.ttl %s: the stack is meant to show the 7d default", c.Links.TTL)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/spill"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 )
@@ -114,13 +115,13 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			s.Close()
 		}
 	}()
-	stats := map[string]*Stats{}
+	stats := map[string]*release.Counts{}
 	for _, c := range owned {
-		stats[c] = &Stats{Excluded: map[string]int64{}}
+		stats[c] = &release.Counts{Excluded: map[string]int64{}}
 	}
 	var scanned, quarantined int64
 	toScan := task.Records()
-	err = r.cfg.Source.Read(ctx, task, func(m kafkasource.Message) error {
+	err = r.cfg.Source.Read(ctx, task, func(m topics.Message) error {
 		if scanned++; scanned%10000 == 0 {
 			progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
 		}
@@ -206,7 +207,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 
 // releaseCustomer makes one customer's release of a bulk task, unless it
 // is already committed.
-func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats Stats, now time.Time, sources map[release.Order]records, fresh *freshConsent) (*Result, error) {
+func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, now time.Time, sources map[release.Order]records, fresh *freshConsent) (*Result, error) {
 	id := requestReleaseID(req, formats, grant.Hash())
 	if m, err := r.committed(ctx, id); err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ type customerRelease struct {
 	formats []release.Format
 	grant   consent.Grant
 	snap    kafkasource.Snapshot
-	stats   Stats
+	stats   release.Counts
 	now     time.Time
 }
 

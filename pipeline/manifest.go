@@ -15,7 +15,7 @@ import (
 )
 
 // newManifest describes a staged release as a Data Package.
-func newManifest(id string, now time.Time, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats Stats, staged []*stagedFile) *release.Manifest {
+func newManifest(id string, now time.Time, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, staged []*stagedFile) *release.Manifest {
 	versions := map[string]int{}
 	for _, f := range formats {
 		versions[f.Name] = f.Version

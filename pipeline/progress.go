@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/midata/midata/schemas/release"
 )
 
 // progress prints a line of human progress at most once per interval.
@@ -21,7 +23,7 @@ func newProgress(w io.Writer, every time.Duration, total int64) *progress {
 	return &progress{w: w, every: every, total: total, start: now, last: now}
 }
 
-func (p *progress) tick(s *Stats) {
+func (p *progress) tick(s *release.Counts) {
 	if p.w == nil || s.Scanned%4096 != 0 {
 		return
 	}
@@ -31,13 +33,13 @@ func (p *progress) tick(s *Stats) {
 	}
 }
 
-func (p *progress) done(s *Stats) {
+func (p *progress) done(s *release.Counts) {
 	if p.w != nil && p.printed {
 		p.print(s)
 	}
 }
 
-func (p *progress) print(s *Stats) {
+func (p *progress) print(s *release.Counts) {
 	p.printed = true
 	pct := 100.0
 	if p.total > 0 {

@@ -14,7 +14,7 @@ type Result struct {
 	Manifest   string            `json:"manifest,omitempty"` // the manifest's location
 	Files      []File            `json:"files"`
 	Links      []Link            `json:"links"`
-	Stats      Stats             `json:"stats"`
+	Stats      release.Counts    `json:"stats"`
 	Snapshot   *release.Snapshot `json:"snapshot,omitempty"` // the offsets read; absent when nothing was read
 }
 
@@ -32,6 +32,3 @@ type Link struct {
 	Path string `json:"path"`
 	sinks.Link
 }
-
-// Stats count what a release saw.
-type Stats = release.Counts

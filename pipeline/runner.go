@@ -15,6 +15,7 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/spill"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
@@ -22,10 +23,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultConsentTopic    = "midata.consent"
-	DefaultQuarantineTopic = "midata.quarantine"
-	DefaultLinkTTL         = 7 * 24 * time.Hour // the longest a SigV4 presigned link may live
-	DefaultSpillRecords    = 50_000
+	DefaultSpillRecords = 50_000
 )
 
 // Config wires a Runner. Source, Producer and Sink are required.
@@ -34,9 +32,9 @@ type Config struct {
 	Producer Quarantiner // quarantine writes
 	Sink     sinks.Sink  // where releases are stored
 
-	ConsentTopic    string        // default midata.consent
-	QuarantineTopic string        // default midata.quarantine
-	LinkTTL         time.Duration // signed link lifetime; default 7 days
+	ConsentTopic    string        // default topics.DefaultConsent
+	QuarantineTopic string        // default topics.DefaultQuarantine
+	LinkTTL         time.Duration // signed link lifetime; default sinks.MaxLinkTTL (7 days)
 	TempDir         string        // where sorting spills; default os.TempDir()
 	SpillRecords    int           // records held in memory per sort run; default 50,000
 	Now             func() time.Time
@@ -68,16 +66,16 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, errors.New("new runner: Source, Producer and Sink are required")
 	}
 	if cfg.ConsentTopic == "" {
-		cfg.ConsentTopic = DefaultConsentTopic
+		cfg.ConsentTopic = topics.DefaultConsent
 	}
 	if cfg.QuarantineTopic == "" {
-		cfg.QuarantineTopic = DefaultQuarantineTopic
+		cfg.QuarantineTopic = topics.DefaultQuarantine
 	}
 	if cfg.LinkTTL == 0 {
-		cfg.LinkTTL = DefaultLinkTTL
+		cfg.LinkTTL = sinks.MaxLinkTTL
 	}
-	if cfg.LinkTTL < 0 {
-		return nil, fmt.Errorf("new runner: link TTL %s is negative", cfg.LinkTTL)
+	if err := sinks.CheckLinkTTL(cfg.LinkTTL); err != nil {
+		return nil, fmt.Errorf("new runner: link TTL %s: %w", cfg.LinkTTL, err)
 	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
@@ -133,7 +131,7 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 	}
 	grant, err := table.Grant(string(req.CustomerID), req.Recipient, now)
 	if errors.Is(err, consent.ErrNoConsent) {
-		return &Result{CustomerID: string(req.CustomerID), Status: release.StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: Stats{Excluded: map[string]int64{}}}, nil
+		return &Result{CustomerID: string(req.CustomerID), Status: release.StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: release.Counts{Excluded: map[string]int64{}}}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -177,7 +175,7 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 			s.Close()
 		}
 	}()
-	stats := Stats{Excluded: map[string]int64{}}
+	stats := release.Counts{Excluded: map[string]int64{}}
 	if err := r.read(ctx, snap, filter, formats, sorters, &stats); err != nil {
 		return nil, err
 	}
@@ -225,7 +223,7 @@ func lessFor(o release.Order) func(a, b *schemas.Transaction) bool {
 // per process.
 func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
 	table := consent.NewTable()
-	err := r.cfg.Source.ReadTopic(ctx, r.cfg.ConsentTopic, func(m kafkasource.Message) error {
+	err := r.cfg.Source.ReadTopic(ctx, r.cfg.ConsentTopic, func(m topics.Message) error {
 		ev, tombstone, err := schemas.DecodeConsentEvent(m.Key, m.Value)
 		if err != nil {
 			if customer, recipient, ok := strings.Cut(string(m.Key), "|"); ok {
@@ -254,7 +252,7 @@ func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
 
 // quarantine keeps an invalid record with its reason. The log says where it
 // is and which field was wrong, never the value.
-func (r *Runner) quarantine(ctx context.Context, topic string, m kafkasource.Message, cause error) error {
+func (r *Runner) quarantine(ctx context.Context, topic string, m topics.Message, cause error) error {
 	if err := r.cfg.Producer.Quarantine(ctx, r.cfg.QuarantineTopic, m, topic, cause.Error()); err != nil {
 		return fmt.Errorf("quarantine %s/%d/%d: %w", topic, m.Partition, m.Offset, err)
 	}
@@ -268,11 +266,11 @@ func (r *Runner) quarantine(ctx context.Context, topic string, m kafkasource.Mes
 }
 
 // read streams the snapshot through the filter into the sorters.
-func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *consent.Filter, formats []release.Format, sorters map[release.Order]*spill.Sorter, stats *Stats) error {
+func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *consent.Filter, formats []release.Format, sorters map[release.Order]*spill.Sorter, stats *release.Counts) error {
 	total := snap.Records()
 	progress := newProgress(r.cfg.Progress, r.cfg.ProgressEvery, total)
 	topic := snap.Topic
-	err := r.cfg.Source.Read(ctx, snap, func(m kafkasource.Message) error {
+	err := r.cfg.Source.Read(ctx, snap, func(m topics.Message) error {
 		stats.Scanned++
 		progress.tick(stats)
 		if string(m.Key) != filter.CustomerID {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // Source reads what a release is made from: it plans and reads the
@@ -20,16 +21,16 @@ type Source interface {
 	// Ends returns the end offset of each partition of topic.
 	Ends(ctx context.Context, topic string) (map[int]int64, error)
 	// Read streams the records of snap to fn, in offset order per partition.
-	Read(ctx context.Context, snap kafkasource.Snapshot, fn func(kafkasource.Message) error) error
+	Read(ctx context.Context, snap kafkasource.Snapshot, fn func(topics.Message) error) error
 	// ReadTopic streams every record of topic, up to its end at the call, to fn.
-	ReadTopic(ctx context.Context, topic string, fn func(kafkasource.Message) error) error
+	ReadTopic(ctx context.Context, topic string, fn func(topics.Message) error) error
 }
 
 // Quarantiner keeps invalid records with the reason they are invalid.
 // *topics.Producer implements it.
 type Quarantiner interface {
 	// Quarantine queues m, read from sourceTopic, for topic with reason.
-	Quarantine(ctx context.Context, topic string, m kafkasource.Message, sourceTopic, reason string) error
+	Quarantine(ctx context.Context, topic string, m topics.Message, sourceTopic, reason string) error
 	// Flush returns once every queued record is written.
 	Flush(ctx context.Context) error
 }

@@ -60,3 +60,16 @@ type Link struct {
 type Linker interface {
 	Link(ctx context.Context, key string, ttl time.Duration) (Link, error)
 }
+
+// MaxLinkTTL is the longest a download link may live, in every store and
+// every command: the longest a SigV4 presigned link may live (7 days).
+const MaxLinkTTL = 7 * 24 * time.Hour
+
+// CheckLinkTTL is the one rule for the lifetime of download links: more
+// than 0 and at most MaxLinkTTL.
+func CheckLinkTTL(d time.Duration) error {
+	if d <= 0 || d > MaxLinkTTL {
+		return errors.New("want more than 0 and at most 7d (the longest a SigV4 presigned link may live)")
+	}
+	return nil
+}

@@ -81,8 +81,8 @@ func TestExportCreatesAMissingQuarantineTopicAndKeepsTheMalformedRecords(t *test
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var kept []kafkasource.Message
-	if err := src.ReadTopic(t.Context(), quarantine, func(m kafkasource.Message) error {
+	var kept []topics.Message
+	if err := src.ReadTopic(t.Context(), quarantine, func(m topics.Message) error {
 		kept = append(kept, m)
 		return nil
 	}); err != nil {

@@ -3,7 +3,10 @@ package config
 import (
 	"time"
 
+	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/sinks"
 )
 
 // Config is the configuration of every midata command; each command reads
@@ -11,13 +14,13 @@ import (
 // not useful: start from Default (Load does). The YAML tags are the keys
 // of the config file.
 type Config struct {
-	Kafka   Kafka   `yaml:"kafka"`
-	Topics  Topics  `yaml:"topics"`
-	Workers Workers `yaml:"workers"`
-	S3      S3      `yaml:"s3"`
-	Links   Links   `yaml:"links"`
-	HTTP    HTTP    `yaml:"http"`
-	Auth    Auth    `yaml:"auth"`
+	Kafka   Kafka        `yaml:"kafka"`
+	Topics  topics.Names `yaml:"topics"`
+	Workers Workers      `yaml:"workers"`
+	S3      S3           `yaml:"s3"`
+	Links   Links        `yaml:"links"`
+	HTTP    HTTP         `yaml:"http"`
+	Auth    Auth         `yaml:"auth"`
 	// Scheduler says whether this instance fires the schedules. Every
 	// instance may: each firing has a deterministic id, so instances firing
 	// the same tick make one release.
@@ -46,16 +49,6 @@ type Kafka struct {
 	// murmur2_random), crc32 (librdkafka's consistent_random) or fnv1a
 	// (kafka-go's Hash).
 	Partitioner string `yaml:"partitioner"`
-}
-
-// Topics names the topics midata reads and writes.
-type Topics struct {
-	Transactions string `yaml:"transactions"` // the input; default "transactions"
-	Consent      string `yaml:"consent"`      // compacted consent events; default "midata.consent"
-	Quarantine   string `yaml:"quarantine"`   // invalid records with their reason; default "midata.quarantine"
-	Requests     string `yaml:"requests"`     // the work queue; default "midata.requests"
-	Runs         string `yaml:"runs"`         // the run ledger; default "midata.runs"
-	Schedules    string `yaml:"schedules"`    // compacted schedules; default "midata.schedules"
 }
 
 // Workers tunes the workers that take requests from the requests topic.
@@ -169,7 +162,7 @@ type Dev struct {
 }
 
 // Synth sizes the synthetic data set `midata dev` and `midata seed`
-// write; its defaults are pipeline/synth's DefaultConfig.
+// write; its defaults are schemas/synth's DefaultConfig.
 type Synth struct {
 	// Customers is how many customers the set has; default 120.
 	Customers int `yaml:"customers"`
@@ -189,31 +182,21 @@ const (
 	DefaultHTTPAddr = "127.0.0.1:8080"
 	// DefaultServer is the API the ops CLI calls: a local midata serve.
 	DefaultServer = "http://127.0.0.1:8080"
-	// MaxLinkTTL is the longest a SigV4 presigned link may live: the one
-	// limit of links.ttl for every command (CheckLinkTTL).
-	MaxLinkTTL = 7 * 24 * time.Hour
 )
 
 // Default returns the configuration before any file, variable or flag:
 // everything but Kafka.Brokers and S3.Bucket has a working value.
 func Default() Config {
 	return Config{
-		Kafka: Kafka{Partitioner: "murmur2"},
-		Topics: Topics{
-			Transactions: "transactions",
-			Consent:      "midata.consent",
-			Quarantine:   "midata.quarantine",
-			Requests:     "midata.requests",
-			Runs:         "midata.runs",
-			Schedules:    "midata.schedules",
-		},
+		Kafka:  Kafka{Partitioner: kafkasource.DefaultPartitioner},
+		Topics: topics.Names{}.WithDefaults(),
 		Workers: Workers{
 			Group:        "midata-workers",
 			Concurrency:  2,
 			MaxAttempts:  5,
 			DrainTimeout: Duration(30 * time.Second),
 		},
-		Links:     Links{TTL: Duration(MaxLinkTTL)},
+		Links:     Links{TTL: Duration(sinks.MaxLinkTTL)},
 		HTTP:      HTTP{Addr: DefaultHTTPAddr},
 		Scheduler: Scheduler{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},

@@ -5,7 +5,8 @@
 // flags, validating them once at start, and printing the effective
 // configuration with its secrets masked. It also owns the readings every
 // command shares: durations with days (Duration), the times of a period
-// (ParseTime) and the one rule for the lifetime of links (CheckLinkTTL).
+// (ParseTime). The rule for the lifetime of links is sinks.CheckLinkTTL and
+// the topics' default names are package topics'.
 //
 // Every key has one name in each layer, the same in every command that
 // uses it, listed by Keys (README.md in this folder, and the top README's

@@ -128,7 +128,7 @@ func fields() []field {
 			func(c *Config) *int { return &c.Synth.Transactions }).on(synthCommands...).was("transactions"),
 		intField("synth.malformed", "MIDATA_SYNTH_MALFORMED", "malformed records added to the synthetic transactions",
 			func(c *Config) *int { return &c.Synth.Malformed }).on(synthCommands...).was("malformed"),
-		int64Field("synth.seed", "MIDATA_SYNTH_SEED", "random seed of the synthetic data set: the same seed gives the same data",
+		intField("synth.seed", "MIDATA_SYNTH_SEED", "random seed of the synthetic data set: the same seed gives the same data",
 			func(c *Config) *int64 { return &c.Synth.Seed }).on(synthCommands...).was("seed"),
 		intField("synth.partitions", "MIDATA_SYNTH_PARTITIONS", "partitions of the transactions topic when dev or seed creates it",
 			func(c *Config) *int { return &c.Synth.Partitions }).on(synthCommands...).was("partitions"),
@@ -174,31 +174,18 @@ func listField(name, env, meaning string, p func(*Config) *[]string) field {
 	return f
 }
 
-func intField(name, env, meaning string, p func(*Config) *int) field {
-	f := newField(name, env, meaning)
-	f.set = func(c *Config, s string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("want an integer")
-		}
-		*p(c) = n
-		return nil
-	}
-	f.get = func(c *Config) string { return strconv.Itoa(*p(c)) }
-	return f
-}
-
-func int64Field(name, env, meaning string, p func(*Config) *int64) field {
+// intField reads an int or int64 key in decimal.
+func intField[T int | int64](name, env, meaning string, p func(*Config) *T) field {
 	f := newField(name, env, meaning)
 	f.set = func(c *Config, s string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil {
+		if err != nil || int64(T(n)) != n {
 			return fmt.Errorf("want an integer")
 		}
-		*p(c) = n
+		*p(c) = T(n)
 		return nil
 	}
-	f.get = func(c *Config) string { return strconv.FormatInt(*p(c), 10) }
+	f.get = func(c *Config) string { return strconv.FormatInt(int64(*p(c)), 10) }
 	return f
 }
 

@@ -17,7 +17,8 @@ import (
 
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
-	"github.com/midata/midata/sinks/s3sink"
+	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/sinks"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md and the top README's configuration section from Keys")
@@ -145,20 +146,21 @@ func TestEachVariableAndFlagSetsItsOwnKeyAndNoOther(t *testing.T) {
 func TestDefaultsAgreeWithThePipeline(t *testing.T) {
 	t.Parallel()
 	d := config.Default()
-	// pipeline and pipeline/jobs are read as source: this package does not
-	// depend on them, and its tests should not stop compiling while they
-	// are being changed.
-	pipeline, jobs := stringConsts(t, ".."), stringConsts(t, "../jobs")
+	// pipeline/jobs is read as source: this package does not depend on it,
+	// and its tests should not stop compiling while it is being changed.
+	jobs := stringConsts(t, "../jobs")
 	for _, tt := range []struct {
 		name      string
 		got, want any
 	}{
-		{"topics.consent", d.Topics.Consent, pipeline["DefaultConsentTopic"]},
-		{"topics.quarantine", d.Topics.Quarantine, pipeline["DefaultQuarantineTopic"]},
-		{"topics.requests", d.Topics.Requests, jobs["DefaultRequestsTopic"]},
-		{"topics.runs", d.Topics.Runs, jobs["DefaultRunsTopic"]},
-		{"topics.schedules", d.Topics.Schedules, jobs["DefaultSchedulesTopic"]},
+		{"topics.transactions", d.Topics.Transactions, topics.DefaultTransactions},
+		{"topics.consent", d.Topics.Consent, topics.DefaultConsent},
+		{"topics.quarantine", d.Topics.Quarantine, topics.DefaultQuarantine},
+		{"topics.requests", d.Topics.Requests, topics.DefaultRequests},
+		{"topics.runs", d.Topics.Runs, topics.DefaultRuns},
+		{"topics.schedules", d.Topics.Schedules, topics.DefaultSchedules},
 		{"workers.group", d.Workers.Group, jobs["DefaultGroupID"]},
+		{"links.ttl", time.Duration(d.Links.TTL), sinks.MaxLinkTTL},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("default %s = %v, the pipeline's is %v", tt.name, tt.got, tt.want)
@@ -405,21 +407,6 @@ func TestEveryKeyBelongsToACommandAndEveryOldFlagIsGone(t *testing.T) {
 			if !slices.ContainsFunc(config.KeysOf(c), func(k config.Key) bool { return k.Name == tt.key }) {
 				t.Errorf("midata %s does not read %s", c, tt.key)
 			}
-		}
-	}
-}
-
-func TestTheLinkTTLRuleIsTheS3Limit(t *testing.T) {
-	t.Parallel()
-	if config.MaxLinkTTL != s3sink.MaxLinkTTL {
-		t.Errorf("config.MaxLinkTTL = %s, s3sink.MaxLinkTTL = %s", config.MaxLinkTTL, s3sink.MaxLinkTTL)
-	}
-	for _, tt := range []struct {
-		d  time.Duration
-		ok bool
-	}{{time.Minute, true}, {config.MaxLinkTTL, true}, {0, false}, {-time.Second, false}, {config.MaxLinkTTL + time.Second, false}} {
-		if err := config.CheckLinkTTL(tt.d); (err == nil) != tt.ok {
-			t.Errorf("CheckLinkTTL(%s) = %v, want ok %v", tt.d, err, tt.ok)
 		}
 	}
 }

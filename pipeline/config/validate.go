@@ -12,12 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/sinks"
 )
-
-// The partitioners kafkasource.PartitionerByName knows, in any case (a
-// test keeps the two lists equal).
-var partitioners = []string{"murmur2", "crc32", "fnv1a"}
 
 var (
 	topicPattern      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
@@ -59,8 +57,8 @@ func (c Config) Validate(cmd Command) error {
 			v.addValue("kafka.brokers", b, "%v", err)
 		}
 	}
-	if !slices.Contains(partitioners, strings.ToLower(c.Kafka.Partitioner)) {
-		v.addValue("kafka.partitioner", c.Kafka.Partitioner, "want %s", orList(partitioners))
+	if _, err := kafkasource.PartitionerByName(c.Kafka.Partitioner); err != nil {
+		v.addValue("kafka.partitioner", c.Kafka.Partitioner, "want murmur2, crc32 or fnv1a")
 	}
 
 	topics := []struct{ key, name string }{
@@ -102,7 +100,7 @@ func (c Config) Validate(cmd Command) error {
 		v.addValue("s3.region", r, "want a region such as us-east-1, or empty for the AWS SDK chain")
 	}
 
-	if err := CheckLinkTTL(time.Duration(c.Links.TTL)); err != nil {
+	if err := sinks.CheckLinkTTL(time.Duration(c.Links.TTL)); err != nil {
 		v.addValue("links.ttl", c.Links.TTL.String(), "%v", err)
 	}
 	if err := checkHostPort(c.HTTP.Addr, true); err != nil {
@@ -142,16 +140,6 @@ func (c Config) Validate(cmd Command) error {
 		return nil
 	}
 	return &invalidError{msg: "invalid configuration:\n" + strings.Join(v.problems, "\n")}
-}
-
-// CheckLinkTTL is the one rule for the lifetime of download links, of
-// every command and store: more than 0 and at most MaxLinkTTL (7d), the
-// longest a SigV4 presigned link may live.
-func CheckLinkTTL(d time.Duration) error {
-	if d <= 0 || d > MaxLinkTTL {
-		return errors.New("want more than 0 and at most 7d (the longest a SigV4 presigned link may live)")
-	}
-	return nil
 }
 
 func isHTTPURL(s string) bool {
@@ -275,11 +263,4 @@ func scheduleProblems(list []Schedule) []string {
 		}
 	}
 	return out
-}
-
-func orList(names []string) string {
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -3,14 +3,12 @@ package consent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/midata/midata/schemas"
 )
-
-// DefaultTopic is the compacted topic of consent events.
-const DefaultTopic = "midata.consent"
 
 // Publisher writes one message to a topic and returns once it is durably
 // written: the Kafka producer of the service.
@@ -23,7 +21,7 @@ type Publisher interface {
 // explained by a consent event, whoever asked.
 type Recorder struct {
 	Publisher Publisher
-	Topic     string           // the consent topic; default DefaultTopic
+	Topic     string           // the consent topic (the caller's configuration); required
 	Now       func() time.Time // default time.Now
 	// TTL is how long the recorded grant lives; default 24 hours, enough
 	// for the release to be made.
@@ -38,7 +36,7 @@ func (c *Recorder) RecordRequest(ctx context.Context, customerID string, from, t
 		now = c.Now
 	}
 	if topic == "" {
-		topic = DefaultTopic
+		return "", errors.New("record request: no consent topic")
 	}
 	if ttl <= 0 {
 		ttl = 24 * time.Hour

@@ -3,6 +3,7 @@ package consent_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestRecorderPublishesASelfGrantOfTheRequest(t *testing.T) {
 	from, to := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var topic string
 	var key, value []byte
-	rec := &consent.Recorder{Now: func() time.Time { return at }, Publisher: publishFunc(func(_ context.Context, tp string, k, v []byte) error {
+	rec := &consent.Recorder{Topic: "midata.consent", Now: func() time.Time { return at }, Publisher: publishFunc(func(_ context.Context, tp string, k, v []byte) error {
 		topic, key, value = tp, k, v
 		return nil
 	})}
@@ -30,8 +31,8 @@ func TestRecorderPublishesASelfGrantOfTheRequest(t *testing.T) {
 	if err != nil || id != "K-self-C9-20260304T050607Z" {
 		t.Fatalf("RecordRequest = %q, %v", id, err)
 	}
-	if topic != consent.DefaultTopic {
-		t.Errorf("topic = %q, want %q", topic, consent.DefaultTopic)
+	if topic != "midata.consent" {
+		t.Errorf("topic = %q, want the Recorder's", topic)
 	}
 	ev, tombstone, err := schemas.DecodeConsentEvent(key, value)
 	if err != nil || tombstone {
@@ -45,8 +46,18 @@ func TestRecorderPublishesASelfGrantOfTheRequest(t *testing.T) {
 
 func TestRecorderSaysWhoseRequestWasNotRecorded(t *testing.T) {
 	down := errors.New("broker down")
-	rec := &consent.Recorder{Publisher: publishFunc(func(context.Context, string, []byte, []byte) error { return down })}
+	rec := &consent.Recorder{Topic: "c", Publisher: publishFunc(func(context.Context, string, []byte, []byte) error { return down })}
 	if _, err := rec.RecordRequest(t.Context(), "C9", time.Now().Add(-time.Hour), time.Now()); !errors.Is(err, down) {
 		t.Fatalf("RecordRequest = %v, want the publisher's error", err)
+	}
+}
+
+func TestRecorderWithoutATopicRecordsNothing(t *testing.T) {
+	rec := &consent.Recorder{Publisher: publishFunc(func(context.Context, string, []byte, []byte) error {
+		t.Error("published without a topic")
+		return nil
+	})}
+	if _, err := rec.RecordRequest(t.Context(), "C9", time.Now().Add(-time.Hour), time.Now()); err == nil || !strings.Contains(err.Error(), "no consent topic") {
+		t.Fatalf("RecordRequest = %v, want it to say the topic is missing", err)
 	}
 }

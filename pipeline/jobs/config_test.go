@@ -54,7 +54,7 @@ func TestWorkerConfigValidateNamesEveryProblem(t *testing.T) {
 
 func TestWorkerDefaultsFillEveryKnob(t *testing.T) {
 	c := WorkerConfig{}.withDefaults()
-	if c.GroupID != DefaultGroupID || c.RequestsTopic != DefaultRequestsTopic || c.Concurrency != 2 || c.BulkConcurrency != 1 ||
+	if c.GroupID != DefaultGroupID || c.RequestsTopic != topics.DefaultRequests || c.Concurrency != 2 || c.BulkConcurrency != 1 ||
 		c.MaxAttempts != 5 || c.BackoffBase != time.Second || c.BackoffMax != time.Minute || c.DrainTimeout != 30*time.Second {
 		t.Errorf("defaults %+v", c)
 	}

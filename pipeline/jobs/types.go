@@ -9,13 +9,9 @@ import (
 	"github.com/midata/midata/schemas/release"
 )
 
-// The topics of the work queue and the ledger.
-const (
-	DefaultRequestsTopic  = "midata.requests"
-	DefaultRunsTopic      = "midata.runs"
-	DefaultSchedulesTopic = "midata.schedules"
-	DefaultGroupID        = "midata-workers"
-)
+// DefaultGroupID is the consumer group of the workers. The topic names
+// and their defaults are package topics'.
+const DefaultGroupID = "midata-workers"
 
 // Kind is what a request asks for.
 type Kind string

@@ -169,10 +169,3 @@ func TestTheJobTopicsAreARequestsAndACompactedRunsTopic(t *testing.T) {
 		t.Errorf("Specs() = %+v, want the requests topic and a compacted runs topic", specs)
 	}
 }
-
-// The defaults jobs declares are the topics package's, where the specs are.
-func TestTheDefaultTopicsAreThoseOfPackageTopics(t *testing.T) {
-	if jobs.DefaultRequestsTopic != topics.DefaultRequests || jobs.DefaultRunsTopic != topics.DefaultRuns || jobs.DefaultSchedulesTopic != topics.DefaultSchedules {
-		t.Errorf("jobs defaults %s %s %s differ from package topics'", jobs.DefaultRequestsTopic, jobs.DefaultRunsTopic, jobs.DefaultSchedulesTopic)
-	}
-}

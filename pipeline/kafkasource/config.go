@@ -12,7 +12,6 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTopic         = topics.DefaultTransactions
 	DefaultPartitioner   = "murmur2"
 	DefaultSampleSize    = 16
 	DefaultFetchMaxBytes = 8 << 20
@@ -28,7 +27,7 @@ type Config struct {
 	Kafka topics.Connection
 
 	// Topic is the transactions topic that Plan and Read work on.
-	// Default "transactions".
+	// Default topics.DefaultTransactions.
 	Topic string
 
 	// Partitioner names the partitioner the producers of Topic use, so that a
@@ -82,7 +81,7 @@ func (c Config) Validate() error {
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.Topic == "" {
-		c.Topic = DefaultTopic
+		c.Topic = topics.DefaultTransactions
 	}
 	if c.Partitioner == "" {
 		c.Partitioner = DefaultPartitioner

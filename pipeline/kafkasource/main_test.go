@@ -14,6 +14,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // Every Source, Producer and kfake cluster is closed by its test, and with
@@ -60,10 +61,10 @@ func to(partition int) kafka.Balancer {
 }
 
 // readAll reads snap and returns its messages.
-func readAll(t testing.TB, s *kafkasource.Source, snap kafkasource.Snapshot) []kafkasource.Message {
+func readAll(t testing.TB, s *kafkasource.Source, snap kafkasource.Snapshot) []topics.Message {
 	t.Helper()
-	var got []kafkasource.Message
-	if err := s.Read(t.Context(), snap, func(m kafkasource.Message) error {
+	var got []topics.Message
+	if err := s.Read(t.Context(), snap, func(m topics.Message) error {
 		got = append(got, m)
 		return nil
 	}); err != nil {

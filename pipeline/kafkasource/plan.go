@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // sampleMaxBytes bounds the fetches of the partitioner check: a few keys
@@ -172,7 +174,7 @@ func (s *Source) samplePartition(ctx context.Context, topic string, n int, logSt
 			if err != nil {
 				return sampled, mismatched, err
 			}
-			next, err := walk(ctx, p, pos, r.End, func(m Message) error {
+			next, err := walk(ctx, p, pos, r.End, func(m topics.Message) error {
 				if len(m.Key) == 0 || seen[m.Offset] || taken == quota {
 					return nil
 				}

@@ -13,6 +13,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 	fetchapi "github.com/segmentio/kafka-go/protocol/fetch"
+
+	"github.com/midata/midata/pipeline/topics"
 )
 
 // controlAbort is the type of the control record that ends an aborted
@@ -34,11 +36,11 @@ const cancelEvery = 64
 // caller's goroutine over the current one (fn is never called
 // concurrently), so memory stays below about 3 × FetchMaxBytes: the records
 // fn works on, and the next response with its decoded copy.
-func (s *Source) Read(parent context.Context, snap Snapshot, fn func(Message) error) error {
+func (s *Source) Read(parent context.Context, snap Snapshot, fn func(topics.Message) error) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	chunks := make(chan chunk)
-	free := make(chan []Message, 2) // slices handed back for reuse
+	free := make(chan []topics.Message, 2) // slices handed back for reuse
 	var fetchErr error
 	fetched := make(chan struct{})
 	go func() {
@@ -87,13 +89,13 @@ consume:
 
 // chunk is the records of one fetch response and the offsets it covered.
 type chunk struct {
-	msgs    []Message
+	msgs    []topics.Message
 	offsets int64
 }
 
 // fetchRanges fetches the ranges of snap in order and sends their records
 // to chunks, one chunk per fetch response.
-func (s *Source) fetchRanges(ctx context.Context, snap Snapshot, chunks chan<- chunk, free <-chan []Message) error {
+func (s *Source) fetchRanges(ctx context.Context, snap Snapshot, chunks chan<- chunk, free <-chan []topics.Message) error {
 	for _, r := range snap.Ranges {
 		err := s.fetchRange(ctx, snap.Topic, r, func(c chunk) error {
 			select {
@@ -114,7 +116,7 @@ func (s *Source) fetchRanges(ctx context.Context, snap Snapshot, chunks chan<- c
 // offset of each partition to its end frozen when ReadTopic starts. It is
 // meant for small compacted topics such as the consent topic. A missing
 // topic is an error that wraps ErrTopicNotFound.
-func (s *Source) ReadTopic(ctx context.Context, topic string, fn func(Message) error) error {
+func (s *Source) ReadTopic(ctx context.Context, topic string, fn func(topics.Message) error) error {
 	partitions, err := s.partitions(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("read whole topic: %w", err)
@@ -131,7 +133,7 @@ func (s *Source) ReadTopic(ctx context.Context, topic string, fn func(Message) e
 // markers, aborted records) and ends when the position reaches End, or when
 // the broker has nothing more to return below End although the partition
 // holds End.
-func (s *Source) fetchRange(ctx context.Context, topic string, r Range, emit func(chunk) error, free <-chan []Message) error {
+func (s *Source) fetchRange(ctx context.Context, topic string, r Range, emit func(chunk) error, free <-chan []topics.Message) error {
 	pos := r.Start
 	for pos < r.End {
 		if err := ctx.Err(); err != nil {
@@ -141,12 +143,12 @@ func (s *Source) fetchRange(ctx context.Context, topic string, r Range, emit fun
 		if err != nil {
 			return fmt.Errorf("read partition %d at offset %d: %w", r.Partition, pos, err)
 		}
-		var msgs []Message
+		var msgs []topics.Message
 		select {
 		case msgs = <-free:
 		default:
 		}
-		next, err := walk(ctx, p, pos, r.End, func(m Message) error {
+		next, err := walk(ctx, p, pos, r.End, func(m topics.Message) error {
 			m.Partition = r.Partition
 			msgs = append(msgs, m)
 			return nil
@@ -249,7 +251,7 @@ func hasBatches(p *fetchapi.ResponsePartition) bool {
 // transactions (the read_committed rules of the Java consumer), and returns
 // the offset after the last offset the response covered (pos if none). It
 // checks ctx every cancelEvery records.
-func walk(ctx context.Context, p *fetchapi.ResponsePartition, pos, end int64, fn func(Message) error) (int64, error) {
+func walk(ctx context.Context, p *fetchapi.ResponsePartition, pos, end int64, fn func(topics.Message) error) (int64, error) {
 	var batches []protocol.RecordReader
 	switch rs := p.RecordSet.Records.(type) {
 	case nil:
@@ -334,9 +336,9 @@ func walk(ctx context.Context, p *fetchapi.ResponsePartition, pos, end int64, fn
 
 // message copies a record out of the fetch buffers (one allocation for key
 // and value) and hands those buffers back to kafka-go's page pool.
-func message(rec *protocol.Record) (Message, error) {
+func message(rec *protocol.Record) (topics.Message, error) {
 	defer release(rec)
-	m := Message{Offset: rec.Offset, Time: rec.Time.UTC()}
+	m := topics.Message{Offset: rec.Offset, Time: rec.Time.UTC()}
 	kl, vl := bytesLen(rec.Key), bytesLen(rec.Value)
 	buf := make([]byte, max(kl, 0)+max(vl, 0))
 	if kl >= 0 {
@@ -352,9 +354,9 @@ func message(rec *protocol.Record) (Message, error) {
 		}
 	}
 	if len(rec.Headers) > 0 {
-		m.Headers = make([]Header, len(rec.Headers))
+		m.Headers = make([]topics.Header, len(rec.Headers))
 		for i, h := range rec.Headers {
-			m.Headers[i] = Header{Key: h.Key, Value: h.Value}
+			m.Headers[i] = topics.Header{Key: h.Key, Value: h.Value}
 		}
 	}
 	return m, nil

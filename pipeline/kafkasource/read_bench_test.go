@@ -60,7 +60,7 @@ func BenchmarkRead(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				n := 0
-				if err := s.Read(b.Context(), snap, func(m kafkasource.Message) error {
+				if err := s.Read(b.Context(), snap, func(m topics.Message) error {
 					if n++; bc.work != nil && !bc.work(m.Value) {
 						return errors.New("invalid JSON")
 					}

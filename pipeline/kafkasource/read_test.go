@@ -16,7 +16,7 @@ import (
 	"github.com/midata/midata/pipeline/topics"
 )
 
-func values(msgs []kafkasource.Message) string {
+func values(msgs []topics.Message) string {
 	var v []string
 	for _, m := range msgs {
 		v = append(v, string(m.Value))
@@ -78,7 +78,7 @@ func TestReadReturnsTheCallbacksErrorAndHonoursCancel(t *testing.T) {
 	t.Run("the callback's error stops the read", func(t *testing.T) {
 		stop := errors.New("stop")
 		n := 0
-		err := s.Read(t.Context(), snap, func(kafkasource.Message) error {
+		err := s.Read(t.Context(), snap, func(topics.Message) error {
 			if n++; n == 3 {
 				return stop
 			}
@@ -93,7 +93,7 @@ func TestReadReturnsTheCallbacksErrorAndHonoursCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		n := 0
-		err := s.Read(ctx, snap, func(kafkasource.Message) error {
+		err := s.Read(ctx, snap, func(topics.Message) error {
 			if n++; n == 5 {
 				cancel()
 			}
@@ -110,7 +110,7 @@ func TestReadReturnsTheCallbacksErrorAndHonoursCancel(t *testing.T) {
 	t.Run("a cancelled context reads nothing", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		err := s.Read(ctx, snap, func(kafkasource.Message) error {
+		err := s.Read(ctx, snap, func(topics.Message) error {
 			t.Fatal("callback called")
 			return nil
 		})
@@ -127,7 +127,7 @@ func TestReadFailsWhenThePartitionEndsBeforeTheSnapshot(t *testing.T) {
 	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}, Topic: name})
 	n := 0
 	err := s.Read(t.Context(), kafkasource.Snapshot{Topic: name, Ranges: []kafkasource.Range{{Partition: 0, Start: 0, End: 5}}},
-		func(kafkasource.Message) error { n++; return nil })
+		func(topics.Message) error { n++; return nil })
 	if err == nil || !strings.Contains(err.Error(), "before the snapshot's end") || n != 1 {
 		t.Fatalf("Read = %v after %d records, want the one record then a truncation error", err, n)
 	}
@@ -214,7 +214,7 @@ func TestOneSourceServesConcurrentPlansAndReads(t *testing.T) {
 				return
 			}
 			n := 0
-			err = s.Read(t.Context(), snap, func(m kafkasource.Message) error {
+			err = s.Read(t.Context(), snap, func(m topics.Message) error {
 				if string(m.Key) == customer {
 					n++
 				}

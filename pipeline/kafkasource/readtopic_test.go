@@ -25,10 +25,10 @@ func newProducer(t *testing.T, brokers []string) *topics.Producer {
 }
 
 // readTopic returns every record of a topic.
-func readTopic(t *testing.T, s *kafkasource.Source, topic string) []kafkasource.Message {
+func readTopic(t *testing.T, s *kafkasource.Source, topic string) []topics.Message {
 	t.Helper()
-	var got []kafkasource.Message
-	if err := s.ReadTopic(t.Context(), topic, func(m kafkasource.Message) error {
+	var got []topics.Message
+	if err := s.ReadTopic(t.Context(), topic, func(m topics.Message) error {
 		got = append(got, m)
 		return nil
 	}); err != nil {
@@ -110,7 +110,7 @@ func TestReadTopicOfAMissingTopicIsErrTopicNotFound(t *testing.T) {
 	name := testbench.UniqueName(t, "missing")
 	s := newSource(t, kafkasource.Config{Kafka: topics.Connection{Brokers: brokers}})
 	for range 2 { // asking does not create it
-		err := s.ReadTopic(t.Context(), name, func(kafkasource.Message) error { return nil })
+		err := s.ReadTopic(t.Context(), name, func(topics.Message) error { return nil })
 		if !errors.Is(err, kafkasource.ErrTopicNotFound) || !strings.Contains(err.Error(), name) {
 			t.Fatalf("ReadTopic = %v, want ErrTopicNotFound naming the topic", err)
 		}
@@ -119,8 +119,8 @@ func TestReadTopicOfAMissingTopicIsErrTopicNotFound(t *testing.T) {
 	t.Run("a topic created after the first look is found", func(t *testing.T) {
 		testbench.CreateTopic(t, brokers, name, 2)
 		produce(t, brokers, name, to(1), kafka.Message{Value: []byte("v")})
-		var got []kafkasource.Message
-		if err := s.ReadTopic(t.Context(), name, func(m kafkasource.Message) error {
+		var got []topics.Message
+		if err := s.ReadTopic(t.Context(), name, func(m topics.Message) error {
 			got = append(got, m)
 			return nil
 		}); err != nil {

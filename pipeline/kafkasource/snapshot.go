@@ -1,7 +1,5 @@
 package kafkasource
 
-import "github.com/midata/midata/pipeline/topics"
-
 // Range is the offsets [Start, End) of one partition that a release reads.
 type Range struct {
 	Partition int   `json:"partition"`
@@ -37,10 +35,3 @@ func (s Snapshot) Records() int64 {
 	}
 	return n
 }
-
-// Message is one record read from Kafka: the one record type of every
-// Kafka reader of midata (topics.Message).
-type Message = topics.Message
-
-// Header is one record header.
-type Header = topics.Header

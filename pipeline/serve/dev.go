@@ -84,7 +84,7 @@ func NewDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	brokers, gen := d.cluster.ListenAddrs(), cfg.Synth
 	kafka := topics.Connection{Brokers: brokers}
 	if err := topics.Ensure(ctx, kafka, topics.TransactionsSpec(gen.TransactionsTopic, cfg.Partitions),
-		topics.ConsentSpec(gen.ConsentTopic), topics.QuarantineSpec(pipeline.DefaultQuarantineTopic)); err != nil {
+		topics.ConsentSpec(gen.ConsentTopic), topics.QuarantineSpec(topics.DefaultQuarantine)); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(d.progress, "midata dev: in-process Kafka on %s; seeding %d transactions of %d customers …\n", strings.Join(brokers, ","), gen.Transactions, gen.Customers)

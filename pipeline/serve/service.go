@@ -63,9 +63,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 			s.Close()
 		}
 	}()
-	names := topics.Names{Transactions: cfg.Topics.Transactions, Consent: cfg.Topics.Consent, Quarantine: cfg.Topics.Quarantine,
-		Requests: cfg.Topics.Requests, Runs: cfg.Topics.Runs, Schedules: cfg.Topics.Schedules}
-	if err := topics.Ensure(ctx, s.kafka, names.Service()...); err != nil {
+	if err := topics.Ensure(ctx, s.kafka, cfg.Topics.Service()...); err != nil {
 		return nil, err
 	}
 

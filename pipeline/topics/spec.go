@@ -88,14 +88,16 @@ func SchedulesSpec(name string) Spec {
 	return Spec{Name: or(name, DefaultSchedules), Partitions: SchedulesPartitions, Compacted: true}
 }
 
-// Names are the topics of one deployment. Empty names mean the defaults.
+// Names are the topics of one deployment, as the configuration names them
+// (the YAML tags are the keys under topics: of the config file). Empty
+// names mean the defaults.
 type Names struct {
-	Transactions string
-	Consent      string
-	Quarantine   string
-	Requests     string
-	Runs         string
-	Schedules    string
+	Transactions string `yaml:"transactions"` // the input
+	Consent      string `yaml:"consent"`      // compacted consent events
+	Quarantine   string `yaml:"quarantine"`   // invalid records with their reason
+	Requests     string `yaml:"requests"`     // the work queue
+	Runs         string `yaml:"runs"`         // the run ledger
+	Schedules    string `yaml:"schedules"`    // compacted schedules
 }
 
 // WithDefaults returns n with every empty name set to its default.

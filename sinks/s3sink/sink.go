@@ -39,8 +39,6 @@ const (
 	MaxPartSize = 5 << 30
 	// MaxParts is the most parts one multipart upload may have.
 	MaxParts = 10000
-	// MaxLinkTTL is the longest a SigV4 presigned link may live.
-	MaxLinkTTL = 7 * 24 * time.Hour
 )
 
 // DefaultPartSize is the part size used when Config.PartSize is zero.
@@ -76,7 +74,7 @@ type Config struct {
 	// Default DefaultPartSize; at least MinPartSize, at most MaxPartSize.
 	PartSize int64
 	// MaxLinkTTL is the longest lifetime Link accepts. Default and upper
-	// bound: MaxLinkTTL (7 days).
+	// bound: sinks.MaxLinkTTL (7 days).
 	MaxLinkTTL time.Duration
 	// Now is the clock that signs links. Default time.Now.
 	Now func() time.Time
@@ -99,8 +97,10 @@ func (c Config) Validate() error {
 	if c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize) {
 		return fmt.Errorf("s3 config: part size %d: want between %d (5 MiB) and %d (5 GiB)", c.PartSize, MinPartSize, int64(MaxPartSize))
 	}
-	if c.MaxLinkTTL < 0 || c.MaxLinkTTL > MaxLinkTTL {
-		return fmt.Errorf("s3 config: max link TTL %s: want more than 0 and at most %s (7 days)", c.MaxLinkTTL, MaxLinkTTL)
+	if c.MaxLinkTTL != 0 {
+		if err := sinks.CheckLinkTTL(c.MaxLinkTTL); err != nil {
+			return fmt.Errorf("s3 config: max link TTL %s: %w", c.MaxLinkTTL, err)
+		}
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func (c Config) withDefaults() Config {
 		c.PartSize = DefaultPartSize
 	}
 	if c.MaxLinkTTL == 0 {
-		c.MaxLinkTTL = MaxLinkTTL
+		c.MaxLinkTTL = sinks.MaxLinkTTL
 	}
 	if c.Now == nil {
 		c.Now = time.Now
