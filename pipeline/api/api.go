@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/jobs"
 )
 
@@ -228,22 +228,8 @@ func (s *statusRecorder) code() int {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-var _ error = (*errorWithStatus)(nil)
+func badRequest(format string, args ...any) error { return jsonbody.BadRequest(format, args...) }
 
-// errorWithStatus is a request error that already knows its status.
-type errorWithStatus struct {
-	status int
-	msg    string
-}
-
-func (e *errorWithStatus) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &errorWithStatus{http.StatusBadRequest, fmt.Sprintf(format, args...)}
-}
-
-func asStatus(err error) (*errorWithStatus, bool) {
-	var e *errorWithStatus
-	ok := errors.As(err, &e)
-	return e, ok
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	return jsonbody.Decode(w, r, dst, MaxBodyBytes)
 }

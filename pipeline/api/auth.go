@@ -10,11 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/pipeline/config"
 )
-
-// minTokenBytes is the shortest bearer token New accepts.
-const minTokenBytes = 16
 
 // keyPattern is the shape of an idempotency key or a schedule id.
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -42,33 +39,15 @@ func newTokenTable(tokens map[string]string) (tokenTable, error) {
 	}
 	slices.SortFunc(pairs, func(a, b pair) int { return strings.Compare(a.role, b.role) })
 	for _, p := range pairs {
-		if err := checkRole(p.role); err != nil {
+		if err := config.CheckRole(p.role); err != nil {
 			return tokenTable{}, fmt.Errorf("token with role %q: %w", p.role, err)
 		}
-		if len(p.token) < minTokenBytes {
-			return tokenTable{}, fmt.Errorf("token with role %q: shorter than %d bytes: use a long random token", p.role, minTokenBytes)
+		if len(p.token) < config.MinTokenBytes {
+			return tokenTable{}, fmt.Errorf("token with role %q: shorter than %d bytes: use a long random token", p.role, config.MinTokenBytes)
 		}
 		t.entries = append(t.entries, tokenEntry{sha256.Sum256([]byte(p.token)), p.role})
 	}
 	return t, nil
-}
-
-func checkRole(role string) error {
-	switch {
-	case role == string(RoleOps):
-		return nil
-	case strings.HasPrefix(role, "customer:"):
-		if schemas.CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
-			return fmt.Errorf("customer id: want 1-64 of A-Z a-z 0-9 . _ -")
-		}
-		return nil
-	case strings.HasPrefix(role, "partner:"):
-		if !schemas.ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
-			return fmt.Errorf("partner id: want 1-64 of a-z 0-9 . _ -")
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown role: want ops, customer:<id> or partner:<id>")
 }
 
 // role returns the role of token, or false.

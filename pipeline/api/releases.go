@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
 )
@@ -78,20 +79,26 @@ func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string)
 // is recorded on the customers' behalf.
 func (a *API) createRelease(w http.ResponseWriter, r *http.Request) {
 	const op = "start a release"
-	var body ReleaseRequest
-	if err := decode(w, r, &body); err != nil {
+	req, err := a.opsRequest(w, r)
+	if err != nil {
 		a.failErr(w, r, op, err)
 		return
+	}
+	a.submit(w, r, op, req, nil, func(_ context.Context, run jobs.Run) RunView { return opsView(run) })
+}
+
+func (a *API) opsRequest(w http.ResponseWriter, r *http.Request) (jobs.Request, error) {
+	var body ReleaseRequest
+	if err := decode(w, r, &body); err != nil {
+		return jobs.Request{}, err
 	}
 	from, to, err := period(body.From, body.To)
 	if err != nil {
-		a.failErr(w, r, op, err)
-		return
+		return jobs.Request{}, err
 	}
 	reqID, err := requestID("ops-", body.IdempotencyKey)
 	if err != nil {
-		a.failErr(w, r, op, err)
-		return
+		return jobs.Request{}, err
 	}
 	kind := jobs.KindRelease
 	if body.All {
@@ -102,11 +109,7 @@ func (a *API) createRelease(w http.ResponseWriter, r *http.Request) {
 		Scope: schemas.Scope{Customers: dedupe(body.Customers), All: body.All}, From: from, To: to, Formats: body.Formats,
 		RequestedBy: roleOf(r.Context()), CreatedAt: a.now().UTC(),
 	}
-	if err := a.check(req); err != nil {
-		a.failErr(w, r, op, err)
-		return
-	}
-	a.submit(w, r, op, req, nil, func(_ context.Context, run jobs.Run) RunView { return opsView(run) })
+	return req, a.check(req)
 }
 
 // requestID is prefix+key for an idempotency key, else prefix+random.
@@ -123,7 +126,7 @@ func requestID(prefix, key string) (string, error) {
 // check runs the Validate hook; whatever it returns is the caller's mistake.
 func (a *API) check(req jobs.Request) error {
 	if err := a.validate(req); err != nil {
-		if _, ok := asStatus(err); ok {
+		if _, ok := jsonbody.As(err); ok {
 			return err
 		}
 		return badRequest("%v", err)

@@ -6,16 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/sinks"
@@ -58,8 +54,8 @@ func oneLine(s string) string {
 // failures (5xx) with what to do, their detail only in the log.
 func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err error) {
 	ctx := r.Context()
-	if e, ok := asStatus(err); ok {
-		a.fail(w, r, e.status, op+": "+e.msg)
+	if e, ok := jsonbody.As(err); ok {
+		a.fail(w, r, e.Status, op+": "+e.Msg)
 		return
 	}
 	switch {
@@ -78,102 +74,6 @@ func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err err
 		a.log.ErrorContext(ctx, "request failed", "request_id", requestIDOf(ctx), "op", op, "err", err)
 		a.fail(w, r, http.StatusInternalServerError, op+": internal error: try again, and tell operations if it persists (request "+requestIDOf(ctx)+")")
 	}
-}
-
-// decode reads the JSON object of r's body into dst: at most MaxBodyBytes,
-// no field that dst does not have, nothing after the object.
-func decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &errorWithStatus{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: send application/json", ct)}
-		}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if err == nil {
-		if _, more := dec.Token(); more != io.EOF {
-			return badRequest("the body has more after its JSON object: send one object")
-		}
-		return nil
-	}
-	var (
-		maxErr    *http.MaxBytesError
-		syntaxErr *json.SyntaxError
-		typeErr   *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.Is(err, io.EOF):
-		return badRequest("the body is empty: send a JSON object")
-	case errors.As(err, &maxErr):
-		return &errorWithStatus{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes: send less", maxErr.Limit)}
-	case errors.As(err, &syntaxErr):
-		return badRequest("the body is not JSON (at byte %d: %v): send a JSON object", syntaxErr.Offset, syntaxErr)
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return badRequest("the body is a JSON %s: send a JSON object", typeErr.Value)
-		}
-		return badRequest("field %q is a JSON %s: want %s", field, typeErr.Value, jsonKind(typeErr.Type))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("the body ends inside its JSON object: send the whole object")
-	}
-	if name, ok := unknownField(err); ok {
-		return badRequest("unknown field %q: remove it (known: %s)", name, strings.Join(jsonFields(dst), ", "))
-	}
-	return badRequest("read the body: %v", err)
-}
-
-// unknownField returns the field named by the error DisallowUnknownFields
-// causes.
-func unknownField(err error) (string, bool) {
-	msg := err.Error()
-	i := strings.Index(msg, "unknown field ")
-	if i < 0 {
-		return "", false
-	}
-	name := msg[i+len("unknown field "):]
-	if s, err := strconv.Unquote(name); err == nil {
-		name = s
-	}
-	return name, true
-}
-
-// jsonFields lists the JSON names of the fields of the struct dst points to.
-func jsonFields(dst any) []string {
-	t := reflect.TypeOf(dst)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	var names []string
-	for f := range t.Fields() {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names = append(names, name)
-	}
-	return names
-}
-
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64:
-		return "a number"
-	}
-	return t.String()
 }
 
 // parseTime reads a time given as a date (2026-01-31, midnight UTC) or as

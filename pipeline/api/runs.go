@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -102,23 +103,21 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) cancelRun(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	run, err := a.control.Cancel(r.Context(), id)
-	if err != nil {
-		a.failErr(w, r, "cancel run "+id, err)
-		return
-	}
-	a.log.InfoContext(r.Context(), "run cancel asked", "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
-	a.writeJSON(w, r, http.StatusAccepted, opsView(run))
+	a.controlRun(w, r, "cancel run", "run cancel asked", a.control.Cancel)
 }
 
 func (a *API) retryRun(w http.ResponseWriter, r *http.Request) {
+	a.controlRun(w, r, "retry run", "run retried", a.control.Retry)
+}
+
+// controlRun asks do of the run in the path and answers 202 with the run.
+func (a *API) controlRun(w http.ResponseWriter, r *http.Request, op, logged string, do func(context.Context, string) (jobs.Run, error)) {
 	id := r.PathValue("id")
-	run, err := a.control.Retry(r.Context(), id)
+	run, err := do(r.Context(), id)
 	if err != nil {
-		a.failErr(w, r, "retry run "+id, err)
+		a.failErr(w, r, op+" "+id, err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "run retried", "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
+	a.log.InfoContext(r.Context(), logged, "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
 	a.writeJSON(w, r, http.StatusAccepted, opsView(run))
 }

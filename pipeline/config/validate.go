@@ -202,8 +202,8 @@ func checkHostPort(s string, listen bool) error {
 func tokenProblems(tokens map[string]string) []string {
 	var out []string
 	for tok, role := range tokens {
-		if p := roleProblem(role); p != "" {
-			out = append(out, fmt.Sprintf("token with role %q: %s", role, p))
+		if err := CheckRole(role); err != nil {
+			out = append(out, fmt.Sprintf("token with role %q: %v", role, err))
 		}
 		if len(tok) < MinTokenBytes {
 			out = append(out, fmt.Sprintf("token with role %q: shorter than %d bytes: use a long random token (openssl rand -hex 32)", role, MinTokenBytes))
@@ -213,22 +213,25 @@ func tokenProblems(tokens map[string]string) []string {
 	return out
 }
 
-func roleProblem(role string) string {
+// CheckRole checks a bearer token's role: "ops", "customer:<id>" or
+// "partner:<id>". It is the one rule for roles: the API's token table uses
+// it too.
+func CheckRole(role string) error {
 	switch {
 	case role == "ops":
-		return ""
+		return nil
 	case strings.HasPrefix(role, "customer:"):
 		if schemas.CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
-			return "customer id: want 1-64 of A-Z a-z 0-9 . _ -"
+			return errors.New("customer id: want 1-64 of A-Z a-z 0-9 . _ -")
 		}
-		return ""
+		return nil
 	case strings.HasPrefix(role, "partner:"):
 		if !schemas.ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
-			return "partner id: want 1-64 of a-z 0-9 . _ -"
+			return errors.New("partner id: want 1-64 of a-z 0-9 . _ -")
 		}
-		return ""
+		return nil
 	}
-	return "unknown role: want ops, customer:<id> or partner:<id>"
+	return errors.New("unknown role: want ops, customer:<id> or partner:<id>")
 }
 
 // scheduleProblems checks the shape of the declared schedules.
