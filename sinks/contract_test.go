@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type store interface {
 	sinks.Sink
 	sinks.Linker
 	sinks.Deleter
+	sinks.Lister
 }
 
 // implementations returns each sink on fresh storage, by name. The S3 sink
@@ -155,6 +157,54 @@ func TestEverySinkKeepsTheSameContract(t *testing.T) {
 				}
 				if _, err := s.Link(ctx, key, 0); err == nil {
 					t.Error("Link with no lifetime succeeded")
+				}
+			})
+			t.Run("a listing names every complete object under a prefix, in key order", func(t *testing.T) {
+				for _, k := range []string{"list/r10/x.csv", "list/r1/b/c.csv", "list/r2/y.csv", "list/r1/a.csv", "list/r1.csv"} {
+					w, err := s.Create(ctx, k)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := w.Write(body[:10]); err != nil {
+						t.Fatal(err)
+					}
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := s.Commit(ctx, "list/r1/manifest.json", []byte("{}")); err != nil {
+					t.Fatal(err)
+				}
+				open, err := s.Create(ctx, "list/r1/open.csv") // being written: not an object yet
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer open.Abort()
+				if _, err := open.Write(body); err != nil {
+					t.Fatal(err)
+				}
+				for _, tt := range []struct {
+					prefix string
+					want   []string
+				}{
+					{"list/r1/", []string{"list/r1/a.csv", "list/r1/b/c.csv", "list/r1/manifest.json"}},
+					{"list/r1", []string{"list/r1.csv", "list/r1/a.csv", "list/r1/b/c.csv", "list/r1/manifest.json", "list/r10/x.csv"}},
+					{"list/r1/b", []string{"list/r1/b/c.csv"}},
+					{"list/r3", nil},
+					{"nothing/here/", nil},
+				} {
+					var got []string
+					if err := s.List(ctx, tt.prefix, func(key string) error { got = append(got, key); return nil }); err != nil {
+						t.Fatalf("List(%q): %v", tt.prefix, err)
+					}
+					if !slices.Equal(got, tt.want) {
+						t.Errorf("List(%q) = %q, want %q", tt.prefix, got, tt.want)
+					}
+				}
+				stop := errors.New("stop")
+				n := 0
+				if err := s.List(ctx, "list/", func(string) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+					t.Errorf("List stopped by its callback = %v after %d keys, want the callback's error after 1", err, n)
 				}
 			})
 			t.Run("deleting removes the object and a missing one is no error", func(t *testing.T) {

@@ -5,7 +5,7 @@
 //
 // It does not know about Kafka, consent or release formats: a sink stores
 // bytes under keys, commits a small object conditionally, and (when it can)
-// signs download links.
+// signs download links, deletes and lists objects.
 package sinks
 
 import (
@@ -48,6 +48,18 @@ type ObjectWriter interface {
 // release's staged files).
 type Deleter interface {
 	Delete(ctx context.Context, key string) error
+}
+
+// Lister is a Sink that can list the keys of its objects under a prefix,
+// so a caller learns which of many releases exist with one listing instead
+// of one request per release.
+type Lister interface {
+	// List calls fn with the key of every complete object whose key starts
+	// with prefix, in ascending byte order of the keys, until fn returns an
+	// error, which List returns. Objects still being written (an open
+	// ObjectWriter) are not listed. A prefix that matches nothing is no
+	// error.
+	List(ctx context.Context, prefix string, fn func(key string) error) error
 }
 
 // Link is a signed, expiring download link.

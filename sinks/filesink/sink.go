@@ -16,7 +16,9 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -78,6 +80,7 @@ var (
 	_ sinks.Sink    = (*Sink)(nil)
 	_ sinks.Linker  = (*Sink)(nil)
 	_ sinks.Deleter = (*Sink)(nil)
+	_ sinks.Lister  = (*Sink)(nil)
 )
 
 // New validates cfg, creates cfg.Root if needed and returns the Sink.
@@ -220,6 +223,65 @@ func (s *Sink) Delete(ctx context.Context, key string) error {
 	}
 	if err := os.Remove(name); err != nil && !missing(err) {
 		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List calls fn with the key of every object under prefix, in ascending
+// byte order of the keys. Temporary files (hidden names) are not objects and
+// are not listed; directories that hold no object are skipped.
+func (s *Sink) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	dir, _ := path.Split(prefix) // the directories the prefix names whole
+	start := s.root
+	if dir != "" {
+		if err := checkKey(strings.TrimSuffix(dir, "/")); err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		start = filepath.Join(s.root, filepath.FromSlash(dir))
+	}
+	return s.list(ctx, start, dir, prefix, fn)
+}
+
+// list walks the directory name, whose key prefix is key ("" or ending in
+// a slash), in key order: a directory sorts as its name and a slash.
+func (s *Sink) list(ctx context.Context, name, key, prefix string, fn func(key string) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		if missing(err) {
+			return nil
+		}
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	type entry struct {
+		key string
+		dir bool
+	}
+	var keys []entry
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		k := entry{key: key + e.Name(), dir: e.IsDir()}
+		if k.dir {
+			k.key += "/"
+		}
+		if strings.HasPrefix(k.key, prefix) || (k.dir && strings.HasPrefix(prefix, k.key)) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	for _, k := range keys {
+		if k.dir {
+			err = s.list(ctx, filepath.Join(name, filepath.Base(k.key)), k.key, prefix, fn)
+		} else {
+			err = fn(k.key)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -135,6 +135,7 @@ var (
 	_ sinks.Sink    = (*Sink)(nil)
 	_ sinks.Linker  = (*Sink)(nil)
 	_ sinks.Deleter = (*Sink)(nil)
+	_ sinks.Lister  = (*Sink)(nil)
 )
 
 // New returns a Sink for cfg with credentials and settings from the SDK's
@@ -278,6 +279,24 @@ func (s *Sink) Delete(ctx context.Context, key string) error {
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", s.loc(key), err)
+	}
+	return nil
+}
+
+// List calls fn with the key of every object under prefix, in the byte
+// order S3 lists them (ListObjectsV2, 1,000 keys a page).
+func (s *Sink) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s.loc(prefix), err)
+		}
+		for _, o := range page.Contents {
+			if err := fn(aws.ToString(o.Key)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
