@@ -9,8 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/spill"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
@@ -177,25 +180,73 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		peekers[order] = p
 	}
 
-	// One release per owned customer, in customer order.
-	fresh := &freshConsent{r: r, table: table, ends: consentEnds}
-	var results []*Result
+	// One release per owned customer, in customer order, through a bounded
+	// pipeline: up to CommitDepth releases are staged and committed at once.
+	// A customer's records are taken from the sorted runs into memory (at
+	// most CommitBuffer per row order) so the next customer's can be taken
+	// while the release is made; a customer with more streams them from
+	// the runs while the releases in flight go on. Which releases exist
+	// already is one listing of the store.
+	reqs := make([]Request, len(owned))
+	ids := make([]string, len(owned))
 	for i, c := range owned {
-		req := Request{ID: b.ID, CustomerID: schemas.CustomerID(c), Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
-		sources := map[release.Order]records{}
-		for order, p := range peekers {
-			sources[order] = &customerRecords{p: p, customer: c}
+		reqs[i] = Request{ID: b.ID, CustomerID: schemas.CustomerID(c), Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
+		ids[i] = requestReleaseID(reqs[i], formats, grants[c].Hash())
+	}
+	known, err := releasestore.Committed(ctx, r.cfg.Sink, ids)
+	if err != nil {
+		return nil, err
+	}
+	fresh := &freshConsent{r: r, table: table, ends: consentEnds}
+	made := make([]*Result, len(owned))
+	var mu sync.Mutex
+	var done int64
+	finish := func(i int, res *Result) {
+		r.observe(res)
+		mu.Lock()
+		defer mu.Unlock()
+		made[i] = res
+		done++
+		progress(BulkProgress{Scanned: scanned, ToScan: toScan, CustomersDone: done, Customers: int64(len(owned))})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.cfg.CommitDepth)
+	for i, c := range owned {
+		if gctx.Err() != nil {
+			break // a release failed: the task stops
 		}
-		res, err := r.releaseCustomer(ctx, req, formats, grants[c], task, *stats[c], now, sources, fresh)
+		sources, whole := take(peekers, c, r.cfg.CommitBuffer)
+		one := func() error {
+			res, err := r.releaseCustomer(gctx, ids[i], reqs[i], formats, grants[c], task, *stats[c], now, sources, fresh, known)
+			if err != nil {
+				return fmt.Errorf("release of %s: %w", c, err)
+			}
+			finish(i, res)
+			return nil
+		}
+		if whole {
+			g.Go(one)
+			continue
+		}
+		streamed := make(chan struct{})
+		g.Go(func() error {
+			defer close(streamed)
+			return one()
+		})
+		<-streamed
 		for _, src := range sources {
 			src.(*customerRecords).drain()
 		}
-		if err != nil {
-			return results, fmt.Errorf("release of %s: %w", c, err)
+	}
+	err = g.Wait()
+	var results []*Result
+	for _, res := range made {
+		if res != nil {
+			results = append(results, res)
 		}
-		r.observe(res)
-		results = append(results, res)
-		progress(BulkProgress{Scanned: scanned, ToScan: toScan, CustomersDone: int64(i + 1), Customers: int64(len(owned))})
+	}
+	if err != nil {
+		return results, err
 	}
 	for _, p := range peekers {
 		if err := p.it.Err(); err != nil {
@@ -205,14 +256,15 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	return results, nil
 }
 
-// releaseCustomer makes one customer's release of a bulk task, unless it
-// is already committed.
-func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, now time.Time, sources map[release.Order]records, fresh *freshConsent) (*Result, error) {
-	id := requestReleaseID(req, formats, grant.Hash())
-	if m, err := r.committed(ctx, id); err != nil {
-		return nil, err
-	} else if m != nil {
-		return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
+// releaseCustomer makes one customer's release id of a bulk task, unless
+// it is already committed: known says which are (nil: ask the store).
+func (r *Runner) releaseCustomer(ctx context.Context, id string, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, now time.Time, sources map[release.Order]records, fresh *freshConsent, known map[string]bool) (*Result, error) {
+	if known == nil || known[id] {
+		if m, err := r.committed(ctx, id); err != nil {
+			return nil, err
+		} else if m != nil {
+			return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
+		}
 	}
 	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {
@@ -271,15 +323,49 @@ func (p *peeker) advance() {
 	}
 }
 
-// customerRecords is one customer's run of a stream sorted by customer.
+// take takes customer c's records from each sorted stream into memory, up
+// to limit records per stream. whole reports that every one of them fit;
+// when not, each source streams the rest of the customer's run from its
+// stream after the records taken, and must be drained before the streams
+// move on to the next customer.
+func take(peekers map[release.Order]*peeker, c string, limit int) (sources map[release.Order]records, whole bool) {
+	sources = make(map[release.Order]records, len(peekers))
+	whole = true
+	for order, p := range peekers {
+		src := &customerRecords{p: p, customer: c}
+		for len(src.buf) < limit && p.has && p.cur.CustomerID == c {
+			src.buf = append(src.buf, p.cur)
+			p.advance()
+		}
+		if p.has && p.cur.CustomerID == c {
+			whole = false
+		} else {
+			src.p = nil // every record is in buf
+		}
+		sources[order] = src
+	}
+	return sources, whole
+}
+
+// customerRecords is one customer's run of a stream sorted by customer:
+// the records taken into buf, then (when p is set) the rest of the run,
+// read from the stream.
 type customerRecords struct {
+	buf      []schemas.Transaction
+	next     int
 	p        *peeker
 	customer string
 	cur      schemas.Transaction
 }
 
 func (c *customerRecords) Next() bool {
-	if !c.p.has || c.p.cur.CustomerID != c.customer {
+	if c.next < len(c.buf) {
+		c.cur = c.buf[c.next]
+		c.buf[c.next] = schemas.Transaction{} // let it go
+		c.next++
+		return true
+	}
+	if c.p == nil || !c.p.has || c.p.cur.CustomerID != c.customer {
 		return false
 	}
 	c.cur = c.p.cur
@@ -288,7 +374,13 @@ func (c *customerRecords) Next() bool {
 }
 
 func (c *customerRecords) Transaction() *schemas.Transaction { return &c.cur }
-func (c *customerRecords) Err() error                        { return c.p.it.Err() }
+
+func (c *customerRecords) Err() error {
+	if c.p == nil {
+		return nil
+	}
+	return c.p.it.Err()
+}
 
 // drain skips what is left of the customer's run.
 func (c *customerRecords) drain() {

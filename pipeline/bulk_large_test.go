@@ -134,7 +134,7 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 		if rel.Stats.Released != w.rows {
 			t.Errorf("%s: %d rows, want %d", rel.CustomerID, rel.Stats.Released, w.rows)
 		}
-		body := b.read(t, pipeline.Prefix(rel.ReleaseID)+"transactions.ndjson")
+		body := b.file(t, rel.ReleaseID, "transactions.ndjson")
 		sums := map[string]*big.Rat{}
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -67,7 +67,7 @@ func TestBulkReleasesEveryConsentingCustomerOnce(t *testing.T) {
 					t.Errorf("%s: %s %s", id, res.Status, res.Reason)
 				}
 				rows[res.Stats.Released] = true
-				body := b.read(t, pipeline.Prefix(id)+"transactions.ndjson")
+				body := b.file(t, id, "transactions.ndjson")
 				var ids []string
 				sc := bufio.NewScanner(bytes.NewReader(body))
 				for sc.Scan() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
@@ -35,34 +36,37 @@ type customerRelease struct {
 }
 
 // complete encodes and stages the release from sources (one per row order
-// its formats need), re-checks consent, and commits the manifest last and
-// conditionally. recheck returns a reason to cancel, or "".
+// its formats need) under a fresh attempt of its own, re-checks consent, and
+// commits the manifest last and conditionally. recheck returns a reason to
+// cancel, or "".
 func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[release.Order]records, recheck func(context.Context) (string, error)) (*Result, error) {
 	log := r.cfg.Logger.With("release_id", c.id, "customer_id", c.req.CustomerID, "recipient", c.req.Recipient)
-	prefix := Prefix(c.id)
-	staged, err := r.stage(ctx, c.id, c.formats, sources, release.Options{
+	prefix := releasestore.Prefix(c.id)
+	attempt := releasestore.NewAttempt()
+	staged, err := r.stage(ctx, prefix, attempt, c.formats, sources, release.Options{
 		Granted: c.grant.Categories(), CustomerID: string(c.req.CustomerID), Recipient: c.req.Recipient, From: c.req.From.UTC(), To: c.req.To.UTC()})
 	if err != nil {
 		return nil, err
 	}
 	m := newManifest(c.id, c.now, c.req, c.formats, c.grant, c.snap, c.stats, staged)
-	readme, err := r.put(ctx, prefix+release.ReadmeFile, release.Readme(m))
+	readme, err := r.put(ctx, prefix, releasestore.Object(attempt, release.ReadmeFile), release.Readme(m))
 	if err != nil {
-		r.discard(context.WithoutCancel(ctx), c.id, staged)
+		r.discard(context.WithoutCancel(ctx), staged)
 		return nil, err
 	}
 	staged = append(staged, readme)
 	m.Resources = append(m.Resources, readmeResource(readme))
 	body, err := m.Marshal()
 	if err != nil {
+		r.discard(context.WithoutCancel(ctx), staged)
 		return nil, err
 	}
 	// The consent re-check comes last, right before the commit.
 	if reason, err := recheck(ctx); err != nil {
-		r.discard(context.WithoutCancel(ctx), c.id, staged)
+		r.discard(context.WithoutCancel(ctx), staged)
 		return nil, err
 	} else if reason != "" {
-		r.discard(context.WithoutCancel(ctx), c.id, staged)
+		r.discard(context.WithoutCancel(ctx), staged)
 		log.Warn("release cancelled before commit", "reason", reason)
 		snapshot := toSnapshot(c.snap)
 		return &Result{ReleaseID: c.id, CustomerID: string(c.req.CustomerID), Status: release.StatusCancelled, Reason: reason, Files: []File{}, Links: []Link{}, Stats: c.stats, Snapshot: &snapshot}, nil
@@ -73,35 +77,64 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 	}
 	switch err := r.cfg.Sink.Commit(ctx, prefix+release.ManifestFile, body); {
 	case errors.Is(err, sinks.ErrAlreadyCommitted):
-		// Another writer won the race with the same id: its files are ours
-		// byte for byte, and its manifest is the release.
-		log.Info("release committed by another writer first")
-		if m, err = r.committed(ctx, c.id); err != nil {
+		won, err := r.committed(ctx, c.id)
+		if err != nil {
 			return nil, fmt.Errorf("read manifest of %s committed by another writer: %w", c.id, err)
-		} else if m == nil {
+		} else if won == nil {
 			return nil, fmt.Errorf("manifest of %s committed by another writer is not readable yet: try again", c.id)
 		}
-		return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
+		if releasestore.Names(won, attempt) {
+			// Our own write, retried by the client after its answer was lost.
+			log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
+			return r.resultOf(ctx, won, status)
+		}
+		// Another writer won the race with the same id: its files have the
+		// bytes of ours, under its own attempt, and its manifest is the
+		// release. Ours are named by no manifest: this writer removes them.
+		log.Info("release committed by another writer first")
+		r.discard(context.WithoutCancel(ctx), staged)
+		return r.resultOf(ctx, won, release.StatusAlreadyCommitted)
 	case err != nil:
+		// The outcome is unknown (the manifest may exist and name these
+		// files): nothing is removed.
 		return nil, fmt.Errorf("commit manifest of %s: %w", c.id, err)
 	}
 	log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
 	return r.resultOf(ctx, m, status)
 }
 
+// discard removes the files this writer staged for a release it does not
+// commit: its attempt's own, which no manifest names (see releasestore for
+// the orphans left when it cannot).
+func (r *Runner) discard(ctx context.Context, staged []*stagedFile) {
+	keys := make([]string, 0, len(staged))
+	for _, f := range staged {
+		keys = append(keys, f.key)
+	}
+	if err := releasestore.Discard(ctx, r.cfg.Sink, keys); err != nil {
+		r.cfg.Logger.Warn("staged files not removed", "err", err)
+	}
+}
+
+// committed returns the manifest of release id, or nil when it does not exist.
+func (r *Runner) committed(ctx context.Context, id string) (*release.Manifest, error) {
+	return releasestore.Manifest(ctx, r.cfg.Sink, id)
+}
+
 // stagedFile is one release file written to the sink.
 type stagedFile struct {
 	format release.Format
-	key    string
+	key    string // the object's key
+	object string // the key relative to the release's prefix: <attempt>/<file>
 	rows   int64
 	bytes  int64
 	sha256 string
 }
 
 // stage encodes every format, one pass over each row order's records,
-// streaming each file into the sink while hashing it.
-func (r *Runner) stage(ctx context.Context, id string, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
-	prefix := Prefix(id)
+// streaming each file into the sink under prefix and attempt while hashing
+// it. On error it removes what it staged.
+func (r *Runner) stage(ctx context.Context, prefix, attempt string, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
 	type open struct {
 		file *stagedFile
 		obj  sinks.ObjectWriter
@@ -117,7 +150,7 @@ func (r *Runner) stage(ctx context.Context, id string, formats []release.Format,
 					o.obj.Abort()
 				}
 			}
-			r.discard(context.WithoutCancel(ctx), id, staged)
+			r.discard(context.WithoutCancel(ctx), staged)
 			staged = nil
 		}
 	}()
@@ -131,12 +164,13 @@ func (r *Runner) stage(ctx context.Context, id string, formats []release.Format,
 			if f.Order != order {
 				continue
 			}
-			key := prefix + f.File
+			object := releasestore.Object(attempt, f.File)
+			key := prefix + object
 			obj, err := r.cfg.Sink.Create(ctx, key)
 			if err != nil {
 				return staged, fmt.Errorf("stage %s: %w", key, err)
 			}
-			o := &open{file: &stagedFile{format: f, key: key}, obj: obj, hw: newHashWriter(obj)}
+			o := &open{file: &stagedFile{format: f, key: key, object: object}, obj: obj, hw: newHashWriter(obj)}
 			o.bw = bufio.NewWriterSize(o.hw, 256<<10)
 			o.enc = f.New(o.bw, opts)
 			all = append(all, o)

@@ -44,6 +44,7 @@ func newManifest(id string, now time.Time, req Request, formats []release.Format
 		rs := release.Resource{
 			Name:         f.format.Name,
 			Path:         f.format.File,
+			Object:       f.object,
 			Format:       strings.TrimPrefix(path.Ext(f.format.File), "."),
 			MidataFormat: f.format.Name,
 			MediaType:    f.format.MediaType,
@@ -62,13 +63,14 @@ func newManifest(id string, now time.Time, req Request, formats []release.Format
 
 func readmeResource(f *stagedFile) release.Resource {
 	return release.Resource{
-		Name: "readme", Path: release.ReadmeFile, Format: "txt", MediaType: "text/plain", Encoding: "utf-8",
+		Name: "readme", Path: release.ReadmeFile, Object: f.object, Format: "txt", MediaType: "text/plain", Encoding: "utf-8",
 		Bytes: f.bytes, Hash: "sha256:" + f.sha256,
 	}
 }
 
-// put writes a small object through the sink, hashing it.
-func (r *Runner) put(ctx context.Context, key string, body []byte) (*stagedFile, error) {
+// put writes a small object at prefix+object through the sink, hashing it.
+func (r *Runner) put(ctx context.Context, prefix, object string, body []byte) (*stagedFile, error) {
+	key := prefix + object
 	obj, err := r.cfg.Sink.Create(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", key, err)
@@ -81,5 +83,5 @@ func (r *Runner) put(ctx context.Context, key string, body []byte) (*stagedFile,
 	if err := obj.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", key, err)
 	}
-	return &stagedFile{key: key, bytes: hw.bytes, sha256: hw.sum()}, nil
+	return &stagedFile{key: key, object: object, bytes: hw.bytes, sha256: hw.sum()}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -77,7 +78,7 @@ func download(t *testing.T, b *bench, id, dir string) *release.Manifest {
 		if !filepath.IsLocal(rs.Path) {
 			t.Fatalf("resource path %q is not a local path", rs.Path)
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(rs.Path)), b.read(t, pipeline.Prefix(id)+rs.Path), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(rs.Path)), b.read(t, releasestore.Key(id, rs)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/spill"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
@@ -24,6 +24,8 @@ import (
 // Defaults of Config.
 const (
 	DefaultSpillRecords = 50_000
+	DefaultCommitDepth  = 16
+	DefaultCommitBuffer = 2_048
 )
 
 // Config wires a Runner. Source, Producer and Sink are required.
@@ -49,6 +51,14 @@ type Config struct {
 	// Observe, when set, sees the result of every release made or found
 	// (metrics).
 	Observe func(*Result)
+	// CommitDepth is how many customers' releases of a bulk task are staged
+	// and committed at once; default 16.
+	CommitDepth int
+	// CommitBuffer is how many records of one customer (per row order) a
+	// bulk task holds in memory for a release waiting for its turn; a
+	// customer with more streams from the sorted runs instead. Default
+	// 2,048.
+	CommitBuffer int
 }
 
 // Runner runs releases. It is safe for concurrent use by several goroutines.
@@ -83,6 +93,12 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.SpillRecords <= 0 {
 		cfg.SpillRecords = DefaultSpillRecords
 	}
+	if cfg.CommitDepth <= 0 {
+		cfg.CommitDepth = DefaultCommitDepth
+	}
+	if cfg.CommitBuffer <= 0 {
+		cfg.CommitBuffer = DefaultCommitBuffer
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -98,8 +114,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg}, nil
 }
 
-// Prefix is where the objects of a release live.
-func Prefix(releaseID string) string { return "releases/" + releaseID + "/" }
+// Prefix is where the objects of a release live (releasestore has the
+// layout).
+func Prefix(releaseID string) string { return releasestore.Prefix(releaseID) }
 
 // Release makes one customer's release: plan, read, filter, encode, stage,
 // re-check consent, commit the manifest, sign links. Outcomes (committed,
@@ -353,42 +370,6 @@ func recheckIn(table *consent.Table, req Request, planned consent.Grant, now tim
 	return ""
 }
 
-// discard removes the staged files of release id, which will not be
-// committed by this writer, unless a manifest of id exists: then another
-// writer committed the same release (same id, same bytes) and the files are
-// its.
-func (r *Runner) discard(ctx context.Context, id string, staged []*stagedFile) {
-	d, ok := r.cfg.Sink.(sinks.Deleter)
-	if !ok || len(staged) == 0 {
-		return
-	}
-	if m, err := r.committed(ctx, id); m != nil || err != nil {
-		return
-	}
-	for _, f := range staged {
-		if err := d.Delete(ctx, f.key); err != nil {
-			r.cfg.Logger.Warn("staged file not removed", "key", f.key, "err", err)
-		}
-	}
-}
-
-// committed returns the manifest of release id, or nil when it does not exist.
-func (r *Runner) committed(ctx context.Context, id string) (*release.Manifest, error) {
-	rc, err := r.cfg.Sink.Open(ctx, Prefix(id)+release.ManifestFile)
-	if errors.Is(err, sinks.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look for release %s: %w", id, err)
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(rc, 16<<20)); err != nil {
-		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
-	}
-	return release.ParseManifest(buf.Bytes())
-}
-
 func toSnapshot(s kafkasource.Snapshot) release.Snapshot {
 	out := release.Snapshot{Topic: s.Topic, Partitioner: s.Partitioner, Pruned: s.Pruned, Partitions: []release.PartitionRange{}}
 	for _, rg := range s.Ranges {
@@ -399,12 +380,11 @@ func toSnapshot(s kafkasource.Snapshot) release.Snapshot {
 
 // resultOf reports a committed release from its manifest, with fresh links.
 func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status) (*Result, error) {
-	prefix := Prefix(m.ID)
 	res := &Result{
 		CustomerID: m.Midata.CustomerID,
 		ReleaseID:  m.ID,
 		Status:     status,
-		Manifest:   r.cfg.Locate(prefix + release.ManifestFile),
+		Manifest:   r.cfg.Locate(Prefix(m.ID) + release.ManifestFile),
 		Files:      []File{},
 		Links:      []Link{},
 		Stats:      m.Midata.Counts,
@@ -412,7 +392,7 @@ func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status relea
 	}
 	linker, _ := r.cfg.Sink.(sinks.Linker)
 	for _, rs := range m.Resources {
-		key := prefix + rs.Path
+		key := releasestore.Key(m.ID, rs)
 		format := rs.MidataFormat
 		if format == "" {
 			format = rs.Name

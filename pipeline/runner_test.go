@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,6 +30,7 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
@@ -245,6 +247,21 @@ func (b *bench) read(t *testing.T, key string) []byte {
 	return body
 }
 
+// file reads the file a recipient downloads as name from committed release
+// id: the object its manifest names.
+func (b *bench) file(t *testing.T, id, name string) []byte {
+	t.Helper()
+	m, err := release.ParseManifest(b.read(t, pipeline.Prefix(id)+release.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(m.Resources, func(rs release.Resource) bool { return rs.Path == name })
+	if i < 0 {
+		t.Fatalf("release %s has no file %s", id, name)
+	}
+	return b.read(t, releasestore.Key(id, m.Resources[i]))
+}
+
 func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 	b := newBench(t, 4)
 	seed(t, b, kafka.Murmur2Balancer{})
@@ -281,7 +298,7 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 
 	files := map[string][]byte{}
 	for _, f := range res.Files {
-		body := b.read(t, pipeline.Prefix(res.ReleaseID)+filepath.Base(f.Path))
+		body := b.read(t, f.Path)
 		sum := sha256.Sum256(body)
 		if f.Format == "readme" {
 			continue
@@ -367,7 +384,10 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 			t.Fatalf("manifest profile %q with %d resources, want a Data Package v2 with 2 files and the readme", m.Schema, len(m.Resources))
 		}
 		for _, rs := range m.Resources {
-			body := b.read(t, pipeline.Prefix(res.ReleaseID)+rs.Path)
+			if dir, name := path.Split(rs.Object); dir == "" || name != rs.Path {
+				t.Errorf("resource %s is stored at %q, want <attempt>/%s", rs.Path, rs.Object, rs.Path)
+			}
+			body := b.read(t, releasestore.Key(res.ReleaseID, rs))
 			sum := sha256.Sum256(body)
 			if rs.Hash != "sha256:"+hex.EncodeToString(sum[:]) || rs.Bytes != int64(len(body)) {
 				t.Errorf("resource %s: hash %s bytes %d do not match the stored file", rs.Path, rs.Hash, rs.Bytes)
@@ -474,7 +494,7 @@ func TestReleaseIsByteIdenticalWhenMadeAgainFromScratch(t *testing.T) {
 		if f.Format == "readme" {
 			continue
 		}
-		a, c := b.read(t, pipeline.Prefix(first.ReleaseID)+name), other.read(t, pipeline.Prefix(second.ReleaseID)+name)
+		a, c := b.file(t, first.ReleaseID, name), other.file(t, second.ReleaseID, name)
 		if !bytes.Equal(a, c) || f.SHA256 != second.Files[i].SHA256 {
 			t.Errorf("%s differs between the two stores", name)
 		}
@@ -504,11 +524,11 @@ func TestReleaseOfGrantedCategories(t *testing.T) {
 	if err != nil || res.Status != release.StatusCommitted {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	ndjson := b.read(t, pipeline.Prefix(res.ReleaseID)+"transactions.ndjson")
+	ndjson := b.file(t, res.ReleaseID, "transactions.ndjson")
 	if !bytes.Contains(ndjson, []byte(`"balance_after":"1234.56"`)) {
 		t.Errorf("balances granted, but ndjson has no balance: %s", ndjson)
 	}
-	midata := b.read(t, pipeline.Prefix(res.ReleaseID)+"transactions.midata.csv")
+	midata := b.file(t, res.ReleaseID, "transactions.midata.csv")
 	if !bytes.Contains(midata, []byte(",+£1234.56\r\n")) {
 		t.Errorf("balances granted, but the midata CSV has no balance: %s", midata)
 	}
@@ -741,7 +761,7 @@ func TestARecordAFormatCannotHoldIsLeftOutOfEveryFile(t *testing.T) {
 	if res.Status != release.StatusCommitted || res.Stats.Excluded[pipeline.NotRepresentable] != 1 || res.Stats.Released != int64(len(released)) {
 		t.Fatalf("res = %s %+v, want the huge record excluded as not_representable from both files", res.Status, res.Stats)
 	}
-	if ndjson := b.read(t, pipeline.Prefix(res.ReleaseID)+"transactions.ndjson"); bytes.Contains(ndjson, []byte("THUGE")) {
+	if ndjson := b.file(t, res.ReleaseID, "transactions.ndjson"); bytes.Contains(ndjson, []byte("THUGE")) {
 		t.Fatal("the ndjson holds a record the json of the same release cannot")
 	}
 	alone, err := r.Release(t.Context(), request("C1", "ndjson"))

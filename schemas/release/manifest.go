@@ -32,7 +32,8 @@ type Manifest struct {
 const DataPackageProfile = "https://datapackage.org/profiles/2.0/datapackage.json"
 
 // ManifestVersion is the version of the manifest's shape.
-const ManifestVersion = "1.0.0"
+// 1.1.0 added midata:object to each resource.
+const ManifestVersion = "1.1.0"
 
 // Resource is one file of a release.
 type Resource struct {
@@ -47,6 +48,12 @@ type Resource struct {
 	Hash         string  `json:"hash"` // "sha256:<hex>"
 	Rows         int64   `json:"rows"` // data rows (records); 0 for the readme
 	Schema       *Schema `json:"schema,omitempty"`
+	// Object is where the file is stored: its key relative to the
+	// release's prefix (under the attempt that wrote it, as
+	// "<attempt>/transactions.ndjson"), while Path is the file's name as a
+	// recipient downloads it. Empty in manifests before 1.1.0, whose
+	// objects are at Path.
+	Object string `json:"midata:object,omitempty"`
 }
 
 // MidataInfo is the midata block of the manifest.
