@@ -65,6 +65,9 @@ type Workers struct {
 	// DrainTimeout is how long shutdown waits for work in flight before
 	// cancelling it (nothing partial is committed); default 30s.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// CommitDepth is how many customers' releases one bulk task stages and
+	// commits at once; default 16 (pipeline.DefaultCommitDepth).
+	CommitDepth int `yaml:"commit_depth"`
 }
 
 // S3 says where releases are stored. Credentials come from the AWS SDK's
@@ -195,6 +198,7 @@ func Default() Config {
 			Concurrency:  2,
 			MaxAttempts:  5,
 			DrainTimeout: Duration(30 * time.Second),
+			CommitDepth:  16,
 		},
 		Links:     Links{TTL: Duration(sinks.MaxLinkTTL)},
 		HTTP:      HTTP{Addr: DefaultHTTPAddr},

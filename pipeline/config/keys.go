@@ -87,6 +87,8 @@ func fields() []field {
 			func(c *Config) *int { return &c.Workers.MaxAttempts }).on(CommandServe),
 		durationField("workers.drain_timeout", "MIDATA_WORKERS_DRAIN_TIMEOUT", "how long shutdown waits for work in flight before cancelling it",
 			func(c *Config) *Duration { return &c.Workers.DrainTimeout }).on(CommandServe),
+		intField("workers.commit_depth", "MIDATA_WORKERS_COMMIT_DEPTH", "customers' releases one bulk task stages and commits at once",
+			func(c *Config) *int { return &c.Workers.CommitDepth }).on(CommandServe),
 
 		stringField("s3.endpoint", "MIDATA_S3_ENDPOINT", "base URL of an S3-compatible server; empty = AWS",
 			func(c *Config) *string { return &c.S3.Endpoint }).on(s3Commands...),

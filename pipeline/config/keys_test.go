@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
@@ -160,6 +161,7 @@ func TestDefaultsAgreeWithThePipeline(t *testing.T) {
 		{"topics.runs", d.Topics.Runs, topics.DefaultRuns},
 		{"topics.schedules", d.Topics.Schedules, topics.DefaultSchedules},
 		{"workers.group", d.Workers.Group, jobs["DefaultGroupID"]},
+		{"workers.commit_depth", d.Workers.CommitDepth, pipeline.DefaultCommitDepth},
 		{"links.ttl", time.Duration(d.Links.TTL), sinks.MaxLinkTTL},
 	} {
 		if tt.got != tt.want {

@@ -84,6 +84,7 @@ func (c Config) Validate(cmd Command) error {
 	}
 	v.between("workers.concurrency", int64(c.Workers.Concurrency), 1, 256)
 	v.between("workers.max_attempts", int64(c.Workers.MaxAttempts), 1, 100)
+	v.between("workers.commit_depth", int64(c.Workers.CommitDepth), 1, 256)
 	if d := time.Duration(c.Workers.DrainTimeout); d <= 0 || d > time.Hour {
 		v.addValue("workers.drain_timeout", c.Workers.DrainTimeout.String(), "want more than 0 and at most 1h")
 	}

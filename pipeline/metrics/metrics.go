@@ -30,7 +30,7 @@ const Namespace = "midata"
 var (
 	excludedReasons = []string{"other_customer", "pending", "outside_period", "outside_consent_window", "not_representable"}
 	releaseStatuses = []string{"committed", "empty", "no_consent", "already_committed", "cancelled", "failed"}
-	s3Ops           = []string{OpCreate, OpWrite, OpClose, OpAbort, OpCommit, OpOpen, OpDelete, OpLink}
+	s3Ops           = []string{OpCreate, OpWrite, OpClose, OpAbort, OpCommit, OpOpen, OpDelete, OpLink, OpList}
 )
 
 // Metrics are the metrics of `midata serve`. The fields may be used

@@ -19,14 +19,16 @@ const (
 	OpOpen   = "open"   // read an object
 	OpDelete = "delete" // remove a staged object
 	OpLink   = "link"   // sign a download link
+	OpList   = "list"   // list keys under a prefix
 )
 
 // Sink wraps s so that every call is counted: bytes of completed objects
 // and committed manifests in S3WrittenBytes, failures in S3Errors by
 // operation. Outcomes the pipeline expects are not failures:
 // sinks.ErrAlreadyCommitted from Commit, sinks.ErrNotFound from Open, and
-// cancellation (context.Canceled). The wrapper is a sinks.Linker or
-// sinks.Deleter exactly when s is. On a nil *Metrics it returns s.
+// cancellation (context.Canceled). The wrapper is a sinks.Linker,
+// sinks.Deleter or sinks.Lister exactly when s is. On a nil *Metrics it
+// returns s.
 func (m *Metrics) Sink(s sinks.Sink) sinks.Sink {
 	if m == nil {
 		return s
@@ -34,13 +36,22 @@ func (m *Metrics) Sink(s sinks.Sink) sinks.Sink {
 	c := &countingSink{next: s, m: m}
 	_, linker := s.(sinks.Linker)
 	_, deleter := s.(sinks.Deleter)
+	_, lister := s.(sinks.Lister)
 	switch {
+	case linker && deleter && lister:
+		return linkDeleteListSink{linkDeleteSink{c}}
 	case linker && deleter:
 		return linkDeleteSink{c}
+	case linker && lister:
+		return linkListSink{linkSink{c}}
 	case linker:
 		return linkSink{c}
+	case deleter && lister:
+		return deleteListSink{deleteSink{c}}
 	case deleter:
 		return deleteSink{c}
+	case lister:
+		return listSink{c}
 	}
 	return c
 }
@@ -51,6 +62,10 @@ var (
 	_ sinks.Deleter = linkDeleteSink{}
 	_ sinks.Linker  = linkSink{}
 	_ sinks.Deleter = deleteSink{}
+	_ sinks.Lister  = linkDeleteListSink{}
+	_ sinks.Lister  = linkListSink{}
+	_ sinks.Lister  = deleteListSink{}
+	_ sinks.Lister  = listSink{}
 )
 
 type countingSink struct {
@@ -103,6 +118,10 @@ func (s *countingSink) delete(ctx context.Context, key string) error {
 	return s.fail(OpDelete, s.next.(sinks.Deleter).Delete(ctx, key))
 }
 
+func (s *countingSink) list(ctx context.Context, prefix string, fn func(string) error) error {
+	return s.fail(OpList, s.next.(sinks.Lister).List(ctx, prefix, fn))
+}
+
 type linkSink struct{ *countingSink }
 
 func (s linkSink) Link(ctx context.Context, key string, ttl time.Duration) (sinks.Link, error) {
@@ -120,6 +139,30 @@ func (s linkDeleteSink) Link(ctx context.Context, key string, ttl time.Duration)
 }
 
 func (s linkDeleteSink) Delete(ctx context.Context, key string) error { return s.delete(ctx, key) }
+
+type listSink struct{ *countingSink }
+
+func (s listSink) List(ctx context.Context, prefix string, fn func(string) error) error {
+	return s.list(ctx, prefix, fn)
+}
+
+type linkListSink struct{ linkSink }
+
+func (s linkListSink) List(ctx context.Context, prefix string, fn func(string) error) error {
+	return s.list(ctx, prefix, fn)
+}
+
+type deleteListSink struct{ deleteSink }
+
+func (s deleteListSink) List(ctx context.Context, prefix string, fn func(string) error) error {
+	return s.list(ctx, prefix, fn)
+}
+
+type linkDeleteListSink struct{ linkDeleteSink }
+
+func (s linkDeleteListSink) List(ctx context.Context, prefix string, fn func(string) error) error {
+	return s.list(ctx, prefix, fn)
+}
 
 // countingWriter counts the bytes of an object, added to S3WrittenBytes
 // only when the object is complete.

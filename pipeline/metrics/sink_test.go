@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +101,23 @@ func (s *memSink) Delete(ctx context.Context, key string) error {
 	delete(s.objects, key)
 	return nil
 }
+
+func (s *memSink) List(ctx context.Context, prefix string, fn func(string) error) error {
+	keys := slices.Sorted(maps.Keys(s.objects))
+	for _, k := range keys {
+		if strings.HasPrefix(k, prefix) {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deleteOnlySink is a Deleter, neither a Linker nor a Lister.
+type deleteOnlySink struct{ fakeSink }
+
+func (s *deleteOnlySink) Delete(ctx context.Context, key string) error { return nil }
 
 type memWriter struct {
 	s   *memSink
@@ -224,20 +243,22 @@ func TestSinkKeepsExactlyTheCapabilitiesOfTheSinkItWraps(t *testing.T) {
 	m, reg := newMetrics(t)
 	store := newMemSink()
 	tests := []struct {
-		name            string
-		sink            sinks.Sink
-		linker, deleter bool
+		name                    string
+		sink                    sinks.Sink
+		linker, deleter, lister bool
 	}{
-		{"a plain sink", &fakeSink{}, false, false},
-		{"a sink that links", &linkOnlySink{}, true, false},
-		{"a sink that links and deletes", store, true, true},
+		{"a plain sink", &fakeSink{}, false, false, false},
+		{"a sink that links", &linkOnlySink{}, true, false, false},
+		{"a sink that deletes", &deleteOnlySink{}, false, true, false},
+		{"a sink that links, deletes and lists", store, true, true, true},
 	}
 	for _, tt := range tests {
 		wrapped := m.Sink(tt.sink)
 		_, linker := wrapped.(sinks.Linker)
 		_, deleter := wrapped.(sinks.Deleter)
-		if linker != tt.linker || deleter != tt.deleter {
-			t.Errorf("%s: wrapped is Linker %v, Deleter %v; want %v, %v", tt.name, linker, deleter, tt.linker, tt.deleter)
+		_, lister := wrapped.(sinks.Lister)
+		if linker != tt.linker || deleter != tt.deleter || lister != tt.lister {
+			t.Errorf("%s: wrapped is Linker %v, Deleter %v, Lister %v; want %v, %v, %v", tt.name, linker, deleter, lister, tt.linker, tt.deleter, tt.lister)
 		}
 	}
 	// Link errors are counted and passed on.
@@ -252,6 +273,10 @@ func TestSinkKeepsExactlyTheCapabilitiesOfTheSinkItWraps(t *testing.T) {
 	}
 	if l, err := full.(sinks.Linker).Link(t.Context(), "r/manifest.json", time.Hour); err != nil || l.URL != "mem://r/manifest.json" {
 		t.Errorf("Link through the wrapper = %+v, %v", l, err)
+	}
+	var listed []string
+	if err := full.(sinks.Lister).List(t.Context(), "r/", func(k string) error { listed = append(listed, k); return nil }); err != nil || !slices.Equal(listed, []string{"r/manifest.json"}) {
+		t.Errorf("List through the wrapper = %q, %v", listed, err)
 	}
 	if err := full.(sinks.Deleter).Delete(t.Context(), "r/manifest.json"); err != nil {
 		t.Errorf("Delete through the wrapper = %v", err)

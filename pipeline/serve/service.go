@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	m := s.metrics
 	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Producer: producer, Sink: m.Sink(raw),
 		ConsentTopic: cfg.Topics.Consent, QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
-		TempDir: cfg.TempDir, Logger: logger,
+		TempDir: cfg.TempDir, Logger: logger, CommitDepth: cfg.Workers.CommitDepth,
 		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
 		Observe: func(res *pipeline.Result) { m.AddCounts(res.Stats); m.Release(string(res.Status)) }})
 	if err != nil {
