@@ -70,8 +70,11 @@ type BulkProgress struct {
 // its partition (or every partition) of the planned snapshot, records of
 // consenting customers sorted by customer with bounded memory (spilling to
 // disk), then one release per customer that the task owns, including empty
-// ones for consenting customers without records. Consent is re-checked
-// before each commit; a customer whose consent changed is cancelled alone.
+// ones for consenting customers without records, up to Config.CommitDepth
+// at once. Memory beyond the sort is bounded by CommitDepth × CommitBuffer
+// records and a release's write buffers. Consent is re-checked before each
+// commit; a customer whose consent changed is cancelled alone. The results
+// are in customer order; on error, those of the releases made so far.
 func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot, partition int, progress func(BulkProgress)) ([]*Result, error) {
 	if progress == nil {
 		progress = func(BulkProgress) {}
@@ -197,7 +200,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	if err != nil {
 		return nil, err
 	}
-	fresh := &freshConsent{r: r, table: table, ends: consentEnds}
+	fresh := newFreshConsent(r, table, consentEnds)
 	made := make([]*Result, len(owned))
 	var mu sync.Mutex
 	var done int64
@@ -217,7 +220,8 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		}
 		sources, whole := take(peekers, c, r.cfg.CommitBuffer)
 		one := func() error {
-			res, err := r.releaseCustomer(gctx, ids[i], reqs[i], formats, grants[c], task, *stats[c], now, sources, fresh, known)
+			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole}
+			res, err := r.releaseCustomer(gctx, rel, sources, fresh, known)
 			if err != nil {
 				return fmt.Errorf("release of %s: %w", c, err)
 			}
@@ -256,48 +260,105 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	return results, nil
 }
 
-// releaseCustomer makes one customer's release id of a bulk task, unless
+// releaseCustomer makes one customer's release c of a bulk task, unless
 // it is already committed: known says which are (nil: ask the store).
-func (r *Runner) releaseCustomer(ctx context.Context, id string, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, now time.Time, sources map[release.Order]records, fresh *freshConsent, known map[string]bool) (*Result, error) {
-	if known == nil || known[id] {
-		if m, err := r.committed(ctx, id); err != nil {
+func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, sources map[release.Order]records, fresh *freshConsent, known map[string]bool) (*Result, error) {
+	if known == nil || known[c.id] {
+		if m, err := r.committed(ctx, c.id); err != nil {
 			return nil, err
 		} else if m != nil {
 			return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
 		}
 	}
-	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {
-		return fresh.recheck(ctx, req, grant)
+		return fresh.recheck(ctx, c.req, c.grant)
 	})
 }
 
 // freshConsent re-checks consent before each commit of a bulk task: it
 // re-reads the consent topic whenever its end offsets moved since the last
-// read (one offsets request per commit), so a revocation published at any
-// time before a customer's commit cancels that customer's release.
+// read, so a revocation published at any time before a customer's commit
+// cancels that customer's release. The releases in flight share rounds: a
+// round (one offsets request, and the read when the topic moved) starts
+// after every re-check that joined it began, so each sees the topic as of
+// after its call, and commits do not queue behind one another's requests.
 type freshConsent struct {
-	mu    sync.Mutex
 	r     *Runner
+	turn  chan struct{} // holds a token while a round runs
 	table *consent.Table
-	ends  map[int]int64
+	ends  map[int]int64 // table and ends: only for the holder of the turn
+
+	mu      sync.Mutex
+	pending *round // the next round, not started yet
+}
+
+// round is one refresh of the consent table, shared by the re-checks that
+// joined it before it started.
+type round struct {
+	done  chan struct{}
+	table *consent.Table
+	err   error
+}
+
+func newFreshConsent(r *Runner, table *consent.Table, ends map[int]int64) *freshConsent {
+	return &freshConsent{r: r, turn: make(chan struct{}, 1), table: table, ends: ends}
 }
 
 func (f *freshConsent) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ends, err := f.r.cfg.Source.Ends(ctx, f.r.cfg.ConsentTopic)
+	table, err := f.current(ctx)
 	if err != nil {
 		return "", fmt.Errorf("re-check consent: %w", err)
+	}
+	return recheckIn(table, req, planned, f.r.cfg.Now().UTC()), nil
+}
+
+// current returns the consent table as of a moment after the call began.
+func (f *freshConsent) current(ctx context.Context) (*consent.Table, error) {
+	f.mu.Lock()
+	rd := f.pending
+	if rd == nil {
+		rd = &round{done: make(chan struct{})}
+		f.pending = rd
+	}
+	f.mu.Unlock()
+	select {
+	case f.turn <- struct{}{}:
+	case <-rd.done: // another re-check of the round ran it
+		return rd.table, rd.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-f.turn }()
+	f.mu.Lock()
+	started := f.pending != rd
+	if !started {
+		f.pending = nil // later re-checks join the round after this one
+	}
+	f.mu.Unlock()
+	if started { // and done: its runner gave the turn back
+		<-rd.done
+		return rd.table, rd.err
+	}
+	rd.table, rd.err = f.refresh(ctx)
+	close(rd.done)
+	return rd.table, rd.err
+}
+
+// refresh asks for the consent topic's end offsets, and reads the topic
+// again when they moved. Only the holder of the turn calls it.
+func (f *freshConsent) refresh(ctx context.Context) (*consent.Table, error) {
+	ends, err := f.r.cfg.Source.Ends(ctx, f.r.cfg.ConsentTopic)
+	if err != nil {
+		return nil, err
 	}
 	if !maps.Equal(ends, f.ends) {
 		table, err := f.r.loadConsent(ctx)
 		if err != nil {
-			return "", fmt.Errorf("re-check consent: %w", err)
+			return nil, err
 		}
 		f.table, f.ends = table, ends
 	}
-	return recheckIn(f.table, req, planned, f.r.cfg.Now().UTC()), nil
+	return f.table, nil
 }
 
 // byCustomer orders records by customer, then by less.

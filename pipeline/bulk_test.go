@@ -3,14 +3,20 @@ package pipeline_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks"
 )
 
 func bulk(id string) pipeline.Bulk {
@@ -150,5 +156,103 @@ func TestARevocationDuringABulkTaskCancelsOnlyThatCustomer(t *testing.T) {
 	}
 	if got["C1"] != release.StatusCancelled || got["C3"] != release.StatusCommitted {
 		t.Fatalf("statuses = %v, want C1 cancelled by the revocation and C3 committed", got)
+	}
+}
+
+func TestBulkTaskGivesTheSameReleasesAtAnyCommitDepthAndBuffer(t *testing.T) {
+	b := newBench(t, 1)
+	seed(t, b, kafka.Murmur2Balancer{})
+	var want []string // customer and data file bytes of each release, in order
+	for i, tt := range []struct {
+		name          string
+		depth, buffer int
+	}{
+		{"one release at a time", 1, 0},
+		{"four at once, every customer streaming beyond a buffer of one record", 4, 1},
+		{"sixteen at once, a buffer of two records", 16, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.runnerWith(t, func(c *pipeline.Config) { c.CommitDepth, c.CommitBuffer = tt.depth, tt.buffer })
+			req := bulk(fmt.Sprintf("bulk-depth-%d", i))
+			snap, tasks, err := r.PlanBulk(t.Context(), req)
+			if err != nil || len(tasks) != 1 {
+				t.Fatalf("plan: %v, %v", tasks, err)
+			}
+			results, err := r.RunTask(t.Context(), req, snap, tasks[0], nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, res := range results {
+				if res.Status != release.StatusCommitted {
+					t.Errorf("%s: %s %s", res.CustomerID, res.Status, res.Reason)
+				}
+				got = append(got, res.CustomerID+"\n"+string(b.file(t, res.ReleaseID, "transactions.ndjson"))+string(b.file(t, res.ReleaseID, "transactions.midata.csv")))
+			}
+			if len(got) != 2 {
+				t.Fatalf("%d releases, want C1's and C3's", len(got))
+			}
+			if want == nil {
+				want = got
+			} else if !slices.Equal(got, want) {
+				t.Errorf("releases differ from those made one at a time:\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+// lookupSink counts how a runner asks the store about releases: reads of
+// manifests and listings.
+type lookupSink struct {
+	sinks.Sink
+	manifests, lists atomic.Int64
+}
+
+func (s *lookupSink) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.HasSuffix(key, "/"+release.ManifestFile) {
+		s.manifests.Add(1)
+	}
+	return s.Sink.Open(ctx, key)
+}
+
+func (s *lookupSink) List(ctx context.Context, prefix string, fn func(string) error) error {
+	s.lists.Add(1)
+	return s.Sink.(sinks.Lister).List(ctx, prefix, fn)
+}
+
+func (s *lookupSink) Delete(ctx context.Context, key string) error {
+	return s.Sink.(sinks.Deleter).Delete(ctx, key)
+}
+
+func TestABulkTaskAsksTheStoreOnceWhichReleasesExist(t *testing.T) {
+	b := newBench(t, 1)
+	seed(t, b, kafka.Murmur2Balancer{})
+	// A customer's release committed before the task, by a request of its own.
+	s := &lookupSink{Sink: b.sink}
+	r := b.runner(t, "murmur2", s)
+	req := bulk("bulk-lookups")
+	single := pipeline.Request{ID: req.ID, CustomerID: "C3", Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
+	if res, err := r.Release(t.Context(), single); err != nil || res.Status != release.StatusCommitted {
+		t.Fatalf("release of C3 alone: %+v, %v", res, err)
+	}
+	s.manifests.Store(0)
+	snap, tasks, err := r.PlanBulk(t.Context(), req)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("plan: %v, %v", tasks, err)
+	}
+	results, err := r.RunTask(t.Context(), req, snap, tasks[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]release.Status{}
+	for _, res := range results {
+		got[res.CustomerID] = res.Status
+	}
+	if got["C1"] != release.StatusCommitted || got["C3"] != release.StatusAlreadyCommitted {
+		t.Fatalf("statuses %v, want C1 committed and C3 already committed", got)
+	}
+	// One listing; a manifest read only for the release found committed.
+	if s.lists.Load() != 1 || s.manifests.Load() != 1 {
+		t.Errorf("the task listed %d times and read %d manifests, want 1 listing and C3's manifest", s.lists.Load(), s.manifests.Load())
 	}
 }

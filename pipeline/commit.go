@@ -33,6 +33,7 @@ type customerRelease struct {
 	snap    kafkasource.Snapshot
 	stats   release.Counts
 	now     time.Time
+	small   bool // its records are few and in memory: small write buffers
 }
 
 // complete encodes and stages the release from sources (one per row order
@@ -43,7 +44,11 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 	log := r.cfg.Logger.With("release_id", c.id, "customer_id", c.req.CustomerID, "recipient", c.req.Recipient)
 	prefix := releasestore.Prefix(c.id)
 	attempt := releasestore.NewAttempt()
-	staged, err := r.stage(ctx, prefix, attempt, c.formats, sources, release.Options{
+	bufSize := 256 << 10
+	if c.small {
+		bufSize = 16 << 10
+	}
+	staged, err := r.stage(ctx, prefix, attempt, bufSize, c.formats, sources, release.Options{
 		Granted: c.grant.Categories(), CustomerID: string(c.req.CustomerID), Recipient: c.req.Recipient, From: c.req.From.UTC(), To: c.req.To.UTC()})
 	if err != nil {
 		return nil, err
@@ -132,9 +137,10 @@ type stagedFile struct {
 }
 
 // stage encodes every format, one pass over each row order's records,
-// streaming each file into the sink under prefix and attempt while hashing
-// it. On error it removes what it staged.
-func (r *Runner) stage(ctx context.Context, prefix, attempt string, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
+// streaming each file into the sink under prefix and attempt through a
+// buffer of bufSize bytes while hashing it. On error it removes what it
+// staged.
+func (r *Runner) stage(ctx context.Context, prefix, attempt string, bufSize int, formats []release.Format, sources map[release.Order]records, opts release.Options) (staged []*stagedFile, err error) {
 	type open struct {
 		file *stagedFile
 		obj  sinks.ObjectWriter
@@ -171,7 +177,7 @@ func (r *Runner) stage(ctx context.Context, prefix, attempt string, formats []re
 				return staged, fmt.Errorf("stage %s: %w", key, err)
 			}
 			o := &open{file: &stagedFile{format: f, key: key, object: object}, obj: obj, hw: newHashWriter(obj)}
-			o.bw = bufio.NewWriterSize(o.hw, 256<<10)
+			o.bw = bufio.NewWriterSize(o.hw, bufSize)
 			o.enc = f.New(o.bw, opts)
 			all = append(all, o)
 			group = append(group, o)

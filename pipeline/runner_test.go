@@ -106,22 +106,40 @@ func newBench(t testing.TB, partitions int) *bench {
 
 func (b *bench) runner(t testing.TB, partitioner string, sink sinks.Sink) *pipeline.Runner {
 	t.Helper()
+	return b.runnerWith(t, func(c *pipeline.Config) {
+		c.Source = b.source(t, partitioner)
+		if sink != nil {
+			c.Sink = sink
+		}
+	})
+}
+
+// runnerWith is a runner on the bench (murmur2) with the changes of edit.
+func (b *bench) runnerWith(t testing.TB, edit func(*pipeline.Config)) *pipeline.Runner {
+	t.Helper()
+	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
+	t.Cleanup(func() { prod.Close() })
+	cfg := pipeline.Config{Producer: prod, Sink: b.sink,
+		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: spillRecords}
+	edit(&cfg)
+	if cfg.Source == nil {
+		cfg.Source = b.source(t, "murmur2")
+	}
+	r, err := pipeline.NewRunner(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (b *bench) source(t testing.TB, partitioner string) *kafkasource.Source {
+	t.Helper()
 	src, err := kafkasource.New(kafkasource.Config{Kafka: topics.Connection{Brokers: b.brokers}, Topic: b.topic, Partitioner: partitioner})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
-	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
-	t.Cleanup(func() { prod.Close() })
-	if sink == nil {
-		sink = b.sink
-	}
-	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: sink,
-		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: spillRecords})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return src
 }
 
 // spillRecords is small in tests so that sorting spills to disk.
