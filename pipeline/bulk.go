@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/midata/midata/pipeline/bycustomer"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/releasestore"
@@ -113,7 +114,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	sorters := map[release.Order]*spill.Sorter{}
 	for _, f := range formats {
 		if sorters[f.Order] == nil {
-			sorters[f.Order] = spill.New(r.cfg.TempDir, byCustomer(lessFor(f.Order)), r.cfg.SpillRecords)
+			sorters[f.Order] = spill.New(r.cfg.TempDir, bycustomer.Less(lessFor(f.Order)), r.cfg.SpillRecords)
 		}
 	}
 	defer func() {
@@ -171,16 +172,14 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 	progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
 
-	peekers := map[release.Order]*peeker{}
+	splitters := map[release.Order]*bycustomer.Splitter{}
 	for order, s := range sorters {
 		it, err := s.Sort()
 		if err != nil {
 			return nil, fmt.Errorf("sort records: %w", err)
 		}
 		defer it.Close()
-		p := &peeker{it: it}
-		p.advance()
-		peekers[order] = p
+		splitters[order] = bycustomer.NewSplitter(it)
 	}
 
 	// One release per owned customer, in customer order, through a bounded
@@ -218,7 +217,11 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		if gctx.Err() != nil {
 			break // a release failed: the task stops
 		}
-		sources, whole := take(peekers, c, r.cfg.CommitBuffer)
+		runs, whole := bycustomer.Take(splitters, c, r.cfg.CommitBuffer)
+		sources := make(map[release.Order]records, len(runs))
+		for order, run := range runs {
+			sources[order] = run
+		}
 		one := func() error {
 			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole}
 			res, err := r.releaseCustomer(gctx, rel, sources, fresh, known)
@@ -238,8 +241,8 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			return one()
 		})
 		<-streamed
-		for _, src := range sources {
-			src.(*customerRecords).drain()
+		for _, run := range runs {
+			run.Drain()
 		}
 	}
 	err = g.Wait()
@@ -252,8 +255,8 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	if err != nil {
 		return results, err
 	}
-	for _, p := range peekers {
-		if err := p.it.Err(); err != nil {
+	for _, p := range splitters {
+		if err := p.Err(); err != nil {
 			return results, fmt.Errorf("read sorted records: %w", err)
 		}
 	}
@@ -359,92 +362,4 @@ func (f *freshConsent) refresh(ctx context.Context) (*consent.Table, error) {
 		f.table, f.ends = table, ends
 	}
 	return f.table, nil
-}
-
-// byCustomer orders records by customer, then by less.
-func byCustomer(less func(a, b *schemas.Transaction) bool) func(a, b *schemas.Transaction) bool {
-	return func(a, b *schemas.Transaction) bool {
-		if a.CustomerID != b.CustomerID {
-			return a.CustomerID < b.CustomerID
-		}
-		return less(a, b)
-	}
-}
-
-// peeker looks one record ahead in a sorted stream.
-type peeker struct {
-	it  *spill.Iterator
-	cur schemas.Transaction
-	has bool
-}
-
-func (p *peeker) advance() {
-	if p.has = p.it.Next(); p.has {
-		p.cur = *p.it.Transaction()
-	}
-}
-
-// take takes customer c's records from each sorted stream into memory, up
-// to limit records per stream. whole reports that every one of them fit;
-// when not, each source streams the rest of the customer's run from its
-// stream after the records taken, and must be drained before the streams
-// move on to the next customer.
-func take(peekers map[release.Order]*peeker, c string, limit int) (sources map[release.Order]records, whole bool) {
-	sources = make(map[release.Order]records, len(peekers))
-	whole = true
-	for order, p := range peekers {
-		src := &customerRecords{p: p, customer: c}
-		for len(src.buf) < limit && p.has && p.cur.CustomerID == c {
-			src.buf = append(src.buf, p.cur)
-			p.advance()
-		}
-		if p.has && p.cur.CustomerID == c {
-			whole = false
-		} else {
-			src.p = nil // every record is in buf
-		}
-		sources[order] = src
-	}
-	return sources, whole
-}
-
-// customerRecords is one customer's run of a stream sorted by customer:
-// the records taken into buf, then (when p is set) the rest of the run,
-// read from the stream.
-type customerRecords struct {
-	buf      []schemas.Transaction
-	next     int
-	p        *peeker
-	customer string
-	cur      schemas.Transaction
-}
-
-func (c *customerRecords) Next() bool {
-	if c.next < len(c.buf) {
-		c.cur = c.buf[c.next]
-		c.buf[c.next] = schemas.Transaction{} // let it go
-		c.next++
-		return true
-	}
-	if c.p == nil || !c.p.has || c.p.cur.CustomerID != c.customer {
-		return false
-	}
-	c.cur = c.p.cur
-	c.p.advance()
-	return true
-}
-
-func (c *customerRecords) Transaction() *schemas.Transaction { return &c.cur }
-
-func (c *customerRecords) Err() error {
-	if c.p == nil {
-		return nil
-	}
-	return c.p.it.Err()
-}
-
-// drain skips what is left of the customer's run.
-func (c *customerRecords) drain() {
-	for c.Next() {
-	}
 }
