@@ -67,13 +67,18 @@ func unavailable(err error) error { return errors.Join(err, ErrTransient) }
 // again. Two instances submitting one id at the same moment may both
 // publish: the worker side makes that one run.
 //
-// Errors from the brokers wrap ErrTransient.
+// A request that does not fit the ledger (Request.CheckBounds) is refused
+// with an error wrapping ErrTooLarge. Errors from the brokers wrap
+// ErrTransient.
 func (q *Queue) Submit(ctx context.Context, req Request) (Run, error) {
 	if req.ID == "" {
 		return Run{}, errors.New("submit: empty request id")
 	}
 	if req.Retry < 0 {
 		return Run{}, fmt.Errorf("submit %s: negative retry %d", req.ID, req.Retry)
+	}
+	if err := req.CheckBounds(); err != nil {
+		return Run{}, fmt.Errorf("submit: %w", errors.Join(err, ErrTooLarge))
 	}
 	if req.CreatedAt.IsZero() {
 		req.CreatedAt = q.now().UTC()
@@ -183,6 +188,16 @@ func (q *Queue) Retry(ctx context.Context, id string) (Run, error) {
 		return Run{}, fmt.Errorf("retry run %s: %w", id, err)
 	}
 	return run, nil
+}
+
+// Release returns the outcome of customerID's release in run runID, as
+// View.Release.
+func (q *Queue) Release(runID, customerID string) (Release, bool) { return q.view.Release(runID, customerID) }
+
+// Releases returns a page of run runID's release outcomes, as
+// View.Releases.
+func (q *Queue) Releases(runID, after string, limit int) ([]Release, string) {
+	return q.view.Releases(runID, after, limit)
 }
 
 // Get returns the run id as the View has it.
