@@ -34,11 +34,11 @@ type Runs interface {
 	// implements Runs.
 	List(f jobs.RunFilter) []jobs.Run
 	// Release returns the outcome of customerID's release in run runID.
-	Release(runID, customerID string) (jobs.Release, bool)
+	Release(ctx context.Context, runID, customerID string) (jobs.Release, bool, error)
 	// Releases returns up to limit outcomes of run runID by customer id,
 	// after the customer id after; next is the after of the next page,
-	// "" at the end.
-	Releases(runID, after string, limit int) (rels []jobs.Release, next string)
+	// "" at the end. Both see every outcome of a run that has ended.
+	Releases(ctx context.Context, runID, after string, limit int) (rels []jobs.Release, next string, err error)
 }
 
 // RunControl changes runs on an operator's word. Errors wrap ErrNotFound

@@ -84,7 +84,7 @@ func (a *API) createRelease(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, op, err)
 		return
 	}
-	a.submit(w, r, op, req, nil, func(_ context.Context, run jobs.Run) RunView { return a.opsView(run) })
+	a.submit(w, r, op, req, nil, func(ctx context.Context, run jobs.Run) RunView { return a.opsView(ctx, run) })
 }
 
 func (a *API) opsRequest(w http.ResponseWriter, r *http.Request) (jobs.Request, error) {

@@ -87,7 +87,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	newestFirst(runs)
 	list := RunList{Runs: []RunView{}}
 	for _, run := range runs {
-		list.Runs = append(list.Runs, a.opsView(run))
+		list.Runs = append(list.Runs, a.opsView(r.Context(), run))
 	}
 	a.writeJSON(w, r, http.StatusOK, list)
 }
@@ -99,7 +99,7 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, "get run "+id+": no such run: list runs with GET /v1/runs")
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, a.opsView(run))
+	a.writeJSON(w, r, http.StatusOK, a.opsView(r.Context(), run))
 }
 
 // listRunReleases pages through a run's release outcomes, by customer id
@@ -138,7 +138,11 @@ func (a *API) listRunReleases(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, op+": no such run: list runs with GET /v1/runs")
 		return
 	}
-	rels, next := a.runs.Releases(id, after, limit)
+	rels, next, err := a.runs.Releases(r.Context(), id, after, limit)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
 	list := ReleaseList{Releases: make([]ReleaseView, 0, len(rels)), Next: next}
 	for _, rel := range rels {
 		list.Releases = append(list.Releases, ReleaseView{Release: rel})
@@ -163,5 +167,5 @@ func (a *API) controlRun(w http.ResponseWriter, r *http.Request, op, logged stri
 		return
 	}
 	a.log.InfoContext(r.Context(), logged, "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
-	a.writeJSON(w, r, http.StatusAccepted, a.opsView(run))
+	a.writeJSON(w, r, http.StatusAccepted, a.opsView(r.Context(), run))
 }

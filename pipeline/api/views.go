@@ -50,8 +50,8 @@ type ScheduleList struct {
 
 // opsView shows run with its counts and first outcomes, without links:
 // operations watch runs, they do not download customers' data.
-func (a *API) opsView(run jobs.Run) RunView {
-	rels, next := a.runs.Releases(run.ID, "", InlineReleases)
+func (a *API) opsView(ctx context.Context, run jobs.Run) RunView {
+	rels, next := a.firstReleases(ctx, run.ID)
 	v := RunView{Run: run, MoreReleases: next != ""}
 	for _, rel := range rels {
 		v.Releases = append(v.Releases, ReleaseView{Release: rel})
@@ -69,7 +69,11 @@ func (a *API) customerView(ctx context.Context, run jobs.Run, customerID string)
 		run.Request.Scope.Customers = []string{customerID}
 	}
 	var rels []jobs.Release
-	if rel, ok := a.runs.Release(run.ID, customerID); ok {
+	rel, ok, err := a.runs.Release(ctx, run.ID, customerID)
+	if err != nil {
+		a.log.WarnContext(ctx, "read the customer's release", "request_id", requestIDOf(ctx), "run", run.ID, "err", err)
+	}
+	if ok {
 		rels = []jobs.Release{rel}
 	}
 	return a.linkedView(ctx, run, rels, false)
@@ -78,8 +82,18 @@ func (a *API) customerView(ctx context.Context, run jobs.Run, customerID string)
 // partnerView shows a partner the releases made for it, with links.
 func (a *API) partnerView(ctx context.Context, run jobs.Run) RunView {
 	run.Worker = ""
-	rels, next := a.runs.Releases(run.ID, "", InlineReleases)
+	rels, next := a.firstReleases(ctx, run.ID)
 	return a.linkedView(ctx, run, rels, next != "")
+}
+
+// firstReleases returns the first InlineReleases outcomes of run id; what
+// the view has if it could not catch up (logged).
+func (a *API) firstReleases(ctx context.Context, id string) ([]jobs.Release, string) {
+	rels, next, err := a.runs.Releases(ctx, id, "", InlineReleases)
+	if err != nil {
+		a.log.WarnContext(ctx, "read the releases of a run", "request_id", requestIDOf(ctx), "run", id, "err", err)
+	}
+	return rels, next
 }
 
 func (a *API) linkedView(ctx context.Context, run jobs.Run, rels []jobs.Release, more bool) RunView {

@@ -71,6 +71,17 @@ func (x *index) releasedFor(customer, runID string) bool {
 	return slices.Contains(x.byCustomer[customer], runID)
 }
 
+// count returns how many outcomes run runID has, at least (a key seen
+// twice may count twice until the next page sorts them).
+func (x *index) count(runID string) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if rr := x.byRun[runID]; rr != nil {
+		return len(rr.customers)
+	}
+	return 0
+}
+
 // page returns up to limit customers of run runID after the customer id
 // after, in order, and whether more follow.
 func (x *index) page(runID, after string, limit int) ([]string, bool) {

@@ -191,13 +191,37 @@ func (q *Queue) Retry(ctx context.Context, id string) (Run, error) {
 }
 
 // Release returns the outcome of customerID's release in run runID, as
-// View.Release.
-func (q *Queue) Release(runID, customerID string) (Release, bool) { return q.view.Release(runID, customerID) }
+// View.Release, after catchUp.
+func (q *Queue) Release(ctx context.Context, runID, customerID string) (Release, bool, error) {
+	if err := q.catchUp(ctx, runID); err != nil {
+		return Release{}, false, err
+	}
+	r, ok := q.view.Release(runID, customerID)
+	return r, ok, nil
+}
 
 // Releases returns a page of run runID's release outcomes, as
-// View.Releases.
-func (q *Queue) Releases(runID, after string, limit int) ([]Release, string) {
-	return q.view.Releases(runID, after, limit)
+// View.Releases, after catchUp.
+func (q *Queue) Releases(ctx context.Context, runID, after string, limit int) ([]Release, string, error) {
+	if err := q.catchUp(ctx, runID); err != nil {
+		return nil, "", err
+	}
+	rels, next := q.view.Releases(runID, after, limit)
+	return rels, next, nil
+}
+
+// catchUp syncs the View when the run runID has ended but the View holds
+// fewer outcomes than the run counts: the outcomes are on other partitions
+// than the run record, and may reach the View after the run's end.
+func (q *Queue) catchUp(ctx context.Context, runID string) error {
+	run, ok := q.view.Get(runID)
+	if !ok || !run.Status.Final() || int64(q.view.idx.count(runID)) >= run.Counts.Releases {
+		return nil
+	}
+	if err := q.view.Sync(ctx); err != nil {
+		return fmt.Errorf("read the releases of run %s: %w", runID, unavailable(err))
+	}
+	return nil
 }
 
 // Get returns the run id as the View has it.

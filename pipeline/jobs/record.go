@@ -44,8 +44,8 @@ type Lease struct {
 	Retry  int           `json:"retry"` // the round of the run it holds
 	Worker string        `json:"worker"`
 	TTL    time.Duration `json:"ttl_ns"` // how long after its last heartbeat it holds
-	At     time.Time     `json:"at"`   // the holder's clock at the heartbeat
-	Seen   time.Time     `json:"-"`    // the reader's clock when its view applied the heartbeat
+	At     time.Time     `json:"at"`     // the holder's clock at the heartbeat
+	Seen   time.Time     `json:"-"`      // the reader's clock when its view applied the heartbeat
 }
 
 // Live reports whether the lease still holds at now, on the clock of the

@@ -18,7 +18,7 @@ import (
 type TaskQueue interface {
 	Submit(ctx context.Context, req jobs.Request) (jobs.Run, error)
 	Await(ctx context.Context, id string) (jobs.Run, error) // returns once the run is final
-	Get(id string) (jobs.Run, bool)                          // the task's run as it is now: its progress
+	Get(id string) (jobs.Run, bool)                         // the task's run as it is now: its progress
 }
 
 // DefaultTaskProgressInterval is the default Executor.TaskProgressInterval.

@@ -440,4 +440,3 @@ func (s *session) commit(ctx context.Context) {
 		s.w.log.Warn("commit offsets", "error", err)
 	}
 }
-
