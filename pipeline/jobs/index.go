@@ -7,17 +7,17 @@ import (
 )
 
 // index is what a View knows of its keys beyond the entries themselves:
-// the run ids, and the release outcomes by run and by customer. It holds
-// ids only (strings shared with the entries); the outcomes stay in the
-// View. Its lock is taken inside the View's (from merge) or alone, never
+// the run ids, and the customers with an outcome in each run, in order for
+// paging. It holds ids only; the outcomes stay in the View, under keys
+// "<run id>|<customer id>", which are the index by run and customer: the
+// runs that released for a customer are found by one lookup per run. Its lock is taken inside the View's (from merge) or alone, never
 // the other way round, so readers copy what they need and then ask the
 // View. Keys forgotten by a tombstone may linger: readers skip what the
 // View no longer has.
 type index struct {
-	mu         sync.Mutex
-	runs       map[string]struct{}
-	byRun      map[string]*runReleases
-	byCustomer map[string][]string // customer id → ids of runs with an outcome for them
+	mu    sync.Mutex
+	runs  map[string]struct{}
+	byRun map[string]*runReleases
 }
 
 // runReleases are the customers with an outcome in one run.
@@ -27,30 +27,29 @@ type runReleases struct {
 }
 
 func newIndex() *index {
-	return &index{runs: map[string]struct{}{}, byRun: map[string]*runReleases{}, byCustomer: map[string][]string{}}
+	return &index{runs: map[string]struct{}{}, byRun: map[string]*runReleases{}}
 }
 
-// add notes a new key's entry e.
-func (x *index) add(e entry) {
+// addRun notes run id.
+func (x *index) addRun(id string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	switch {
-	case e.run != nil:
-		x.runs[e.run.ID] = struct{}{}
-	case e.rel != nil:
-		rr := x.byRun[e.rel.RunID]
-		if rr == nil {
-			rr = &runReleases{sorted: true}
-			x.byRun[e.rel.RunID] = rr
-		}
-		if n := len(rr.customers); n > 0 && rr.customers[n-1] >= e.rel.CustomerID {
-			rr.sorted = false
-		}
-		rr.customers = append(rr.customers, e.rel.CustomerID)
-		if runs := x.byCustomer[e.rel.CustomerID]; !slices.Contains(runs, e.rel.RunID) {
-			x.byCustomer[e.rel.CustomerID] = append(runs, e.rel.RunID)
-		}
+	x.runs[id] = struct{}{}
+}
+
+// addRelease notes an outcome for customer in run runID.
+func (x *index) addRelease(runID, customer string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	rr := x.byRun[runID]
+	if rr == nil {
+		rr = &runReleases{sorted: true}
+		x.byRun[runID] = rr
 	}
+	if n := len(rr.customers); n > 0 && rr.customers[n-1] >= customer {
+		rr.sorted = false
+	}
+	rr.customers = append(rr.customers, customer)
 }
 
 // runIDs returns every run id known.
@@ -62,13 +61,6 @@ func (x *index) runIDs() []string {
 		out = append(out, id)
 	}
 	return out
-}
-
-// releasedFor reports whether run runID has an outcome for customer.
-func (x *index) releasedFor(customer, runID string) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return slices.Contains(x.byCustomer[customer], runID)
 }
 
 // count returns how many outcomes run runID has, at least (a key seen

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/midata/midata/pipeline/topics"
@@ -90,11 +91,21 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	}
 	idx := newIndex()
 	v, err := topics.OpenView(ctx, cfg.Kafka, topics.ViewConfig[entry]{
-		Topic:  Topics{Runs: cfg.Topic}.withDefaults().Runs,
-		Decode: func(m topics.Message) (entry, error) { return decodeEntry(m, cfg.Now()) },
+		Topic: Topics{Runs: cfg.Topic}.withDefaults().Runs,
+		Decode: func(m topics.Message) (entry, error) {
+			e, err := decodeEntry(m, cfg.Now())
+			if err == nil && e.rel != nil {
+				// Index the outcome here, before the View has it, so that
+				// a page never misses an outcome Get finds. A key seen
+				// again is compacted away when a page sorts.
+				runID, customer, _ := strings.Cut(string(m.Key), keySep)
+				idx.addRelease(runID, customer)
+			}
+			return e, err
+		},
 		Merge: func(cur entry, ok bool, next entry) (entry, bool) {
-			if !ok {
-				idx.add(next)
+			if !ok && next.run != nil {
+				idx.addRun(next.run.ID)
 			}
 			if next.run == nil {
 				return next, true
@@ -145,10 +156,10 @@ func (v *View) Get(id string) (Run, bool) {
 // Release returns the outcome of customerID's release in run runID.
 func (v *View) Release(runID, customerID string) (Release, bool) {
 	e, ok := v.v.Get(ReleaseKey(runID, customerID))
-	if !ok || e.rel == nil {
+	if !ok {
 		return Release{}, false
 	}
-	return *e.rel, true
+	return e.release()
 }
 
 // Releases returns up to limit release outcomes of run runID (for a bulk
@@ -190,8 +201,10 @@ func (v *View) List(f RunFilter) []Run {
 		if !ok || !f.match(r) {
 			continue
 		}
-		if f.Customer != "" && !slices.Contains(r.Request.Scope.Customers, f.Customer) && !v.idx.releasedFor(f.Customer, id) {
-			continue
+		if f.Customer != "" && !slices.Contains(r.Request.Scope.Customers, f.Customer) {
+			if _, released := v.v.Get(ReleaseKey(id, f.Customer)); !released {
+				continue
+			}
 		}
 		out = append(out, r)
 	}
