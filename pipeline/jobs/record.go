@@ -36,7 +36,7 @@ func ReleaseKey(runID, customerID string) string { return runID + keySep + custo
 func LeaseKey(runID string) string { return runID + keySep + leaseTag }
 
 // Lease is a worker's claim on the run it executes, renewed by heartbeats
-// (a record each WorkerConfig.LeaseInterval) and dropped (a tombstone) when
+// (a record each worker.Config.LeaseInterval) and dropped (a tombstone) when
 // the run ends or is handed back. While it is live, another worker that
 // takes the same request waits instead of starting it.
 type Lease struct {
