@@ -212,10 +212,11 @@ func (q *Queue) Releases(ctx context.Context, runID, after string, limit int) ([
 
 // catchUp syncs the View when the run runID has ended but the View holds
 // fewer outcomes than the run counts: the outcomes are on other partitions
-// than the run record, and may reach the View after the run's end.
+// than the run record, and may reach the View after the run's end. A
+// task's outcomes are its bulk run's: nothing to wait for.
 func (q *Queue) catchUp(ctx context.Context, runID string) error {
 	run, ok := q.view.Get(runID)
-	if !ok || !run.Status.Final() || int64(q.view.idx.count(runID)) >= run.Counts.Releases {
+	if !ok || !run.Status.Final() || run.Request.Kind == KindTask || int64(q.view.idx.count(runID)) >= run.Counts.Releases {
 		return nil
 	}
 	if err := q.view.Sync(ctx); err != nil {
