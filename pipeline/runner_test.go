@@ -117,13 +117,16 @@ func (b *bench) runner(t testing.TB, partitioner string, sink sinks.Sink) *pipel
 // runnerWith is a runner on the bench (murmur2) with the changes of edit.
 func (b *bench) runnerWith(t testing.TB, edit func(*pipeline.Config)) *pipeline.Runner {
 	t.Helper()
-	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
-	t.Cleanup(func() { prod.Close() })
-	cfg := pipeline.Config{Producer: prod, Sink: b.sink,
+	cfg := pipeline.Config{Sink: b.sink,
 		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: spillRecords}
 	edit(&cfg)
 	if cfg.Source == nil {
 		cfg.Source = b.source(t, "murmur2")
+	}
+	if cfg.Producer == nil {
+		prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
+		t.Cleanup(func() { prod.Close() })
+		cfg.Producer = prod
 	}
 	r, err := pipeline.NewRunner(cfg)
 	if err != nil {
