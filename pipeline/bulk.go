@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/midata/midata/pipeline/consent"
@@ -86,15 +84,10 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		task.Ranges = []kafkasource.Range{snap.Ranges[i]}
 	}
 	now := r.cfg.Now().UTC()
-	consentEnds, err := r.cfg.Source.Ends(ctx, r.cfg.ConsentTopic)
-	if err != nil {
-		return nil, fmt.Errorf("read consent topic: %w", err)
-	}
-	table, err := r.loadConsent(ctx)
-	if err != nil {
+	if err := r.syncConsent(ctx); err != nil {
 		return nil, err
 	}
-	grants := table.Granted(b.Recipient, now)
+	grants := r.cfg.Grants.Granted(b.Recipient, now)
 	var owned []string
 	for c := range grants {
 		if partition == AllPartitions || r.cfg.Source.Owner(c, snap.Partitions) == partition {
@@ -178,7 +171,6 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 
 	// One release per owned customer, in customer order.
-	fresh := &freshConsent{r: r, table: table, ends: consentEnds}
 	var results []*Result
 	for i, c := range owned {
 		req := Request{ID: b.ID, CustomerID: schemas.CustomerID(c), Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
@@ -186,7 +178,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		for order, p := range peekers {
 			sources[order] = &customerRecords{p: p, customer: c}
 		}
-		res, err := r.releaseCustomer(ctx, req, formats, grants[c], task, *stats[c], now, sources, fresh)
+		res, err := r.releaseCustomer(ctx, req, formats, grants[c], task, *stats[c], now, sources)
 		for _, src := range sources {
 			src.(*customerRecords).drain()
 		}
@@ -207,7 +199,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 
 // releaseCustomer makes one customer's release of a bulk task, unless it
 // is already committed.
-func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, now time.Time, sources map[release.Order]records, fresh *freshConsent) (*Result, error) {
+func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []release.Format, grant consent.Grant, snap kafkasource.Snapshot, stats release.Counts, now time.Time, sources map[release.Order]records) (*Result, error) {
 	id := requestReleaseID(req, formats, grant.Hash())
 	if m, err := r.committed(ctx, id); err != nil {
 		return nil, err
@@ -216,36 +208,8 @@ func (r *Runner) releaseCustomer(ctx context.Context, req Request, formats []rel
 	}
 	c := &customerRelease{id: id, req: req, formats: formats, grant: grant, snap: snap, stats: stats, now: now}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {
-		return fresh.recheck(ctx, req, grant)
+		return r.recheck(ctx, req, grant)
 	})
-}
-
-// freshConsent re-checks consent before each commit of a bulk task: it
-// re-reads the consent topic whenever its end offsets moved since the last
-// read (one offsets request per commit), so a revocation published at any
-// time before a customer's commit cancels that customer's release.
-type freshConsent struct {
-	mu    sync.Mutex
-	r     *Runner
-	table *consent.Table
-	ends  map[int]int64
-}
-
-func (f *freshConsent) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ends, err := f.r.cfg.Source.Ends(ctx, f.r.cfg.ConsentTopic)
-	if err != nil {
-		return "", fmt.Errorf("re-check consent: %w", err)
-	}
-	if !maps.Equal(ends, f.ends) {
-		table, err := f.r.loadConsent(ctx)
-		if err != nil {
-			return "", fmt.Errorf("re-check consent: %w", err)
-		}
-		f.table, f.ends = table, ends
-	}
-	return recheckIn(f.table, req, planned, f.r.cfg.Now().UTC()), nil
 }
 
 // byCustomer orders records by customer, then by less.

@@ -90,9 +90,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	producer := topics.NewProducer(s.kafka, logger)
 	s.closers = append(s.closers, producer.Close)
 	producer.UsePartitioner(balancer)
+	// One consent view, built now and shared by every release.
+	grants, err := openConsent(ctx, consent.ViewConfig{Kafka: s.kafka, Topic: cfg.Topics.Consent,
+		Quarantine: producer, QuarantineTopic: cfg.Topics.Quarantine, Logger: logger}, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, grants.Close)
 	m := s.metrics
-	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Producer: producer, Sink: m.Sink(raw),
-		ConsentTopic: cfg.Topics.Consent, QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
+	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Grants: grants, Producer: producer, Sink: m.Sink(raw),
+		QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
 		TempDir: cfg.TempDir, Logger: logger,
 		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
 		Observe: func(res *pipeline.Result) { m.AddCounts(res.Stats); m.Release(string(res.Status)) }})
@@ -190,7 +197,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Close releases what New opened: the listener, the schedules, the view
-// of runs, the ledger, the producer and the source. Call it after Run has
+// of runs, the ledger, the consent view, the producer and the source. Call it after Run has
 // returned.
 func (s *Service) Close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
