@@ -71,6 +71,7 @@ type store struct {
 	mu      sync.RWMutex
 	seed    maphash.Seed
 	slots   []uint64 // hash tag<<32 | entry index+1; 0 is empty
+	bits    uint     // len(slots) is 1<<bits, at most 1<<32
 	entries []*[entryChunk]entry
 	n, live int // entries, entries with a state
 	arena   [][]byte
@@ -82,11 +83,10 @@ type store struct {
 
 	// invalid receives the tombstones with an invalid key, to quarantine.
 	invalid func(m topics.Message, err error)
-	scratch []byte // grow's key buffer
 }
 
 func newStore() *store {
-	return &store{seed: maphash.MakeSeed(), slots: make([]uint64, 1024),
+	return &store{seed: maphash.MakeSeed(), slots: make([]uint64, 1<<10), bits: 10,
 		recipientIDs: map[schemas.Recipient]uint32{}, exoticIDs: map[[2]int64]uint32{}}
 }
 
@@ -102,7 +102,7 @@ func (s *store) find(key []byte) (idx uint32, slot int, ok bool) {
 
 func (s *store) findHashed(key []byte, h uint64) (idx uint32, slot int, ok bool) {
 	tag, mask := h>>32, len(s.slots)-1
-	for i := int(h) & mask; ; i = (i + 1) & mask {
+	for i := s.home(tag); ; i = (i + 1) & mask {
 		v := s.slots[i]
 		if v == 0 {
 			return 0, i, false
@@ -111,6 +111,12 @@ func (s *store) findHashed(key []byte, h uint64) (idx uint32, slot int, ok bool)
 			return uint32(v) - 1, i, true
 		}
 	}
+}
+
+// home is the first slot of a key whose hash has the high 32 bits tag:
+// the tag's top bits, so growing the index needs no key hashed again.
+func (s *store) home(tag uint64) int {
+	return int(tag >> (32 - s.bits))
 }
 
 // keyIs reports whether e is the entry of key.
@@ -152,16 +158,18 @@ func (s *store) entryOf(key []byte, customerLen int) (e *entry, created bool) {
 
 // grow doubles the index.
 func (s *store) grow() {
-	s.slots = make([]uint64, 2*len(s.slots))
+	old := s.slots
+	s.slots, s.bits = make([]uint64, 2*len(old)), s.bits+1
 	mask := len(s.slots) - 1
-	for idx := range uint32(s.n) {
-		s.scratch = s.keyOf(s.scratch, s.at(idx))
-		h := maphash.Bytes(s.seed, s.scratch)
-		i := int(h) & mask
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		i := s.home(v >> 32)
 		for s.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		s.slots[i] = h>>32<<32 | uint64(idx+1)
+		s.slots[i] = v
 	}
 }
 
