@@ -236,7 +236,7 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 			want = 0.5
 		}
 		f := r.add(Figure{Shape: shape.Name, Name: "bulk." + format, Value: bulkRate, Unit: "rec/s",
-			Note: fmt.Sprintf("%.2fs, %d releases, %d objects, peak RSS %d MiB", res.took.Seconds(), res.releases, res.objects, res.rss>>20)})
+			Note: fmt.Sprintf("%.2fs, %d releases, %d objects, peak RSS %d MiB, serve CPU %.1fs", res.took.Seconds(), res.releases, res.objects, res.rss>>20, res.cpu.Seconds())})
 		f.judge("limit."+format, limit, fmt.Sprintf(">= %.1f", want), func(x float64) bool { return x >= want })
 		b.logf("%s: bulk %s %.0f rec/s (%.2f of L)", shape.Name, format, bulkRate, f.Ratio)
 	}
@@ -247,7 +247,7 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 			b.fail(shape.Name, "two workers", err)
 		} else {
 			f := r.add(Figure{Shape: shape.Name, Name: "bulk.ndjson.two_workers", Value: rate(d.records, res.took), Unit: "rec/s",
-				Note: fmt.Sprintf("%.2fs; %d cores for both processes, Kafka and S3", res.took.Seconds(), runtime.NumCPU())})
+				Note: fmt.Sprintf("%.2fs, serve CPU %.1fs (both); %d cores for both processes, Kafka and S3", res.took.Seconds(), res.cpu.Seconds(), runtime.NumCPU())})
 			f.judge("bulk.ndjson", oneWorker, ">= 1.7", func(x float64) bool { return x >= 1.7 })
 		}
 	}
@@ -265,8 +265,8 @@ type bulkResult struct {
 	took              time.Duration
 	rss               int64 // peak of the first serve process
 	objects, bytes    int64
-	releases          int64 // manifests
-	scanned, released int64
+	releases          int64         // manifests
+	cpu               time.Duration // of every serve process, start to stop
 }
 
 // bulk runs one bulk release of d in format on workers fresh `midata
@@ -308,6 +308,10 @@ func (b *bencher) bulk(ctx context.Context, d *dataset, format string, workers i
 		return res, err
 	}
 	res.rss = max(servers[0].peakRSS(), servers[0].stop())
+	for _, s := range servers {
+		s.stop()
+		res.cpu += s.cpu()
+	}
 	if res.objects, res.bytes, err = bucketUsage(ctx, b.s3, bucket); err != nil {
 		return res, err
 	}

@@ -91,6 +91,14 @@ func (c *child) peakRSS() int64 {
 	return 0
 }
 
+// cpu is the CPU time (user and system) the child used; 0 while it runs.
+func (c *child) cpu() time.Duration {
+	if c.cmd.ProcessState == nil {
+		return 0
+	}
+	return c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+}
+
 // stop asks the child to end (SIGTERM) and waits; it returns the peak RSS
 // of its whole life from getrusage (bytes).
 func (c *child) stop() int64 {

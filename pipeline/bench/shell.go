@@ -26,7 +26,8 @@ import (
 const shellScript = `set -euo pipefail
 out="$(mktemp)"; trap 'rm -f "$out"' EXIT
 kcat -C -q -e -b "$1" -t "$2" -o beginning -f '%k\t%s\n' | grep -F "$(printf '%s\t' "$3")" | cut -f2- >"$out"
-curl -sS --fail --aws-sigv4 "aws:amz:$5:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -T "$out" "$4" >/dev/null
+curl -sS --fail --aws-sigv4 "aws:amz:$5:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+	-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$out" "$4" >/dev/null
 `
 
 // shell runs the user's script for one customer (or, without kcat, a Go
