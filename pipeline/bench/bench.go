@@ -262,11 +262,11 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 
 // bulkResult is one bulk run's outcome.
 type bulkResult struct {
-	took              time.Duration
-	rss               int64 // peak of the first serve process
-	objects, bytes    int64
-	releases          int64         // manifests
-	cpu               time.Duration // of every serve process, start to stop
+	took           time.Duration
+	rss            int64 // peak of the first serve process
+	objects, bytes int64
+	releases       int64         // manifests
+	cpu            time.Duration // of every serve process, start to stop
 }
 
 // bulk runs one bulk release of d in format on workers fresh `midata

@@ -105,6 +105,8 @@ func fields() []field {
 			func(c *Config) *Duration { return &c.Links.TTL }).on(CommandDev, CommandServe, CommandExport),
 		stringField("http.addr", "MIDATA_HTTP_ADDR", "where the API, /healthz, /readyz and /metrics listen (0.0.0.0:8080 in a container); dev: its download server",
 			func(c *Config) *string { return &c.HTTP.Addr }).on(CommandDev, CommandServe).was("addr"),
+		stringField("http.pprof_addr", "MIDATA_PPROF_ADDR", "where serve answers /debug/pprof/ for profiling, loopback host:port only (127.0.0.1:6060); empty = off",
+			func(c *Config) *string { return &c.HTTP.PprofAddr }).on(CommandServe),
 		tokensField().on(CommandServe),
 
 		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",
