@@ -197,8 +197,16 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 
 	var oneWorker float64
 	var rssN int64
+	stuck := ""
 	for _, format := range b.cfg.Formats {
+		if stuck != "" {
+			b.fail(shape.Name, "bulk "+format, fmt.Errorf("skipped: the bulk %s run did not end", stuck))
+			continue
+		}
 		res, err := b.bulk(ctx, d, format, 1)
+		if errors.Is(err, errNotFinal) {
+			stuck = format
+		}
 		if err != nil {
 			b.fail(shape.Name, "bulk "+format, err)
 			continue

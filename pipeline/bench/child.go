@@ -236,6 +236,9 @@ func (r run) final() bool {
 	return true
 }
 
+// errNotFinal is a bulk run that did not end within its time.
+var errNotFinal = errors.New("not final")
+
 // bulk asks s for a release of everyone with a self grant, as `midata
 // runs start --recipient self --all` does, and waits until its run is
 // final or timeout passes.
@@ -253,8 +256,8 @@ func (s *server) bulk(ctx context.Context, d *dataset, format, key string, timeo
 			return r, time.Since(start), err
 		}
 		if time.Now().After(deadline) {
-			return r, time.Since(start), fmt.Errorf("bench: bulk run %s not final after %s (%s, %d records scanned, %d customers done)",
-				r.ID, timeout, r.Status, r.Progress.RecordsScanned, r.Progress.CustomersDone)
+			return r, time.Since(start), fmt.Errorf("bench: bulk run %s (%s, %d records scanned, %d customers done): %w after %s",
+				r.ID, r.Status, r.Progress.RecordsScanned, r.Progress.CustomersDone, errNotFinal, timeout)
 		}
 		select {
 		case <-ctx.Done():

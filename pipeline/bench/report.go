@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -88,7 +89,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if f.Met != nil {
 			met = map[bool]string{true: "met", false: "**missed**"}[*f.Met]
 		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t|\n", f.Shape, f.Name, human(f.Value), f.Unit, ratio, f.Target, met, f.Note)
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t|\n", f.Shape, f.Name, human(f.Value), f.Unit, ratio, f.Target, met, cell(f.Note))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -98,6 +99,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	return nil
 }
+
+// cell escapes the pipes of a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 // human prints v with three significant digits and a k/M suffix.
 func human(v float64) string {
