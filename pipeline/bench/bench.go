@@ -249,7 +249,9 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 		b.logf("%s: bulk %s %.0f rec/s (%.2f of L)", shape.Name, format, bulkRate, f.Ratio)
 	}
 
-	if oneWorker > 0 {
+	if oneWorker == 0 {
+		b.fail(shape.Name, "two workers", errors.New("skipped: no one-worker bulk run to compare with"))
+	} else {
 		res, err := b.bulk(ctx, d, "ndjson", 2)
 		if err != nil {
 			b.fail(shape.Name, "two workers", err)
@@ -262,7 +264,11 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 
 	b.oneCustomer(ctx, d)
 
-	if shape.Name == b.cfg.RSSShape && rssN > 0 {
+	switch {
+	case shape.Name != b.cfg.RSSShape:
+	case rssN == 0:
+		b.fail(shape.Name, "peak rss", errors.New("skipped: no bulk run at N"))
+	default:
 		b.rss(ctx, shape, rssN)
 	}
 	return nil
