@@ -47,3 +47,11 @@ lint:
 	@out="$$(gofmt -l .)"; \
 	if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# make drills runs the long cases kept out of make test, against a bench
+# that is up (make bench-up): a run of 1,000,000 releases through the
+# ledger (pipeline/jobs), with its time and memory per outcome.
+.PHONY: drills
+drills:
+	eval "$$(bash deploy/testbench/bench.sh env)" && \
+	MIDATA_LEDGER_RELEASES=1000000 $(GO) test -count=1 -timeout 30m -v -run '^TestARunOfAMillionReleasesEnds$$' ./pipeline/jobs/

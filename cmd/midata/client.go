@@ -98,11 +98,13 @@ func (c *client) do(ctx context.Context, method, path string, body any, out io.W
 	return err
 }
 
-const runsSynopsis = `runs <list|get|cancel|retry|start> [flags] [ID]
+const runsSynopsis = `runs <list|get|releases|cancel|retry|start> [flags] [ID]
 
 Watches and steers runs through the API of midata serve (role ops):
   list     [--status S,…] [--schedule ID] [--customer ID] [--recipient R] [--limit N]
   get      ID [--watch]   (--watch: progress on stderr until the run ends)
+  releases ID [--after CUSTOMER] [--limit N]   one page of the run's releases, by customer
+           (the answer's "next" is the --after of the next page)
   cancel   ID        stop a run; nothing partial is published
   retry    ID        run a failed or cancelled run again (same release ids)
   start    --recipient R (--customers C,… | --all) --from DATE --to DATE [--format LIST] [--key K]
@@ -114,12 +116,12 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := parseFlags(config.NewCommandLine(config.CommandRuns, fs), args); err != nil {
 			return err
 		}
-		return usagef("runs: name a subcommand: list, get, cancel, retry or start")
+		return usagef("runs: name a subcommand: list, get, releases, cancel, retry or start")
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet("runs "+sub, runsSynopsis, stderr)
 	cl := config.NewCommandLine(config.CommandRuns, fs)
-	var status, scheduleID, customer, recipient, customers, formats, from, to, key string
+	var status, scheduleID, customer, recipient, customers, formats, from, to, key, after string
 	var limit int
 	var bulk, watch bool
 	switch sub {
@@ -138,9 +140,12 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.StringVar(&key, "key", "", "idempotency key: the same key gives the same run")
 	case "get":
 		fs.BoolVar(&watch, "watch", false, "poll until the run ends, printing its progress on stderr")
+	case "releases":
+		fs.StringVar(&after, "after", "", "start after this customer id (the previous page's next)")
+		fs.IntVar(&limit, "limit", 50, "at most this many, by customer id")
 	case "cancel", "retry":
 	default:
-		return usagef("runs: unknown subcommand %q (want list, get, cancel, retry or start)", sub)
+		return usagef("runs: unknown subcommand %q (want list, get, releases, cancel, retry or start)", sub)
 	}
 	c, ids, err := parseClient(cl, rest, stdout)
 	if err != nil || c == nil {
@@ -173,6 +178,13 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if sub == "get" {
 		return c.do(ctx, "GET", "/v1/runs/"+id, nil, stdout)
+	}
+	if sub == "releases" {
+		q := url.Values{"limit": {fmt.Sprint(limit)}}
+		if after != "" {
+			q.Set("after", after)
+		}
+		return c.do(ctx, "GET", "/v1/runs/"+id+"/releases?"+q.Encode(), nil, stdout)
 	}
 	return c.do(ctx, "POST", "/v1/runs/"+id+"/"+sub, nil, stdout)
 }
@@ -275,8 +287,8 @@ func (c *client) watch(ctx context.Context, id string, stdout, stderr io.Writer)
 			return fmt.Errorf("run %s: %w", id, err)
 		}
 		p := run.Progress
-		fmt.Fprintf(stderr, "midata: run %s %s: %d of %d records scanned, %d of %d customers done\n",
-			id, run.Status, p.RecordsScanned, p.RecordsToScan, p.CustomersDone, p.Customers)
+		fmt.Fprintf(stderr, "midata: run %s %s: %d of %d records scanned, %d of %d customers done, %d releases (%d committed)\n",
+			id, run.Status, p.RecordsScanned, p.RecordsToScan, p.CustomersDone, p.Customers, run.Counts.Releases, run.Counts.Committed)
 		if run.Status.Final() {
 			_, err := stdout.Write(buf.Bytes())
 			return err

@@ -191,6 +191,9 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	if code, out, errOut := cli("runs", "get", run.ID, "--watch"); code != 0 || !strings.Contains(out, run.Releases[0].ReleaseID) || !strings.Contains(errOut, "succeeded") {
 		t.Errorf("midata runs get --watch = %d %q %q", code, out, errOut)
 	}
+	if code, out, errOut := cli("runs", "releases", run.ID, "--limit", "10"); code != 0 || !strings.Contains(out, run.Releases[0].ReleaseID) || !strings.Contains(out, `"customer_id": "C000003"`) {
+		t.Errorf("midata runs releases = %d %q %q", code, out, errOut)
+	}
 	if code, out, _ := cli("runs", "list", "--customer", "C000003"); code != 0 || !strings.Contains(out, run.ID) {
 		t.Errorf("midata runs list = %d %q", code, out)
 	}

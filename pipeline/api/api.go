@@ -127,7 +127,8 @@ func (a *API) buildRoutes() []Route {
 
 		{"POST", "/v1/releases", ops, "Start a release for customers or everyone with consent", a.createRelease},
 		{"GET", "/v1/runs", ops, "Runs, newest first, filtered", a.listRuns},
-		{"GET", "/v1/runs/{id}", ops, "One run", a.getRun},
+		{"GET", "/v1/runs/{id}", ops, "One run, with its counts and first releases", a.getRun},
+		{"GET", "/v1/runs/{id}/releases", ops, "A page of the run's releases, by customer", a.listRunReleases},
 		{"POST", "/v1/runs/{id}/cancel", ops, "Cancel a run", a.cancelRun},
 		{"POST", "/v1/runs/{id}/retry", ops, "Retry a failed or cancelled run", a.retryRun},
 

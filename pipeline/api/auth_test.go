@@ -38,6 +38,7 @@ func authCases() map[string]routeCase {
 		"POST /v1/releases":              {path: "/v1/releases", body: relBody, allowed: ops},
 		"GET /v1/runs":                   {path: "/v1/runs?status=failed", allowed: ops},
 		"GET /v1/runs/{id}":              {path: "/v1/runs/r1", allowed: ops},
+		"GET /v1/runs/{id}/releases":     {path: "/v1/runs/r1/releases?limit=10", allowed: ops},
 		"POST /v1/runs/{id}/cancel":      {path: "/v1/runs/r1/cancel", allowed: ops},
 		"POST /v1/runs/{id}/retry":       {path: "/v1/runs/r1/retry", allowed: ops},
 		"GET /v1/schedules":              {path: "/v1/schedules", allowed: ops},

@@ -66,6 +66,7 @@ type fakeRuns struct {
 	calls     *calls
 	mu        sync.Mutex
 	runs      map[string]jobs.Run
+	rels      map[string][]jobs.Release // by run, in customer order
 	submitErr error
 	filters   []jobs.RunFilter
 }
@@ -101,7 +102,7 @@ func (f *fakeRuns) List(flt jobs.RunFilter) []jobs.Run {
 			flt.ScheduleID != "" && r.Request.ScheduleID != flt.ScheduleID,
 			flt.Recipient != "" && r.Request.Recipient != flt.Recipient,
 			flt.Customer != "" && !slices.Contains(r.Request.Scope.Customers, flt.Customer) &&
-				!slices.ContainsFunc(r.Releases, func(rel jobs.Release) bool { return rel.CustomerID == flt.Customer }):
+				!slices.ContainsFunc(f.rels[id], func(rel jobs.Release) bool { return rel.CustomerID == flt.Customer }):
 			continue
 		}
 		out = append(out, r)
@@ -120,6 +121,47 @@ func (f *fakeRuns) put(runs ...jobs.Run) {
 	for _, r := range runs {
 		f.runs[r.ID] = r
 	}
+}
+
+// putReleases adds outcomes, kept by run in customer order as the view
+// pages them.
+func (f *fakeRuns) putReleases(rels ...jobs.Release) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rels == nil {
+		f.rels = map[string][]jobs.Release{}
+	}
+	for _, r := range rels {
+		f.rels[r.RunID] = append(f.rels[r.RunID], r)
+		slices.SortFunc(f.rels[r.RunID], func(a, b jobs.Release) int { return strings.Compare(a.CustomerID, b.CustomerID) })
+	}
+}
+
+func (f *fakeRuns) Release(_ context.Context, runID, customerID string) (jobs.Release, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.rels[runID] {
+		if r.CustomerID == customerID {
+			return r, true, nil
+		}
+	}
+	return jobs.Release{}, false, nil
+}
+
+func (f *fakeRuns) Releases(_ context.Context, runID, after string, limit int) ([]jobs.Release, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.rels[runID]
+	i := 0
+	for i < len(all) && all[i].CustomerID <= after {
+		i++
+	}
+	end := min(len(all), i+limit)
+	next := ""
+	if end < len(all) {
+		next = all[end-1].CustomerID
+	}
+	return slices.Clone(all[i:end]), next, nil
 }
 
 func (f *fakeRuns) lastFilter(t *testing.T) jobs.RunFilter {

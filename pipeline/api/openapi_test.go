@@ -185,6 +185,8 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"Request", jobs.Request{}},
 		{"Scope", schemas.Scope{}},
 		{"Progress", jobs.Progress{}},
+		{"Counts", jobs.Counts{}},
+		{"ReleaseList", ReleaseList{}},
 		{"Link", pipeline.Link{}},
 		{"RunList", RunList{}},
 		{"Schedule", Schedule{}},

@@ -33,6 +33,12 @@ type Runs interface {
 	// f.Limit (the API always sets it: 1 to MaxListLimit). *jobs.Queue
 	// implements Runs.
 	List(f jobs.RunFilter) []jobs.Run
+	// Release returns the outcome of customerID's release in run runID.
+	Release(ctx context.Context, runID, customerID string) (jobs.Release, bool, error)
+	// Releases returns up to limit outcomes of run runID by customer id,
+	// after the customer id after; next is the after of the next page,
+	// "" at the end. Both see every outcome of a run that has ended.
+	Releases(ctx context.Context, runID, after string, limit int) (rels []jobs.Release, next string, err error)
 }
 
 // RunControl changes runs on an operator's word. Errors wrap ErrNotFound

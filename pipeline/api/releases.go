@@ -84,7 +84,7 @@ func (a *API) createRelease(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, op, err)
 		return
 	}
-	a.submit(w, r, op, req, nil, func(_ context.Context, run jobs.Run) RunView { return opsView(run) })
+	a.submit(w, r, op, req, nil, func(ctx context.Context, run jobs.Run) RunView { return a.opsView(ctx, run) })
 }
 
 func (a *API) opsRequest(w http.ResponseWriter, r *http.Request) (jobs.Request, error) {
@@ -123,8 +123,12 @@ func requestID(prefix, key string) (string, error) {
 	return prefix + key, nil
 }
 
-// check runs the Validate hook; whatever it returns is the caller's mistake.
+// check runs the Validate hook, after the ledger's bounds; whatever it
+// returns is the caller's mistake.
 func (a *API) check(req jobs.Request) error {
+	if len(req.Scope.Customers) > jobs.MaxCustomers {
+		return badRequest("customers: %d given, at most %d: for more, ask for everyone with consent (\"all\": true)", len(req.Scope.Customers), jobs.MaxCustomers)
+	}
 	if err := a.validate(req); err != nil {
 		if _, ok := jsonbody.As(err); ok {
 			return err

@@ -222,31 +222,33 @@ func TestOpsReleasesQueueTheRightKind(t *testing.T) {
 	}
 }
 
-// customerRuns seeds runs of C1 and C2, to self and to a partner.
+// customerRuns seeds runs of C1 and C2, to self and to a partner, and
+// their release outcomes.
 func customerRuns(h *harness) {
 	t1, t2, t3 := testNow.Add(-3*time.Hour), testNow.Add(-2*time.Hour), testNow.Add(-time.Hour)
 	h.runs.put(
 		jobs.Run{ID: "own", Status: jobs.StatusSucceeded, Worker: "w-1", CreatedAt: t1,
-			Request:  jobs.Request{ID: "own", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}},
-			Releases: []jobs.Release{{ReleaseID: "rel-own", CustomerID: "C1", Status: "committed", Rows: 3}}},
+			Request: jobs.Request{ID: "own", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}}},
 		jobs.Run{ID: "list", Status: jobs.StatusSucceeded, Worker: "w-2", CreatedAt: t2,
-			Request: jobs.Request{ID: "list", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1", "C2"}}},
-			Releases: []jobs.Release{
-				{ReleaseID: "rel-c1", CustomerID: "C1", Status: "already_committed", Rows: 1},
-				{ReleaseID: "rel-c2", CustomerID: "C2", Status: "committed", Rows: 9},
-			}},
+			Request: jobs.Request{ID: "list", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1", "C2"}}}},
 		jobs.Run{ID: "none", Status: jobs.StatusNoConsent, CreatedAt: t3,
-			Request:  jobs.Request{ID: "none", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}},
-			Releases: []jobs.Release{{ReleaseID: "rel-none", CustomerID: "C1", Status: "no_consent"}}},
+			Request: jobs.Request{ID: "none", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}}},
 		jobs.Run{ID: "other", Status: jobs.StatusSucceeded, CreatedAt: t3,
-			Request:  jobs.Request{ID: "other", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C2"}}},
-			Releases: []jobs.Release{{ReleaseID: "rel-other", CustomerID: "C2", Status: "committed"}}},
+			Request: jobs.Request{ID: "other", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C2"}}}},
 		jobs.Run{ID: "to-px", Status: jobs.StatusSucceeded, Worker: "w-3", CreatedAt: t1,
-			Request:  jobs.Request{ID: "to-px", Kind: jobs.KindBulk, Recipient: "partner:px", Scope: schemas.Scope{All: true}},
-			Releases: []jobs.Release{{ReleaseID: "rel-px1", CustomerID: "C1", Status: "committed"}, {ReleaseID: "rel-px2", CustomerID: "C2", Status: "empty"}}},
+			Request: jobs.Request{ID: "to-px", Kind: jobs.KindBulk, Recipient: "partner:px", Scope: schemas.Scope{All: true}}},
 		jobs.Run{ID: "to-py", Status: jobs.StatusSucceeded, CreatedAt: t2,
-			Request:  jobs.Request{ID: "to-py", Kind: jobs.KindRelease, Recipient: "partner:py", Scope: schemas.Scope{Customers: []string{"C1"}}},
-			Releases: []jobs.Release{{ReleaseID: "rel-py", CustomerID: "C1", Status: "committed"}}},
+			Request: jobs.Request{ID: "to-py", Kind: jobs.KindRelease, Recipient: "partner:py", Scope: schemas.Scope{Customers: []string{"C1"}}}},
+	)
+	h.runs.putReleases(
+		jobs.Release{RunID: "own", ReleaseID: "rel-own", CustomerID: "C1", Status: "committed", Rows: 3},
+		jobs.Release{RunID: "list", ReleaseID: "rel-c1", CustomerID: "C1", Status: "already_committed", Rows: 1},
+		jobs.Release{RunID: "list", ReleaseID: "rel-c2", CustomerID: "C2", Status: "committed", Rows: 9},
+		jobs.Release{RunID: "none", ReleaseID: "rel-none", CustomerID: "C1", Status: "no_consent"},
+		jobs.Release{RunID: "other", ReleaseID: "rel-other", CustomerID: "C2", Status: "committed"},
+		jobs.Release{RunID: "to-px", TaskID: "to-px/p0", ReleaseID: "rel-px1", CustomerID: "C1", Status: "committed"},
+		jobs.Release{RunID: "to-px", TaskID: "to-px/p1", ReleaseID: "rel-px2", CustomerID: "C2", Status: "empty"},
+		jobs.Release{RunID: "to-py", ReleaseID: "rel-py", CustomerID: "C1", Status: "committed"},
 	)
 }
 

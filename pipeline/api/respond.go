@@ -63,7 +63,7 @@ func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err err
 		a.fail(w, r, http.StatusNotFound, op+": "+err.Error())
 	case errors.Is(err, ErrConflict), errors.Is(err, jobs.ErrConflict):
 		a.fail(w, r, http.StatusConflict, op+": "+err.Error())
-	case errors.Is(err, ErrInvalid), errors.Is(err, pipeline.ErrInvalidRequest):
+	case errors.Is(err, ErrInvalid), errors.Is(err, pipeline.ErrInvalidRequest), errors.Is(err, jobs.ErrTooLarge):
 		a.fail(w, r, http.StatusBadRequest, op+": "+err.Error())
 	case errors.Is(err, ErrUnavailable), errors.Is(err, jobs.ErrTransient),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

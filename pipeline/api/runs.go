@@ -87,7 +87,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	newestFirst(runs)
 	list := RunList{Runs: []RunView{}}
 	for _, run := range runs {
-		list.Runs = append(list.Runs, opsView(run))
+		list.Runs = append(list.Runs, a.opsView(r.Context(), run))
 	}
 	a.writeJSON(w, r, http.StatusOK, list)
 }
@@ -99,7 +99,55 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, "get run "+id+": no such run: list runs with GET /v1/runs")
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, opsView(run))
+	a.writeJSON(w, r, http.StatusOK, a.opsView(r.Context(), run))
+}
+
+// listRunReleases pages through a run's release outcomes, by customer id
+// (for a bulk run: its tasks'), without links.
+func (a *API) listRunReleases(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	op := "list releases of run " + id
+	q := r.URL.Query()
+	for name, values := range q {
+		if name != "after" && name != "limit" {
+			a.failErr(w, r, op, badRequest("unknown query parameter %q: use after, limit", name))
+			return
+		}
+		if len(values) > 1 {
+			a.failErr(w, r, op, badRequest("query parameter %q given %d times: give it once", name, len(values)))
+			return
+		}
+	}
+	limit := DefaultListLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxListLimit {
+			a.failErr(w, r, op, badRequest("limit %q: want a whole number from 1 to %d", l, MaxListLimit))
+			return
+		}
+		limit = n
+	}
+	after := q.Get("after")
+	if after != "" {
+		if err := schemas.CustomerID(after).Validate(); err != nil {
+			a.failErr(w, r, op, badRequest("after: %v", err))
+			return
+		}
+	}
+	if _, ok := a.runs.Get(id); !ok {
+		a.fail(w, r, http.StatusNotFound, op+": no such run: list runs with GET /v1/runs")
+		return
+	}
+	rels, next, err := a.runs.Releases(r.Context(), id, after, limit)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	list := ReleaseList{Releases: make([]ReleaseView, 0, len(rels)), Next: next}
+	for _, rel := range rels {
+		list.Releases = append(list.Releases, ReleaseView{Release: rel})
+	}
+	a.writeJSON(w, r, http.StatusOK, list)
 }
 
 func (a *API) cancelRun(w http.ResponseWriter, r *http.Request) {
@@ -119,5 +167,5 @@ func (a *API) controlRun(w http.ResponseWriter, r *http.Request, op, logged stri
 		return
 	}
 	a.log.InfoContext(r.Context(), logged, "request_id", requestIDOf(r.Context()), "run", id, "role", roleOf(r.Context()))
-	a.writeJSON(w, r, http.StatusAccepted, opsView(run))
+	a.writeJSON(w, r, http.StatusAccepted, a.opsView(r.Context(), run))
 }

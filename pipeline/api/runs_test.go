@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
 
@@ -140,4 +141,71 @@ func TestStoreNotFoundIs404(t *testing.T) {
 	h := seeded(t)
 	h.control.err = fmt.Errorf("release x: %w", sinks.ErrNotFound)
 	errorOf(t, h.do(t, "POST", "/v1/runs/r1/retry", tokOps, nil), 404)
+}
+
+func TestARunsReleasesArePagedByCustomer(t *testing.T) {
+	h := newHarness(t)
+	h.runs.put(jobs.Run{ID: "big", Status: jobs.StatusSucceeded, CreatedAt: testNow,
+		Request: jobs.Request{ID: "big", Kind: jobs.KindBulk, Recipient: "self", Scope: schemas.Scope{All: true}},
+		Counts:  jobs.Counts{Releases: 250, Committed: 250}})
+	var rels []jobs.Release
+	for i := range 250 {
+		rels = append(rels, jobs.Release{RunID: "big", TaskID: "big/p0", CustomerID: fmt.Sprintf("C%04d", i), Status: "committed"})
+	}
+	h.runs.putReleases(rels...)
+
+	run := decodeBody[RunView](t, h.do(t, "GET", "/v1/runs/big", tokOps, nil), 200)
+	if run.Counts.Releases != 250 || len(run.Releases) != InlineReleases || !run.MoreReleases {
+		t.Errorf("run shows counts %+v, %d releases inline, more %v; want 250, %d and more", run.Counts, len(run.Releases), run.MoreReleases, InlineReleases)
+	}
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		path := "/v1/runs/big/releases?limit=100"
+		if after != "" {
+			path += "&after=" + after
+		}
+		page := decodeBody[ReleaseList](t, h.do(t, "GET", path, tokOps, nil), 200)
+		for _, r := range page.Releases {
+			got = append(got, r.CustomerID)
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	if len(got) != 250 || !slices.IsSorted(got) || got[0] != "C0000" || got[249] != "C0249" {
+		t.Errorf("pages gave %d customers (%v … %v), want all 250 in order", len(got), got[:1], got[len(got)-1:])
+	}
+	for _, tt := range []struct{ path, want string }{
+		{"/v1/runs/big/releases?limit=0", "limit"},
+		{"/v1/runs/big/releases?page=2", "unknown query parameter"},
+		{"/v1/runs/big/releases?after=C%7C1", "after"},
+	} {
+		if msg := errorOf(t, h.do(t, "GET", tt.path, tokOps, nil), 400); !strings.Contains(msg, tt.want) {
+			t.Errorf("GET %s: %q, want it to say %q", tt.path, msg, tt.want)
+		}
+	}
+	errorOf(t, h.do(t, "GET", "/v1/runs/nope/releases", tokOps, nil), 404)
+}
+
+func TestARequestNamingMoreCustomersThanTheLedgerHoldsIsRefused(t *testing.T) {
+	h := newHarness(t)
+	customers := make([]string, jobs.MaxCustomers+1)
+	for i := range customers {
+		customers[i] = fmt.Sprintf("C%04d", i)
+	}
+	body := map[string]any{"recipient": "self", "customers": customers, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}
+	msg := errorOf(t, h.do(t, "POST", "/v1/releases", tokOps, body), 400)
+	if !strings.Contains(msg, "at most 500") || !strings.Contains(msg, `"all": true`) {
+		t.Errorf("400 message %q: want the bound and what to ask instead", msg)
+	}
+	if got := h.calls.list(); len(got) > 0 {
+		t.Errorf("a refused request reached the backends: %q", got)
+	}
+	body["customers"] = customers[:jobs.MaxCustomers]
+	decodeBody[RunView](t, h.do(t, "POST", "/v1/releases", tokOps, body), 202)
 }

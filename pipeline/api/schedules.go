@@ -213,5 +213,5 @@ func (a *API) runSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.InfoContext(r.Context(), "schedule run now", "request_id", requestIDOf(r.Context()), "schedule", id, "run", run.ID, "role", roleOf(r.Context()))
-	a.writeJSON(w, r, http.StatusAccepted, opsView(run))
+	a.writeJSON(w, r, http.StatusAccepted, a.opsView(r.Context(), run))
 }

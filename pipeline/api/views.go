@@ -8,11 +8,18 @@ import (
 	"github.com/midata/midata/pipeline/jobs"
 )
 
-// RunView is a run as the API shows it: for customers and partners, with
-// signed download links to the files of each committed release.
+// InlineReleases is how many release outcomes a run shows inline; the
+// rest are paged through GET /v1/runs/{id}/releases.
+const InlineReleases = 100
+
+// RunView is a run as the API shows it, with its counts and its first
+// release outcomes (for customers and partners with signed download links
+// to the files of each committed release).
 type RunView struct {
 	jobs.Run
 	Releases []ReleaseView `json:"releases,omitempty"`
+	// MoreReleases says the run has more outcomes than Releases shows.
+	MoreReleases bool `json:"more_releases,omitempty"`
 }
 
 // ReleaseView is one release of a run, with its links where the caller
@@ -28,41 +35,70 @@ type RunList struct {
 	Runs []RunView `json:"runs"`
 }
 
+// ReleaseList is the body of GET /v1/runs/{id}/releases: one page of a
+// run's release outcomes, by customer id.
+type ReleaseList struct {
+	Releases []ReleaseView `json:"releases"`
+	// Next is the after parameter of the next page; "" on the last.
+	Next string `json:"next,omitempty"`
+}
+
 // ScheduleList is the body of GET /v1/schedules.
 type ScheduleList struct {
 	Schedules []Schedule `json:"schedules"`
 }
 
-// opsView shows run whole, without links: operations watch runs, they do
-// not download customers' data.
-func opsView(run jobs.Run) RunView {
-	v := RunView{Run: run}
-	for _, rel := range run.Releases {
+// opsView shows run with its counts and first outcomes, without links:
+// operations watch runs, they do not download customers' data.
+func (a *API) opsView(ctx context.Context, run jobs.Run) RunView {
+	rels, next := a.firstReleases(ctx, run.ID)
+	v := RunView{Run: run, MoreReleases: next != ""}
+	for _, rel := range rels {
 		v.Releases = append(v.Releases, ReleaseView{Release: rel})
 	}
 	return v
 }
 
 // customerView shows the customer only what is theirs: their own place in
-// the scope and their own releases, with links.
+// the scope and their own release, with links. The counts are the run's,
+// which may be a bulk run's of everyone: they are left out.
 func (a *API) customerView(ctx context.Context, run jobs.Run, customerID string) RunView {
 	run.Worker = ""
+	run.Counts = jobs.Counts{}
 	if len(run.Request.Scope.Customers) > 0 {
 		run.Request.Scope.Customers = []string{customerID}
 	}
-	run.Releases = slices.DeleteFunc(slices.Clone(run.Releases), func(r jobs.Release) bool { return r.CustomerID != customerID })
-	return a.linkedView(ctx, run)
+	var rels []jobs.Release
+	rel, ok, err := a.runs.Release(ctx, run.ID, customerID)
+	if err != nil {
+		a.log.WarnContext(ctx, "read the customer's release", "request_id", requestIDOf(ctx), "run", run.ID, "err", err)
+	}
+	if ok {
+		rels = []jobs.Release{rel}
+	}
+	return a.linkedView(ctx, run, rels, false)
 }
 
 // partnerView shows a partner the releases made for it, with links.
 func (a *API) partnerView(ctx context.Context, run jobs.Run) RunView {
 	run.Worker = ""
-	return a.linkedView(ctx, run)
+	rels, next := a.firstReleases(ctx, run.ID)
+	return a.linkedView(ctx, run, rels, next != "")
 }
 
-func (a *API) linkedView(ctx context.Context, run jobs.Run) RunView {
-	v := RunView{Run: run}
-	for _, rel := range run.Releases {
+// firstReleases returns the first InlineReleases outcomes of run id; what
+// the view has if it could not catch up (logged).
+func (a *API) firstReleases(ctx context.Context, id string) ([]jobs.Release, string) {
+	rels, next, err := a.runs.Releases(ctx, id, "", InlineReleases)
+	if err != nil {
+		a.log.WarnContext(ctx, "read the releases of a run", "request_id", requestIDOf(ctx), "run", id, "err", err)
+	}
+	return rels, next
+}
+
+func (a *API) linkedView(ctx context.Context, run jobs.Run, rels []jobs.Release, more bool) RunView {
+	v := RunView{Run: run, MoreReleases: more}
+	for _, rel := range rels {
 		rv := ReleaseView{Release: rel}
 		if rel.Status.HasFiles() && rel.ReleaseID != "" {
 			links, err := a.links.Links(ctx, rel.ReleaseID)

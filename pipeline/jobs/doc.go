@@ -1,8 +1,8 @@
 // Package jobs owns the work queue and the run ledger of `midata serve`:
 // export requests published on the midata.requests topic and taken by the
-// workers of one consumer group, the run events on midata.runs that record
-// every step of every run (the audit trail), and the views of runs each
-// instance rebuilds from that topic at start.
+// workers of one consumer group (package worker), the records on
+// midata.runs that record every step of every run (the audit trail), and
+// the view each instance rebuilds from that topic at start.
 //
 // It does not make releases itself (pipeline.Runner does, behind the
 // Executor seam), decide when schedules fire (pipeline/schedule), serve
@@ -12,15 +12,26 @@
 //
 // # Pieces
 //
-//   - Ledger publishes Run events on midata.runs (key: run id, value: the
-//     whole Run as JSON; the topic is compacted).
-//   - View rebuilds the runs from midata.runs at start (Ready) and tails it,
-//     a topics.View that applies events with the merge rules below; Sync
-//     gives read-your-writes across instances.
+//   - Ledger publishes the records of midata.runs (compacted), each at most
+//     MaxRecordBytes whatever the size of the run: a Run (key: run id; the
+//     request, status, progress and Counts), each release outcome as a
+//     Release of its own (key: ReleaseKey, "<run id>|<customer id>"; a
+//     bulk run's outcomes are keyed by the bulk run, written by its
+//     tasks), and leases (key: LeaseKey; a tombstone drops one). A request
+//     names at most MaxCustomers customers, so a run record stays small.
+//     A record refused for its size, here or by the brokers, is a
+//     Permanent error.
+//   - View rebuilds the ledger from midata.runs at start (Ready) and tails
+//     it, a topics.View that applies run records with the merge rules
+//     below; it pages a run's outcomes by customer (Releases), finds one
+//     (Release) and a run's lease (Lease); Sync gives read-your-writes
+//     across instances.
 //   - Queue submits, cancels and retries runs: Submit publishes the queued
 //     Run first, then the Request on midata.requests (key: request id).
-//   - Worker consumes midata.requests in a consumer group, calls the
-//     Executor and publishes the run's steps, then commits the offset.
+//   - worker.Worker consumes midata.requests in a consumer group, holds a
+//     Lease on each run it executes, calls the Executor with a Reporter
+//     that puts progress, counts and outcomes on the ledger, and commits
+//     the offset once the run's end is written.
 //
 // # What is guaranteed
 //
@@ -50,7 +61,15 @@
 //     ("handed back") with its offset left uncommitted, so the next owner of
 //     the partition takes it;
 //   - a run whose worker keeps dying (no final event) is failed after
-//     MaxAttempts attempts in its round, counted on the ledger.
+//     MaxAttempts attempts in its round, counted on the ledger;
+//   - a worker handed the request of a run whose lease another worker
+//     holds, live, does not start it: it waits, without committing, and
+//     takes the run over as a new attempt once the lease expires (no
+//     heartbeat for its TTL, on the waiting worker's own clock). Claims
+//     are checked after a Sync, so of two workers that claim at once the
+//     later record wins on every view;
+//   - a run whose end record the brokers refuse for good is ended failed
+//     with the reason; it is never retried forever.
 //
 // The View is eventually consistent: an instance sees another's events
 // after they reach it (milliseconds on a healthy cluster). Use Sync where a
@@ -62,7 +81,7 @@
 // with Queue.Submit and waits for them with Queue.Await, so a bulk run holds
 // its worker slot while other messages do the work. To keep that from
 // deadlocking the group, bulk requests run in their own slots
-// (WorkerConfig.BulkConcurrency) and do not count against Concurrency: a
+// (worker.Config.BulkConcurrency) and do not count against Concurrency: a
 // worker whose bulk slots are full parks further bulk requests (in memory,
 // uncommitted) and keeps fetching, so the tasks, which are separate
 // messages, always find a free slot on some worker. Tasks must not be bulk

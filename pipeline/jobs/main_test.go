@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/jobs/worker"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 )
@@ -84,19 +86,19 @@ func (b bench) openView(t *testing.T) *jobs.View {
 	return v
 }
 
-// worker is a running Worker: cancel ends its context, stop cancels and
-// waits for Run to return its error.
-type worker struct {
-	w      *jobs.Worker
+// runningWorker is a running Worker: cancel ends its context, stop cancels
+// and waits for Run to return its error.
+type runningWorker struct {
+	w      *worker.Worker
 	cancel context.CancelFunc
 	stop   func() error
 }
 
 // startWorker runs a worker of group with exec on inst's ledger and view,
 // stopped at cleanup. edit changes the test defaults.
-func (b bench) startWorker(t *testing.T, inst *instance, group, id string, exec jobs.Executor, edit func(*jobs.WorkerConfig)) *worker {
+func (b bench) startWorker(t *testing.T, inst *instance, group, id string, exec jobs.Executor, edit func(*worker.Config)) *runningWorker {
 	t.Helper()
-	cfg := jobs.WorkerConfig{
+	cfg := worker.Config{
 		Kafka:             b.kafka(),
 		GroupID:           group,
 		RequestsTopic:     b.topics.Requests,
@@ -110,13 +112,14 @@ func (b bench) startWorker(t *testing.T, inst *instance, group, id string, exec 
 		SessionTimeout:    6 * time.Second, // the brokers' default minimum
 		HeartbeatInterval: 200 * time.Millisecond,
 		RebalanceTimeout:  10 * time.Second,
+		LeaseInterval:     100 * time.Millisecond,
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	w, err := jobs.NewWorker(cfg)
+	w, err := worker.New(cfg)
 	if err != nil {
-		t.Fatalf("NewWorker: %v", err)
+		t.Fatalf("worker.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -135,7 +138,7 @@ func (b bench) startWorker(t *testing.T, inst *instance, group, id string, exec 
 			t.Errorf("worker %s Run: %v", id, err)
 		}
 	})
-	return &worker{w: w, cancel: cancel, stop: stop}
+	return &runningWorker{w: w, cancel: cancel, stop: stop}
 }
 
 // publishRawRequest writes req on the requests topic as a Queue does
@@ -218,7 +221,9 @@ func request(id, customer string) jobs.Request {
 }
 
 // fakeExec is an Executor that counts calls by request id and does what do
-// says (default: one committed release per customer).
+// says (default: one committed release per customer). do reports progress
+// through report and returns the outcomes, which Execute reports one by
+// one.
 type fakeExec struct {
 	do func(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error)
 
@@ -227,7 +232,7 @@ type fakeExec struct {
 	reqs  []jobs.Request
 }
 
-func (f *fakeExec) Execute(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
+func (f *fakeExec) Execute(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]int{}
@@ -235,10 +240,16 @@ func (f *fakeExec) Execute(ctx context.Context, req jobs.Request, report func(jo
 	f.calls[req.ID]++
 	f.reqs = append(f.reqs, req)
 	f.mu.Unlock()
+	rels, err := releasesOf(req), error(nil)
 	if f.do != nil {
-		return f.do(ctx, req, report)
+		rels, err = f.do(ctx, req, rep.Progress)
 	}
-	return releasesOf(req), nil
+	for _, r := range rels {
+		if rerr := rep.Release(ctx, r); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	return err
 }
 
 func (f *fakeExec) callsOf(id string) int {
@@ -253,7 +264,8 @@ func (f *fakeExec) total() int {
 	return len(f.reqs)
 }
 
-// releasesOf is what the fake makes of req: one committed release per customer.
+// releasesOf is what the fake makes of req: one committed release per
+// customer. The worker fills RunID (and TaskID); outcomesOf has them.
 func releasesOf(req jobs.Request) []jobs.Release {
 	var out []jobs.Release
 	for _, c := range req.Scope.Customers {
@@ -263,7 +275,30 @@ func releasesOf(req jobs.Request) []jobs.Release {
 	return out
 }
 
-// records reads every event of the runs topic, in partition order: the
+// outcomesOf is releasesOf(req) as the ledger records them.
+func outcomesOf(req jobs.Request) []jobs.Release {
+	out := releasesOf(req)
+	for i := range out {
+		out[i].RunID = req.ID
+	}
+	return out
+}
+
+// outcomes returns every release outcome of run id on v.
+func outcomes(v *jobs.View, id string) []jobs.Release {
+	var out []jobs.Release
+	after := ""
+	for {
+		page, next := v.Releases(id, after, 1000)
+		out = append(out, page...)
+		if next == "" {
+			return out
+		}
+		after = next
+	}
+}
+
+// records reads every run record of the runs topic, in partition order: the
 // ledger as a fresh reader, or compaction, sees it.
 func (b bench) records(t *testing.T) map[string][]jobs.Run {
 	t.Helper()
@@ -287,6 +322,12 @@ func (b bench) records(t *testing.T) map[string][]jobs.Run {
 			if err != nil {
 				r.Close()
 				t.Fatalf("read runs partition %d: %v", p, err)
+			}
+			if bytes.Contains(m.Key, []byte("|")) { // a release outcome or a lease
+				if m.Offset+1 >= end {
+					break
+				}
+				continue
 			}
 			var run jobs.Run
 			if err := json.Unmarshal(m.Value, &run); err != nil {

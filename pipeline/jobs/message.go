@@ -17,9 +17,9 @@ func marshalRequest(req Request) ([]byte, error) {
 	return v, nil
 }
 
-// decodeRequest decodes a message of the requests topic: the JSON of a
+// DecodeRequest decodes a message of the requests topic: the JSON of a
 // Request whose id is the message key.
-func decodeRequest(topic string, m topics.Message) (Request, error) {
+func DecodeRequest(topic string, m topics.Message) (Request, error) {
 	var req Request
 	if err := json.Unmarshal(m.Value, &req); err != nil {
 		return Request{}, fmt.Errorf("decode request at %s/%d/%d: %w", topic, m.Partition, m.Offset, err)

@@ -30,8 +30,8 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// retryable reports whether the worker retries err: it wraps ErrTransient
+// Retryable reports whether a worker retries err: it wraps ErrTransient
 // and is not Permanent.
-func retryable(err error) bool {
+func Retryable(err error) bool {
 	return errors.Is(err, ErrTransient) && !IsPermanent(err)
 }

@@ -67,13 +67,18 @@ func unavailable(err error) error { return errors.Join(err, ErrTransient) }
 // again. Two instances submitting one id at the same moment may both
 // publish: the worker side makes that one run.
 //
-// Errors from the brokers wrap ErrTransient.
+// A request that does not fit the ledger (Request.CheckBounds) is refused
+// with an error wrapping ErrTooLarge. Errors from the brokers wrap
+// ErrTransient.
 func (q *Queue) Submit(ctx context.Context, req Request) (Run, error) {
 	if req.ID == "" {
 		return Run{}, errors.New("submit: empty request id")
 	}
 	if req.Retry < 0 {
 		return Run{}, fmt.Errorf("submit %s: negative retry %d", req.ID, req.Retry)
+	}
+	if err := req.CheckBounds(); err != nil {
+		return Run{}, fmt.Errorf("submit: %w", errors.Join(err, ErrTooLarge))
 	}
 	if req.CreatedAt.IsZero() {
 		req.CreatedAt = q.now().UTC()
@@ -183,6 +188,41 @@ func (q *Queue) Retry(ctx context.Context, id string) (Run, error) {
 		return Run{}, fmt.Errorf("retry run %s: %w", id, err)
 	}
 	return run, nil
+}
+
+// Release returns the outcome of customerID's release in run runID, as
+// View.Release, after catchUp.
+func (q *Queue) Release(ctx context.Context, runID, customerID string) (Release, bool, error) {
+	if err := q.catchUp(ctx, runID); err != nil {
+		return Release{}, false, err
+	}
+	r, ok := q.view.Release(runID, customerID)
+	return r, ok, nil
+}
+
+// Releases returns a page of run runID's release outcomes, as
+// View.Releases, after catchUp.
+func (q *Queue) Releases(ctx context.Context, runID, after string, limit int) ([]Release, string, error) {
+	if err := q.catchUp(ctx, runID); err != nil {
+		return nil, "", err
+	}
+	rels, next := q.view.Releases(runID, after, limit)
+	return rels, next, nil
+}
+
+// catchUp syncs the View when the run runID has ended but the View holds
+// fewer outcomes than the run counts: the outcomes are on other partitions
+// than the run record, and may reach the View after the run's end. A
+// task's outcomes are its bulk run's: nothing to wait for.
+func (q *Queue) catchUp(ctx context.Context, runID string) error {
+	run, ok := q.view.Get(runID)
+	if !ok || !run.Status.Final() || run.Request.Kind == KindTask || int64(q.view.idx.count(runID)) >= run.Counts.Releases {
+		return nil
+	}
+	if err := q.view.Sync(ctx); err != nil {
+		return fmt.Errorf("read the releases of run %s: %w", runID, unavailable(err))
+	}
+	return nil
 }
 
 // Get returns the run id as the View has it.

@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/midata/midata/schemas"
@@ -86,8 +88,14 @@ type Progress struct {
 	Customers      int64 `json:"customers,omitzero"`
 }
 
-// Release is one release a run made (or found already made).
+// Release is the outcome of one release of a run: a record of its own on
+// the ledger, keyed by ReleaseKey(RunID, CustomerID), so compaction keeps
+// the latest outcome of each customer of each run.
 type Release struct {
+	// RunID is the run the release belongs to: for a task, its bulk run.
+	RunID string `json:"run_id"`
+	// TaskID is the task that made it, for the releases of a bulk run.
+	TaskID     string         `json:"task_id,omitempty"`
 	ReleaseID  string         `json:"release_id"`
 	CustomerID string         `json:"customer_id"`
 	Status     release.Status `json:"status"` // committed, empty, no_consent, already_committed, cancelled
@@ -96,8 +104,49 @@ type Release struct {
 	Reason     string         `json:"reason,omitempty"`
 }
 
-// Run is the state of one request: the latest event of its key on
-// midata.runs. Every change of a run is published as the whole new Run.
+// Counts are a run's release outcomes by status, and the rows they
+// released.
+type Counts struct {
+	Releases         int64 `json:"releases"` // every outcome recorded
+	Committed        int64 `json:"committed"`
+	AlreadyCommitted int64 `json:"already_committed"`
+	Empty            int64 `json:"empty"`
+	NoConsent        int64 `json:"no_consent"`
+	Cancelled        int64 `json:"cancelled"`
+	Rows             int64 `json:"rows"`
+}
+
+// Add counts r.
+func (c *Counts) Add(r Release) {
+	c.Releases++
+	c.Rows += r.Rows
+	switch r.Status {
+	case release.StatusCommitted:
+		c.Committed++
+	case release.StatusAlreadyCommitted:
+		c.AlreadyCommitted++
+	case release.StatusEmpty:
+		c.Empty++
+	case release.StatusNoConsent:
+		c.NoConsent++
+	case release.StatusCancelled:
+		c.Cancelled++
+	}
+}
+
+// Plus returns the sum of c and d.
+func (c Counts) Plus(d Counts) Counts {
+	return Counts{
+		Releases: c.Releases + d.Releases, Committed: c.Committed + d.Committed,
+		AlreadyCommitted: c.AlreadyCommitted + d.AlreadyCommitted, Empty: c.Empty + d.Empty,
+		NoConsent: c.NoConsent + d.NoConsent, Cancelled: c.Cancelled + d.Cancelled, Rows: c.Rows + d.Rows,
+	}
+}
+
+// Run is the state of one request: the latest run record of its key on
+// midata.runs. Every change of a run is published as the whole new Run,
+// which is bounded (MaxRecordBytes): the release outcomes are records of
+// their own (Release), and Counts sums them.
 type Run struct {
 	ID        string    `json:"id"` // the request id
 	Request   Request   `json:"request"`
@@ -105,7 +154,7 @@ type Run struct {
 	Attempt   int       `json:"attempt"`          // Executor calls in this round, also by workers that died; a hand back does not count
 	Worker    string    `json:"worker,omitempty"` // the instance handling it
 	Progress  Progress  `json:"progress"`
-	Releases  []Release `json:"releases,omitempty"`
+	Counts    Counts    `json:"counts"`
 	Error     string    `json:"error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -116,21 +165,54 @@ type Run struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Executor makes the releases of one request. It reports progress through
-// report as it goes, honours ctx (cancellation: nothing partial is
-// published), and returns the releases made. An error wrapping
+// Reporter is how an Executor reports as it goes. The worker implements it
+// and puts what it is told on the ledger.
+type Reporter interface {
+	// Progress says how far the run is; the worker publishes it at most
+	// every ProgressInterval.
+	Progress(p Progress)
+	// Release records the outcome of one release (RunID and TaskID are
+	// the worker's to fill). It may buffer: the worker writes every
+	// outcome before the run's end. An error ends the attempt; a
+	// Permanent one (a record the brokers refuse) fails the run.
+	Release(ctx context.Context, r Release) error
+	// Counts sets the counts of releases recorded by others (a bulk
+	// run's tasks); the run's Counts are these plus its own Releases.
+	Counts(c Counts)
+}
+
+// Executor makes the releases of one request. It reports progress and
+// each release's outcome through rep as it goes and honours ctx
+// (cancellation: nothing partial is published). An error wrapping
 // ErrTransient is retried with backoff, unless it is also Permanent; any
 // other error fails the run.
 type Executor interface {
-	Execute(ctx context.Context, req Request, report func(Progress)) ([]Release, error)
+	Execute(ctx context.Context, req Request, rep Reporter) error
 }
 
 // ExecutorFunc adapts a function to Executor.
-type ExecutorFunc func(ctx context.Context, req Request, report func(Progress)) ([]Release, error)
+type ExecutorFunc func(ctx context.Context, req Request, rep Reporter) error
 
 // Execute calls f.
-func (f ExecutorFunc) Execute(ctx context.Context, req Request, report func(Progress)) ([]Release, error) {
-	return f(ctx, req, report)
+func (f ExecutorFunc) Execute(ctx context.Context, req Request, rep Reporter) error {
+	return f(ctx, req, rep)
+}
+
+// MaxCustomers is the most customers a request may name. Larger sets are
+// bulk requests (Scope.All): a request travels whole in its run record,
+// which is bounded.
+const MaxCustomers = 500
+
+// CheckBounds reports whether req fits the ledger: at most MaxCustomers
+// customers, and ids that the ledger's keys can carry.
+func (req Request) CheckBounds() error {
+	if n := len(req.Scope.Customers); n > MaxCustomers {
+		return fmt.Errorf("request %s names %d customers, at most %d may be named: ask for everyone with consent (a bulk release) instead", req.ID, n, MaxCustomers)
+	}
+	if strings.Contains(req.ID, keySep) {
+		return fmt.Errorf("request id %q: %q is not allowed in it", req.ID, keySep)
+	}
+	return nil
 }
 
 // ErrTransient marks an error worth retrying (a broker or store that did not
@@ -141,4 +223,5 @@ var ErrTransient = errors.New("transient")
 var (
 	ErrNotFound = errors.New("no such run")                // no run has that id
 	ErrConflict = errors.New("not possible in this state") // cancel a finished run, retry one that did not fail
+	ErrTooLarge = errors.New("too large for the ledger")   // a request naming more than MaxCustomers customers
 )

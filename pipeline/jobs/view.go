@@ -3,11 +3,11 @@ package jobs
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/midata/midata/pipeline/topics"
@@ -26,6 +26,9 @@ type ViewConfig struct {
 	// again; new events arrive as soon as they are written whatever it is.
 	// Default 1s.
 	MaxWait time.Duration
+	// Now is the clock that stamps when a lease's heartbeat arrived
+	// (Lease.Seen). Default time.Now.
+	Now func() time.Time
 }
 
 // Validate reports what is wrong with the configuration.
@@ -45,12 +48,12 @@ func (c ViewConfig) Validate() error {
 type RunFilter struct {
 	Status     []Status          // any of these; empty: any status
 	ScheduleID string            // runs fired by this schedule
-	Customer   string            // runs whose scope names this customer, or that released for them
+	Customer   string            // runs whose scope names this customer, or with a release outcome for them
 	Recipient  schemas.Recipient // "self" or "partner:<id>"
 	Limit      int               // at most this many, newest first; 0: all
 }
 
-// match reports whether r passes f.
+// match reports whether r passes f, but for f.Customer.
 func (f RunFilter) match(r Run) bool {
 	if len(f.Status) > 0 && !slices.Contains(f.Status, r.Status) {
 		return false
@@ -61,34 +64,19 @@ func (f RunFilter) match(r Run) bool {
 	if f.Recipient != "" && r.Request.Recipient != f.Recipient {
 		return false
 	}
-	if f.Customer != "" && !slices.Contains(r.Request.Scope.Customers, f.Customer) &&
-		!slices.ContainsFunc(r.Releases, func(rel Release) bool { return rel.CustomerID == f.Customer }) {
-		return false
-	}
 	return true
 }
 
-// View is the in-memory state of every run, rebuilt from the runs topic
+// View is the in-memory state of the ledger, rebuilt from the runs topic
 // with a topics.View: at start it reads the topic up to its high
-// watermarks (then Ready reports true) and it keeps reading new events
-// until its context ends or Close. Events are applied with the rules of
-// merge, the same on every instance; a tombstone forgets its run. It is
-// safe for concurrent use.
+// watermarks (then Ready reports true) and it keeps reading new records
+// until its context ends or Close. Run records are applied with the rules
+// of merge, the same on every instance; release outcomes and leases
+// replace their key's; a tombstone forgets its key. Release outcomes are
+// indexed by run and by customer. It is safe for concurrent use.
 type View struct {
-	v *topics.View[Run]
-}
-
-// decodeRun decodes an event of the runs topic: the JSON of a Run whose id
-// is the record's key.
-func decodeRun(m topics.Message) (Run, error) {
-	var r Run
-	if err := json.Unmarshal(m.Value, &r); err != nil {
-		return Run{}, err
-	}
-	if r.ID != string(m.Key) {
-		return Run{}, fmt.Errorf("run id %q under key %q", r.ID, m.Key)
-	}
-	return r, nil
+	v   *topics.View[entry]
+	idx *index
 }
 
 // OpenView starts a View of cfg.Topic, which must exist. The View reads
@@ -98,44 +86,128 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("open view: %w", err)
 	}
-	v, err := topics.OpenView(ctx, cfg.Kafka, topics.ViewConfig[Run]{
-		Topic:   Topics{Runs: cfg.Topic}.withDefaults().Runs,
-		Decode:  decodeRun,
-		Merge:   merge,
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	idx := newIndex()
+	v, err := topics.OpenView(ctx, cfg.Kafka, topics.ViewConfig[entry]{
+		Topic: Topics{Runs: cfg.Topic}.withDefaults().Runs,
+		Decode: func(m topics.Message) (entry, error) {
+			e, err := decodeEntry(m, cfg.Now())
+			if err == nil && e.rel != nil {
+				// Index the outcome here, before the View has it, so that
+				// a page never misses an outcome Get finds. A key seen
+				// again is compacted away when a page sorts.
+				runID, customer, _ := strings.Cut(string(m.Key), keySep)
+				idx.addRelease(runID, customer)
+			}
+			return e, err
+		},
+		Merge: func(cur entry, ok bool, next entry) (entry, bool) {
+			if !ok && next.run != nil {
+				idx.addRun(next.run.ID)
+			}
+			if next.run == nil {
+				return next, true
+			}
+			if ok && cur.run == nil {
+				ok = false
+			}
+			var r Run
+			if cur.run != nil {
+				r = *cur.run
+			}
+			merged, changed := merge(r, ok, *next.run)
+			if !changed {
+				return cur, false
+			}
+			return entry{run: &merged}, true
+		},
 		Logger:  cfg.Logger,
 		MaxWait: cfg.MaxWait,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &View{v: v}, nil
+	return &View{v: v, idx: idx}, nil
 }
 
 // Topic returns the runs topic.
 func (v *View) Topic() string { return v.v.Topic() }
 
-// Ready reports whether the View has applied every event that was on the
+// Ready reports whether the View has applied every record that was on the
 // topic when it opened.
 func (v *View) Ready() bool { return v.v.Ready() }
 
-// Sync returns once the View has applied every event written before the
+// Sync returns once the View has applied every record written before the
 // call (read-your-writes across instances): it asks the brokers for the
 // high watermarks and waits for the readers to reach them.
 func (v *View) Sync(ctx context.Context) error { return v.v.Sync(ctx) }
 
 // Get returns the run id.
-func (v *View) Get(id string) (Run, bool) { return v.v.Get(id) }
+func (v *View) Get(id string) (Run, bool) {
+	e, ok := v.v.Get(id)
+	if !ok || e.run == nil {
+		return Run{}, false
+	}
+	return *e.run, true
+}
+
+// Release returns the outcome of customerID's release in run runID.
+func (v *View) Release(runID, customerID string) (Release, bool) {
+	e, ok := v.v.Get(ReleaseKey(runID, customerID))
+	if !ok {
+		return Release{}, false
+	}
+	return e.release()
+}
+
+// Releases returns up to limit release outcomes of run runID (for a bulk
+// run: those of its tasks), by customer id, starting after the customer id
+// after ("": from the first). next is the after of the following page, ""
+// when there is none.
+func (v *View) Releases(runID, after string, limit int) (rels []Release, next string) {
+	if limit <= 0 {
+		return nil, ""
+	}
+	customers, more := v.idx.page(runID, after, limit)
+	rels = make([]Release, 0, len(customers))
+	for _, c := range customers {
+		if r, ok := v.Release(runID, c); ok {
+			rels = append(rels, r)
+		}
+	}
+	if more && len(customers) > 0 {
+		next = customers[len(customers)-1]
+	}
+	return rels, next
+}
+
+// Lease returns the lease on run runID, if one was seen and not dropped.
+func (v *View) Lease(runID string) (Lease, bool) {
+	e, ok := v.v.Get(LeaseKey(runID))
+	if !ok || e.lease == nil {
+		return Lease{}, false
+	}
+	return *e.lease, true
+}
 
 // List returns the runs f selects, newest (CreatedAt) first, ties by id;
 // at most f.Limit when it is positive.
 func (v *View) List(f RunFilter) []Run {
 	out := make([]Run, 0, max(f.Limit, 16))
-	v.v.Range(func(_ string, r Run) bool {
-		if f.match(r) {
-			out = append(out, r)
+	for _, id := range v.idx.runIDs() {
+		r, ok := v.Get(id)
+		if !ok || !f.match(r) {
+			continue
 		}
-		return true
-	})
+		if f.Customer != "" && !slices.Contains(r.Request.Scope.Customers, f.Customer) {
+			if _, released := v.v.Get(ReleaseKey(id, f.Customer)); !released {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
 	slices.SortFunc(out, func(a, b Run) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
 			return c
@@ -151,11 +223,11 @@ func (v *View) List(f RunFilter) []Run {
 // Wait blocks until the run id exists and satisfies ok, and returns it.
 // It fails when ctx ends or the View closes.
 func (v *View) Wait(ctx context.Context, id string, ok func(Run) bool) (Run, error) {
-	r, err := v.v.Wait(ctx, id, ok)
+	e, err := v.v.Wait(ctx, id, func(e entry) bool { return e.run != nil && ok(*e.run) })
 	if err != nil {
 		return Run{}, fmt.Errorf("wait for run %s: %w", id, err)
 	}
-	return r, nil
+	return *e.run, nil
 }
 
 // Close stops reading and waits for the readers to end. Waits in progress

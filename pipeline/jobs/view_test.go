@@ -32,7 +32,6 @@ func ledgerRuns() []jobs.Run {
 		run("c", jobs.StatusFailed, day(3), func(r *jobs.Run) {
 			r.Request.ScheduleID, r.Request.Recipient = "monthly-p1", "partner:p1"
 			r.Request.Scope = schemas.Scope{All: true}
-			r.Releases = []jobs.Release{{CustomerID: "C9", Status: "committed"}}
 		}),
 		run("d", jobs.StatusRunning, day(4), func(r *jobs.Run) { r.Request.Scope.Customers = []string{"C2", "C3"} }),
 		// d ends; a late running event of d's round does not undo that.
@@ -48,6 +47,10 @@ func TestAViewRebuildsRunsPublishedBeforeItOpened(t *testing.T) {
 		if _, err := inst.ledger.Publish(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// c released for C9: an outcome of its own.
+	if err := inst.ledger.PublishReleases(t.Context(), []jobs.Release{{RunID: "c", CustomerID: "C9", Status: "committed"}}); err != nil {
+		t.Fatal(err)
 	}
 	v := b.openView(t) // ready: everything before it opened is applied
 	for id, want := range map[string]jobs.Status{"a": jobs.StatusQueued, "b": jobs.StatusSucceeded, "c": jobs.StatusFailed, "d": jobs.StatusSucceeded} {

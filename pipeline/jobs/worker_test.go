@@ -11,6 +11,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/jobs/worker"
 	"github.com/midata/midata/schemas"
 )
 
@@ -38,8 +39,11 @@ func TestSubmittedRequestRunsOnceAndSucceedsWithItsReleases(t *testing.T) {
 	if run.Status != jobs.StatusSucceeded {
 		t.Fatalf("status %s (error %q), want succeeded", run.Status, run.Error)
 	}
-	if !slices.Equal(run.Releases, releasesOf(req)) {
-		t.Errorf("releases %+v, want %+v", run.Releases, releasesOf(req))
+	if got := outcomes(inst.view, "r-1"); !slices.Equal(got, outcomesOf(req)) {
+		t.Errorf("releases %+v, want %+v", got, outcomesOf(req))
+	}
+	if run.Counts != (jobs.Counts{Releases: 1, Committed: 1, Rows: 3}) {
+		t.Errorf("counts %+v, want one committed release of 3 rows", run.Counts)
 	}
 	if run.Attempt != 1 || run.Worker != "w1" {
 		t.Errorf("attempt %d worker %q, want 1 w1", run.Attempt, run.Worker)
@@ -212,7 +216,7 @@ func TestTransientErrorsAreRetriedWithExponentialBackoff(t *testing.T) {
 			}
 			var mu sync.Mutex
 			var asked []time.Duration
-			b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *jobs.WorkerConfig) {
+			b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *worker.Config) {
 				c.MaxAttempts = tt.maxAttempts
 				c.BackoffBase, c.BackoffMax = time.Millisecond, 4*time.Millisecond
 				c.Jitter = func(d time.Duration) time.Duration {
@@ -315,8 +319,8 @@ func TestCancelStopsABlockedExecutorAndTheRunEndsCancelled(t *testing.T) {
 		t.Fatal("executor's context not cancelled")
 	}
 	run := await(t, inst.view, "long")
-	if run.Status != jobs.StatusCancelled || len(run.Releases) != 0 {
-		t.Errorf("run %s with releases %v, want cancelled with none", run.Status, run.Releases)
+	if run.Status != jobs.StatusCancelled || run.Counts.Releases != 0 {
+		t.Errorf("run %s with counts %+v, want cancelled with none", run.Status, run.Counts)
 	}
 	if n := exec.callsOf("long"); n != 1 {
 		t.Errorf("executor called %d times, want 1 (a cancel is not retried)", n)
@@ -403,7 +407,7 @@ func TestShutdownHandsTheRunBackAndAnotherWorkerFinishesIt(t *testing.T) {
 	inst := b.newInstance(t)
 	started, sawDone := make(chan string, 1), make(chan error, 1)
 	first := b.startWorker(t, inst, group, "wa", &fakeExec{do: blockUntilCancelled(started, sawDone)},
-		func(c *jobs.WorkerConfig) { c.DrainTimeout = 50 * time.Millisecond })
+		func(c *worker.Config) { c.DrainTimeout = 50 * time.Millisecond })
 
 	if _, err := inst.queue.Submit(t.Context(), request("handoff", "C1")); err != nil {
 		t.Fatal(err)
@@ -490,7 +494,7 @@ func TestBulkRequestsWaitingForTheirTasksDoNotDeadlockAWorker(t *testing.T) {
 		if req.Kind != jobs.KindBulk {
 			return releasesOf(req), nil
 		}
-		var out []jobs.Release
+		var done int64
 		for p := range 3 {
 			task := req
 			task.Kind, task.Parent, task.Partition = jobs.KindTask, req.ID, p
@@ -503,16 +507,16 @@ func TestBulkRequestsWaitingForTheirTasksDoNotDeadlockAWorker(t *testing.T) {
 		for p := range 3 {
 			run, err := inst.queue.Await(ctx, fmt.Sprintf("%s/p%d", req.ID, p))
 			if err != nil {
-				return out, err
+				return nil, err
 			}
-			out = append(out, run.Releases...)
-			report(jobs.Progress{CustomersDone: int64(len(out))})
+			done += run.Counts.Releases
+			report(jobs.Progress{CustomersDone: done})
 		}
-		return out, nil
+		return nil, nil
 	}
 	// One slot for tasks and one for bulk runs: three bulk runs at once
 	// would deadlock if they took the task slot.
-	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *jobs.WorkerConfig) {
+	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *worker.Config) {
 		c.Concurrency, c.BulkConcurrency = 1, 1
 	})
 	for i := range 3 {
@@ -523,8 +527,8 @@ func TestBulkRequestsWaitingForTheirTasksDoNotDeadlockAWorker(t *testing.T) {
 	}
 	for i := range 3 {
 		run := await(t, inst.view, fmt.Sprintf("bulk-%d", i))
-		if run.Status != jobs.StatusSucceeded || len(run.Releases) != 3 {
-			t.Errorf("bulk %d: %s with %d releases, want succeeded with 3", i, run.Status, len(run.Releases))
+		if got := len(outcomes(inst.view, run.ID)); run.Status != jobs.StatusSucceeded || got != 3 || run.Progress.CustomersDone != 3 {
+			t.Errorf("bulk %d: %s with %d releases (progress %+v), want succeeded with 3, recorded by its tasks", i, run.Status, got, run.Progress)
 		}
 	}
 }
@@ -545,8 +549,8 @@ func TestAllReleasesWithoutConsentEndTheRunNoConsent(t *testing.T) {
 	if _, err := inst.queue.Submit(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	if run := await(t, inst.view, "nc"); run.Status != jobs.StatusNoConsent || len(run.Releases) != 2 {
-		t.Errorf("run %s with %d releases, want no_consent with 2", run.Status, len(run.Releases))
+	if run := await(t, inst.view, "nc"); run.Status != jobs.StatusNoConsent || run.Counts.NoConsent != 2 {
+		t.Errorf("run %s with counts %+v, want no_consent with 2", run.Status, run.Counts)
 	}
 }
 
@@ -564,7 +568,7 @@ func TestProgressIsOnTheLedgerWhileTheRunRuns(t *testing.T) {
 		}
 		return releasesOf(req), nil
 	}}
-	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *jobs.WorkerConfig) { c.ProgressInterval = time.Hour })
+	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *worker.Config) { c.ProgressInterval = time.Hour })
 	if _, err := inst.queue.Submit(t.Context(), request("slow", "C1")); err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +587,7 @@ func TestCancelInterruptsTheBackoffBetweenAttempts(t *testing.T) {
 	exec := &fakeExec{do: func(context.Context, jobs.Request, func(jobs.Progress)) ([]jobs.Release, error) {
 		return nil, fmt.Errorf("put object: %w", jobs.ErrTransient)
 	}}
-	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *jobs.WorkerConfig) {
+	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *worker.Config) {
 		c.BackoffBase, c.BackoffMax = time.Hour, time.Hour
 		c.Jitter = func(d time.Duration) time.Duration { return d }
 	})
@@ -615,7 +619,7 @@ func TestARunWhoseWorkersKeepDyingFailsAfterMaxAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec := &fakeExec{}
-	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *jobs.WorkerConfig) { c.MaxAttempts = 3 })
+	b.startWorker(t, inst, testbench.UniqueName(t, "g"), "w1", exec, func(c *worker.Config) { c.MaxAttempts = 3 })
 	run := await(t, inst.view, "poison")
 	if run.Status != jobs.StatusFailed || run.Error != "gave up: 3 attempts made in this round without an end (workers stopped during them)" {
 		t.Errorf("run %s error %q, want failed: gave up", run.Status, run.Error)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
@@ -16,118 +18,195 @@ import (
 type TaskQueue interface {
 	Submit(ctx context.Context, req jobs.Request) (jobs.Run, error)
 	Await(ctx context.Context, id string) (jobs.Run, error) // returns once the run is final
+	Get(id string) (jobs.Run, bool)                         // the task's run as it is now: its progress
 }
+
+// DefaultTaskProgressInterval is the default Executor.TaskProgressInterval.
+const DefaultTaskProgressInterval = 500 * time.Millisecond
 
 // Executor makes the releases of the requests the workers take: it is the
 // jobs.Executor of `midata serve`.
 type Executor struct {
 	Runner *pipeline.Runner
 	Tasks  TaskQueue // required for bulk requests
+	// TaskProgressInterval is how often a bulk run sums its tasks'
+	// progress and counts into its own. Default 500ms.
+	TaskProgressInterval time.Duration
 }
 
 var _ jobs.Executor = (*Executor)(nil)
 
-// Execute makes the releases of req. Errors of an invalid request
-// (pipeline.ErrInvalidRequest) and failed tasks of a bulk request
-// (jobs.Permanent) are final; others (brokers, store) are marked transient
-// so the worker retries them.
-func (e *Executor) Execute(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
-	var (
-		out []jobs.Release
-		err error
-	)
+// Execute makes the releases of req and reports each one's outcome to rep
+// (a bulk run's outcomes are its tasks': it reports their summed progress
+// and counts). Errors of an invalid request (pipeline.ErrInvalidRequest)
+// and failed tasks of a bulk request (jobs.Permanent) are final; others
+// (brokers, store) are marked transient so the worker retries them.
+func (e *Executor) Execute(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
+	var err error
 	switch req.Kind {
 	case jobs.KindRelease:
-		out, err = e.release(ctx, req, report)
+		err = e.release(ctx, req, rep)
 	case jobs.KindBulk:
-		out, err = e.bulk(ctx, req, report)
+		err = e.bulk(ctx, req, rep)
 	case jobs.KindTask:
-		out, err = e.task(ctx, req, report)
+		err = e.task(ctx, req, rep)
 	default:
-		return nil, fmt.Errorf("%w: unknown request kind %q", pipeline.ErrInvalidRequest, req.Kind)
+		return fmt.Errorf("%w: unknown request kind %q", pipeline.ErrInvalidRequest, req.Kind)
 	}
 	if err != nil && !errors.Is(err, pipeline.ErrInvalidRequest) && !jobs.IsPermanent(err) && ctx.Err() == nil {
 		err = errors.Join(err, jobs.ErrTransient)
 	}
-	return out, err
+	return err
 }
 
-func (e *Executor) release(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
+func (e *Executor) release(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 	if req.Scope.All || len(req.Scope.Customers) == 0 {
-		return nil, fmt.Errorf("%w: a release request names its customers (for everyone with consent, ask for a bulk release)", pipeline.ErrInvalidRequest)
+		return fmt.Errorf("%w: a release request names its customers (for everyone with consent, ask for a bulk release)", pipeline.ErrInvalidRequest)
 	}
-	var out []jobs.Release
+	var scanned int64
 	for i, c := range req.Scope.Customers {
 		res, err := e.Runner.Release(ctx, pipeline.Request{ID: req.ID, CustomerID: schemas.CustomerID(c), Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats})
 		if err != nil {
-			return out, fmt.Errorf("release of %s: %w", c, err)
+			return fmt.Errorf("release of %s: %w", c, err)
 		}
-		out = append(out, toRelease(c, res))
-		report(jobs.Progress{CustomersDone: int64(i + 1), Customers: int64(len(req.Scope.Customers))})
+		if err := rep.Release(ctx, toRelease(c, res)); err != nil {
+			return err
+		}
+		scanned += res.Stats.Scanned
+		rep.Progress(jobs.Progress{RecordsScanned: scanned, CustomersDone: int64(i + 1), Customers: int64(len(req.Scope.Customers))})
 	}
-	return out, nil
+	return nil
 }
 
 // bulk plans the request once, submits one task per partition (or one for
-// all), and waits for them: the tasks spread over the workers.
-func (e *Executor) bulk(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
+// all), and waits for them: the tasks spread over the workers. Until they
+// end it reports their progress and counts, summed.
+func (e *Executor) bulk(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 	if e.Tasks == nil {
-		return nil, fmt.Errorf("%w: this worker cannot fan out bulk requests", pipeline.ErrInvalidRequest)
+		return fmt.Errorf("%w: this worker cannot fan out bulk requests", pipeline.ErrInvalidRequest)
 	}
 	b := pipeline.Bulk{ID: req.ID, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
 	if _, err := b.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	snap, tasks, err := e.Runner.PlanBulk(ctx, b)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	report(jobs.Progress{RecordsToScan: snap.Records()})
+	rep.Progress(jobs.Progress{RecordsToScan: snap.Records()})
 	ids := make([]string, len(tasks))
 	for i, p := range tasks {
 		task := req
 		task.Kind, task.Parent, task.Partition, task.ScheduleID = jobs.KindTask, req.ID, p, ""
 		task.ID = taskID(req.ID, p)
 		if _, err := e.Tasks.Submit(ctx, task); err != nil {
-			return nil, fmt.Errorf("submit task %s: %w", task.ID, err)
+			return fmt.Errorf("submit task %s: %w", task.ID, err)
 		}
 		ids[i] = task.ID
 	}
-	var out []jobs.Release
+	ended, err := e.awaitTasks(ctx, ids, func(ended map[string]jobs.Run) { e.sumTasks(rep, snap.Records(), ids, ended) })
+	if err != nil {
+		return err
+	}
 	var failed []error
 	for _, id := range ids {
-		run, err := e.Tasks.Await(ctx, id)
-		if err != nil {
-			return out, fmt.Errorf("await task %s: %w", id, err)
-		}
-		switch run.Status {
+		switch run := ended[id]; run.Status {
 		case jobs.StatusSucceeded, jobs.StatusNoConsent: // run statuses: the task ended well
 		default:
 			failed = append(failed, fmt.Errorf("task %s %s: %s", id, run.Status, run.Error))
 		}
-		out = append(out, run.Releases...)
-		report(jobs.Progress{RecordsToScan: snap.Records(), CustomersDone: int64(len(out))})
 	}
 	if err := errors.Join(failed...); err != nil {
-		return out, jobs.Permanent(err) // the tasks were retried already
+		return jobs.Permanent(err) // the tasks were retried already
 	}
-	return out, nil
+	return nil
 }
 
-func (e *Executor) task(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
+// awaitTasks waits for every task ids to end and returns their ends,
+// calling tick with the ends so far every TaskProgressInterval and after
+// each end.
+func (e *Executor) awaitTasks(ctx context.Context, ids []string, tick func(map[string]jobs.Run)) (map[string]jobs.Run, error) {
+	type end struct {
+		id  string
+		run jobs.Run
+		err error
+	}
+	actx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	ends := make(chan end, len(ids))
+	for _, id := range ids {
+		wg.Go(func() {
+			run, err := e.Tasks.Await(actx, id)
+			ends <- end{id, run, err}
+		})
+	}
+	every := e.TaskProgressInterval
+	if every <= 0 {
+		every = DefaultTaskProgressInterval
+	}
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	ended := make(map[string]jobs.Run, len(ids))
+	for len(ended) < len(ids) {
+		select {
+		case <-ctx.Done():
+			return ended, ctx.Err()
+		case <-ticker.C:
+		case x := <-ends:
+			if x.err != nil {
+				return ended, fmt.Errorf("await task %s: %w", x.id, x.err)
+			}
+			ended[x.id] = x.run
+		}
+		tick(ended)
+	}
+	return ended, nil
+}
+
+// sumTasks reports the progress and counts of the tasks ids, summed: an
+// ended task's from its end, the others' as they are now.
+func (e *Executor) sumTasks(rep jobs.Reporter, toScan int64, ids []string, ended map[string]jobs.Run) {
+	p := jobs.Progress{RecordsToScan: toScan}
+	var c jobs.Counts
+	for _, id := range ids {
+		run, ok := ended[id]
+		if !ok {
+			run, _ = e.Tasks.Get(id)
+		}
+		p.RecordsScanned += run.Progress.RecordsScanned
+		p.CustomersDone += run.Progress.CustomersDone
+		p.Customers += run.Progress.Customers
+		c = c.Plus(run.Counts)
+	}
+	rep.Progress(p)
+	rep.Counts(c)
+}
+
+func (e *Executor) task(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 	b := pipeline.Bulk{ID: req.Parent, Recipient: req.Recipient, From: req.From, To: req.To, Formats: req.Formats}
 	snap, _, err := e.Runner.PlanBulk(ctx, b)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	var last jobs.Progress
 	results, err := e.Runner.RunTask(ctx, b, snap, req.Partition, func(p pipeline.BulkProgress) {
-		report(jobs.Progress{RecordsScanned: p.Scanned, RecordsToScan: p.ToScan, CustomersDone: p.CustomersDone, Customers: p.Customers})
+		last = jobs.Progress{RecordsScanned: p.Scanned, RecordsToScan: p.ToScan, CustomersDone: p.CustomersDone, Customers: p.Customers}
+		rep.Progress(last)
 	})
-	out := make([]jobs.Release, 0, len(results))
 	for _, res := range results {
-		out = append(out, toRelease(res.CustomerID, res))
+		if rerr := rep.Release(ctx, toRelease(res.CustomerID, res)); rerr != nil {
+			return errors.Join(err, rerr)
+		}
 	}
-	return out, err
+	if err == nil {
+		last.CustomersDone = int64(len(results)) // every customer of the task has its outcome
+		rep.Progress(last)
+	}
+	return err
 }
 
 // taskID is the deterministic id of one task of a bulk request.

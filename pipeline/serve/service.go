@@ -16,6 +16,7 @@ import (
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/jobs/worker"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/schedule"
@@ -34,7 +35,7 @@ type Service struct {
 	kafka  topics.Connection
 
 	metrics   *metrics.Metrics
-	worker    *jobs.Worker
+	worker    *worker.Worker
 	schedules *store.Store
 	scheduler *schedule.Scheduler // nil when scheduler.enabled is false
 	server    *http.Server
@@ -116,7 +117,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	executor := &Executor{Runner: runner, Tasks: queue}
-	s.worker, err = jobs.NewWorker(jobs.WorkerConfig{Kafka: s.kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
+	s.worker, err = worker.New(worker.Config{Kafka: s.kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
 		Executor: Metered(executor, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
 	if err != nil {
@@ -229,14 +230,14 @@ func openView(ctx context.Context, cfg jobs.ViewConfig, logger *slog.Logger) (*j
 // Metered records each run's duration and outcome in m (the runner's
 // Observe records each release).
 func Metered(e jobs.Executor, m *metrics.Metrics) jobs.Executor {
-	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, report func(jobs.Progress)) ([]jobs.Release, error) {
+	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 		start := time.Now()
-		rels, err := e.Execute(ctx, req, report)
+		err := e.Execute(ctx, req, rep)
 		status := "succeeded"
 		if err != nil {
 			status = "failed"
 		}
 		m.Run(string(req.Kind), status, time.Since(start))
-		return rels, err
+		return err
 	})
 }

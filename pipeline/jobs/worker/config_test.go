@@ -1,4 +1,4 @@
-package jobs
+package worker
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/topics"
 )
 
@@ -22,19 +23,21 @@ func TestBackoffDoublesFromTheBaseUpToTheLimit(t *testing.T) {
 }
 
 func TestWorkerConfigValidateNamesEveryProblem(t *testing.T) {
-	exec := ExecutorFunc(func(context.Context, Request, func(Progress)) ([]Release, error) { return nil, nil })
+	exec := jobs.ExecutorFunc(func(context.Context, jobs.Request, jobs.Reporter) error { return nil })
 	tests := []struct {
 		name string
-		cfg  WorkerConfig
+		cfg  Config
 		want []string
 	}{
-		{"an empty config lacks brokers, executor, ledger and view", WorkerConfig{},
+		{"an empty config lacks brokers, executor, ledger and view", Config{},
 			[]string{"no brokers", "no executor", "a ledger and a view are required"}},
-		{"negative numbers are refused", WorkerConfig{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, Concurrency: -1, MaxAttempts: -2, DrainTimeout: -time.Second},
+		{"negative numbers are refused", Config{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, Concurrency: -1, MaxAttempts: -2, DrainTimeout: -time.Second},
 			[]string{"concurrency -1", "max attempts -2", "drain timeout -1s"}},
-		{"a backoff limit below its base is refused", WorkerConfig{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, BackoffBase: time.Minute, BackoffMax: time.Second},
+		{"a backoff limit below its base is refused", Config{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, BackoffBase: time.Minute, BackoffMax: time.Second},
 			[]string{"backoff max 1s is below backoff base 1m0s"}},
-		{"a broker list in one string is refused", WorkerConfig{Kafka: topics.Connection{Brokers: []string{"a:1,b:2"}}, Executor: exec},
+		{"a lease ttl not above its interval is refused", Config{Kafka: topics.Connection{Brokers: []string{"k:9092"}}, Executor: exec, LeaseInterval: time.Second, LeaseTTL: time.Second},
+			[]string{"lease ttl 1s is not above lease interval 1s"}},
+		{"a broker list in one string is refused", Config{Kafka: topics.Connection{Brokers: []string{"a:1,b:2"}}, Executor: exec},
 			[]string{`broker "a:1,b:2": want host:port`}},
 	}
 	for _, tt := range tests {
@@ -53,9 +56,10 @@ func TestWorkerConfigValidateNamesEveryProblem(t *testing.T) {
 }
 
 func TestWorkerDefaultsFillEveryKnob(t *testing.T) {
-	c := WorkerConfig{}.withDefaults()
-	if c.GroupID != DefaultGroupID || c.RequestsTopic != topics.DefaultRequests || c.Concurrency != 2 || c.BulkConcurrency != 1 ||
-		c.MaxAttempts != 5 || c.BackoffBase != time.Second || c.BackoffMax != time.Minute || c.DrainTimeout != 30*time.Second {
+	c := Config{}.withDefaults()
+	if c.GroupID != jobs.DefaultGroupID || c.RequestsTopic != topics.DefaultRequests || c.Concurrency != 2 || c.BulkConcurrency != 1 ||
+		c.MaxAttempts != 5 || c.BackoffBase != time.Second || c.BackoffMax != time.Minute || c.DrainTimeout != 30*time.Second ||
+		c.LeaseInterval != 3*time.Second || c.LeaseTTL != 9*time.Second {
 		t.Errorf("defaults %+v", c)
 	}
 	if c.InstanceID == "" || !strings.Contains(c.InstanceID, "-") {

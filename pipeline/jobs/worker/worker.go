@@ -1,4 +1,10 @@
-package jobs
+// Package worker owns the workers of `midata serve`: members of one
+// consumer group on midata.requests that take requests, hold a lease on
+// each run they execute (a heartbeat on the ledger), call the Executor,
+// put its progress, counts and release outcomes on the ledger, and commit
+// a request's offset once its run's end is written. What is guaranteed is
+// said in package jobs, which owns the records, the queue and the view.
+package worker
 
 import (
 	"context"
@@ -7,18 +13,18 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/topics"
-	"github.com/midata/midata/schemas/release"
 )
 
-// Defaults of WorkerConfig.
+// Defaults of Config.
 const (
+	DefaultLeaseInterval    = 3 * time.Second
 	DefaultConcurrency      = 2
 	DefaultBulkConcurrency  = 1
 	DefaultMaxAttempts      = 5
@@ -34,13 +40,13 @@ const (
 	publishTimeout = 10 * time.Second // one try of a publication after shutdown began
 )
 
-// WorkerConfig configures a Worker. The zero value of every optional field
+// Config configures a Worker. The zero value of every optional field
 // means its default.
-type WorkerConfig struct {
+type Config struct {
 	// Kafka is how to reach the cluster. Its Brokers are required.
 	Kafka topics.Connection
 	// GroupID is the consumer group the workers of every instance share.
-	// Default DefaultGroupID.
+	// Default jobs.DefaultGroupID.
 	GroupID string
 	// RequestsTopic is the topic of requests. Default topics.DefaultRequests.
 	RequestsTopic string
@@ -49,13 +55,13 @@ type WorkerConfig struct {
 	InstanceID string
 
 	// Executor makes the releases. Required.
-	Executor Executor
+	Executor jobs.Executor
 	// Ledger publishes the runs' steps. Required.
-	Ledger *Ledger
+	Ledger *jobs.Ledger
 	// View is the view of the Ledger's topic: the worker reads a run's
 	// state from it before it starts (a duplicate is skipped) and watches
 	// it for a cancel. Required.
-	View *View
+	View *jobs.View
 
 	// Concurrency is how many release and task requests run at once.
 	// Default 2.
@@ -79,6 +85,13 @@ type WorkerConfig struct {
 	// ProgressInterval is the least time between two progress events of
 	// one run on the ledger. Default 1s.
 	ProgressInterval time.Duration
+	// LeaseInterval is the time between two heartbeats of the lease on a
+	// run the worker executes. Default 3s.
+	LeaseInterval time.Duration
+	// LeaseTTL is how long a lease holds after its last heartbeat
+	// arrived: a worker that takes a request whose run is leased by
+	// another waits until then. Default 3 × LeaseInterval.
+	LeaseTTL time.Duration
 
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout tune the
 	// consumer group (kafka-go's defaults 30s, 3s, 30s). A member that
@@ -94,12 +107,13 @@ type WorkerConfig struct {
 	Jitter func(d time.Duration) time.Duration
 	// After waits like time.After. Default time.After.
 	After func(d time.Duration) <-chan time.Time
-	// Now is the clock of progress throttling. Default time.Now.
+	// Now is the clock of progress throttling and of leases; it must be
+	// the View's (ViewConfig.Now). Default time.Now.
 	Now func() time.Time
 }
 
 // Validate reports what is wrong with the configuration, all at once.
-func (c WorkerConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
@@ -109,8 +123,8 @@ func (c WorkerConfig) Validate() error {
 	}
 	if c.Ledger == nil || c.View == nil {
 		errs = append(errs, errors.New("a ledger and a view are required"))
-	} else if c.View.Topic() != c.Ledger.topic {
-		errs = append(errs, fmt.Errorf("the view reads %s but the ledger writes %s", c.View.Topic(), c.Ledger.topic))
+	} else if c.View.Topic() != c.Ledger.Topic() {
+		errs = append(errs, fmt.Errorf("the view reads %s but the ledger writes %s", c.View.Topic(), c.Ledger.Topic()))
 	}
 	for _, f := range []struct {
 		name string
@@ -125,7 +139,8 @@ func (c WorkerConfig) Validate() error {
 		v    time.Duration
 	}{{"backoff base", c.BackoffBase}, {"backoff max", c.BackoffMax}, {"drain timeout", c.DrainTimeout},
 		{"progress interval", c.ProgressInterval}, {"session timeout", c.SessionTimeout},
-		{"heartbeat interval", c.HeartbeatInterval}, {"rebalance timeout", c.RebalanceTimeout}} {
+		{"heartbeat interval", c.HeartbeatInterval}, {"rebalance timeout", c.RebalanceTimeout},
+		{"lease interval", c.LeaseInterval}, {"lease ttl", c.LeaseTTL}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: want 0 (default) or more", f.name, f.v))
 		}
@@ -133,14 +148,19 @@ func (c WorkerConfig) Validate() error {
 	if c.BackoffBase > 0 && c.BackoffMax > 0 && c.BackoffMax < c.BackoffBase {
 		errs = append(errs, fmt.Errorf("backoff max %v is below backoff base %v", c.BackoffMax, c.BackoffBase))
 	}
+	if c.LeaseInterval > 0 && c.LeaseTTL > 0 && c.LeaseTTL <= c.LeaseInterval {
+		errs = append(errs, fmt.Errorf("lease ttl %v is not above lease interval %v: a live lease would expire between heartbeats", c.LeaseTTL, c.LeaseInterval))
+	}
 	return errors.Join(errs...)
 }
 
-func (c WorkerConfig) withDefaults() WorkerConfig {
+func (c Config) withDefaults() Config {
 	if c.GroupID == "" {
-		c.GroupID = DefaultGroupID
+		c.GroupID = jobs.DefaultGroupID
 	}
-	c.RequestsTopic = Topics{Requests: c.RequestsTopic}.withDefaults().Requests
+	if c.RequestsTopic == "" {
+		c.RequestsTopic = topics.DefaultRequests
+	}
 	if c.InstanceID == "" {
 		host, err := os.Hostname()
 		if err != nil || host == "" {
@@ -155,6 +175,8 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	setDefault(&c.BackoffMax, max(DefaultBackoffMax, c.BackoffBase))
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.ProgressInterval, DefaultProgressInterval)
+	setDefault(&c.LeaseInterval, DefaultLeaseInterval)
+	setDefault(&c.LeaseTTL, 3*c.LeaseInterval)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -199,13 +221,13 @@ var errCancelAsked = errors.New("cancel asked")
 // the ledger. Several Workers (on one or many machines) with one GroupID
 // share the requests by partition.
 type Worker struct {
-	cfg     WorkerConfig
+	cfg     Config
 	log     *slog.Logger
 	started atomic.Bool
 }
 
-// NewWorker returns a Worker; Run starts it.
-func NewWorker(cfg WorkerConfig) (*Worker, error) {
+// New returns a Worker; Run starts it.
+func New(cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new worker: %w", err)
 	}
@@ -286,7 +308,7 @@ type jobKey struct {
 // and any duplicates that arrived while it was in flight).
 type job struct {
 	key  jobKey
-	req  Request
+	req  jobs.Request
 	msgs []topics.Message
 }
 
@@ -331,7 +353,7 @@ func (s *session) fetch() {
 			continue
 		}
 		wait = 50 * time.Millisecond
-		req, err := decodeRequest(s.r.Topic(), m)
+		req, err := jobs.DecodeRequest(s.r.Topic(), m)
 		if err != nil {
 			<-s.slots
 			log.Error("skip undecodable request", "error", err)
@@ -344,7 +366,7 @@ func (s *session) fetch() {
 
 // take starts the request req carried by m, holding a slot, or attaches m
 // to the same round in flight, or parks a bulk request.
-func (s *session) take(m topics.Message, req Request) {
+func (s *session) take(m topics.Message, req jobs.Request) {
 	key := jobKey{id: req.ID, retry: req.Retry}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -356,7 +378,7 @@ func (s *session) take(m topics.Message, req Request) {
 	}
 	j := &job{key: key, req: req, msgs: []topics.Message{m}}
 	s.inflight[key] = j
-	if req.Kind != KindBulk {
+	if req.Kind != jobs.KindBulk {
 		s.start(j, false)
 		return
 	}
@@ -375,7 +397,7 @@ func (s *session) start(j *job, bulk bool) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		done := s.w.handle(s.hard, j.req)
+		done := s.w.handle(s.intake, s.hard, j.req)
 		s.finish(j, nil, done)
 		if !bulk {
 			<-s.slots
@@ -417,209 +439,4 @@ func (s *session) commit(ctx context.Context) {
 	if err := s.r.CommitDone(ctx); err != nil {
 		s.w.log.Warn("commit offsets", "error", err)
 	}
-}
-
-// handle runs one request to its end and reports whether that end is on
-// the ledger (false: handed back, the offset must not be committed).
-func (w *Worker) handle(ctx context.Context, req Request) bool {
-	log := w.log.With("run", req.ID, "retry", req.Retry, "kind", req.Kind)
-	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
-	if err := w.cfg.View.Sync(sctx); err != nil {
-		log.Warn("decide on a view that may be behind", "error", err)
-	}
-	cancel()
-	cur, ok := w.cfg.View.Get(req.ID)
-	switch {
-	case ok && cur.Request.Retry > req.Retry:
-		log.Info("skip request of an earlier round", "run_retry", cur.Request.Retry)
-		return true
-	case ok && cur.Request.Retry == req.Retry && cur.Status.Final():
-		log.Info("skip duplicate request of an ended run", "status", cur.Status)
-		return w.publishEnd(ctx, cur) // keep the end the latest record of the key
-	}
-	run := Run{ID: req.ID, Request: req, Status: StatusQueued, CreatedAt: req.CreatedAt}
-	if ok && cur.Request.Retry == req.Retry {
-		run = cur
-		run.Request = req
-	}
-	if run.Status == StatusCancelling {
-		run.Status, run.Note, run.Worker = StatusCancelled, "cancelled before it started", w.cfg.InstanceID
-		return w.publishEnd(ctx, run)
-	}
-
-	rctx, stop := context.WithCancelCause(ctx)
-	var watch sync.WaitGroup
-	watch.Add(1)
-	go func() {
-		defer watch.Done()
-		_, err := w.cfg.View.Wait(rctx, req.ID, func(r Run) bool {
-			return r.Request.Retry == req.Retry && r.Status == StatusCancelling
-		})
-		if err == nil {
-			stop(errCancelAsked)
-		}
-	}()
-	defer func() {
-		stop(nil)
-		watch.Wait()
-	}()
-
-	for {
-		run.Attempt++
-		if run.Attempt > w.cfg.MaxAttempts {
-			run.Status, run.Worker = StatusFailed, w.cfg.InstanceID
-			run.Error = fmt.Sprintf("gave up: %d attempts made in this round without an end (workers stopped during them)", run.Attempt-1)
-			log.Error("run failed", "error", run.Error)
-			return w.publishEnd(ctx, run)
-		}
-		run.Status, run.Worker, run.Note = StatusRunning, w.cfg.InstanceID, ""
-		w.publish(rctx, run)
-		log.Info("run attempt", "attempt", run.Attempt)
-		rels, err := w.execute(rctx, &run)
-		if err != nil && rctx.Err() != nil {
-			return w.interrupted(ctx, rctx, run, rels)
-		}
-		switch {
-		case err == nil:
-			run.Status, run.Releases, run.Error = StatusSucceeded, rels, ""
-			if noConsent(rels) {
-				run.Status = StatusNoConsent
-			}
-			log.Info("run ended", "status", run.Status, "releases", len(rels))
-			return w.publishEnd(ctx, run)
-		case retryable(err) && run.Attempt < w.cfg.MaxAttempts:
-			d := w.cfg.Jitter(backoff(run.Attempt, w.cfg.BackoffBase, w.cfg.BackoffMax))
-			run.Error = err.Error()
-			run.Note = fmt.Sprintf("attempt %d failed, retrying in %v", run.Attempt, d.Round(time.Millisecond))
-			log.Warn("attempt failed, retrying", "attempt", run.Attempt, "error", err, "retry_in", d)
-			w.publish(rctx, run)
-			select {
-			case <-rctx.Done():
-				return w.interrupted(ctx, rctx, run, rels)
-			case <-w.cfg.After(d):
-			}
-		default:
-			run.Status, run.Releases, run.Error = StatusFailed, rels, err.Error()
-			run.Note = fmt.Sprintf("failed at attempt %d", run.Attempt)
-			log.Error("run failed", "attempt", run.Attempt, "error", err)
-			return w.publishEnd(ctx, run)
-		}
-	}
-}
-
-// noConsent reports whether every release said no_consent.
-func noConsent(rels []Release) bool {
-	for _, r := range rels {
-		if r.Status != release.StatusNoConsent {
-			return false
-		}
-	}
-	return len(rels) > 0
-}
-
-// interrupted ends a run whose context rctx ended: cancelled when a cancel
-// was asked, else (shutdown) handed back.
-func (w *Worker) interrupted(ctx, rctx context.Context, run Run, rels []Release) bool {
-	if errors.Is(context.Cause(rctx), errCancelAsked) {
-		run.Status, run.Releases, run.Error, run.Note = StatusCancelled, rels, "", "cancelled on request"
-		w.log.Info("run cancelled", "run", run.ID)
-		return w.publishEnd(ctx, run)
-	}
-	return w.handBack(ctx, run)
-}
-
-// execute calls the Executor once, publishing its progress at most every
-// ProgressInterval. It updates run.Progress.
-func (w *Worker) execute(ctx context.Context, run *Run) (rels []Release, err error) {
-	var (
-		mu       sync.Mutex
-		finished bool
-		last     time.Time
-	)
-	report := func(p Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		if finished {
-			return // the Executor returned: a late report must not follow the end
-		}
-		run.Progress = p
-		if now := w.cfg.Now(); now.Sub(last) >= w.cfg.ProgressInterval {
-			last = now
-			w.publish(ctx, *run)
-		}
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			w.log.Error("executor panicked", "run", run.ID, "panic", v, "stack", string(debug.Stack()))
-			err = fmt.Errorf("executor panicked: %v", v)
-		}
-		mu.Lock()
-		finished = true
-		mu.Unlock()
-	}()
-	return w.cfg.Executor.Execute(ctx, run.Request, report)
-}
-
-// publish writes a transient step of run. A cancel asked is kept (the
-// View keeps it anyway; writing it keeps it in the compacted topic). A
-// failure is logged: the end is what must be written.
-func (w *Worker) publish(ctx context.Context, run Run) {
-	if cur, ok := w.cfg.View.Get(run.ID); ok && cur.Request.Retry == run.Request.Retry && cur.Status == StatusCancelling {
-		run.Status = StatusCancelling
-	}
-	if _, err := w.cfg.Ledger.Publish(ctx, run); err != nil && ctx.Err() == nil {
-		w.log.Warn("publish run step", "run", run.ID, "status", run.Status, "error", err)
-	}
-}
-
-// publishEnd writes the final run, trying again with backoff until it is
-// written or the shutdown's hard phase; it reports whether it was written.
-func (w *Worker) publishEnd(ctx context.Context, run Run) bool {
-	for n := 1; ; n++ {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-		_, err := w.cfg.Ledger.Publish(pctx, run)
-		cancel()
-		if err == nil {
-			return true
-		}
-		d := w.cfg.Jitter(backoff(n, w.cfg.BackoffBase, w.cfg.BackoffMax))
-		w.log.Error("publish run end", "run", run.ID, "status", run.Status, "error", err, "retry_in", d)
-		select {
-		case <-ctx.Done():
-			return false // not written: the offset stays, the request comes again
-		case <-w.cfg.After(d):
-		}
-	}
-}
-
-// handBack publishes run queued again after shutdown cancelled it; its
-// offset is not committed, so the next owner of the partition takes it.
-// It returns false, unless a cancel was asked meanwhile: then the run ends
-// cancelled and true is returned.
-func (w *Worker) handBack(ctx context.Context, run Run) bool {
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-	defer cancel()
-	if cur, ok := w.cfg.View.Get(run.ID); ok && cur.Request.Retry == run.Request.Retry && cur.Status == StatusCancelling {
-		run.Status, run.Error, run.Note = StatusCancelled, "", "cancelled on request"
-		_, err := w.cfg.Ledger.Publish(pctx, run)
-		return err == nil
-	}
-	run.Status, run.Worker, run.Error = StatusQueued, "", ""
-	run.Attempt-- // not the request's fault
-	run.Note = "handed back by " + w.cfg.InstanceID + ": shutting down"
-	if _, err := w.cfg.Ledger.Publish(pctx, run); err != nil {
-		w.log.Error("hand back run", "run", run.ID, "error", err)
-		return false
-	}
-	w.log.Info("run handed back", "run", run.ID)
-	// If another worker ended the run meanwhile, the View ignored the hand
-	// back, but compaction would keep it: write the end again after it.
-	if err := w.cfg.View.Sync(pctx); err == nil {
-		if cur, ok := w.cfg.View.Get(run.ID); ok && cur.Request.Retry == run.Request.Retry && cur.Status.Final() {
-			if _, err := w.cfg.Ledger.Publish(pctx, cur); err != nil {
-				w.log.Warn("re-publish run end after hand back", "run", run.ID, "error", err)
-			}
-		}
-	}
-	return false
 }

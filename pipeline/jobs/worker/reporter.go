@@ -1,0 +1,114 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/midata/midata/pipeline/jobs"
+)
+
+// releaseBatch is how many release outcomes a reporter buffers before it
+// writes them: one batch on the wire.
+const releaseBatch = 1000
+
+// reporter is the jobs.Reporter of one attempt: it throttles progress onto
+// the ledger, counts the outcomes and writes them in batches. It is safe
+// for concurrent use by the Executor's goroutines.
+type reporter struct {
+	w   *Worker
+	ctx context.Context
+
+	mu       sync.Mutex
+	run      *jobs.Run // its Progress and Counts change; guarded by mu once the Executor runs
+	finished bool      // the Executor returned: late reports must not follow the end
+	last     time.Time
+	own      jobs.Counts // of the outcomes reported here
+	others   jobs.Counts // set by Counts
+	buf      []jobs.Release
+	err      error // the first failed write of outcomes: every later Release returns it
+}
+
+var _ jobs.Reporter = (*reporter)(nil)
+
+// Progress records p and publishes the run if ProgressInterval has passed
+// since the last time.
+func (r *reporter) Progress(p jobs.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	r.run.Progress = p
+	r.maybePublish()
+}
+
+// Counts records the counts of outcomes others write.
+func (r *reporter) Counts(c jobs.Counts) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	r.others = c
+	r.run.Counts = r.own.Plus(r.others)
+	r.maybePublish()
+}
+
+// Release counts rel and queues it for the ledger, under the run (for a
+// task: its bulk run) and the task; a full batch is written at once.
+func (r *reporter) Release(ctx context.Context, rel jobs.Release) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	req := r.run.Request
+	rel.RunID, rel.TaskID = req.ID, ""
+	if req.Kind == jobs.KindTask && req.Parent != "" {
+		rel.RunID, rel.TaskID = req.Parent, req.ID
+	}
+	r.buf = append(r.buf, rel)
+	r.own.Add(rel)
+	r.run.Counts = r.own.Plus(r.others)
+	if len(r.buf) >= releaseBatch {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+// maybePublish publishes the run if ProgressInterval has passed; r.mu is
+// held. Outcomes are written first, so that the counts published never
+// run ahead of the outcomes on the ledger.
+func (r *reporter) maybePublish() {
+	if now := r.w.cfg.Now(); now.Sub(r.last) >= r.w.cfg.ProgressInterval {
+		r.last = now
+		if r.flush(r.ctx) == nil {
+			r.w.publish(r.ctx, *r.run)
+		}
+	}
+}
+
+// flush writes the queued outcomes; r.mu is held.
+func (r *reporter) flush(ctx context.Context) error {
+	if r.err != nil || len(r.buf) == 0 {
+		return r.err
+	}
+	if err := r.w.cfg.Ledger.PublishReleases(ctx, r.buf); err != nil {
+		r.err = err
+		return err
+	}
+	r.buf = r.buf[:0]
+	return nil
+}
+
+// finish ends the attempt's reporting and writes what is queued, also
+// after a cancel (the outcomes are true: they are what the store holds).
+func (r *reporter) finish(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished = true
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	return r.flush(fctx)
+}
