@@ -40,6 +40,7 @@ type Service struct {
 	scheduler *schedule.Scheduler // nil when scheduler.enabled is false
 	server    *http.Server
 	listener  net.Listener
+	debug     *debugServer // nil unless http.pprof_addr is set
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -158,6 +159,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	s.closers = append(s.closers, s.listener.Close)
+	if cfg.HTTP.PprofAddr != "" {
+		if s.debug, err = newDebugServer(cfg.HTTP.PprofAddr); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.debug.listener.Close)
+	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
 }
@@ -180,6 +187,9 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	if s.scheduler != nil {
 		g.Go(func() error { return s.scheduler.Run(gctx) })
+	}
+	if s.debug != nil {
+		g.Go(func() error { return s.debug.run(gctx) })
 	}
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
