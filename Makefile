@@ -2,6 +2,9 @@
 #
 #   make test        start the bench (Kafka 127.0.0.1:19092, versitygw
 #                    127.0.0.1:17070), go vet, go test -race, stop the bench
+#   make bench       `midata bench` against the bench (started when not
+#                    running): the table of speed and memory figures and
+#                    bench.json; BENCH_FLAGS='--scale 0.1 --shapes typical'
 #   make bench-up    start the bench for a dev loop, then:
 #                    eval "$$(deploy/testbench/bench.sh env)" && go test ./yourpkg/...
 #   make bench-down  stop it
@@ -14,10 +17,13 @@
 
 GO ?= go
 
-.PHONY: test bench-up bench-down bench-status bench-logs build dev lint
+.PHONY: test bench bench-up bench-down bench-status bench-logs build dev lint
 
 test:
 	bash deploy/testbench/test.sh
+
+bench:
+	bash deploy/testbench/run-bench.sh
 
 bench-up:
 	bash deploy/testbench/bench.sh start

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -93,15 +92,10 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		task.Ranges = []kafkasource.Range{snap.Ranges[i]}
 	}
 	now := r.cfg.Now().UTC()
-	consentEnds, err := r.cfg.Source.Ends(ctx, r.cfg.ConsentTopic)
-	if err != nil {
-		return nil, fmt.Errorf("read consent topic: %w", err)
-	}
-	table, err := r.loadConsent(ctx)
-	if err != nil {
+	if err := r.syncConsent(ctx); err != nil {
 		return nil, err
 	}
-	grants := table.Granted(b.Recipient, now)
+	grants := r.cfg.Grants.Granted(b.Recipient, now)
 	var owned []string
 	for c := range grants {
 		if partition == AllPartitions || r.cfg.Source.Owner(c, snap.Partitions) == partition {
@@ -199,7 +193,6 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	if err != nil {
 		return nil, err
 	}
-	fresh := newFreshConsent(r, table, consentEnds)
 	made := make([]*Result, len(owned))
 	var mu sync.Mutex
 	var done int64
@@ -224,7 +217,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		}
 		one := func() error {
 			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole}
-			res, err := r.releaseCustomer(gctx, rel, sources, fresh, known)
+			res, err := r.releaseCustomer(gctx, rel, sources, known)
 			if err != nil {
 				return fmt.Errorf("release of %s: %w", c, err)
 			}
@@ -265,7 +258,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 
 // releaseCustomer makes one customer's release c of a bulk task, unless
 // it is already committed: known says which are (nil: ask the store).
-func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, sources map[release.Order]records, fresh *freshConsent, known map[string]bool) (*Result, error) {
+func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, sources map[release.Order]records, known map[string]bool) (*Result, error) {
 	if known == nil || known[c.id] {
 		if m, err := r.committed(ctx, c.id); err != nil {
 			return nil, err
@@ -274,92 +267,6 @@ func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, source
 		}
 	}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {
-		return fresh.recheck(ctx, c.req, c.grant)
+		return r.recheck(ctx, c.req, c.grant)
 	})
-}
-
-// freshConsent re-checks consent before each commit of a bulk task: it
-// re-reads the consent topic whenever its end offsets moved since the last
-// read, so a revocation published at any time before a customer's commit
-// cancels that customer's release. The releases in flight share rounds: a
-// round (one offsets request, and the read when the topic moved) starts
-// after every re-check that joined it began, so each sees the topic as of
-// after its call, and commits do not queue behind one another's requests.
-type freshConsent struct {
-	r     *Runner
-	turn  chan struct{} // holds a token while a round runs
-	table *consent.Table
-	ends  map[int]int64 // table and ends: only for the holder of the turn
-
-	mu      sync.Mutex
-	pending *round // the next round, not started yet
-}
-
-// round is one refresh of the consent table, shared by the re-checks that
-// joined it before it started.
-type round struct {
-	done  chan struct{}
-	table *consent.Table
-	err   error
-}
-
-func newFreshConsent(r *Runner, table *consent.Table, ends map[int]int64) *freshConsent {
-	return &freshConsent{r: r, turn: make(chan struct{}, 1), table: table, ends: ends}
-}
-
-func (f *freshConsent) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
-	table, err := f.current(ctx)
-	if err != nil {
-		return "", fmt.Errorf("re-check consent: %w", err)
-	}
-	return recheckIn(table, req, planned, f.r.cfg.Now().UTC()), nil
-}
-
-// current returns the consent table as of a moment after the call began.
-func (f *freshConsent) current(ctx context.Context) (*consent.Table, error) {
-	f.mu.Lock()
-	rd := f.pending
-	if rd == nil {
-		rd = &round{done: make(chan struct{})}
-		f.pending = rd
-	}
-	f.mu.Unlock()
-	select {
-	case f.turn <- struct{}{}:
-	case <-rd.done: // another re-check of the round ran it
-		return rd.table, rd.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-f.turn }()
-	f.mu.Lock()
-	started := f.pending != rd
-	if !started {
-		f.pending = nil // later re-checks join the round after this one
-	}
-	f.mu.Unlock()
-	if started { // and done: its runner gave the turn back
-		<-rd.done
-		return rd.table, rd.err
-	}
-	rd.table, rd.err = f.refresh(ctx)
-	close(rd.done)
-	return rd.table, rd.err
-}
-
-// refresh asks for the consent topic's end offsets, and reads the topic
-// again when they moved. Only the holder of the turn calls it.
-func (f *freshConsent) refresh(ctx context.Context) (*consent.Table, error) {
-	ends, err := f.r.cfg.Source.Ends(ctx, f.r.cfg.ConsentTopic)
-	if err != nil {
-		return nil, err
-	}
-	if !maps.Equal(ends, f.ends) {
-		table, err := f.r.loadConsent(ctx)
-		if err != nil {
-			return nil, err
-		}
-		f.table, f.ends = table, ends
-	}
-	return f.table, nil
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/midata/midata/pipeline/consent"
@@ -28,13 +26,13 @@ const (
 	DefaultCommitBuffer = 2_048
 )
 
-// Config wires a Runner. Source, Producer and Sink are required.
+// Config wires a Runner. Source, Grants, Producer and Sink are required.
 type Config struct {
-	Source   Source      // the transactions and consent topics
+	Source   Source      // the transactions topic
+	Grants   Grants      // the consent view, shared by every release
 	Producer Quarantiner // quarantine writes
 	Sink     sinks.Sink  // where releases are stored
 
-	ConsentTopic    string        // default topics.DefaultConsent
 	QuarantineTopic string        // default topics.DefaultQuarantine
 	LinkTTL         time.Duration // signed link lifetime; default sinks.MaxLinkTTL (7 days)
 	TempDir         string        // where sorting spills; default os.TempDir()
@@ -64,19 +62,12 @@ type Config struct {
 // Runner runs releases. It is safe for concurrent use by several goroutines.
 type Runner struct {
 	cfg Config
-	// quarantinedConsent remembers the invalid consent events this process
-	// quarantined ("partition/offset"), so re-reading the topic for every
-	// release does not quarantine them again.
-	quarantinedConsent sync.Map
 }
 
 // NewRunner checks cfg, fills its defaults and returns a Runner.
 func NewRunner(cfg Config) (*Runner, error) {
-	if cfg.Source == nil || cfg.Producer == nil || cfg.Sink == nil {
-		return nil, errors.New("new runner: Source, Producer and Sink are required")
-	}
-	if cfg.ConsentTopic == "" {
-		cfg.ConsentTopic = topics.DefaultConsent
+	if cfg.Source == nil || cfg.Grants == nil || cfg.Producer == nil || cfg.Sink == nil {
+		return nil, errors.New("new runner: Source, Grants, Producer and Sink are required")
 	}
 	if cfg.QuarantineTopic == "" {
 		cfg.QuarantineTopic = topics.DefaultQuarantine
@@ -142,11 +133,10 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 	now := r.cfg.Now().UTC()
 
 	// Plan: consent at plan time, then the frozen snapshot.
-	table, err := r.loadConsent(ctx)
-	if err != nil {
+	if err := r.syncConsent(ctx); err != nil {
 		return nil, err
 	}
-	grant, err := table.Grant(string(req.CustomerID), req.Recipient, now)
+	grant, err := r.cfg.Grants.Grant(string(req.CustomerID), req.Recipient, now)
 	if errors.Is(err, consent.ErrNoConsent) {
 		return &Result{CustomerID: string(req.CustomerID), Status: release.StatusNoConsent, Reason: err.Error(), Files: []File{}, Links: []Link{}, Stats: release.Counts{Excluded: map[string]int64{}}}, nil
 	}
@@ -233,38 +223,13 @@ func lessFor(o release.Order) func(a, b *schemas.Transaction) bool {
 	return release.Less
 }
 
-// loadConsent rebuilds the consent table from the compacted topic. An
-// invalid event never grants anything: when its key names a customer and a
-// recipient, it erases that key's earlier state (a garbled revocation must
-// not leave the grant before it in force), and it goes to quarantine, once
-// per process.
-func (r *Runner) loadConsent(ctx context.Context) (*consent.Table, error) {
-	table := consent.NewTable()
-	err := r.cfg.Source.ReadTopic(ctx, r.cfg.ConsentTopic, func(m topics.Message) error {
-		ev, tombstone, err := schemas.DecodeConsentEvent(m.Key, m.Value)
-		if err != nil {
-			if customer, recipient, ok := strings.Cut(string(m.Key), "|"); ok {
-				table.Apply(schemas.ConsentEvent{CustomerID: customer, Recipient: schemas.Recipient(recipient), Partition: m.Partition, Offset: m.Offset}, true)
-			}
-			if _, seen := r.quarantinedConsent.LoadOrStore(fmt.Sprintf("%d/%d", m.Partition, m.Offset), true); seen {
-				return nil
-			}
-			return r.quarantine(ctx, r.cfg.ConsentTopic, m, err)
-		}
-		ev.Partition, ev.Offset = m.Partition, m.Offset
-		table.Apply(ev, tombstone)
-		return nil
-	})
-	if errors.Is(err, kafkasource.ErrTopicNotFound) {
-		return nil, fmt.Errorf("read consent topic: %w (set the consent topic, or create it)", err)
+// syncConsent brings the consent view to the topic's current end: one
+// offsets request and the events written since the last Sync.
+func (r *Runner) syncConsent(ctx context.Context) error {
+	if err := r.cfg.Grants.Sync(ctx); err != nil {
+		return fmt.Errorf("sync consent: %w", err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read consent topic %s: %w", r.cfg.ConsentTopic, err)
-	}
-	if err := r.cfg.Producer.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("quarantine invalid consent events: %w", err)
-	}
-	return table, nil
+	return nil
 }
 
 // quarantine keeps an invalid record with its reason. The log says where it
@@ -329,24 +294,23 @@ func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *co
 	return nil
 }
 
-// recheck reads the consent state again just before commit. A state that no
-// longer grants, or grants something else, cancels the release: it returns
-// the reason, and nothing is published.
+// recheck syncs the consent view just before commit and checks the state
+// again. A state that no longer grants, or grants something else, cancels
+// the release: it returns the reason, and nothing is published.
 func (r *Runner) recheck(ctx context.Context, req Request, planned consent.Grant) (string, error) {
-	table, err := r.loadConsent(ctx)
-	if err != nil {
+	if err := r.syncConsent(ctx); err != nil {
 		return "", fmt.Errorf("re-check consent: %w", err)
 	}
-	return recheckIn(table, req, planned, r.cfg.Now().UTC()), nil
+	return recheckIn(r.cfg.Grants, req, planned, r.cfg.Now().UTC()), nil
 }
 
-// recheckIn returns why the consent state in table no longer covers the
+// recheckIn returns why the consent state in grants no longer covers the
 // release staged under planned, or "". A new state that still covers it
 // (granted, unexpired, every staged category, a window holding every
 // staged booking time) lets the release go: what was staged is no more
 // than what the customer now allows.
-func recheckIn(table *consent.Table, req Request, planned consent.Grant, now time.Time) string {
-	g, err := table.Grant(string(req.CustomerID), req.Recipient, now)
+func recheckIn(grants Grants, req Request, planned consent.Grant, now time.Time) string {
+	g, err := grants.Grant(string(req.CustomerID), req.Recipient, now)
 	if err != nil {
 		return "consent changed before commit: " + err.Error()
 	}

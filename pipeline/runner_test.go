@@ -29,6 +29,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/topics"
@@ -117,8 +118,7 @@ func (b *bench) runner(t testing.TB, partitioner string, sink sinks.Sink) *pipel
 // runnerWith is a runner on the bench (murmur2) with the changes of edit.
 func (b *bench) runnerWith(t testing.TB, edit func(*pipeline.Config)) *pipeline.Runner {
 	t.Helper()
-	cfg := pipeline.Config{Sink: b.sink,
-		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: spillRecords}
+	cfg := pipeline.Config{Sink: b.sink, QuarantineTopic: b.quarant, TempDir: t.TempDir(), SpillRecords: spillRecords}
 	edit(&cfg)
 	if cfg.Source == nil {
 		cfg.Source = b.source(t, "murmur2")
@@ -127,6 +127,9 @@ func (b *bench) runnerWith(t testing.TB, edit func(*pipeline.Config)) *pipeline.
 		prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 		t.Cleanup(func() { prod.Close() })
 		cfg.Producer = prod
+	}
+	if cfg.Grants == nil {
+		cfg.Grants = b.grants(t, cfg.Producer)
 	}
 	r, err := pipeline.NewRunner(cfg)
 	if err != nil {
@@ -143,6 +146,18 @@ func (b *bench) source(t testing.TB, partitioner string) *kafkasource.Source {
 	}
 	t.Cleanup(func() { src.Close() })
 	return src
+}
+
+// grants opens the consent view of the bench, closed at cleanup.
+func (b *bench) grants(t testing.TB, prod consent.Quarantiner) *consent.View {
+	t.Helper()
+	v, err := consent.OpenView(t.Context(), consent.ViewConfig{Kafka: topics.Connection{Brokers: b.brokers}, Topic: b.consent,
+		Quarantine: prod, QuarantineTopic: b.quarant, MaxWait: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
 }
 
 // spillRecords is small in tests so that sorting spills to disk.
@@ -660,7 +675,7 @@ func TestReleaseOfAnUnknownTopicFailsWithAClearError(t *testing.T) {
 	defer src.Close()
 	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	defer prod.Close()
-	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: b.sink, ConsentTopic: b.consent, QuarantineTopic: b.quarant})
+	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Grants: b.grants(t, prod), Producer: prod, Sink: b.sink, QuarantineTopic: b.quarant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -751,20 +766,17 @@ func TestAConsentChangeThatStillCoversTheReleaseLetsItCommit(t *testing.T) {
 }
 
 func TestReleaseWithoutAConsentTopicFailsNamingIt(t *testing.T) {
+	// The consent view is opened once, before any release: that is where a
+	// missing consent topic is found.
 	b := newBench(t, 1)
-	src, err := kafkasource.New(kafkasource.Config{Kafka: topics.Connection{Brokers: b.brokers}, Topic: b.topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	defer prod.Close()
-	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: b.sink, ConsentTopic: "no-such-consent-" + b.consent, QuarantineTopic: b.quarant})
-	if err != nil {
-		t.Fatal(err)
+	v, err := consent.OpenView(t.Context(), consent.ViewConfig{Kafka: topics.Connection{Brokers: b.brokers}, Topic: "no-such-consent-" + b.consent, Quarantine: prod})
+	if err == nil {
+		v.Close()
 	}
-	if _, err := r.Release(t.Context(), request("C1")); err == nil || !strings.Contains(err.Error(), "no-such-consent-") {
-		t.Fatalf("Run = %v, want an error naming the consent topic", err)
+	if err == nil || !strings.Contains(err.Error(), "no-such-consent-") {
+		t.Fatalf("OpenView = %v, want an error naming the consent topic", err)
 	}
 }
 

@@ -7,6 +7,7 @@
 //	midata serve     a worker: queue, run ledger, schedules, HTTP API
 //	midata runs      runs, through the API
 //	midata schedule  schedules, through the API
+//	midata bench     speed and memory figures against a real Kafka and S3
 //	midata version   print the version
 //
 // This package is thin: each command is flags and environment → config →
@@ -48,6 +49,7 @@ Commands:
   serve     run a worker: the queue, the run ledger, schedules and the HTTP API
   runs      list, watch, start, cancel and retry runs (through the API)
   schedule  list, create, pause, resume, run and delete schedules (through the API)
+  bench     measure speed and memory against a real Kafka and S3 (make bench)
   version   print the version
 
 Every command takes --config FILE (or MIDATA_CONFIG) and --print-config; a
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRuns(ctx, rest, stdout, stderr)
 	case "schedule":
 		err = runSchedule(ctx, rest, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "midata", version)
 	case "help", "-h", "-help", "--help":

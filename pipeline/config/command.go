@@ -15,11 +15,12 @@ const (
 	CommandSeed     Command = "seed"
 	CommandRuns     Command = "runs"
 	CommandSchedule Command = "schedule"
+	CommandBench    Command = "bench"
 )
 
 // Commands returns every command, in the order the docs list them.
 func Commands() []Command {
-	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule}
+	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandBench}
 }
 
 // KeysOf returns the keys cmd uses, in the order of Keys.

@@ -97,6 +97,9 @@ type HTTP struct {
 	// Addr is host:port; default 127.0.0.1:8080 (loopback only). A
 	// container sets 0.0.0.0:8080.
 	Addr string `yaml:"addr"`
+	// PprofAddr, when set, is where serve answers net/http/pprof's
+	// /debug/pprof/: a loopback host:port only (profiles show internals).
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // Auth holds the API's bearer tokens.

@@ -57,12 +57,16 @@ var (
 	synthCommands = []Command{CommandDev, CommandSeed}
 )
 
+// benchToo returns cmds and CommandBench: `midata bench` reads the servers'
+// keys and passes them on to the serve and export processes it starts.
+func benchToo(cmds []Command) []Command { return append(slices.Clip(cmds), CommandBench) }
+
 // fields returns the table every layer is built from. The flag of each key
 // is its variable without MIDATA_, in lower case, with dashes.
 func fields() []field {
 	return []field{
 		listField("kafka.brokers", "MIDATA_KAFKA_BROKERS", "Kafka bootstrap brokers, host:port, comma-separated",
-			func(c *Config) *[]string { return &c.Kafka.Brokers }).on(kafkaCommands...).requiredBy(kafkaCommands...).was("brokers"),
+			func(c *Config) *[]string { return &c.Kafka.Brokers }).on(benchToo(kafkaCommands)...).requiredBy(benchToo(kafkaCommands)...).was("brokers"),
 		stringField("kafka.partitioner", "MIDATA_PARTITIONER", "how the producers partition by customer: murmur2 (Java clients, librdkafka murmur2_random), crc32 (librdkafka consistent_random) or fnv1a (kafka-go Hash)",
 			func(c *Config) *string { return &c.Kafka.Partitioner }).on(kafkaCommands...),
 
@@ -82,7 +86,7 @@ func fields() []field {
 		stringField("workers.group", "MIDATA_WORKERS_GROUP", "the Kafka consumer group every instance's workers join",
 			func(c *Config) *string { return &c.Workers.Group }).on(CommandServe),
 		intField("workers.concurrency", "MIDATA_WORKERS_CONCURRENCY", "requests (or bulk tasks) one instance runs at once",
-			func(c *Config) *int { return &c.Workers.Concurrency }).on(CommandServe),
+			func(c *Config) *int { return &c.Workers.Concurrency }).on(CommandServe, CommandBench),
 		intField("workers.max_attempts", "MIDATA_WORKERS_MAX_ATTEMPTS", "tries of a request, with exponential backoff, before its run fails",
 			func(c *Config) *int { return &c.Workers.MaxAttempts }).on(CommandServe),
 		durationField("workers.drain_timeout", "MIDATA_WORKERS_DRAIN_TIMEOUT", "how long shutdown waits for work in flight before cancelling it",
@@ -91,11 +95,11 @@ func fields() []field {
 			func(c *Config) *int { return &c.Workers.CommitDepth }).on(CommandServe),
 
 		stringField("s3.endpoint", "MIDATA_S3_ENDPOINT", "base URL of an S3-compatible server; empty = AWS",
-			func(c *Config) *string { return &c.S3.Endpoint }).on(s3Commands...),
+			func(c *Config) *string { return &c.S3.Endpoint }).on(benchToo(s3Commands)...),
 		stringField("s3.bucket", "MIDATA_S3_BUCKET", "the bucket releases are written to; it must exist",
 			func(c *Config) *string { return &c.S3.Bucket }).on(s3Commands...).requiredBy(s3Commands...).was("bucket"),
 		stringField("s3.region", "MIDATA_S3_REGION", "the signing region; empty = the AWS SDK chain (AWS_REGION), else us-east-1",
-			func(c *Config) *string { return &c.S3.Region }).on(s3Commands...),
+			func(c *Config) *string { return &c.S3.Region }).on(benchToo(s3Commands)...),
 		boolField("s3.path_style", "MIDATA_S3_PATH_STYLE", "address objects as endpoint/bucket/key (always on when s3.endpoint is set)",
 			func(c *Config) *bool { return &c.S3.PathStyle }).on(s3Commands...),
 
@@ -103,6 +107,8 @@ func fields() []field {
 			func(c *Config) *Duration { return &c.Links.TTL }).on(CommandDev, CommandServe, CommandExport),
 		stringField("http.addr", "MIDATA_HTTP_ADDR", "where the API, /healthz, /readyz and /metrics listen (0.0.0.0:8080 in a container); dev: its download server",
 			func(c *Config) *string { return &c.HTTP.Addr }).on(CommandDev, CommandServe).was("addr"),
+		stringField("http.pprof_addr", "MIDATA_PPROF_ADDR", "where serve answers /debug/pprof/ for profiling, loopback host:port only (127.0.0.1:6060); empty = off",
+			func(c *Config) *string { return &c.HTTP.PprofAddr }).on(CommandServe),
 		tokensField().on(CommandServe),
 
 		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",
@@ -136,7 +142,7 @@ func fields() []field {
 			func(c *Config) *int { return &c.Synth.Partitions }).on(synthCommands...).was("partitions"),
 
 		stringField("temp_dir", "MIDATA_TEMP_DIR", "where bulk releases and sorting spill to disk; empty = the system's",
-			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport),
+			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport, CommandBench),
 	}
 }
 

@@ -107,6 +107,13 @@ func (c Config) Validate(cmd Command) error {
 	if err := checkHostPort(c.HTTP.Addr, true); err != nil {
 		v.addValue("http.addr", c.HTTP.Addr, "%v", err)
 	}
+	if a := c.HTTP.PprofAddr; a != "" {
+		if err := checkHostPort(a, true); err != nil {
+			v.addValue("http.pprof_addr", a, "%v", err)
+		} else if host, _, _ := net.SplitHostPort(a); !isLoopback(host) {
+			v.addValue("http.pprof_addr", a, "want a loopback host (127.0.0.1, ::1 or localhost): profiles show internals")
+		}
+	}
 	for _, p := range tokenProblems(c.Auth.Tokens) {
 		v.add("auth.tokens", "%s", p)
 	}
@@ -196,6 +203,15 @@ func checkHostPort(s string, listen bool) error {
 		return errors.New("want host:port with a host")
 	}
 	return nil
+}
+
+// isLoopback says whether host names this machine only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tokenProblems checks each token's role and length, naming tokens by role

@@ -130,3 +130,19 @@ func TestValidateReportsEveryProblemOneALine(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateKeepsPprofOnLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, ok := range map[string]bool{"": true, "127.0.0.1:6060": true, "[::1]:6060": true, "localhost:0": true,
+		"0.0.0.0:6060": false, ":6060": false, "10.0.0.2:6060": false, "127.0.0.1": false} {
+		c := valid()
+		c.HTTP.PprofAddr = addr
+		err := c.Validate(config.CommandServe)
+		if (err == nil) != ok {
+			t.Errorf("http.pprof_addr %q: Validate() = %v, want ok %v", addr, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "http.pprof_addr") {
+			t.Errorf("http.pprof_addr %q: error %q does not name the key", addr, err)
+		}
+	}
+}

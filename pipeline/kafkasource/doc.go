@@ -4,8 +4,8 @@
 // partition pruning for one customer after checking that the configured
 // partitioner matches the data), streams the records of a snapshot, and
 // names the partitioners upstream producers use. ReadTopic also streams a
-// whole topic from its start (the consent topic, until a view of it
-// replaces that).
+// whole topic from its start, for tests and benchmarks (the consent topic
+// is read by the consent view, not by it).
 //
 // It does not write anything, create topics or read midata's own topics
 // (package topics does, and gives this package its Kafka connection

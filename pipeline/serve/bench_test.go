@@ -12,6 +12,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks/filesink"
@@ -60,8 +61,14 @@ func (b *bench) runner(t *testing.T) *pipeline.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Producer: prod, Sink: sink,
-		ConsentTopic: b.consent, QuarantineTopic: b.quarant, TempDir: t.TempDir()})
+	grants, err := consent.OpenView(t.Context(), consent.ViewConfig{Kafka: topics.Connection{Brokers: b.brokers}, Topic: b.consent,
+		Quarantine: prod, QuarantineTopic: b.quarant, MaxWait: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { grants.Close() })
+	r, err := pipeline.NewRunner(pipeline.Config{Source: src, Grants: grants, Producer: prod, Sink: sink,
+		QuarantineTopic: b.quarant, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,7 @@ type Dev struct {
 	served   chan error // the download server's end
 	source   *kafkasource.Source
 	producer *topics.Producer
+	grants   *consent.View
 	recorder *consent.Recorder
 	runner   *pipeline.Runner
 }
@@ -122,8 +123,11 @@ func NewDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	}
 	d.producer = topics.NewProducer(kafka, cfg.Logger)
 	d.recorder = &consent.Recorder{Publisher: d.producer, Topic: gen.ConsentTopic}
+	if d.grants, err = consent.OpenView(ctx, consent.ViewConfig{Kafka: kafka, Topic: gen.ConsentTopic, Quarantine: d.producer, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
 	d.runner, err = pipeline.NewRunner(pipeline.Config{
-		Source: d.source, Producer: d.producer, Sink: sink, ConsentTopic: gen.ConsentTopic,
+		Source: d.source, Grants: d.grants, Producer: d.producer, Sink: sink,
 		TempDir: cfg.TempDir, Logger: cfg.Logger, Progress: cfg.Progress, LinkTTL: cfg.LinkTTL,
 		Locate: func(key string) string { return filepath.Join(cfg.DataDir, "store", filepath.FromSlash(key)) },
 	})
@@ -159,8 +163,12 @@ func (d *Dev) Serve(ctx context.Context) error {
 }
 
 // Close stops the download server (finishing its requests for up to five
-// seconds) and releases the producer, the source and the broker.
+// seconds) and releases the consent view, the producer, the source and
+// the broker.
 func (d *Dev) Close() {
+	if d.grants != nil {
+		d.grants.Close()
+	}
 	if d.producer != nil {
 		d.producer.Close()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks/s3sink"
@@ -44,11 +45,17 @@ func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger
 	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
 	producer.UsePartitioner(balancer)
+	grants, err := consent.OpenView(ctx, consent.ViewConfig{Kafka: kafka, Topic: cfg.Topics.Consent,
+		Quarantine: producer, QuarantineTopic: cfg.Topics.Quarantine, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	defer grants.Close()
 
 	runner, err := pipeline.NewRunner(pipeline.Config{
-		Source: source, Producer: producer, Sink: sink,
-		ConsentTopic: cfg.Topics.Consent, QuarantineTopic: cfg.Topics.Quarantine,
-		LinkTTL: time.Duration(cfg.Links.TTL), TempDir: cfg.TempDir, Logger: logger, Progress: progress,
+		Source: source, Grants: grants, Producer: producer, Sink: sink,
+		QuarantineTopic: cfg.Topics.Quarantine,
+		LinkTTL:         time.Duration(cfg.Links.TTL), TempDir: cfg.TempDir, Logger: logger, Progress: progress,
 		Locate: func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ type Service struct {
 	scheduler *schedule.Scheduler // nil when scheduler.enabled is false
 	server    *http.Server
 	listener  net.Listener
+	debug     *debugServer // nil unless http.pprof_addr is set
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -91,9 +92,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	producer := topics.NewProducer(s.kafka, logger)
 	s.closers = append(s.closers, producer.Close)
 	producer.UsePartitioner(balancer)
+	// One consent view, built now and shared by every release.
+	grants, err := openConsent(ctx, consent.ViewConfig{Kafka: s.kafka, Topic: cfg.Topics.Consent,
+		Quarantine: producer, QuarantineTopic: cfg.Topics.Quarantine, Logger: logger}, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, grants.Close)
 	m := s.metrics
-	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Producer: producer, Sink: m.Sink(raw),
-		ConsentTopic: cfg.Topics.Consent, QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
+	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Grants: grants, Producer: producer, Sink: m.Sink(raw),
+		QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
 		TempDir: cfg.TempDir, Logger: logger, CommitDepth: cfg.Workers.CommitDepth,
 		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
 		Observe: func(res *pipeline.Result) { m.AddCounts(res.Stats); m.Release(string(res.Status)) }})
@@ -151,6 +159,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	s.closers = append(s.closers, s.listener.Close)
+	if cfg.HTTP.PprofAddr != "" {
+		if s.debug, err = newDebugServer(cfg.HTTP.PprofAddr); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.debug.listener.Close)
+	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
 }
@@ -174,6 +188,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.scheduler != nil {
 		g.Go(func() error { return s.scheduler.Run(gctx) })
 	}
+	if s.debug != nil {
+		g.Go(func() error { return s.debug.run(gctx) })
+	}
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -191,7 +208,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Close releases what New opened: the listener, the schedules, the view
-// of runs, the ledger, the producer and the source. Call it after Run has
+// of runs, the ledger, the consent view, the producer and the source. Call it after Run has
 // returned.
 func (s *Service) Close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {

@@ -28,6 +28,14 @@ type ViewConfig[E any] struct {
 	// returns the entry to keep and whether it changed. Default: next
 	// replaces cur.
 	Merge func(cur E, ok bool, next E) (E, bool)
+	// Invalid, when set, is called for a record Decode failed on (after
+	// the failure is logged), from the goroutine that reads the record's
+	// partition. It says whether the record erases its key's entry, as a
+	// tombstone would; else the key keeps the entry it had.
+	Invalid func(m Message, err error) (erase bool)
+	// Store, when set, keeps the entries: a compact store for views of
+	// many keys. Default: a map of the decoded entries.
+	Store Store[E]
 	// OnChange, when set, is called after a record changed or deleted the
 	// entry of key, from the goroutine that reads the record's partition,
 	// without the View's lock held. It must not block for long.
@@ -56,6 +64,49 @@ func (c ViewConfig[E]) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Store keeps the entries of a View. The View calls it with its lock
+// held, records of one partition in offset order; a Store that its owner
+// also reads directly guards itself.
+type Store[E any] interface {
+	// Put makes e the entry of m's key; m is the record e was decoded from.
+	Put(m Message, e E)
+	// Delete forgets the entry of m's key, a tombstone or a record that
+	// erases it, and reports whether the key had an entry.
+	Delete(m Message) bool
+	// Get returns the entry of key.
+	Get(key string) (E, bool)
+	// Len returns the number of keys with an entry.
+	Len() int
+	// Range calls fn for every key and its entry until fn returns false.
+	Range(fn func(key string, e E) bool)
+}
+
+// mapStore is the default Store: one map entry per key.
+type mapStore[E any] map[string]E
+
+func (s mapStore[E]) Put(m Message, e E) { s[string(m.Key)] = e }
+
+func (s mapStore[E]) Delete(m Message) bool {
+	_, ok := s[string(m.Key)]
+	delete(s, string(m.Key))
+	return ok
+}
+
+func (s mapStore[E]) Get(key string) (E, bool) {
+	e, ok := s[key]
+	return e, ok
+}
+
+func (s mapStore[E]) Len() int { return len(s) }
+
+func (s mapStore[E]) Range(fn func(key string, e E) bool) {
+	for k, e := range s {
+		if !fn(k, e) {
+			return
+		}
+	}
+}
+
 // ErrViewClosed is returned by the waits of a closed View.
 var ErrViewClosed = errors.New("view closed")
 
@@ -64,9 +115,10 @@ var ErrViewClosed = errors.New("view closed")
 // high watermarks it had when it opened (then Ready reports true), and it
 // keeps reading new records until its context ends or Close, with one
 // goroutine per partition that Close waits for. A tombstone deletes its
-// key. Entries are kept as decoded, one map entry per key, so the memory
-// per key is the key's bytes, the entry and the map's own few words.
-// It is safe for concurrent use.
+// key. By default entries are kept as decoded, one map entry per key, so
+// the memory per key is the key's bytes, the entry and the map's own few
+// words; ViewConfig.Store holds them otherwise. It is safe for concurrent
+// use.
 type View[E any] struct {
 	cfg     ViewConfig[E]
 	admin   *admin
@@ -76,11 +128,13 @@ type View[E any] struct {
 	readers []*kafka.Reader
 
 	mu      sync.Mutex
-	entries map[string]E
+	entries Store[E]
 	next    map[int]int64 // the next offset to apply, by partition
 	start   map[int]int64 // the high watermarks at start: Ready once next reaches them
 	ready   bool
-	changed chan struct{} // closed and replaced whenever next moves
+	records int64         // records applied since open
+	changed chan struct{} // closed and replaced whenever next moves, once a waiter holds it
+	watched bool          // a waiter holds changed
 }
 
 // OpenView starts a View of cfg.Topic on conn. The View reads until ctx
@@ -96,7 +150,10 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = DefaultViewMaxWait
 	}
-	v := &View[E]{cfg: cfg, admin: newAdmin(conn), entries: map[string]E{}, changed: make(chan struct{})}
+	v := &View[E]{cfg: cfg, admin: newAdmin(conn), entries: cfg.Store, changed: make(chan struct{})}
+	if v.entries == nil {
+		v.entries = mapStore[E]{}
+	}
 	partitions, err := v.admin.partitions(ctx, cfg.Topic)
 	if err == nil {
 		v.next, v.start, err = v.admin.offsets(ctx, cfg.Topic, partitions)
@@ -168,17 +225,17 @@ func (v *View[E]) tail(ctx context.Context, p int, r *kafka.Reader) {
 
 // apply applies the record m of partition p.
 func (v *View[E]) apply(p int, m kafka.Message) {
-	key := string(m.Key)
+	msg := Message{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
+	for _, h := range m.Headers {
+		msg.Headers = append(msg.Headers, Header{Key: h.Key, Value: h.Value})
+	}
 	var e E
-	var decoded bool
-	if m.Value != nil {
+	decoded, erase := false, m.Value == nil // a tombstone: the key is forgotten
+	if !erase {
 		var err error
-		msg := Message{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
-		for _, h := range m.Headers {
-			msg.Headers = append(msg.Headers, Header{Key: h.Key, Value: h.Value})
-		}
 		if e, err = v.cfg.Decode(msg); err != nil {
-			v.cfg.Logger.Warn("skip undecodable record", "topic", v.cfg.Topic, "partition", p, "offset", m.Offset, "key", key, "error", err)
+			v.cfg.Logger.Warn("skip undecodable record", "topic", v.cfg.Topic, "partition", p, "offset", m.Offset, "key", string(m.Key), "error", err)
+			erase = v.cfg.Invalid != nil && v.cfg.Invalid(msg, err)
 		} else {
 			decoded = true
 		}
@@ -186,29 +243,30 @@ func (v *View[E]) apply(p int, m kafka.Message) {
 	v.mu.Lock()
 	changed := false
 	switch {
-	case m.Value == nil: // a tombstone: the key is forgotten
-		_, changed = v.entries[key]
-		delete(v.entries, key)
+	case erase:
+		changed = v.entries.Delete(msg)
+	case decoded && v.cfg.Merge != nil:
+		cur, ok := v.entries.Get(string(m.Key))
+		var next E
+		if next, changed = v.cfg.Merge(cur, ok, e); changed {
+			v.entries.Put(msg, next)
+		}
 	case decoded:
-		cur, ok := v.entries[key]
-		next := e
+		v.entries.Put(msg, e)
 		changed = true
-		if v.cfg.Merge != nil {
-			next, changed = v.cfg.Merge(cur, ok, e)
-		}
-		if changed {
-			v.entries[key] = next
-		}
 	}
 	v.next[p] = max(v.next[p], m.Offset+1)
+	v.records++
 	if !v.ready && v.caughtUp(v.start) {
 		v.ready = true
 	}
-	close(v.changed)
-	v.changed = make(chan struct{})
+	if v.watched {
+		close(v.changed)
+		v.changed, v.watched = make(chan struct{}), false
+	}
 	v.mu.Unlock()
 	if changed && v.cfg.OnChange != nil {
-		v.cfg.OnChange(key)
+		v.cfg.OnChange(string(m.Key))
 	}
 }
 
@@ -257,6 +315,7 @@ func (v *View[E]) waitFor(ctx context.Context, cond func() bool) error {
 	for {
 		v.mu.Lock()
 		ok, changed := cond(), v.changed
+		v.watched = v.watched || !ok
 		v.mu.Unlock()
 		if ok {
 			return nil
@@ -271,19 +330,26 @@ func (v *View[E]) waitFor(ctx context.Context, cond func() bool) error {
 	}
 }
 
+// Records returns how many records the View has read since it opened:
+// each record of the topic once, however often it is synced.
+func (v *View[E]) Records() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.records
+}
+
 // Get returns the entry of key.
 func (v *View[E]) Get(key string) (E, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	e, ok := v.entries[key]
-	return e, ok
+	return v.entries.Get(key)
 }
 
 // Len returns the number of keys.
 func (v *View[E]) Len() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.entries)
+	return v.entries.Len()
 }
 
 // Range calls fn for every key and its entry, in no order, until fn
@@ -292,11 +358,7 @@ func (v *View[E]) Len() int {
 func (v *View[E]) Range(fn func(key string, e E) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for k, e := range v.entries {
-		if !fn(k, e) {
-			return
-		}
-	}
+	v.entries.Range(fn)
 }
 
 // Wait blocks until key has an entry that satisfies ok, and returns it.
@@ -305,7 +367,7 @@ func (v *View[E]) Range(fn func(key string, e E) bool) {
 func (v *View[E]) Wait(ctx context.Context, key string, ok func(E) bool) (E, error) {
 	var got E
 	err := v.waitFor(ctx, func() bool {
-		e, found := v.entries[key]
+		e, found := v.entries.Get(key)
 		got = e
 		return found && ok(e)
 	})

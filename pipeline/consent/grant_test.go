@@ -2,6 +2,7 @@ package consent
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func with(f func(*schemas.ConsentEvent)) schemas.ConsentEvent {
 	return ev
 }
 
-func TestTableGrant(t *testing.T) {
+func TestGrant(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
@@ -61,26 +62,28 @@ func TestTableGrant(t *testing.T) {
 			wantErr: "no consent record"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			table := NewTable()
-			for i, ev := range tt.events {
-				table.Apply(ev, i < len(tt.tomb) && tt.tomb[i])
-			}
-			g, err := table.Grant("C1", "partner:pds-one", now)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Grant: %v, want granted", err)
+		for _, m := range models {
+			t.Run(m.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				table := m.new()
+				for i, ev := range tt.events {
+					table.Apply(ev, i < len(tt.tomb) && tt.tomb[i])
 				}
-				if g.Event.ConsentID == "" {
-					t.Fatal("grant carries no consent id")
+				g, err := table.Grant("C1", "partner:pds-one", now)
+				if tt.wantErr == "" {
+					if err != nil {
+						t.Fatalf("Grant: %v, want granted", err)
+					}
+					if g.Event.ConsentID == "" {
+						t.Fatal("grant carries no consent id")
+					}
+					return
 				}
-				return
-			}
-			if !errors.Is(err, ErrNoConsent) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Grant error = %v, want ErrNoConsent containing %q", err, tt.wantErr)
-			}
-		})
+				if !errors.Is(err, ErrNoConsent) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Grant error = %v, want ErrNoConsent containing %q", err, tt.wantErr)
+				}
+			})
+		}
 	}
 }
 
@@ -146,37 +149,44 @@ func TestFilterCheck(t *testing.T) {
 	}
 }
 
-func TestTableGranted(t *testing.T) {
+func TestGranted(t *testing.T) {
 	t.Parallel()
-	table := NewTable()
-	table.Apply(grant, false) // C1 → partner:pds-one
-	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C2" }), false)
-	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C3"; e.Status = schemas.ConsentRevoked }), false)
-	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C4"; e.ExpiresAt = now }), false)
-	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C5"; e.Recipient = "self" }), false)
-	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C6" }), false)
-	table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C6" }), true) // erased
-	got := table.Granted("partner:pds-one", now)
-	if len(got) != 2 || got["C1"].Event.ConsentID != "K-1" || got["C2"].Event.CustomerID != "C2" {
-		t.Fatalf("Granted = %v, want exactly C1 and C2", got)
+	for _, m := range models {
+		table := m.new()
+		table.Apply(grant, false) // C1 → partner:pds-one
+		table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C2" }), false)
+		table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C3"; e.Status = schemas.ConsentRevoked }), false)
+		table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C4"; e.ExpiresAt = now }), false)
+		table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C5"; e.Recipient = "self" }), false)
+		table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C6" }), false)
+		table.Apply(with(func(e *schemas.ConsentEvent) { e.CustomerID = "C6" }), true) // erased
+		got := table.Granted("partner:pds-one", now)
+		if len(got) != 2 || got["C1"].Event.ConsentID != "K-1" || got["C2"].Event.CustomerID != "C2" {
+			t.Fatalf("%s: Granted = %v, want exactly C1 and C2", m.name, got)
+		}
 	}
 }
 
 func TestEventsOfOneKeyOnTwoPartitionsGrantNothing(t *testing.T) {
 	t.Parallel()
-	table := NewTable()
-	first := grant
-	first.Partition = 0
-	table.Apply(first, false)
-	second := with(func(e *schemas.ConsentEvent) { e.ConsentID = "K-2"; e.Partition = 1 })
-	table.Apply(second, false)
-	if _, err := table.Grant("C1", "partner:pds-one", now); !errors.Is(err, ErrNoConsent) || !strings.Contains(err.Error(), "two partitions") {
-		t.Fatalf("Grant = %v, want no consent: the order of the two events is unknown", err)
-	}
-	if got := table.Granted("partner:pds-one", now); len(got) != 0 {
-		t.Fatalf("Granted = %v, want none", got)
-	}
-	if split := table.Split(); len(split) != 1 || split[0] != "C1|partner:pds-one" {
-		t.Fatalf("Split = %v", split)
+	for _, m := range models {
+		table := m.new()
+		first := grant
+		first.Partition = 0
+		table.Apply(first, false)
+		second := with(func(e *schemas.ConsentEvent) { e.ConsentID = "K-2"; e.Partition = 1 })
+		table.Apply(second, false)
+		if _, err := table.Grant("C1", "partner:pds-one", now); !errors.Is(err, ErrNoConsent) || !strings.Contains(err.Error(), "two partitions") {
+			t.Fatalf("Grant = %v, want no consent: the order of the two events is unknown", err)
+		}
+		if got := table.Granted("partner:pds-one", now); len(got) != 0 {
+			t.Fatalf("Granted = %v, want none", got)
+		}
+		// Whatever comes next, the key stays split.
+		table.Apply(second, true)
+		table.Apply(second, false)
+		if _, err := table.Grant("C1", "partner:pds-one", now); !strings.Contains(fmt.Sprint(err), "two partitions") {
+			t.Fatalf("%s: Grant after more events = %v, want the key still split", m.name, err)
+		}
 	}
 }

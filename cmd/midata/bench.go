@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/midata/midata/pipeline/bench"
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/topics"
+)
+
+const benchSynopsis = `bench [--shapes LIST] [--scale F] [--format LIST] [--out FILE] [flags]
+
+Measures midata against a real Kafka and S3, every figure in one run: raw
+consume, raw S3 PUTs, bulk releases per format through child 'midata serve'
+processes, one-customer 'midata export' against a shell pipeline (kcat |
+grep | curl), one worker against two, and peak RSS at N and 10 N records.
+Prints a table (figure, value, unit, ratio to its baseline, target, met) and
+writes JSON to --out. Seeds its own topics and buckets (deleting the topics
+after); S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+'make bench' runs it against the test bench.`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", benchSynopsis, stderr)
+	cl := config.NewCommandLine(config.CommandBench, fs)
+	var shapes, formats, out, rssShape string
+	var scale float64
+	var partitions, putConcurrency int
+	var timeout time.Duration
+	var keep bool
+	fs.StringVar(&shapes, "shapes", "many-small,typical,heavy", "shapes, comma-separated: many-small (100,000 × 20), typical (2,000 × 1,000), heavy (20 × 100,000)")
+	fs.Float64Var(&scale, "scale", 1, "multiply each shape's records by this (fewer customers first)")
+	fs.StringVar(&formats, "format", "csv,ndjson,parquet", "bulk formats, comma-separated")
+	fs.StringVar(&out, "out", "bench.json", "write the figures as JSON to this file; empty: do not")
+	fs.StringVar(&rssShape, "rss-shape", "typical", "the shape whose bulk peak RSS is measured again at 10 N")
+	fs.IntVar(&partitions, "partitions", 12, "partitions of each seeded transactions topic")
+	fs.IntVar(&putConcurrency, "put-concurrency", 0, "raw S3 PUTs in flight; 0: workers.concurrency (what a bulk release keeps in flight)")
+	fs.DurationVar(&timeout, "run-timeout", 30*time.Minute, "the longest one bulk run may take")
+	fs.BoolVar(&keep, "keep", false, "keep the seeded topics")
+	if err := parseFlags(cl, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(cl)
+	if err != nil {
+		return err
+	}
+	if cl.PrintConfig() {
+		return cfg.Print(stdout, config.CommandBench)
+	}
+	var list []bench.Shape
+	for _, name := range splitList(shapes) {
+		s, ok := bench.ShapeByName(name)
+		if !ok {
+			return usagef("--shapes: unknown shape %q", name)
+		}
+		list = append(list, s)
+	}
+	if scale <= 0 {
+		return usagef("--scale: want a positive factor")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: find midata: %w", err)
+	}
+	bc := bench.Config{
+		Kafka: topics.Connection{Brokers: cfg.Kafka.Brokers},
+		S3:    bench.S3{Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region},
+		Command: func(ctx context.Context, args ...string) *exec.Cmd {
+			return exec.CommandContext(ctx, exe, args...)
+		},
+		Shapes: list, Scale: scale, Formats: splitList(formats), Partitions: partitions,
+		Concurrency: cfg.Workers.Concurrency, PutConcurrency: putConcurrency, RSSShape: rssShape,
+		RunTimeout: timeout, Log: stderr, Keep: keep,
+	}
+	if cfg.TempDir != "" {
+		bc.Env = append(bc.Env, "MIDATA_TEMP_DIR="+cfg.TempDir)
+	}
+	report, err := bench.Run(ctx, bc)
+	if report != nil {
+		if werr := report.WriteTable(stdout); werr != nil && err == nil {
+			err = werr
+		}
+		if out != "" {
+			if werr := writeReport(out, report); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err == nil && len(report.Errors) > 0 {
+			err = fmt.Errorf("bench: not measured: %s", strings.Join(report.Errors, "; "))
+		}
+	}
+	return err
+}
+
+func writeReport(path string, r *bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := r.WriteJSON(f); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: write %s: %w", path, err)
+	}
+	return f.Close()
+}
