@@ -30,18 +30,20 @@ func BenchmarkBulkTaskByCommitDepth(b *testing.B) {
 	if _, err := topics.Seed(b.Context(), topics.Connection{Brokers: bn.brokers}, cfg, nil); err != nil {
 		b.Fatal(err)
 	}
-	// One source and producer for every runner, so what one depth leaves
-	// behind (connections, buffers) is not counted in the other's heap.
+	// One source, producer and consent view for every runner, so what one
+	// depth leaves behind (connections, buffers) is not counted in the
+	// other's heap.
 	src := bn.source(b, "murmur2")
 	prod := topics.NewProducer(topics.Connection{Brokers: bn.brokers}, nil)
 	b.Cleanup(func() { prod.Close() })
+	grants := bn.grants(b, prod)
 	depths := []int{1, 16}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rates := map[int]float64{}
 		for _, depth := range depths {
 			r := bn.runnerWith(b, func(c *pipeline.Config) {
-				c.Source, c.Producer, c.CommitDepth, c.SpillRecords = src, prod, depth, 0
+				c.Source, c.Producer, c.Grants, c.CommitDepth, c.SpillRecords = src, prod, grants, depth, 0
 			})
 			bulk := pipeline.Bulk{ID: fmt.Sprintf("bench-%d-%d", i, depth), Recipient: "self", From: cfg.Start, To: cfg.End, Formats: []string{"midata-csv", "ndjson"}}
 			snap, tasks, err := r.PlanBulk(b.Context(), bulk)
