@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline"
+
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/midata/midata/pipeline/topics"
@@ -34,8 +36,9 @@ type Config struct {
 	// serve's default (2). Raw consume reads this many partitions at once.
 	Concurrency int
 	// PutConcurrency is how many raw PUTs are in flight: what the bulk
-	// release keeps in flight. Default Concurrency (serve's default when 0):
-	// a task commits one release after another.
+	// release keeps in flight at most. Default Concurrency (serve's default
+	// when 0) × pipeline.DefaultCommitDepth: each of a worker's tasks
+	// commits up to that many releases at once.
 	PutConcurrency int
 	// RSSShape is the shape measured again at 10 N for peak RSS (10 times
 	// the customers). Default "typical", else the first shape.
@@ -75,7 +78,7 @@ func (c *Config) defaults() error {
 		c.Partitions = 12
 	}
 	if c.PutConcurrency <= 0 {
-		c.PutConcurrency = cmp(c.Concurrency, serveDefaultConcurrency)
+		c.PutConcurrency = cmp(c.Concurrency, serveDefaultConcurrency) * pipeline.DefaultCommitDepth
 	}
 	if c.RSSShape == "" {
 		c.RSSShape = "typical"

@@ -14,7 +14,7 @@
 //     --all` makes it, timed from the request until its run is final, and
 //     the child's peak RSS;
 //   - raw S3: as many objects of the same mean size as that bulk release
-//     wrote, PUT with the same concurrency;
+//     wrote, PUT with as many in flight as the bulk run may keep;
 //   - one customer: a child `midata export` (time, and records scanned ÷
 //     topic size) against the shell a user would write (kcat | grep |
 //     curl --aws-sigv4, or a Go stand-in when kcat is missing);
