@@ -65,9 +65,18 @@
 //   - a worker handed the request of a run whose lease another worker
 //     holds, live, does not start it: it waits, without committing, and
 //     takes the run over as a new attempt once the lease expires (no
-//     heartbeat for its TTL, on the waiting worker's own clock). Claims
-//     are checked after a Sync, so of two workers that claim at once the
-//     later record wins on every view;
+//     heartbeat for its TTL, on the waiting worker's own clock). A worker
+//     starts a run only once its lease is written and a Sync after it
+//     shows no later claim. Two workers can still both start (each saw its
+//     own lease before the other's landed), so the heartbeat fences: on
+//     each tick the holder checks the view's lease, and when another
+//     worker's lease of the round came after its own (confirmed after a
+//     Sync: of two holders exactly one gives way), or no renewal succeeded
+//     for the TTL, it stops the run without writing a step or an end of it
+//     and decides on the request again (it waits for the new holder). Until
+//     then both may write steps and outcomes of the run, interleaved; the
+//     outcomes are true either way (the Executor's storage is attempt-owned
+//     and commits conditionally);
 //   - a run whose end record the brokers refuse for good is ended failed
 //     with the reason; it is never retried forever.
 //

@@ -20,30 +20,48 @@ const maxErrorBytes = 4 << 10
 // handle runs one request to its end and reports whether that end is on
 // the ledger (false: handed back or not started, the offset must not be
 // committed). intake ends when the worker stops taking requests, ctx when
-// the runs in flight are to be cancelled.
+// the runs in flight are to be cancelled. A run stopped because its lease
+// was lost is decided on again: it waits for the new holder's lease, or
+// the run's end, like a request taken while another worker runs it.
 func (w *Worker) handle(intake, ctx context.Context, req jobs.Request) bool {
 	log := w.log.With("run", req.ID, "retry", req.Retry, "kind", req.Kind)
-	run, decided, done := w.claim(intake, ctx, log, req)
-	if decided {
-		return done
+	for {
+		run, decided, done := w.claim(intake, ctx, log, req)
+		if decided {
+			return done
+		}
+		done, lost := w.runLeased(ctx, log, req, run)
+		if !lost {
+			return done
+		}
+		log.Warn("run stopped without an end: its lease was lost; deciding on the request again")
 	}
-	hb := w.heartbeat(ctx, req)
+}
+
+// runLeased runs req from run, which claim returned, under a heartbeat of
+// its lease, and reports whether its end is on the ledger; lost: the lease
+// was lost, the run stopped and nothing more of it was written.
+func (w *Worker) runLeased(ctx context.Context, log *slog.Logger, req jobs.Request, run jobs.Run) (done, lost bool) {
+	rctx, stop := context.WithCancelCause(ctx)
+	hb := w.heartbeat(rctx, req, stop)
 	defer func() {
+		stop(nil)
 		hb()
-		w.dropLease(ctx, req.ID)
+		if !lost {
+			w.dropLease(ctx, req.ID)
+		}
 	}()
 
 	if err := req.CheckBounds(); err != nil {
 		run.Status, run.Worker, run.Error = jobs.StatusFailed, w.cfg.InstanceID, bounded(err.Error())
 		log.Error("run refused", "error", err)
-		return w.publishEnd(ctx, run)
+		return w.publishEnd(ctx, run), false
 	}
 	if run.Status == jobs.StatusCancelling {
 		run.Status, run.Note, run.Worker = jobs.StatusCancelled, "cancelled before it started", w.cfg.InstanceID
-		return w.publishEnd(ctx, run)
+		return w.publishEnd(ctx, run), false
 	}
 
-	rctx, stop := context.WithCancelCause(ctx)
 	var watch sync.WaitGroup
 	watch.Add(1)
 	go func() {
@@ -66,15 +84,18 @@ func (w *Worker) handle(intake, ctx context.Context, req jobs.Request) bool {
 			run.Status, run.Worker = jobs.StatusFailed, w.cfg.InstanceID
 			run.Error = fmt.Sprintf("gave up: %d attempts made in this round without an end (workers stopped during them)", run.Attempt-1)
 			log.Error("run failed", "error", run.Error)
-			return w.publishEnd(ctx, run)
+			return w.publishEnd(ctx, run), false
 		}
 		run.Status, run.Worker, run.Note = jobs.StatusRunning, w.cfg.InstanceID, ""
 		run.Progress, run.Counts = jobs.Progress{}, jobs.Counts{}
 		w.publish(rctx, run)
 		log.Info("run attempt", "attempt", run.Attempt)
 		err := w.execute(rctx, &run)
+		if errors.Is(context.Cause(rctx), errLeaseLost) {
+			return false, true // self-fencing: whatever the Executor returned
+		}
 		if err != nil && rctx.Err() != nil {
-			return w.interrupted(ctx, rctx, run)
+			return w.interrupted(ctx, rctx, run), false
 		}
 		switch {
 		case err == nil:
@@ -83,7 +104,7 @@ func (w *Worker) handle(intake, ctx context.Context, req jobs.Request) bool {
 				run.Status = jobs.StatusNoConsent
 			}
 			log.Info("run ended", "status", run.Status, "releases", run.Counts.Releases)
-			return w.publishEnd(ctx, run)
+			return w.publishEnd(ctx, run), false
 		case jobs.Retryable(err) && run.Attempt < w.cfg.MaxAttempts:
 			d := w.cfg.Jitter(backoff(run.Attempt, w.cfg.BackoffBase, w.cfg.BackoffMax))
 			run.Error = bounded(err.Error())
@@ -92,14 +113,17 @@ func (w *Worker) handle(intake, ctx context.Context, req jobs.Request) bool {
 			w.publish(rctx, run)
 			select {
 			case <-rctx.Done():
-				return w.interrupted(ctx, rctx, run)
+				if errors.Is(context.Cause(rctx), errLeaseLost) {
+					return false, true
+				}
+				return w.interrupted(ctx, rctx, run), false
 			case <-w.cfg.After(d):
 			}
 		default:
 			run.Status, run.Error = jobs.StatusFailed, bounded(err.Error())
 			run.Note = fmt.Sprintf("failed at attempt %d", run.Attempt)
 			log.Error("run failed", "attempt", run.Attempt, "error", err)
-			return w.publishEnd(ctx, run)
+			return w.publishEnd(ctx, run), false
 		}
 	}
 }

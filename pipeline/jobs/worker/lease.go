@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -9,22 +10,57 @@ import (
 	"github.com/midata/midata/pipeline/jobs"
 )
 
+// errLeaseLost is the cause of a run's context when its worker no longer
+// holds the run's lease: another worker's lease of the round came after
+// its own, or no renewal succeeded for about the TTL, so another may have
+// taken the run over. The worker stops the run without writing a step or
+// an end of it (self-fencing) and decides on the request again.
+var errLeaseLost = errors.New("lease lost")
+
 // claim decides on request req before it runs. It skips a request of an
 // earlier round, and answers a duplicate of an ended run with its end
 // again (decided, done: whether that end is written). While another worker
 // holds a live lease on the run it waits, not committing (until intake
-// ends: decided, not done). ctx bounds the writes. Otherwise it claims the run: it publishes its
-// own lease, syncs the view and checks that no other claim came after
-// (the latest lease of a key wins, on every view alike), and returns the
-// run to start from.
+// ends: decided, not done). ctx bounds the writes. Otherwise it claims the
+// run: it publishes its own lease, syncs the view and checks that no other
+// claim came after (the latest lease of a key wins, on every view alike),
+// and returns the run to start from. It decides only on a synced view and
+// starts only with its lease written: a failed Sync or lease write is
+// tried again after a backoff. A lease it wrote but does not run under is
+// dropped.
 func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.Request) (run jobs.Run, decided, done bool) {
 	var waited, claimed bool
+	failures := 0
+	defer func() {
+		if claimed && decided {
+			w.dropOwnLease(ctx, req)
+		}
+	}()
+	// retry waits after a failed Sync or lease write; false: intake ended.
+	retry := func(what string, err error) bool {
+		if intake.Err() != nil {
+			return false
+		}
+		failures++
+		d := w.cfg.Jitter(backoff(failures, w.cfg.BackoffBase, w.cfg.BackoffMax))
+		log.Warn(what+": deciding later", "error", err, "retry_in", d)
+		select {
+		case <-intake.Done():
+			return false
+		case <-w.cfg.After(d):
+			return true
+		}
+	}
 	for {
 		sctx, cancel := context.WithTimeout(intake, syncTimeout)
-		if err := w.cfg.View.Sync(sctx); err != nil && intake.Err() == nil {
-			log.Warn("decide on a view that may be behind", "error", err)
-		}
+		err := w.cfg.View.Sync(sctx)
 		cancel()
+		if err != nil {
+			if !retry("sync the view", err) {
+				return jobs.Run{}, true, false // not started: the offset stays for the next owner
+			}
+			continue
+		}
 		cur, ok := w.cfg.View.Get(req.ID)
 		switch {
 		case ok && cur.Request.Retry > req.Retry:
@@ -35,7 +71,7 @@ func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.R
 			return jobs.Run{}, true, w.publishEnd(ctx, cur) // keep the end the latest record of the key
 		}
 		if l, held := w.leasedElsewhere(req); held {
-			claimed = false
+			claimed = false // another claim came after this one's: it is not ours to drop
 			logOnce(&waited, log, "wait: another worker holds the run's lease", "holder", l.Worker, "lease_ttl", l.TTL)
 			select {
 			case <-intake.Done():
@@ -45,13 +81,16 @@ func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.R
 			continue
 		}
 		if !claimed {
-			claimed = true
-			if err := w.cfg.Ledger.PublishLease(ctx, w.lease(req)); err != nil {
-				log.Warn("publish lease", "error", err)
-				if intake.Err() != nil {
+			pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+			err := w.cfg.Ledger.PublishLease(pctx, w.lease(req))
+			cancel()
+			if err != nil {
+				if !retry("publish lease", err) {
 					return jobs.Run{}, true, false
 				}
+				continue
 			}
+			claimed = true
 			continue // sync again: a claim written after this one wins
 		}
 		if waited {
@@ -81,11 +120,24 @@ func (w *Worker) leasedElsewhere(req jobs.Request) (jobs.Lease, bool) {
 	return l, true
 }
 
+// takenOver reports whether the view's lease on req's run is another
+// worker's, of req's round or a later one: a claim written after this
+// worker's last heartbeat, live or not.
+func (w *Worker) takenOver(req jobs.Request) (jobs.Lease, bool) {
+	l, ok := w.cfg.View.Lease(req.ID)
+	return l, ok && l.Worker != w.cfg.InstanceID && l.Retry >= req.Retry
+}
+
 // heartbeat renews the lease on req's run every LeaseInterval until the
-// returned stop is called (which waits for it) or ctx ends.
-func (w *Worker) heartbeat(ctx context.Context, req jobs.Request) (stop func()) {
+// returned stop is called (which waits for it) or ctx ends. On each tick it
+// first checks that the lease is still this worker's: when another
+// worker's lease came after its own (checked again after a Sync, so that
+// of two holders exactly one gives way), or when no renewal succeeded for
+// LeaseTTL, it calls lost with errLeaseLost and stops.
+func (w *Worker) heartbeat(ctx context.Context, req jobs.Request, lost context.CancelCauseFunc) (stop func()) {
 	hctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	renewed := w.cfg.Now() // claim wrote the lease just before
 	wg.Go(func() {
 		for {
 			select {
@@ -93,7 +145,31 @@ func (w *Worker) heartbeat(ctx context.Context, req jobs.Request) (stop func()) 
 				return
 			case <-w.cfg.After(w.cfg.LeaseInterval):
 			}
-			if err := w.cfg.Ledger.PublishLease(hctx, w.lease(req)); err != nil && hctx.Err() == nil {
+			if l, ok := w.takenOver(req); ok {
+				sctx, cancel := context.WithTimeout(hctx, w.cfg.LeaseInterval)
+				err := w.cfg.View.Sync(sctx)
+				cancel()
+				if l, ok = w.takenOver(req); ok && err == nil {
+					w.log.Warn("lease lost: another worker claimed the run; stopping it", "run", req.ID, "holder", l.Worker)
+					lost(errLeaseLost)
+					return
+				}
+			}
+			since := w.cfg.Now().Sub(renewed)
+			if since >= w.cfg.LeaseTTL {
+				w.log.Warn("lease lost: no renewal succeeded for the lease ttl; stopping the run", "run", req.ID, "since", since, "lease_ttl", w.cfg.LeaseTTL)
+				lost(errLeaseLost)
+				return
+			}
+			at := w.cfg.Now()
+			// A renewal ends by the time the lease would expire: then the run stops.
+			pctx, cancel := context.WithTimeout(hctx, w.cfg.LeaseTTL-since)
+			err := w.cfg.Ledger.PublishLease(pctx, w.lease(req))
+			cancel()
+			switch {
+			case err == nil:
+				renewed = at
+			case hctx.Err() == nil:
 				w.log.Warn("renew lease", "run", req.ID, "error", err)
 			}
 		}
@@ -110,5 +186,13 @@ func (w *Worker) dropLease(ctx context.Context, id string) {
 	defer cancel()
 	if err := w.cfg.Ledger.DropLease(pctx, id); err != nil {
 		w.log.Warn("drop lease", "run", id, "error", err)
+	}
+}
+
+// dropOwnLease drops the lease on req's run unless the view shows another
+// worker's lease after it (then the lease is not this worker's to drop).
+func (w *Worker) dropOwnLease(ctx context.Context, req jobs.Request) {
+	if _, other := w.takenOver(req); !other {
+		w.dropLease(ctx, req.ID)
 	}
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -89,13 +90,16 @@ func (r *reporter) maybePublish() {
 	}
 }
 
-// flush writes the queued outcomes; r.mu is held.
+// flush writes the queued outcomes; r.mu is held. A write that failed
+// because ctx ended is not kept: the outcomes stay queued for finish.
 func (r *reporter) flush(ctx context.Context) error {
 	if r.err != nil || len(r.buf) == 0 {
 		return r.err
 	}
 	if err := r.w.cfg.Ledger.PublishReleases(ctx, r.buf); err != nil {
-		r.err = err
+		if ctx.Err() == nil {
+			r.err = err
+		}
 		return err
 	}
 	r.buf = r.buf[:0]
@@ -103,12 +107,33 @@ func (r *reporter) flush(ctx context.Context) error {
 }
 
 // finish ends the attempt's reporting and writes what is queued, also
-// after a cancel (the outcomes are true: they are what the store holds).
+// after a cancel (the outcomes are true: they are what the store holds),
+// trying again with backoff for up to publishTimeout. It returns nil once
+// every outcome reported is written; outcomes the brokers refused for good
+// are not tried again.
 func (r *reporter) finish(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished = true
+	if len(r.buf) == 0 || jobs.IsPermanent(r.err) {
+		return r.err
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
-	return r.flush(fctx)
+	for n := 1; ; n++ {
+		err := r.w.cfg.Ledger.PublishReleases(fctx, r.buf)
+		if err == nil {
+			r.buf, r.err = r.buf[:0], nil
+			return nil
+		}
+		if jobs.IsPermanent(err) {
+			return err
+		}
+		d := r.w.cfg.Jitter(backoff(n, r.w.cfg.BackoffBase, r.w.cfg.BackoffMax))
+		select {
+		case <-fctx.Done():
+			return fmt.Errorf("write %d release outcomes at the attempt's end: %w", len(r.buf), err)
+		case <-r.w.cfg.After(d):
+		}
+	}
 }
