@@ -173,7 +173,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			return nil, fmt.Errorf("sort records: %w", err)
 		}
 		defer it.Close()
-		splitters[order] = bycustomer.NewSplitter(it)
+		splitters[order] = bycustomer.NewSplitter(sortedStream(it))
 	}
 
 	// One release per owned customer, in customer order, through a bounded
@@ -206,11 +206,18 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.cfg.CommitDepth)
+	var readErr error
 	for i, c := range owned {
 		if gctx.Err() != nil {
 			break // a release failed: the task stops
 		}
 		runs, whole := bycustomer.Take(splitters, c, r.cfg.CommitBuffer)
+		// A read failure cuts this customer's run short and leaves the
+		// later ones unknown: none of them is released. Those in flight
+		// were taken whole before it.
+		if readErr = splittersErr(splitters); readErr != nil {
+			break
+		}
 		sources := make(map[release.Order]records, len(runs))
 		for order, run := range runs {
 			sources[order] = run
@@ -248,12 +255,27 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	if err != nil {
 		return results, err
 	}
-	for _, p := range splitters {
-		if err := p.Err(); err != nil {
-			return results, fmt.Errorf("read sorted records: %w", err)
-		}
+	if readErr == nil {
+		readErr = splittersErr(splitters)
+	}
+	if readErr != nil {
+		return results, fmt.Errorf("read sorted records: %w", readErr)
 	}
 	return results, nil
+}
+
+// sortedStream is the sorted stream a bulk task splits by customer: the
+// spill's iterator (tests wrap it to make it fail).
+var sortedStream = func(it *spill.Iterator) bycustomer.Stream { return it }
+
+// splittersErr returns the error that ended one of splitters' streams, if any.
+func splittersErr(splitters map[release.Order]*bycustomer.Splitter) error {
+	for _, p := range splitters {
+		if err := p.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // releaseCustomer makes one customer's release c of a bulk task, unless
