@@ -173,7 +173,11 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			return nil, fmt.Errorf("sort records: %w", err)
 		}
 		defer it.Close()
-		splitters[order] = bycustomer.NewSplitter(sortedStream(it))
+		var stream bycustomer.Stream = it
+		if r.wrapSorted != nil {
+			stream = r.wrapSorted(stream)
+		}
+		splitters[order] = bycustomer.NewSplitter(stream)
 	}
 
 	// One release per owned customer, in customer order, through a bounded
@@ -263,10 +267,6 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 	return results, nil
 }
-
-// sortedStream is the sorted stream a bulk task splits by customer: the
-// spill's iterator (tests wrap it to make it fail).
-var sortedStream = func(it *spill.Iterator) bycustomer.Stream { return it }
 
 // splittersErr returns the error that ended one of splitters' streams, if any.
 func splittersErr(splitters map[release.Order]*bycustomer.Splitter) error {

@@ -301,15 +301,14 @@ func TestABulkTaskWhoseSortedRecordsEndEarlyCommitsNothingAfter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// C1's six released records come first, then C3's one: the
 			// stream ends after three.
-			restore := pipeline.WrapSortedStream(func(s bycustomer.Stream) bycustomer.Stream {
-				return &cutStream{Stream: s, n: 3, fail: tt.fail}
-			})
-			defer restore()
 			before := map[string]bool{} // those of earlier cases
 			for _, key := range b.keys(t, "") {
 				before[key] = true
 			}
 			r := b.runnerWith(t, func(c *pipeline.Config) { c.CommitBuffer = tt.buffer })
+			pipeline.WrapSortedStream(r, func(s bycustomer.Stream) bycustomer.Stream {
+				return &cutStream{Stream: s, n: 3, fail: tt.fail}
+			})
 			req := bulk(fmt.Sprintf("bulk-cut-%d", i))
 			snap, tasks, err := r.PlanBulk(t.Context(), req)
 			if err != nil || len(tasks) != 1 {

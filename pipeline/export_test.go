@@ -1,14 +1,9 @@
 package pipeline
 
-import (
-	"github.com/midata/midata/pipeline/bycustomer"
-	"github.com/midata/midata/pipeline/spill"
-)
+import "github.com/midata/midata/pipeline/bycustomer"
 
-// WrapSortedStream makes bulk tasks split wrap(it) instead of the spill's
-// iterator it, until the returned restore is called.
-func WrapSortedStream(wrap func(bycustomer.Stream) bycustomer.Stream) (restore func()) {
-	old := sortedStream
-	sortedStream = func(it *spill.Iterator) bycustomer.Stream { return wrap(it) }
-	return func() { sortedStream = old }
+// WrapSortedStream makes r's bulk tasks split wrap(stream) instead of the
+// spill's sorted stream.
+func WrapSortedStream(r *Runner, wrap func(bycustomer.Stream) bycustomer.Stream) {
+	r.wrapSorted = wrap
 }
