@@ -173,7 +173,11 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			return nil, fmt.Errorf("sort records: %w", err)
 		}
 		defer it.Close()
-		splitters[order] = bycustomer.NewSplitter(it)
+		var stream bycustomer.Stream = it
+		if r.wrapSorted != nil {
+			stream = r.wrapSorted(stream)
+		}
+		splitters[order] = bycustomer.NewSplitter(stream)
 	}
 
 	// One release per owned customer, in customer order, through a bounded
@@ -206,11 +210,18 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.cfg.CommitDepth)
+	var readErr error
 	for i, c := range owned {
 		if gctx.Err() != nil {
 			break // a release failed: the task stops
 		}
 		runs, whole := bycustomer.Take(splitters, c, r.cfg.CommitBuffer)
+		// A read failure cuts this customer's run short and leaves the
+		// later ones unknown: none of them is released. Those in flight
+		// were taken whole before it.
+		if readErr = splittersErr(splitters); readErr != nil {
+			break
+		}
 		sources := make(map[release.Order]records, len(runs))
 		for order, run := range runs {
 			sources[order] = run
@@ -248,12 +259,23 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	if err != nil {
 		return results, err
 	}
-	for _, p := range splitters {
-		if err := p.Err(); err != nil {
-			return results, fmt.Errorf("read sorted records: %w", err)
-		}
+	if readErr == nil {
+		readErr = splittersErr(splitters)
+	}
+	if readErr != nil {
+		return results, fmt.Errorf("read sorted records: %w", readErr)
 	}
 	return results, nil
+}
+
+// splittersErr returns the error that ended one of splitters' streams, if any.
+func splittersErr(splitters map[release.Order]*bycustomer.Splitter) error {
+	for _, p := range splitters {
+		if err := p.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // releaseCustomer makes one customer's release c of a bulk task, unless

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/bycustomer"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
 )
@@ -254,5 +256,76 @@ func TestABulkTaskAsksTheStoreOnceWhichReleasesExist(t *testing.T) {
 	// One listing; a manifest read only for the release found committed.
 	if s.lists.Load() != 1 || s.manifests.Load() != 1 {
 		t.Errorf("the task listed %d times and read %d manifests, want 1 listing and C3's manifest", s.lists.Load(), s.manifests.Load())
+	}
+}
+
+// cutStream is a sorted stream that ends after its first n records: with
+// err when it fails, or silently (a stream cut short).
+type cutStream struct {
+	bycustomer.Stream
+	n, i int
+	err  error
+	fail bool
+}
+
+func (s *cutStream) Next() bool {
+	if s.i >= s.n {
+		if s.fail {
+			s.err = errors.New("spill read failed")
+		}
+		return false
+	}
+	s.i++
+	return s.Stream.Next()
+}
+
+func (s *cutStream) Err() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.Stream.Err()
+}
+
+func TestABulkTaskWhoseSortedRecordsEndEarlyCommitsNothingAfter(t *testing.T) {
+	b := newBench(t, 1)
+	seed(t, b, kafka.Murmur2Balancer{})
+	for i, tt := range []struct {
+		name   string
+		fail   bool
+		buffer int
+	}{
+		{"a read error inside C1's run, taken into memory", true, 0},
+		{"a read error inside C1's run, streamed", true, 1},
+		{"a stream cut short without an error", false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// C1's six released records come first, then C3's one: the
+			// stream ends after three.
+			before := map[string]bool{} // those of earlier cases
+			for _, key := range b.keys(t, "") {
+				before[key] = true
+			}
+			r := b.runnerWith(t, func(c *pipeline.Config) { c.CommitBuffer = tt.buffer })
+			pipeline.WrapSortedStream(r, func(s bycustomer.Stream) bycustomer.Stream {
+				return &cutStream{Stream: s, n: 3, fail: tt.fail}
+			})
+			req := bulk(fmt.Sprintf("bulk-cut-%d", i))
+			snap, tasks, err := r.PlanBulk(t.Context(), req)
+			if err != nil || len(tasks) != 1 {
+				t.Fatalf("plan: %v, %v", tasks, err)
+			}
+			results, err := r.RunTask(t.Context(), req, snap, tasks[0], nil)
+			if err == nil {
+				t.Error("the task succeeded")
+			}
+			for _, res := range results {
+				t.Errorf("%s released as %s with %d records", res.CustomerID, res.Status, res.Stats.Released)
+			}
+			for _, key := range b.keys(t, "") {
+				if strings.HasSuffix(key, "/"+release.ManifestFile) && !before[key] {
+					t.Errorf("committed %s", key)
+				}
+			}
+		})
 	}
 }

@@ -53,6 +53,14 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 	if err != nil {
 		return nil, err
 	}
+	// Each file holds every released record: a file with another count
+	// was cut short (or over-read) and is not committed.
+	for _, f := range staged {
+		if f.rows != c.stats.Released {
+			r.discard(context.WithoutCancel(ctx), staged)
+			return nil, fmt.Errorf("stage release %s: %s has %d rows, %d released", c.id, f.object, f.rows, c.stats.Released)
+		}
+	}
 	m := newManifest(c.id, c.now, c.req, c.formats, c.grant, c.snap, c.stats, staged)
 	readme, err := r.put(ctx, prefix, releasestore.Object(attempt, release.ReadmeFile), release.Readme(m))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/midata/midata/pipeline/bycustomer"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/releasestore"
@@ -62,6 +63,9 @@ type Config struct {
 // Runner runs releases. It is safe for concurrent use by several goroutines.
 type Runner struct {
 	cfg Config
+	// wrapSorted, set only by tests, wraps the sorted stream a bulk task
+	// splits by customer (to make it fail); nil: the spill's iterator.
+	wrapSorted func(bycustomer.Stream) bycustomer.Stream
 }
 
 // NewRunner checks cfg, fills its defaults and returns a Runner.

@@ -59,7 +59,9 @@ func (p *Splitter) Err() error { return p.s.Err() }
 // Take takes customer's run from each splitter into memory, up to limit
 // records each. whole reports that every record of the runs fit. When not,
 // each Run streams the rest from its splitter after the records taken, and
-// must be drained (Run.Drain) before the splitters are used again.
+// must be drained (Run.Drain) before the splitters are used again. A
+// splitter whose stream failed gives no whole run (its end is not known):
+// Run.Err and Splitter.Err return the error.
 func Take[K comparable](splitters map[K]*Splitter, customer string, limit int) (runs map[K]*Run, whole bool) {
 	runs = make(map[K]*Run, len(splitters))
 	whole = true
@@ -69,7 +71,7 @@ func Take[K comparable](splitters map[K]*Splitter, customer string, limit int) (
 			run.buf = append(run.buf, p.cur)
 			p.advance()
 		}
-		if p.at(customer) {
+		if p.at(customer) || p.Err() != nil {
 			whole = false
 		} else {
 			run.p = nil // every record is in buf

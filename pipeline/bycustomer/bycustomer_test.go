@@ -1,6 +1,7 @@
 package bycustomer_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -80,5 +81,49 @@ func TestDrainSkipsWhatARunDidNotRead(t *testing.T) {
 	runs, _ = bycustomer.Take(splitters, "B", 1)
 	if got := ids(runs[0]); !slices.Equal(got, []string{"B-d"}) {
 		t.Errorf("B's run after draining A's = %v", got)
+	}
+}
+
+// failing is a stream that fails after its first n records.
+type failing struct {
+	*stream
+	n   int
+	err error
+}
+
+func (s *failing) Next() bool {
+	if s.i >= s.n {
+		s.err = errors.New("spill read failed")
+		return false
+	}
+	return s.stream.Next()
+}
+
+func (s *failing) Err() error { return s.err }
+
+func TestAStreamThatFailsMidwayGivesNoWholeRunAndItsError(t *testing.T) {
+	for _, limit := range []int{1, 2, 10} {
+		in := &failing{stream: records("A", "B", "B", "B", "C"), n: 2} // fails inside B's run
+		splitters := map[int]*bycustomer.Splitter{0: bycustomer.NewSplitter(in)}
+		runs, whole := bycustomer.Take(splitters, "A", limit)
+		if !whole || runs[0].Err() != nil {
+			t.Fatalf("limit %d: A's run, read before the failure: whole %v, err %v", limit, whole, runs[0].Err())
+		}
+		runs[0].Drain()
+		// B's run is cut short by the failure, and C's (and any after) are
+		// not known: none is whole, each reports the error.
+		for _, c := range []string{"B", "C", "X"} {
+			runs, whole := bycustomer.Take(splitters, c, limit)
+			if whole {
+				t.Errorf("limit %d: %s's run after the failure is reported whole", limit, c)
+			}
+			runs[0].Drain()
+			if runs[0].Err() == nil {
+				t.Errorf("limit %d: %s's run after the failure has no error", limit, c)
+			}
+		}
+		if splitters[0].Err() == nil {
+			t.Errorf("limit %d: the splitter has no error", limit)
+		}
 	}
 }

@@ -14,7 +14,10 @@ import (
 func openConsent(ctx context.Context, cfg consent.ViewConfig, logger *slog.Logger) (*consent.View, error) {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		view, err := consent.OpenView(ctx, cfg)
+		// The view outlives ctx (the signal's): in-flight work keeps
+		// reading it through the drain, and Close (a service closer) ends
+		// it. ctx bounds only the opening.
+		view, err := consent.OpenView(context.WithoutCancel(ctx), cfg)
 		if err == nil {
 			if err = view.Sync(ctx); err == nil {
 				logger.Info("consent view ready", "topic", cfg.Topic, "keys", view.Len(), "took", time.Since(start).Round(time.Millisecond))

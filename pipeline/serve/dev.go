@@ -123,7 +123,9 @@ func NewDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	}
 	d.producer = topics.NewProducer(kafka, cfg.Logger)
 	d.recorder = &consent.Recorder{Publisher: d.producer, Topic: gen.ConsentTopic}
-	if d.grants, err = consent.OpenView(ctx, consent.ViewConfig{Kafka: kafka, Topic: gen.ConsentTopic, Quarantine: d.producer, Logger: cfg.Logger}); err != nil {
+	// The view outlives ctx, for the releases still in flight when it
+	// ends: Close ends it.
+	if d.grants, err = consent.OpenView(context.WithoutCancel(ctx), consent.ViewConfig{Kafka: kafka, Topic: gen.ConsentTopic, Quarantine: d.producer, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	d.runner, err = pipeline.NewRunner(pipeline.Config{

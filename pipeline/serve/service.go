@@ -222,7 +222,8 @@ func (s *Service) Close() {
 // may have no leader yet.
 func openView(ctx context.Context, cfg jobs.ViewConfig, logger *slog.Logger) (*jobs.View, error) {
 	for attempt := 1; ; attempt++ {
-		view, err := jobs.OpenView(ctx, cfg)
+		// As the consent view's (openConsent): it outlives ctx until Close.
+		view, err := jobs.OpenView(context.WithoutCancel(ctx), cfg)
 		if err == nil || attempt == 30 || ctx.Err() != nil {
 			return view, err
 		}
