@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -27,7 +28,7 @@ func BenchmarkBulkTaskByCommitDepth(b *testing.B) {
 	cfg := synth.DefaultConfig()
 	cfg.Customers, cfg.Transactions, cfg.Malformed = customers, customers*perCustomer, 0
 	cfg.TransactionsTopic, cfg.ConsentTopic = bn.topic, bn.consent
-	if _, err := topics.Seed(b.Context(), topics.Connection{Brokers: bn.brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(b.Context(), topics.Connection{Brokers: bn.brokers}, cfg, nil); err != nil {
 		b.Fatal(err)
 	}
 	// One source, producer and consent view for every runner, so what one

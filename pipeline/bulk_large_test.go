@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 )
@@ -28,7 +29,7 @@ func TestBulkReleaseOfTwoThousandCustomersMatchesAnIndependentCount(t *testing.T
 	cfg := synth.DefaultConfig()
 	cfg.Customers, cfg.Transactions = 2000, 200_000
 	cfg.TransactionsTopic, cfg.ConsentTopic = b.topic, b.consent
-	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: b.brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: b.brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	const recipient = "partner:pds-one"

@@ -59,7 +59,7 @@ func TestBulkReleasesEveryConsentingCustomerOnce(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBench(t, 4)
-			seed(t, b, tt.balancer)
+			seedData(t, b, tt.balancer)
 			r := b.runner(t, "murmur2", nil)
 			tasks, results := runBulk(t, r, bulk("bulk-1"))
 			if len(tasks) != tt.wantTasks {
@@ -109,7 +109,7 @@ func TestBulkReleasesEveryConsentingCustomerOnce(t *testing.T) {
 
 func TestBulkWithoutRecordsGivesEmptyReleases(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
 	req := bulk("bulk-empty")
 	req.From, req.To = from.AddDate(-1, 0, 0), from.AddDate(-1, 1, 0)
@@ -126,7 +126,7 @@ func TestBulkWithoutRecordsGivesEmptyReleases(t *testing.T) {
 
 func TestARevocationDuringABulkTaskCancelsOnlyThatCustomer(t *testing.T) {
 	b := newBench(t, 1)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	// C1's release is staged first (customers go in id order): its consent
 	// is revoked right then, before its commit.
 	sink := &revokingSink{Sink: b.sink, revoke: func() error {
@@ -163,7 +163,7 @@ func TestARevocationDuringABulkTaskCancelsOnlyThatCustomer(t *testing.T) {
 
 func TestBulkTaskGivesTheSameReleasesAtAnyCommitDepthAndBuffer(t *testing.T) {
 	b := newBench(t, 1)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	var want []string // customer and data file bytes of each release, in order
 	for i, tt := range []struct {
 		name          string
@@ -228,7 +228,7 @@ func (s *lookupSink) Delete(ctx context.Context, key string) error {
 
 func TestABulkTaskAsksTheStoreOnceWhichReleasesExist(t *testing.T) {
 	b := newBench(t, 1)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	// A customer's release committed before the task, by a request of its own.
 	s := &lookupSink{Sink: b.sink}
 	r := b.runner(t, "murmur2", s)
@@ -288,7 +288,7 @@ func (s *cutStream) Err() error {
 
 func TestABulkTaskWhoseSortedRecordsEndEarlyCommitsNothingAfter(t *testing.T) {
 	b := newBench(t, 1)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	for i, tt := range []struct {
 		name   string
 		fail   bool

@@ -20,7 +20,7 @@ import (
 // in all (the runner used to read it from its start twice per release).
 func TestReleasesReadEachConsentEventOnce(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{}) // 4 consent events
+	seedData(t, b, kafka.Murmur2Balancer{}) // 4 consent events
 	var others []kafka.Message
 	for i := range 500 {
 		others = append(others, consentEvent(fmt.Sprintf("K-o%d", i), fmt.Sprintf("O%d", i), "partner:pds-one", "granted", "transactions"))

@@ -24,7 +24,7 @@ var (
 
 func TestConsentRecorderGrantsTheRequestAndLinksSignTheRelease(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
 	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
 	defer prod.Close()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/releasestore"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -118,7 +119,7 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 	// The hand-made set (a formula description, a EUR amount, an offset
 	// time, late and pending records) and a synthetic one: a customer with
 	// GBP and EUR accounts, regulars, refunds and balances.
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	var edges []kafka.Message
 	for _, x := range readerEdges {
 		edges = append(edges, x.message())
@@ -128,7 +129,7 @@ func TestReleaseOpensInIndependentReaders(t *testing.T) {
 	cfg.Customers, cfg.Transactions, cfg.Malformed = 8, 1600, 7
 	cfg.Start, cfg.End = from, to
 	cfg.TransactionsTopic, cfg.ConsentTopic = b.topic, b.consent
-	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: b.brokers}, cfg, kafka.Murmur2Balancer{}); err != nil {
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: b.brokers}, cfg, kafka.Murmur2Balancer{}); err != nil {
 		t.Fatal(err)
 	}
 	// C000008 (index 7) has a euro account; grant it every category.

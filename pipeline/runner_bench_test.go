@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -58,7 +59,7 @@ func seedRows(b *testing.B, bn *bench, rows int) {
 	cfg.Customers, cfg.Transactions, cfg.Malformed = 1, rows, 0
 	cfg.Start, cfg.End = from, to
 	cfg.TransactionsTopic, cfg.ConsentTopic = bn.topic, bn.consent
-	if _, err := topics.Seed(b.Context(), topics.Connection{Brokers: bn.brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(b.Context(), topics.Connection{Brokers: bn.brokers}, cfg, nil); err != nil {
 		b.Fatal(err)
 	}
 	produce(b, bn.brokers, bn.consent, &kafka.Hash{}, consentEvent("K-bench", "C000001", "self", "granted", "transactions,balances,merchant"))

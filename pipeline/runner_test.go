@@ -247,7 +247,7 @@ var dataset = []tx{
 // released are the ids C1's self release must hold, oldest first.
 var released = []string{"T1", "T2", "T3", "T12", "T7", "T8"}
 
-func seed(t *testing.T, b *bench, balancer kafka.Balancer) {
+func seedData(t *testing.T, b *bench, balancer kafka.Balancer) {
 	t.Helper()
 	var msgs []kafka.Message
 	for _, x := range dataset {
@@ -300,7 +300,7 @@ func (b *bench) file(t *testing.T, id, name string) []byte {
 
 func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 	b := newBench(t, 4)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
 
 	res, err := r.Release(t.Context(), request("C1"))
@@ -508,7 +508,7 @@ func TestReleaseOfOneCustomerEndToEnd(t *testing.T) {
 
 func TestReleaseIsByteIdenticalWhenMadeAgainFromScratch(t *testing.T) {
 	b := newBench(t, 3)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	first, err := b.runner(t, "murmur2", nil).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
@@ -555,7 +555,7 @@ func (s *countingSink) Commit(ctx context.Context, key string, body []byte) erro
 
 func TestReleaseOfGrantedCategories(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), request("C3"))
 	if err != nil || res.Status != release.StatusCommitted {
 		t.Fatalf("Run = %+v, %v", res, err)
@@ -572,7 +572,7 @@ func TestReleaseOfGrantedCategories(t *testing.T) {
 
 func TestReleaseWithoutConsentWritesNothing(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	r := b.runner(t, "murmur2", nil)
 	for _, customer := range []string{"C2" /* revoked */, "C9" /* never asked */} {
 		res, err := r.Release(t.Context(), request(customer))
@@ -596,7 +596,7 @@ func TestReleaseWithoutConsentWritesNothing(t *testing.T) {
 
 func TestReleaseWithConsentButNoRecordsIsEmpty(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	req := request("C1")
 	req.From, req.To = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
 	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), req)
@@ -612,7 +612,7 @@ func TestReleaseFromATopicOfAnotherPartitionerScansEveryPartition(t *testing.T) 
 	b := newBench(t, 6)
 	// The producers used kafka-go's Hash (fnv1a): C1 sits on partition 5,
 	// where murmur2 would put it on 3.
-	seed(t, b, &kafka.Hash{})
+	seedData(t, b, &kafka.Hash{})
 	res, err := b.runner(t, "murmur2", nil).Release(t.Context(), request("C1"))
 	if err != nil {
 		t.Fatal(err)
@@ -648,7 +648,7 @@ func (s *revokingSink) Delete(ctx context.Context, key string) error {
 
 func TestRevocationBeforeCommitCancelsTheRelease(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	sink := &revokingSink{Sink: b.sink, revoke: func() error {
 		produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1r", "C1", "self", "revoked", "transactions"))
 		return nil
@@ -718,7 +718,7 @@ func get(t *testing.T, url string) (int, []byte) {
 
 func TestAGarbledLatestConsentEventLeavesNoConsent(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	// A revocation with a misspelt category is invalid: it must not leave
 	// the grant before it in force.
 	garbled := consentEvent("K-1x", "C1", "self", "revoked", "Transactions")
@@ -750,7 +750,7 @@ func TestAGarbledLatestConsentEventLeavesNoConsent(t *testing.T) {
 
 func TestAConsentChangeThatStillCoversTheReleaseLetsItCommit(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	sink := &revokingSink{Sink: b.sink, revoke: func() error {
 		// A broader grant lands while the release is staged.
 		produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1b", "C1", "self", "granted", "transactions,merchant,balances"))
@@ -782,7 +782,7 @@ func TestReleaseWithoutAConsentTopicFailsNamingIt(t *testing.T) {
 
 func TestARecordAFormatCannotHoldIsLeftOutOfEveryFile(t *testing.T) {
 	b := newBench(t, 1)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	// Valid in the input contract (18 significant digits), beyond
 	// DECIMAL(18,5) and Open Banking's 13 integer digits.
 	produce(t, b.brokers, b.topic, kafka.Murmur2Balancer{}, tx{id: "THUGE", customer: "C1", booked: "2026-03-20T12:00:00Z", amount: "-12345678901234.00"}.message())

@@ -78,7 +78,7 @@ func wait(ctx context.Context, ch <-chan struct{}) error {
 // then committed.
 func TestTwoWritersOfOneReleaseLeaveItCompleteAndVerifiable(t *testing.T) {
 	b := newBench(t, 2)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	stores := map[string]sinks.Sink{"filesink": b.sink}
 	if _, isFile := b.sink.(*filesink.Sink); !isFile {
 		stores = map[string]sinks.Sink{"s3sink": b.sink} // the bench's versitygw

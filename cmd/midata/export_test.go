@@ -11,6 +11,7 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -33,7 +34,7 @@ func TestExportCreatesAMissingQuarantineTopicAndKeepsTheMalformedRecords(t *test
 	// One partition: every customer's partition holds every malformed record.
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 1)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A release decodes only its customer's records: pick a customer with a

@@ -20,6 +20,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -258,7 +259,7 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 4)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 2)
 	testbench.CreateTopic(t, brokers, quarantine, 1)
-	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	bucket := testbench.Bucket(t, srv)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 )
@@ -49,7 +50,7 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	counts, err := topics.Seed(ctx, kafka, cfg, balancer)
+	counts, err := seed.Produce(ctx, kafka, cfg, balancer)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/deploy/testbench"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 )
@@ -70,7 +71,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 3)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	setS3Env(t, srv)
@@ -407,7 +408,7 @@ func serveArgs(t *testing.T, customers, transactions, partitions int, extra ...s
 	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, partitions)
 	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	setS3Env(t, srv)

@@ -179,7 +179,7 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 	shape := full.Scaled(b.cfg.Scale)
 	r := b.report
 	b.logf("%s: seeding %d customers × %d records", shape.Name, shape.Customers, shape.Records)
-	d, err := seed(ctx, b.cfg.Kafka, b.name(shape.Name), shape, b.cfg.Partitions, time.Now())
+	d, err := seedData(ctx, b.cfg.Kafka, b.name(shape.Name), shape, b.cfg.Partitions, time.Now())
 	if err != nil {
 		return err
 	}
@@ -387,7 +387,7 @@ func (b *bencher) rss(ctx context.Context, shape Shape, rssN int64) {
 	r := b.report
 	big := Shape{Name: shape.Name + "-10N", Customers: min(shape.Customers*10, 999_999), Records: shape.Records}
 	b.logf("%s: seeding %d customers × %d records for peak RSS at 10 N", big.Name, big.Customers, big.Records)
-	d, err := seed(ctx, b.cfg.Kafka, b.name(big.Name), big, b.cfg.Partitions, time.Now())
+	d, err := seedData(ctx, b.cfg.Kafka, b.name(big.Name), big, b.cfg.Partitions, time.Now())
 	if err != nil {
 		b.fail(shape.Name, "rss 10N", err)
 		return

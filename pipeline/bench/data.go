@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/synth"
@@ -63,10 +64,10 @@ func seedPeriod(now time.Time) (time.Time, time.Time) {
 }
 
 // seed writes shape's data to fresh topics named after prefix: synth's
-// set through topics.Seed (murmur2 on partitions), then a tombstone of the
+// set through seed.Produce (murmur2 on partitions), then a tombstone of the
 // self grant of every customer of synth's pattern 8, so that 8 in 10
 // customers hold a self grant (synth gives 9 in 10 one).
-func seed(ctx context.Context, conn topics.Connection, prefix string, shape Shape, partitions int, now time.Time) (*dataset, error) {
+func seedData(ctx context.Context, conn topics.Connection, prefix string, shape Shape, partitions int, now time.Time) (*dataset, error) {
 	d := &dataset{shape: shape, tx: prefix + "-tx", consent: prefix + "-consent"}
 	d.from, d.to = seedPeriod(now)
 	if err := topics.Ensure(ctx, conn, topics.TransactionsSpec(d.tx, partitions), topics.ConsentSpec(d.consent)); err != nil {
@@ -84,7 +85,7 @@ func seed(ctx context.Context, conn topics.Connection, prefix string, shape Shap
 		return nil, err
 	}
 	start := time.Now()
-	counts, err := topics.Seed(ctx, conn, cfg, balancer)
+	counts, err := seed.Produce(ctx, conn, cfg, balancer)
 	if err != nil {
 		return nil, fmt.Errorf("bench: seed %s: %w", shape.Name, err)
 	}

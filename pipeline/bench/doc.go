@@ -4,7 +4,7 @@
 // against and the target it should meet.
 //
 // For each shape of data (customers × records each, scaled) it seeds fresh
-// topics with schemas/synth through topics.Seed (murmur2 on 12 partitions,
+// topics with schemas/synth through seed.Produce (murmur2 on 12 partitions,
 // 80 % of customers with a self grant), then measures:
 //
 //   - raw consume: a kafka-go Fetch loop over the same topic with the same

@@ -82,7 +82,7 @@ var (
 
 // seed publishes records of C1, C2 and C3, and consent for C1 and C3 (C2's
 // is revoked).
-func seed(t *testing.T, b *bench, balancer kafka.Balancer) {
+func seedData(t *testing.T, b *bench, balancer kafka.Balancer) {
 	t.Helper()
 	var txs []kafka.Message
 	for i, c := range []string{"C1", "C1", "C2", "C3"} {

@@ -18,6 +18,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 	"github.com/midata/midata/sinks/filesink"
@@ -90,7 +91,7 @@ func NewDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	}
 	fmt.Fprintf(d.progress, "midata dev: in-process Kafka on %s; seeding %d transactions of %d customers …\n", strings.Join(brokers, ","), gen.Transactions, gen.Customers)
 	start := time.Now()
-	counts, err := topics.Seed(ctx, kafka, gen, nil)
+	counts, err := seed.Produce(ctx, kafka, gen, nil)
 	if err != nil {
 		return nil, fmt.Errorf("seed synthetic data: %w", err)
 	}

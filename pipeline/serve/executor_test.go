@@ -92,7 +92,7 @@ func (q *inlineTasks) takeReleases() []jobs.Release {
 
 func TestExecutorRunsEveryKindOfRequest(t *testing.T) {
 	b := newBench(t, 3)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	e := &serve.Executor{Runner: b.runner(t)}
 	tasks := &inlineTasks{e: e, runs: map[string]jobs.Run{}}
 	e.Tasks = tasks
@@ -174,7 +174,7 @@ func (q *taskQueue) Get(id string) (jobs.Run, bool) { return jobs.Run{}, false }
 
 func TestExecutorRetriesOnlyWhatARetryCanMend(t *testing.T) {
 	b := newBench(t, 3)
-	seed(t, b, kafka.Murmur2Balancer{})
+	seedData(t, b, kafka.Murmur2Balancer{})
 	runner := b.runner(t)
 	bulk := jobs.Request{Kind: jobs.KindBulk, Recipient: "self", Scope: schemas.Scope{All: true}, From: from, To: to, Formats: []string{"ndjson"}}
 	tests := []struct {

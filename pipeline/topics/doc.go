@@ -17,8 +17,7 @@
 //     end; tombstones delete; the decoding of entries is the caller's;
 //   - Consumer, a member of a consumer group (the workers of
 //     midata.requests) that commits only below its oldest record in
-//     flight; Lag and WatchLag, the group's consumer lag;
-//   - Seed, the writer of the synthetic data set of package schemas/synth.
+//     flight; Lag and WatchLag, the group's consumer lag.
 //
 // It does not know what the records mean: the run ledger and the queue are
 // package jobs', the schedules package schedule/store's, consent package

@@ -5,7 +5,7 @@
 // seed`, tests and benchmarks use it.
 //
 // It owns the data set: generation, encoding and consent events. It is
-// pure: it does not speak Kafka (pipeline/topics.Seed writes the set),
+// pure: it does not speak Kafka (pipeline/seed.Produce writes the set),
 // create topics, decode records (schemas does) or know about releases.
 package synth
 

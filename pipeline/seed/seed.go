@@ -1,4 +1,10 @@
-package topics
+// Package seed writes midata's synthetic data set (schemas/synth) to a
+// Kafka cluster, for `midata seed`, `midata dev`, tests and benchmarks: the
+// transactions and consent events keyed and placed as upstream producers
+// place them, with their historic timestamps, and counts of what was
+// written. It creates no topic (pipeline/topics.Ensure does) and decides
+// nothing about the data (schemas/synth generates it).
+package seed
 
 import (
 	"context"
@@ -7,10 +13,11 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 )
 
-// Producer tuning of Seed: a chunk is what one WriteMessages call hands
+// Producer tuning of Produce: a chunk is what one WriteMessages call hands
 // kafka-go, which splits it into per-partition batches of at most
 // seedBatch messages and 1 MiB (the broker's default message.max.bytes).
 const (
@@ -21,7 +28,7 @@ const (
 	seedTimeout      = 30 * time.Second
 )
 
-// Seed writes the synthetic data set of cfg (package schemas/synth) to
+// Produce writes the synthetic data set of cfg (package schemas/synth) to
 // Kafka on conn: keyed by the generator's keys, placed by partitioner
 // (nil: kafka.Murmur2Balancer{}, the Java clients' default), each message
 // stamped with its Time, every write acknowledged by all in-sync replicas.
@@ -30,7 +37,7 @@ const (
 // ahead of their clock (log.message.timestamp.after.max.ms), so a period
 // should end in the past. It returns how many messages each topic got; on
 // error, the counts of what was acknowledged before it.
-func Seed(ctx context.Context, conn Connection, cfg synth.Config, partitioner kafka.Balancer) (Counts, error) {
+func Produce(ctx context.Context, conn topics.Connection, cfg synth.Config, partitioner kafka.Balancer) (Counts, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package topics_test
+package seed_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/midata/midata/deploy/testbench"
+	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
 )
@@ -33,11 +34,11 @@ func TestSeedWritesEveryMessageWhereMurmur2PlacesIt(t *testing.T) {
 	cfg := smallConfig(t, brokers)
 	want := collect(t, cfg)
 
-	counts, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil)
+	counts, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil)
 	if err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
-	wantCounts := topics.Counts{}
+	wantCounts := seed.Counts{}
 	for _, m := range want {
 		wantCounts[m.Topic]++
 	}
@@ -91,7 +92,7 @@ func TestSeedUsesTheGivenPartitioner(t *testing.T) {
 	brokers := testbench.Kafka(t)
 	cfg := smallConfig(t, brokers)
 	last := kafka.BalancerFunc(func(_ kafka.Message, ps ...int) int { return ps[len(ps)-1] })
-	counts, err := topics.Seed(t.Context(), topics.Connection{Brokers: brokers}, cfg, last)
+	counts, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, last)
 	if err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
@@ -111,7 +112,7 @@ func TestSeedCreatesNoTopic(t *testing.T) {
 	cfg.ConsentTopic = testbench.UniqueName(t, "synth-missing")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	_, err := topics.Seed(ctx, topics.Connection{Brokers: brokers}, cfg, nil)
+	_, err := seed.Produce(ctx, topics.Connection{Brokers: brokers}, cfg, nil)
 	if err == nil {
 		t.Fatal("Seed to missing topics succeeded")
 	}
@@ -134,7 +135,7 @@ func TestSeedStopsWhenTheContextIsCancelled(t *testing.T) {
 	cfg := smallConfig(t, brokers)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := topics.Seed(ctx, topics.Connection{Brokers: brokers}, cfg, nil)
+	_, err := seed.Produce(ctx, topics.Connection{Brokers: brokers}, cfg, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Seed with a cancelled context = %v, want context.Canceled", err)
 	}

@@ -1,13 +1,13 @@
-package topics_test
+package seed_test
 
 import (
 	"testing"
 
-	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/seed"
 )
 
 func TestCountsListTopicsInNameOrder(t *testing.T) {
-	c := topics.Counts{"transactions": 24012, "midata.consent": 253}
+	c := seed.Counts{"transactions": 24012, "midata.consent": 253}
 	if got, want := c.String(), "midata.consent=253 transactions=24012"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
