@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/midata/midata/pipeline/config/yamlstrict"
 )
 
 // Print writes the effective configuration of cmd as YAML: every key cmd
@@ -78,7 +80,7 @@ func keepKeys(n *yaml.Node, path string, names []string) {
 	}
 	var kept []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		p := joinPath(path, n.Content[i].Value)
+		p := yamlstrict.JoinPath(path, n.Content[i].Value)
 		leaf := slices.Contains(names, p)
 		inner := slices.ContainsFunc(names, func(name string) bool { return strings.HasPrefix(name, p+".") })
 		if !leaf && !inner {
