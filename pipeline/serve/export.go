@@ -18,6 +18,9 @@ import (
 // and S3 that cfg names, writing the runner's progress to progress (when
 // not nil). It checks the bucket and ensures the quarantine topic before
 // reading anything.
+// exportViewMaxWait is the fetch wait of export's consent view.
+const exportViewMaxWait = 100 * time.Millisecond
+
 func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger *slog.Logger, progress io.Writer) (*pipeline.Result, error) {
 	sink, err := s3sink.New(ctx, s3sink.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region, PathStyle: cfg.S3.PathStyle})
 	if err != nil {
@@ -45,8 +48,10 @@ func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger
 	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
 	producer.UsePartitioner(balancer)
+	// One release, then the view closes: a short fetch wait lets it close
+	// at once instead of after a fetch of the default wait.
 	grants, err := consent.OpenView(ctx, consent.ViewConfig{Kafka: kafka, Topic: cfg.Topics.Consent,
-		Quarantine: producer, QuarantineTopic: cfg.Topics.Quarantine, Logger: logger})
+		Quarantine: producer, QuarantineTopic: cfg.Topics.Quarantine, Logger: logger, MaxWait: exportViewMaxWait})
 	if err != nil {
 		return nil, err
 	}

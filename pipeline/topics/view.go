@@ -385,10 +385,15 @@ func (v *View[E]) Close() error {
 		v.cancel()
 	}
 	v.wg.Wait()
-	var errs []error
-	for _, r := range v.readers {
-		errs = append(errs, r.Close())
+	// Each reader's Close waits for its fetch in flight (up to MaxWait):
+	// close them all at once, so a View closes in one MaxWait, not one per
+	// partition.
+	errs := make([]error, len(v.readers))
+	var closing sync.WaitGroup
+	for i, r := range v.readers {
+		closing.Go(func() { errs[i] = r.Close() })
 	}
+	closing.Wait()
 	v.readers = nil
 	v.admin.close()
 	if err := errors.Join(errs...); err != nil {
