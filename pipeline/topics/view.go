@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -168,6 +169,9 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	v.ready = v.caughtUp(v.start)
 
 	v.ctx, v.cancel = context.WithCancel(ctx)
+	// The start offsets, read before any partition's goroutine starts
+	// moving v.next.
+	from := maps.Clone(v.next)
 	for _, p := range partitions {
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers:        conn.Brokers,
@@ -184,7 +188,7 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 				cfg.Logger.Debug(cfg.Topic + " reader: " + fmt.Sprintf(msg, args...))
 			}),
 		})
-		if err := r.SetOffset(v.next[p]); err != nil {
+		if err := r.SetOffset(from[p]); err != nil {
 			r.Close()
 			v.Close()
 			return nil, fmt.Errorf("open view of %s: partition %d: %w", cfg.Topic, p, err)
