@@ -179,6 +179,12 @@ func TestABrokerRefusingARecordFailsTheRunInsteadOfRetryingForever(t *testing.T)
 	if err != nil || res.Errors[b.topics.Runs] != nil {
 		t.Fatalf("create %s: %v %v", b.topics.Runs, err, res.Errors)
 	}
+	// A topic just created answers offset requests only once its
+	// partitions have leaders.
+	eventually(t, "the runs topic answers offset requests", func() bool {
+		ends, err := topics.Ends(t.Context(), topics.Connection{Brokers: b.brokers}, b.topics.Runs)
+		return err == nil && len(ends) == topics.RunsPartitions
+	})
 	inst := b.newInstance(t)
 	exec := &fakeExec{do: func(_ context.Context, req jobs.Request, _ func(jobs.Progress)) ([]jobs.Release, error) {
 		if req.ID == "next" {
