@@ -144,6 +144,14 @@ func transact(t *testing.T, brokers []string, topic string, commit bool, values 
 	}
 	defer cl.Close()
 	ctx := t.Context()
+	end := func() int64 {
+		ends, err := topics.Ends(ctx, topics.Connection{Brokers: brokers}, topic)
+		if err != nil {
+			t.Fatalf("end offsets of %s: %v", topic, err)
+		}
+		return ends[0]
+	}
+	before := end()
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +162,14 @@ func transact(t *testing.T, brokers []string, topic string, commit bool, values 
 	}
 	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
 		t.Fatalf("end transaction: %v", err)
+	}
+	// The coordinator writes the marker after EndTransaction returns: wait
+	// for it, so that a record produced next lands after it.
+	want := before + int64(len(values)) + 1
+	for deadline := time.Now().Add(30 * time.Second); end() < want; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the marker of the transaction on %s did not land at offset %d", topic, want-1)
+		}
 	}
 }
 
