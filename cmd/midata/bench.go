@@ -39,7 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&out, "out", "bench.json", "write the figures as JSON to this file; empty: do not")
 	fs.StringVar(&rssShape, "rss-shape", "typical", "the shape whose bulk peak RSS is measured again at 10 N")
 	fs.IntVar(&partitions, "partitions", 12, "partitions of each seeded transactions topic")
-	fs.IntVar(&putConcurrency, "put-concurrency", 0, "raw S3 PUTs in flight; 0: workers.concurrency (what a bulk release keeps in flight)")
+	fs.IntVar(&putConcurrency, "put-concurrency", 0, "raw S3 PUTs in flight; 0: workers.concurrency × the commit depth (what a bulk release may keep in flight)")
 	fs.DurationVar(&timeout, "run-timeout", 30*time.Minute, "the longest one bulk run may take")
 	fs.BoolVar(&keep, "keep", false, "keep the seeded topics")
 	if err := parseFlags(cl, args); err != nil {
