@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,26 +75,41 @@ type BulkProgress struct {
 // at once. Memory beyond the sort is bounded by CommitDepth × CommitBuffer
 // records and a release's write buffers. Consent is re-checked before each
 // commit; a customer whose consent changed is cancelled alone. The results
-// are in customer order; on error, those of the releases made so far.
+// are in customer order; on error, those of the releases made so far. They
+// carry no signed links.
 func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot, partition int, progress func(BulkProgress)) ([]*Result, error) {
+	var results []*Result
+	err := r.StreamTask(ctx, b, snap, partition, progress, func(res *Result) error {
+		results = append(results, res)
+		return nil
+	})
+	slices.SortFunc(results, func(a, b *Result) int { return strings.Compare(a.CustomerID, b.CustomerID) })
+	return results, err
+}
+
+// StreamTask is RunTask handing each result to each as soon as the release
+// is made or found, one call at a time, in no set order, instead of keeping
+// them: a task of 100,000 customers holds none of their results. An error
+// from each ends the task.
+func (r *Runner) StreamTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot, partition int, progress func(BulkProgress), each func(*Result) error) error {
 	if progress == nil {
 		progress = func(BulkProgress) {}
 	}
 	formats, err := b.Validate()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	task := snap
 	if partition != AllPartitions {
 		i := slices.IndexFunc(snap.Ranges, func(rg kafkasource.Range) bool { return rg.Partition == partition })
 		if i < 0 || !snap.Keyed {
-			return nil, fmt.Errorf("bulk task %s/%d: no such keyed partition in the plan", b.ID, partition)
+			return fmt.Errorf("bulk task %s/%d: no such keyed partition in the plan", b.ID, partition)
 		}
 		task.Ranges = []kafkasource.Range{snap.Ranges[i]}
 	}
 	now := r.cfg.Now().UTC()
 	if err := r.syncConsent(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	grants := r.cfg.Grants.Granted(b.Recipient, now)
 	var owned []string
@@ -159,10 +175,10 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", task.Topic, err)
+		return fmt.Errorf("read %s: %w", task.Topic, err)
 	}
 	if err := r.cfg.Producer.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("quarantine invalid records: %w", err)
+		return fmt.Errorf("quarantine invalid records: %w", err)
 	}
 	progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
 
@@ -170,7 +186,7 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	for order, s := range sorters {
 		it, err := s.Sort()
 		if err != nil {
-			return nil, fmt.Errorf("sort records: %w", err)
+			return fmt.Errorf("sort records: %w", err)
 		}
 		defer it.Close()
 		var stream bycustomer.Stream = it
@@ -195,18 +211,20 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 	}
 	known, err := releasestore.Committed(ctx, r.cfg.Sink, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	made := make([]*Result, len(owned))
 	var mu sync.Mutex
 	var done int64
-	finish := func(i int, res *Result) {
+	finish := func(res *Result) error {
 		r.observe(res)
 		mu.Lock()
 		defer mu.Unlock()
-		made[i] = res
+		if err := each(res); err != nil {
+			return err
+		}
 		done++
 		progress(BulkProgress{Scanned: scanned, ToScan: toScan, CustomersDone: done, Customers: int64(len(owned))})
+		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.cfg.CommitDepth)
@@ -227,13 +245,12 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			sources[order] = run
 		}
 		one := func() error {
-			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole}
+			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole, noLinks: true}
 			res, err := r.releaseCustomer(gctx, rel, sources, known)
 			if err != nil {
 				return fmt.Errorf("release of %s: %w", c, err)
 			}
-			finish(i, res)
-			return nil
+			return finish(res)
 		}
 		if whole {
 			g.Go(one)
@@ -249,23 +266,16 @@ func (r *Runner) RunTask(ctx context.Context, b Bulk, snap kafkasource.Snapshot,
 			run.Drain()
 		}
 	}
-	err = g.Wait()
-	var results []*Result
-	for _, res := range made {
-		if res != nil {
-			results = append(results, res)
-		}
-	}
-	if err != nil {
-		return results, err
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if readErr == nil {
 		readErr = splittersErr(splitters)
 	}
 	if readErr != nil {
-		return results, fmt.Errorf("read sorted records: %w", readErr)
+		return fmt.Errorf("read sorted records: %w", readErr)
 	}
-	return results, nil
+	return nil
 }
 
 // splittersErr returns the error that ended one of splitters' streams, if any.
@@ -285,7 +295,7 @@ func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, source
 		if m, err := r.committed(ctx, c.id); err != nil {
 			return nil, err
 		} else if m != nil {
-			return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
+			return r.resultOf(ctx, m, release.StatusAlreadyCommitted, !c.noLinks)
 		}
 	}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {

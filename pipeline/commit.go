@@ -34,6 +34,7 @@ type customerRelease struct {
 	stats   release.Counts
 	now     time.Time
 	small   bool // its records are few and in memory: small write buffers
+	noLinks bool // its result needs no signed links (a bulk task's)
 }
 
 // complete encodes and stages the release from sources (one per row order
@@ -99,21 +100,21 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		if releasestore.Names(won, attempt) {
 			// Our own write, retried by the client after its answer was lost.
 			log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
-			return r.resultOf(ctx, won, status)
+			return r.resultOf(ctx, won, status, !c.noLinks)
 		}
 		// Another writer won the race with the same id: its files have the
 		// bytes of ours, under its own attempt, and its manifest is the
 		// release. Ours are named by no manifest: this writer removes them.
 		log.Info("release committed by another writer first")
 		r.discard(context.WithoutCancel(ctx), staged)
-		return r.resultOf(ctx, won, release.StatusAlreadyCommitted)
+		return r.resultOf(ctx, won, release.StatusAlreadyCommitted, !c.noLinks)
 	case err != nil:
 		// The outcome is unknown (the manifest may exist and name these
 		// files): nothing is removed.
 		return nil, fmt.Errorf("commit manifest of %s: %w", c.id, err)
 	}
 	log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
-	return r.resultOf(ctx, m, status)
+	return r.resultOf(ctx, m, status, !c.noLinks)
 }
 
 // discard removes the files this writer staged for a release it does not

@@ -170,7 +170,7 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	} else if m != nil {
 		log.Info("release already committed")
-		return r.resultOf(ctx, m, release.StatusAlreadyCommitted)
+		return r.resultOf(ctx, m, release.StatusAlreadyCommitted, true)
 	}
 
 	// Read and filter, spilling into one sorter per row order.
@@ -346,8 +346,10 @@ func toSnapshot(s kafkasource.Snapshot) release.Snapshot {
 	return out
 }
 
-// resultOf reports a committed release from its manifest, with fresh links.
-func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status) (*Result, error) {
+// resultOf reports a committed release from its manifest, with fresh links
+// when links is set (a bulk task's results go to the ledger, which keeps
+// no links: signing them there was wasted work).
+func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status, links bool) (*Result, error) {
 	res := &Result{
 		CustomerID: m.Midata.CustomerID,
 		ReleaseID:  m.ID,
@@ -359,6 +361,9 @@ func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status relea
 		Snapshot:   &m.Midata.Snapshot,
 	}
 	linker, _ := r.cfg.Sink.(sinks.Linker)
+	if !links {
+		linker = nil
+	}
 	for _, rs := range m.Resources {
 		key := releasestore.Key(m.ID, rs)
 		format := rs.MidataFormat
@@ -395,7 +400,7 @@ func (r *Runner) Links(ctx context.Context, releaseID string) ([]Link, error) {
 	if m == nil {
 		return nil, fmt.Errorf("release %s: %w", releaseID, sinks.ErrNotFound)
 	}
-	res, err := r.resultOf(ctx, m, release.StatusCommitted)
+	res, err := r.resultOf(ctx, m, release.StatusCommitted, true)
 	if err != nil {
 		return nil, err
 	}

@@ -193,17 +193,18 @@ func (e *Executor) task(ctx context.Context, req jobs.Request, rep jobs.Reporter
 		return err
 	}
 	var last jobs.Progress
-	results, err := e.Runner.RunTask(ctx, b, snap, req.Partition, func(p pipeline.BulkProgress) {
+	var reported int64
+	err = e.Runner.StreamTask(ctx, b, snap, req.Partition, func(p pipeline.BulkProgress) {
 		last = jobs.Progress{RecordsScanned: p.Scanned, RecordsToScan: p.ToScan, CustomersDone: p.CustomersDone, Customers: p.Customers}
 		rep.Progress(last)
+	}, func(res *pipeline.Result) error {
+		// Each outcome goes to the ledger as it is made (in batches), so
+		// the run's releases are visible while it runs and none is held.
+		reported++
+		return rep.Release(ctx, toRelease(res.CustomerID, res))
 	})
-	for _, res := range results {
-		if rerr := rep.Release(ctx, toRelease(res.CustomerID, res)); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-	}
 	if err == nil {
-		last.CustomersDone = int64(len(results)) // every customer of the task has its outcome
+		last.CustomersDone = reported // every customer of the task has its outcome
 		rep.Progress(last)
 	}
 	return err

@@ -136,6 +136,21 @@ type View[E any] struct {
 	records int64         // records applied since open
 	changed chan struct{} // closed and replaced whenever next moves, once a waiter holds it
 	watched bool          // a waiter holds changed
+
+	// Concurrent Syncs share offsets requests: queued is the request that
+	// has not started yet, which every Sync called meanwhile joins;
+	// running holds a token while one is under way.
+	flightMu sync.Mutex
+	queued   *endsFlight
+	running  chan struct{}
+}
+
+// endsFlight is one offsets request shared by the Syncs that joined it
+// before it started.
+type endsFlight struct {
+	done chan struct{}
+	last map[int]int64
+	err  error
 }
 
 // OpenView starts a View of cfg.Topic on conn. The View reads until ctx
@@ -151,7 +166,7 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = DefaultViewMaxWait
 	}
-	v := &View[E]{cfg: cfg, admin: newAdmin(conn), entries: cfg.Store, changed: make(chan struct{})}
+	v := &View[E]{cfg: cfg, admin: newAdmin(conn), entries: cfg.Store, changed: make(chan struct{}), running: make(chan struct{}, 1)}
 	if v.entries == nil {
 		v.entries = mapStore[E]{}
 	}
@@ -297,13 +312,7 @@ func (v *View[E]) Ready() bool {
 // call (read-your-writes across instances): one offsets request for the
 // high watermarks, then a wait for the readers to reach them.
 func (v *View[E]) Sync(ctx context.Context) error {
-	v.mu.Lock()
-	partitions := make([]int, 0, len(v.next))
-	for p := range v.next {
-		partitions = append(partitions, p)
-	}
-	v.mu.Unlock()
-	_, last, err := v.admin.offsets(ctx, v.cfg.Topic, partitions)
+	last, err := v.ends(ctx)
 	if err != nil {
 		return fmt.Errorf("sync view of %s: %w", v.cfg.Topic, err)
 	}
@@ -312,6 +321,57 @@ func (v *View[E]) Sync(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ends returns the topic's end offsets from a request that started after
+// ends was called. Callers at the same time share one request: a bulk task
+// with 16 commits in flight asks once where each asked alone, and the
+// answer is as fresh for each of them (it was asked after they called).
+func (v *View[E]) ends(ctx context.Context) (map[int]int64, error) {
+	v.flightMu.Lock()
+	f := v.queued
+	if f == nil {
+		f = &endsFlight{done: make(chan struct{})}
+		v.queued = f
+		go v.fly(f)
+	}
+	v.flightMu.Unlock()
+	select {
+	case <-f.done:
+		return f.last, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-v.ctx.Done():
+		return nil, ErrViewClosed
+	}
+}
+
+// fly runs the offsets request of f once the one before it has ended; from
+// the moment it starts, new callers queue the next one.
+func (v *View[E]) fly(f *endsFlight) {
+	defer close(f.done)
+	select {
+	case v.running <- struct{}{}:
+	case <-v.ctx.Done():
+		f.err = ErrViewClosed
+		return
+	}
+	defer func() { <-v.running }()
+	v.flightMu.Lock()
+	v.queued = nil
+	v.flightMu.Unlock()
+	v.mu.Lock()
+	partitions := make([]int, 0, len(v.next))
+	for p := range v.next {
+		partitions = append(partitions, p)
+	}
+	v.mu.Unlock()
+	ctx, cancel := context.WithTimeout(v.ctx, syncRequestTimeout)
+	defer cancel()
+	_, f.last, f.err = v.admin.offsets(ctx, v.cfg.Topic, partitions)
+}
+
+// syncRequestTimeout bounds one offsets request of Sync.
+const syncRequestTimeout = 30 * time.Second
 
 // waitFor blocks until cond, called with v.mu held, holds. It fails when
 // ctx ends or the View stops reading.

@@ -171,6 +171,37 @@ func TestAViewTailsTheTopicAndSyncSeesAWriteJustMade(t *testing.T) {
 	})
 }
 
+// Concurrent Syncs share offsets requests; each must still see the write
+// its caller made just before calling (a Sync may not join a request that
+// started before it was called).
+func TestConcurrentSyncsEachSeeTheirOwnWrite(t *testing.T) {
+	conn := connect(t)
+	topic := compacted(t, conn)
+	p := newProducer(t, conn)
+	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic})
+	eventually(t, "view ready", v.Ready)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 12 {
+				key := fmt.Sprintf("k%d-%d", g, i)
+				if err := p.Publish(t.Context(), topic, []byte(key), []byte(key)); err != nil {
+					t.Errorf("Publish %s: %v", key, err)
+					return
+				}
+				if err := v.Sync(t.Context()); err != nil {
+					t.Errorf("Sync: %v", err)
+					return
+				}
+				if e, ok := v.Get(key); !ok || e.value != key {
+					t.Errorf("after its writer's Sync: Get(%s) = %+v, %v", key, e, ok)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestAViewMergesWithItsMergeFunction(t *testing.T) {
 	conn := connect(t)
 	topic := compacted(t, conn)

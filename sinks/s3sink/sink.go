@@ -44,6 +44,11 @@ const (
 // DefaultPartSize is the part size used when Config.PartSize is zero.
 const DefaultPartSize = 8 << 20
 
+// MaxIdleConns is how many idle connections to the S3 endpoint a Sink
+// keeps for reuse: more than a bulk release keeps requests in flight
+// (workers.concurrency × workers.commit_depth).
+const MaxIdleConns = 256
+
 // DefaultRegion is the region used when neither Config.Region nor the SDK's
 // configuration chain names one.
 const DefaultRegion = "us-east-1"
@@ -161,6 +166,14 @@ func New(ctx context.Context, cfg Config, opts ...func(*s3.Options)) (*Sink, err
 	}
 	all := make([]func(*s3.Options), 0, len(opts)+1)
 	all = append(all, func(o *s3.Options) {
+		// The SDK's transport keeps 10 idle connections per host: a bulk
+		// release keeps 32 and more requests in flight, so every request
+		// beyond 10 dialled a new connection (12 % of serve's CPU in a
+		// profile, and the server's accept work besides).
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = MaxIdleConns
+			t.MaxIdleConnsPerHost = MaxIdleConns
+		})
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
