@@ -21,7 +21,8 @@
 # automatically on first use with 1 partition; internal topics have
 # replication factor 1; consumer groups start without the initial rebalance delay.
 # versitygw: v1.8.0, `go install`ed into $(go env GOPATH)/bin when missing,
-# serving the posix backend from a folder in the state dir.
+# serving the posix backend from a folder in the state dir, with HTTP
+# keep-alive on.
 #
 # Every start begins from empty storage (a freshly formatted Kafka log dir with
 # a random cluster id, an empty S3 root). Readiness is polled with a deadline.
@@ -301,7 +302,10 @@ s3_start() {
 	mkdir -p "$S3_DIR/root"
 	local t0=$SECONDS
 	log "starting versitygw $VGW_VERSION on $S3_HOST:$S3_PORT"
-	setsid "$(vgw_bin)" --port "$S3_HOST:$S3_PORT" \
+	# --keep-alive: without it versitygw answers every request with
+	# "Connection: close", so each PUT dials a new connection (what no S3
+	# service does, and what the bench would then measure).
+	setsid "$(vgw_bin)" --port "$S3_HOST:$S3_PORT" --keep-alive \
 		--access "$S3_ACCESS_KEY" --secret "$S3_SECRET_KEY" --region "$S3_REGION" \
 		posix "$S3_DIR/root" </dev/null >"$S3_LOG" 2>&1 9>&- &
 	echo $! >"$S3_PID"

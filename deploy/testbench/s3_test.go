@@ -2,10 +2,15 @@ package testbench
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -172,5 +177,31 @@ func TestBucketOnAServerThatRefusesTheCredentialsFailsTheTest(t *testing.T) {
 	msg := expectFatal(t, func(tb testing.TB) { Bucket(tb, srv) })
 	if !strings.Contains(msg, "create bucket") {
 		t.Fatalf("failure message %q should say the bucket could not be created", msg)
+	}
+}
+
+// The bench's S3 server keeps connections alive, as S3 does: without it
+// every request of a client dials anew, and the bench measures dialling.
+func TestTheBenchS3ServerKeepsConnectionsAlive(t *testing.T) {
+	srv, ok := S3(t)
+	if !ok {
+		t.Skipf("needs a real S3 server: set %s (make bench-up; eval \"$(deploy/testbench/bench.sh env)\")", EnvS3)
+	}
+	var dials atomic.Int32
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	client := s3.New(S3Client(srv).Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: tr} })
+	bucket := Bucket(t, srv)
+	for i := range 5 {
+		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprint("k", i)), Body: strings.NewReader("x")}); err != nil {
+			t.Fatalf("PutObject: %v", err)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("5 PUTs one after another dialled %d connections, want 1 (is versitygw started with --keep-alive?)", n)
 	}
 }
