@@ -702,9 +702,13 @@ func readAll(t *testing.T, brokers []string, topic string, want int) []kafka.Mes
 	return out
 }
 
+// noKeepAlive fetches links without keeping idle connections (the bench's
+// S3 server keeps them alive; goleak would see their goroutines).
+var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 func get(t *testing.T, url string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := noKeepAlive.Get(url)
 	if err != nil {
 		t.Fatalf("GET: %v", err)
 	}

@@ -26,6 +26,7 @@ func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger
 	if err != nil {
 		return nil, err
 	}
+	defer sink.Close()
 	if err := sink.Check(ctx); err != nil {
 		return nil, err
 	}

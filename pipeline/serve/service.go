@@ -81,6 +81,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if err != nil {
 		return nil, err
 	}
+	s.closers = append(s.closers, raw.Close)
 	if err := raw.Check(ctx); err != nil {
 		return nil, err
 	}

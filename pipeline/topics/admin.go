@@ -68,6 +68,22 @@ func (a *admin) offsets(ctx context.Context, topic string, partitions []int) (fi
 	for _, p := range partitions {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
+	return a.listOffsets(ctx, topic, partitions, reqs)
+}
+
+// ends returns the high watermark of each of partitions of topic: one
+// offsets request per broker (asking for the first offsets too takes a
+// second).
+func (a *admin) ends(ctx context.Context, topic string, partitions []int) (map[int]int64, error) {
+	reqs := make([]kafka.OffsetRequest, 0, len(partitions))
+	for _, p := range partitions {
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	_, last, err := a.listOffsets(ctx, topic, partitions, reqs)
+	return last, err
+}
+
+func (a *admin) listOffsets(ctx context.Context, topic string, partitions []int, reqs []kafka.OffsetRequest) (first, last map[int]int64, err error) {
 	res, err := a.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list offsets of %s: %w", topic, err)
@@ -97,8 +113,7 @@ func Ends(ctx context.Context, conn Connection, topic string) (map[int]int64, er
 	if err != nil {
 		return nil, err
 	}
-	_, last, err := a.offsets(ctx, topic, partitions)
-	return last, err
+	return a.ends(ctx, topic, partitions)
 }
 
 // Ensure creates the topics of specs that do not exist yet, each as its

@@ -24,7 +24,7 @@ func (a *admin) lag(ctx context.Context, group, topic string) (map[int]int64, er
 	if err != nil {
 		return nil, err
 	}
-	_, ends, err := a.offsets(ctx, topic, partitions)
+	ends, err := a.ends(ctx, topic, partitions)
 	if err != nil {
 		return nil, err
 	}

@@ -367,7 +367,7 @@ func (v *View[E]) fly(f *endsFlight) {
 	v.mu.Unlock()
 	ctx, cancel := context.WithTimeout(v.ctx, syncRequestTimeout)
 	defer cancel()
-	_, f.last, f.err = v.admin.offsets(ctx, v.cfg.Topic, partitions)
+	f.last, f.err = v.admin.ends(ctx, v.cfg.Topic, partitions)
 }
 
 // syncRequestTimeout bounds one offsets request of Sync.

@@ -134,6 +134,17 @@ type Sink struct {
 	presign *s3.PresignClient
 	cfg     Config
 	where   string // the endpoint, for messages
+	// transport is the HTTP transport New made (nil: the caller's client).
+	transport *http.Transport
+}
+
+// Close closes the idle connections of the transport New made; the Sink
+// stays usable (a later request dials again). A no-op for NewFromClient.
+func (s *Sink) Close() error {
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	return nil
 }
 
 var (
@@ -164,23 +175,25 @@ func New(ctx context.Context, cfg Config, opts ...func(*s3.Options)) (*Sink, err
 	if awsCfg.Region == "" {
 		awsCfg.Region = DefaultRegion
 	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = MaxIdleConns
+	transport.MaxIdleConnsPerHost = MaxIdleConns
 	all := make([]func(*s3.Options), 0, len(opts)+1)
 	all = append(all, func(o *s3.Options) {
 		// The SDK's transport keeps 10 idle connections per host: a bulk
 		// release keeps 32 and more requests in flight, so every request
 		// beyond 10 dialled a new connection (12 % of serve's CPU in a
 		// profile, and the server's accept work besides).
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConns = MaxIdleConns
-			t.MaxIdleConnsPerHost = MaxIdleConns
-		})
+		o.HTTPClient = &http.Client{Transport: transport}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
 	})
 	all = append(all, opts...)
-	return newSink(s3.NewFromConfig(awsCfg, all...), cfg), nil
+	s := newSink(s3.NewFromConfig(awsCfg, all...), cfg)
+	s.transport = transport
+	return s, nil
 }
 
 // NewFromClient returns a Sink that uses client as it is: its endpoint,
