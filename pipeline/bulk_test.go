@@ -207,7 +207,7 @@ func TestBulkTaskGivesTheSameReleasesAtAnyCommitDepthAndBuffer(t *testing.T) {
 // manifests and listings.
 type lookupSink struct {
 	sinks.Sink
-	manifests, lists atomic.Int64
+	manifests, lists, creates atomic.Int64
 }
 
 func (s *lookupSink) Open(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -215,6 +215,11 @@ func (s *lookupSink) Open(ctx context.Context, key string) (io.ReadCloser, error
 		s.manifests.Add(1)
 	}
 	return s.Sink.Open(ctx, key)
+}
+
+func (s *lookupSink) Create(ctx context.Context, key string) (sinks.ObjectWriter, error) {
+	s.creates.Add(1)
+	return s.Sink.Create(ctx, key)
 }
 
 func (s *lookupSink) List(ctx context.Context, prefix string, fn func(string) error) error {
@@ -256,6 +261,62 @@ func TestABulkTaskAsksTheStoreOnceWhichReleasesExist(t *testing.T) {
 	// One listing; a manifest read only for the release found committed.
 	if s.lists.Load() != 1 || s.manifests.Load() != 1 {
 		t.Errorf("the task listed %d times and read %d manifests, want 1 listing and C3's manifest", s.lists.Load(), s.manifests.Load())
+	}
+}
+
+// A first attempt of a task finds nothing committed: it neither lists the
+// store nor reads a manifest. Run again, the first commit that finds its
+// release committed lists the store once, and the releases listed are not
+// staged again: at most the releases in flight before the listing are.
+func TestABulkTaskListsTheStoreOnlyOnceItFindsAReleaseCommitted(t *testing.T) {
+	b := newBench(t, 1)
+	seedData(t, b, kafka.Murmur2Balancer{})
+	var txs, grants []kafka.Message
+	for i := range 10 {
+		c := fmt.Sprintf("C%d", 100+i)
+		txs = append(txs, tx{id: "T-" + c, customer: c, booked: "2026-03-05T12:00:00Z", amount: "-8.00"}.message())
+		grants = append(grants, consentEvent("K-"+c, c, "self", "granted", "transactions"))
+	}
+	produce(t, b.brokers, b.topic, kafka.Murmur2Balancer{}, txs...)
+	produce(t, b.brokers, b.consent, &kafka.Hash{}, grants...)
+	s := &lookupSink{Sink: b.sink}
+	const depth = 2
+	r := b.runnerWith(t, func(c *pipeline.Config) { c.Sink, c.CommitDepth = s, depth })
+	req := bulk("bulk-first-attempt")
+	snap, tasks, err := r.PlanBulk(t.Context(), req)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("plan: %v, %v", tasks, err)
+	}
+	first, err := r.RunTask(t.Context(), req, snap, tasks[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.lists.Load() != 0 || s.manifests.Load() != 0 {
+		t.Errorf("a first attempt listed %d times and read %d manifests, want none", s.lists.Load(), s.manifests.Load())
+	}
+	made := s.creates.Load()
+	if made == 0 || len(first) < 12 {
+		t.Fatalf("the first attempt made %d results and created %d files: the data set is too small for this test", len(first), made)
+	}
+	s.creates.Store(0)
+	again, err := r.RunTask(t.Context(), req, snap, tasks[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range again {
+		if res.Status != release.StatusAlreadyCommitted || res.ReleaseID != first[i].ReleaseID {
+			t.Errorf("again: %s is %s (%s), want already committed as %s", res.CustomerID, res.Status, res.ReleaseID, first[i].ReleaseID)
+		}
+	}
+	if s.lists.Load() != 1 {
+		t.Errorf("the second attempt listed %d times, want once", s.lists.Load())
+	}
+	// Files per release: the formats and the readme. Before the listing at
+	// most depth + 1 releases were staged (those in flight, and the next
+	// one taken).
+	perRelease := made / int64(len(first))
+	if got := s.creates.Load(); got > (depth+1)*perRelease {
+		t.Errorf("the second attempt created %d files, want at most %d (releases in flight before the listing)", got, (depth+1)*perRelease)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,6 +17,13 @@ import (
 // firstBufSize is the first buffer a writer allocates, so small objects do
 // not cost a whole part; it grows to the part size once that fills.
 const firstBufSize = 64 << 10
+
+// firstBufs holds first buffers (capacity firstBufSize) of finished
+// writers for reuse: a bulk release writes thousands of small objects, and
+// a fresh 64 KiB buffer for each was a quarter of the bytes serve
+// allocated. Only buffers of that capacity come back, and those are never
+// in an upload goroutine (parts are at least MinPartSize).
+var firstBufs = sync.Pool{New: func() any { b := make([]byte, 0, firstBufSize); return &b }}
 
 // errWriterDone is returned by Write and Close after Close or Abort.
 var errWriterDone = errors.New("object writer already closed or aborted")
@@ -80,11 +88,12 @@ func (w *objectWriter) Write(p []byte) (int, error) {
 func (w *objectWriter) grow(partSize int) error {
 	switch {
 	case w.buf == nil:
-		w.buf = make([]byte, 0, min(firstBufSize, partSize))
+		w.buf = (*firstBufs.Get().(*[]byte))[:0]
 		return nil
 	case cap(w.buf) < partSize:
 		bigger := make([]byte, len(w.buf), partSize)
 		copy(bigger, w.buf)
+		putFirstBuf(w.buf)
 		w.buf = bigger
 		return nil
 	}
@@ -187,6 +196,9 @@ func (w *objectWriter) Close() (err error) {
 			ContentType:   aws.String(sinks.ContentType(w.key)),
 		})
 		if err != nil {
+			// The transport may still read a failed request's body after
+			// the answer: the buffer is not reused.
+			w.buf = nil
 			return fmt.Errorf("write %s: %w", w.s.loc(w.key), err)
 		}
 		return nil
@@ -249,5 +261,14 @@ func (w *objectWriter) abortUpload() error {
 
 // release drops the buffers so a writer kept by mistake holds no memory.
 func (w *objectWriter) release() {
+	putFirstBuf(w.buf)
 	w.buf, w.spare, w.parts = nil, nil, nil
+}
+
+// putFirstBuf returns b to firstBufs when it is a first buffer.
+func putFirstBuf(b []byte) {
+	if cap(b) == firstBufSize {
+		b = b[:0]
+		firstBufs.Put(&b)
+	}
 }
