@@ -91,7 +91,11 @@ func (w *objectWriter) grow(partSize int) error {
 		w.buf = (*firstBufs.Get().(*[]byte))[:0]
 		return nil
 	case cap(w.buf) < partSize:
-		bigger := make([]byte, len(w.buf), partSize)
+		// Doubling, not straight to a whole part: an object of 100 KB
+		// took (and cleared) an 8 MiB buffer, 16 % of serve's CPU in a
+		// bulk run of the typical shape and 8 MiB of memory per release
+		// in flight.
+		bigger := make([]byte, len(w.buf), min(2*cap(w.buf), partSize))
 		copy(bigger, w.buf)
 		putFirstBuf(w.buf)
 		w.buf = bigger

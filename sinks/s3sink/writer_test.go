@@ -104,3 +104,21 @@ func TestCreateMemoryDoesNotGrowWithObjectSize(t *testing.T) {
 		t.Fatalf("read back %d bytes with sha256 %x, want %d bytes with %x", n, back.Sum(nil), total, hash.Sum(nil))
 	}
 }
+
+// A small object's buffer grows by doubling, not straight to a whole part:
+// a 100 KB object held (and cleared) an 8 MiB buffer.
+func TestASmallObjectsBufferStaysNearItsSize(t *testing.T) {
+	s := &Sink{cfg: Config{Bucket: "b"}.withDefaults()}
+	w := &objectWriter{ctx: t.Context(), s: s, key: "k"}
+	for _, size := range []int{1, firstBufSize, 100_000, 300_000} {
+		for len(w.buf) < size {
+			if _, err := w.Write(make([]byte, min(4096, size-len(w.buf)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := cap(w.buf); c > 2*max(size, firstBufSize) {
+			t.Errorf("after %d bytes the buffer holds %d, want at most %d", size, c, 2*max(size, firstBufSize))
+		}
+	}
+	w.Abort()
+}
