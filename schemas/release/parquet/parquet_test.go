@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -528,6 +529,39 @@ func TestParquetIsDeterministic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Encoders of one column set share a cached schema handler: run at once,
+// each still writes the bytes of one run alone (-race sees any write to
+// what they share).
+func TestParquetEncodersAtOnceWriteWhatOneWritesAlone(t *testing.T) {
+	t.Parallel()
+	recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)
+	encode := func() ([]byte, error) {
+		var buf bytes.Buffer
+		enc := newParquetEncoder(&buf, format.Options{Granted: schemas.AllCategories})
+		for i := range recs {
+			if err := enc.Encode(&recs[i]); err != nil {
+				return nil, err
+			}
+		}
+		err := enc.Close()
+		return buf.Bytes(), err
+	}
+	alone, err := encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			got, err := encode()
+			if err != nil || !bytes.Equal(got, alone) {
+				t.Errorf("an encoder run alongside others wrote %d bytes (%v), want the %d of one alone", len(got), err, len(alone))
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestParquetBytesMatchTheirPinnedHashes(t *testing.T) {
