@@ -38,6 +38,11 @@ type Config struct {
 	// TempDir is where bulk releases spill records and sorting spills runs;
 	// empty means the system's temporary folder.
 	TempDir string `yaml:"temp_dir"`
+	// StateDir is where serve keeps on disk what it rebuilds from Kafka at
+	// start (the run view's release outcomes, in its folder runs-view),
+	// emptied at start: one instance per folder. Empty means a new folder
+	// under TempDir, removed at exit.
+	StateDir string `yaml:"state_dir"`
 }
 
 // Kafka says where the brokers are and how producers partition.

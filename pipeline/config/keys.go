@@ -143,6 +143,8 @@ func fields() []field {
 
 		stringField("temp_dir", "MIDATA_TEMP_DIR", "where bulk releases and sorting spill to disk; empty = the system's",
 			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport, CommandBench),
+		stringField("state_dir", "MIDATA_STATE_DIR", "where serve keeps on disk what it rebuilds from Kafka at start (the run view's release outcomes), emptied at start, one instance per folder; empty = a new folder under temp_dir",
+			func(c *Config) *string { return &c.StateDir }).on(CommandServe),
 	}
 }
 

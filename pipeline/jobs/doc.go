@@ -24,8 +24,12 @@
 //   - View rebuilds the ledger from midata.runs at start (Ready) and tails
 //     it, a topics.View that applies run records with the merge rules
 //     below; it pages a run's outcomes by customer (Releases), finds one
-//     (Release) and a run's lease (Lease); Sync gives read-your-writes
-//     across instances.
+//     (Release), a customer's runs (List) and a run's lease (Lease); Sync
+//     gives read-your-writes across instances. Runs and leases are held
+//     in memory; release outcomes, as many as the topic keeps, in an
+//     embedded Pebble store on disk (ViewConfig.Dir), emptied and rebuilt
+//     from the topic at every open, whose memory is bounded whatever
+//     their number.
 //   - Queue submits, cancels and retries runs: Submit publishes the queued
 //     Run first, then the Request on midata.requests (key: request id).
 //   - worker.Worker consumes midata.requests in a consumer group, holds a

@@ -210,16 +210,18 @@ func (q *Queue) Releases(ctx context.Context, runID, after string, limit int) ([
 	return rels, next, nil
 }
 
-// catchUp syncs the View when the run runID has ended but the View holds
-// fewer outcomes than the run counts: the outcomes are on other partitions
-// than the run record, and may reach the View after the run's end. A
-// task's outcomes are its bulk run's: nothing to wait for.
+// catchUp syncs the View once after it has seen the run runID end (and
+// again after each later end record of it, a retry's say): the outcomes
+// are on other partitions than the run record, and may reach the View
+// after the run's end, but they were written before it, so a Sync after
+// the end holds them all. A task's outcomes are its bulk run's: nothing
+// to wait for.
 func (q *Queue) catchUp(ctx context.Context, runID string) error {
 	run, ok := q.view.Get(runID)
-	if !ok || !run.Status.Final() || run.Request.Kind == KindTask || int64(q.view.idx.count(runID)) >= run.Counts.Releases {
+	if !ok || !run.Status.Final() || run.Request.Kind == KindTask || q.view.syncedAfterEnd(run) {
 		return nil
 	}
-	if err := q.view.Sync(ctx); err != nil {
+	if err := q.view.syncAfterEnd(ctx, run); err != nil {
 		return fmt.Errorf("read the releases of run %s: %w", runID, unavailable(err))
 	}
 	return nil

@@ -1,15 +1,17 @@
 package jobs
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
+	"github.com/midata/midata/pipeline/jobs/outcomes"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 )
@@ -29,6 +31,15 @@ type ViewConfig struct {
 	// Now is the clock that stamps when a lease's heartbeat arrived
 	// (Lease.Seen). Default time.Now.
 	Now func() time.Time
+	// Dir is the folder where the View keeps the release outcomes, on
+	// disk (see View): a folder of its own, locked while the View is open
+	// (a second View, in this process or another, fails to open on it),
+	// emptied at open and at Close, since the topic is the source of
+	// truth. Default: a new folder in TempDir, removed at Close.
+	Dir string
+	// TempDir is where the default Dir is made. Default: the system's
+	// temporary folder.
+	TempDir string
 }
 
 // Validate reports what is wrong with the configuration.
@@ -67,16 +78,23 @@ func (f RunFilter) match(r Run) bool {
 	return true
 }
 
-// View is the in-memory state of the ledger, rebuilt from the runs topic
-// with a topics.View: at start it reads the topic up to its high
-// watermarks (then Ready reports true) and it keeps reading new records
-// until its context ends or Close. Run records are applied with the rules
-// of merge, the same on every instance; release outcomes and leases
-// replace their key's; a tombstone forgets its key. Release outcomes are
-// indexed by run and by customer. It is safe for concurrent use.
+// View is the state of the ledger, rebuilt from the runs topic with a
+// topics.View: at start it reads the topic up to its high watermarks
+// (then Ready reports true) and it keeps reading new records until its
+// context ends or Close. Run records are applied with the rules of merge,
+// the same on every instance; release outcomes and leases replace their
+// key's; a tombstone forgets its key. Runs and leases are held in memory;
+// release outcomes, as many as the topic keeps, in an embedded store on
+// disk (ViewConfig.Dir) indexed by run and by customer, whose memory is
+// bounded (a block cache and memtables of a few MiB) whatever their
+// number. It is safe for concurrent use.
 type View struct {
-	v   *topics.View[entry]
-	idx *index
+	v        *topics.View[entry]
+	idx      *index
+	outcomes *outcomes.Store
+
+	syncMu sync.Mutex
+	synced map[string]time.Time // run id → UpdatedAt of its end record when the View synced after it
 }
 
 // OpenView starts a View of cfg.Topic, which must exist. The View reads
@@ -89,55 +107,30 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	idx := newIndex()
-	v, err := topics.OpenView(ctx, cfg.Kafka, topics.ViewConfig[entry]{
-		Topic: Topics{Runs: cfg.Topic}.withDefaults().Runs,
-		Decode: func(m topics.Message) (entry, error) {
-			e, err := decodeEntry(m, cfg.Now())
-			if err == nil && e.rel != nil {
-				// Index the outcome here, before the View has it, so that
-				// a page never misses an outcome Get finds. A key seen
-				// again is compacted away when a page sorts.
-				runID, customer, _ := strings.Cut(string(m.Key), keySep)
-				idx.addRelease(runID, customer)
-			}
-			return e, err
-		},
-		Merge: func(cur entry, ok bool, next entry) (entry, bool) {
-			if !ok && next.run != nil {
-				idx.addRun(next.run.ID)
-			}
-			if next.run == nil {
-				return next, true
-			}
-			if ok && cur.run == nil {
-				ok = false
-			}
-			var r Run
-			if cur.run != nil {
-				r = *cur.run
-			}
-			merged, changed := merge(r, ok, *next.run)
-			if !changed {
-				return cur, false
-			}
-			return entry{run: &merged}, true
-		},
-		Logger:  cfg.Logger,
-		MaxWait: cfg.MaxWait,
-	})
-	if err != nil {
-		return nil, err
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &View{v: v, idx: idx}, nil
+	store, err := outcomes.Open(outcomes.Config{Dir: cfg.Dir, TempDir: cfg.TempDir, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("open view: %w", err)
+	}
+	idx := newIndex()
+	vc := viewConfig(cfg, idx)
+	vc.Store = &ledgerStore{mem: map[string]entry{}, outcomes: store}
+	v, err := topics.OpenView(ctx, cfg.Kafka, vc)
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	return &View{v: v, idx: idx, outcomes: store, synced: map[string]time.Time{}}, nil
 }
 
 // Topic returns the runs topic.
 func (v *View) Topic() string { return v.v.Topic() }
 
 // Ready reports whether the View has applied every record that was on the
-// topic when it opened.
-func (v *View) Ready() bool { return v.v.Ready() }
+// topic when it opened, and its store of outcomes has not failed (a disk
+// error, logged: the instance needs a restart to rebuild it).
+func (v *View) Ready() bool { return v.v.Ready() && v.outcomes.Err() == nil }
 
 // Sync returns once the View has applied every record written before the
 // call (read-your-writes across instances): it asks the brokers for the
@@ -155,11 +148,11 @@ func (v *View) Get(id string) (Run, bool) {
 
 // Release returns the outcome of customerID's release in run runID.
 func (v *View) Release(runID, customerID string) (Release, bool) {
-	e, ok := v.v.Get(ReleaseKey(runID, customerID))
+	rel, ok := v.outcomes.Get(runID, customerID)
 	if !ok {
 		return Release{}, false
 	}
-	return e.release()
+	return entry{rel: rel}.release()
 }
 
 // Releases returns up to limit release outcomes of run runID (for a bulk
@@ -170,17 +163,37 @@ func (v *View) Releases(runID, after string, limit int) (rels []Release, next st
 	if limit <= 0 {
 		return nil, ""
 	}
-	customers, more := v.idx.page(runID, after, limit)
-	rels = make([]Release, 0, len(customers))
-	for _, c := range customers {
-		if r, ok := v.Release(runID, c); ok {
+	values, more := v.outcomes.Page(runID, after, limit)
+	rels = make([]Release, 0, len(values))
+	for _, b := range values {
+		if r, ok := (entry{rel: b}).release(); ok {
 			rels = append(rels, r)
 		}
 	}
-	if more && len(customers) > 0 {
-		next = customers[len(customers)-1]
+	if more && len(rels) > 0 {
+		next = rels[len(rels)-1].CustomerID
 	}
 	return rels, next
+}
+
+// syncedAfterEnd reports whether the View has synced since it had run as
+// it is now (ended): then it holds every outcome written before run's end.
+func (v *View) syncedAfterEnd(run Run) bool {
+	v.syncMu.Lock()
+	defer v.syncMu.Unlock()
+	return v.synced[run.ID].Equal(run.UpdatedAt)
+}
+
+// syncAfterEnd syncs the View and notes that it holds every outcome
+// written before run's end.
+func (v *View) syncAfterEnd(ctx context.Context, run Run) error {
+	if err := v.Sync(ctx); err != nil {
+		return err
+	}
+	v.syncMu.Lock()
+	defer v.syncMu.Unlock()
+	v.synced[run.ID] = run.UpdatedAt
+	return nil
 }
 
 // Lease returns the lease on run runID, if one was seen and not dropped.
@@ -196,15 +209,17 @@ func (v *View) Lease(runID string) (Lease, bool) {
 // at most f.Limit when it is positive.
 func (v *View) List(f RunFilter) []Run {
 	out := make([]Run, 0, max(f.Limit, 16))
+	var released map[string]bool // the runs with an outcome for f.Customer
+	if f.Customer != "" {
+		released = v.outcomes.RunsOf(f.Customer)
+	}
 	for _, id := range v.idx.runIDs() {
 		r, ok := v.Get(id)
 		if !ok || !f.match(r) {
 			continue
 		}
-		if f.Customer != "" && !slices.Contains(r.Request.Scope.Customers, f.Customer) {
-			if _, released := v.v.Get(ReleaseKey(id, f.Customer)); !released {
-				continue
-			}
+		if f.Customer != "" && !released[id] && !slices.Contains(r.Request.Scope.Customers, f.Customer) {
+			continue
 		}
 		out = append(out, r)
 	}
@@ -230,6 +245,43 @@ func (v *View) Wait(ctx context.Context, id string, ok func(Run) bool) (Run, err
 	return *e.run, nil
 }
 
-// Close stops reading and waits for the readers to end. Waits in progress
-// fail. Get and List still answer from the last state.
-func (v *View) Close() error { return v.v.Close() }
+// Close stops reading, waits for the readers to end and removes the store
+// of outcomes. Waits in progress fail. Get and List still answer from the
+// last state of the runs; Release and Releases find nothing.
+func (v *View) Close() error { return errors.Join(v.v.Close(), v.outcomes.Close()) }
+
+// viewConfig is the topics.View configuration of a View of cfg: how it
+// decodes and merges the records of the runs topic, indexing them in idx.
+func viewConfig(cfg ViewConfig, idx *index) topics.ViewConfig[entry] {
+	return topics.ViewConfig[entry]{
+		Topic: Topics{Runs: cfg.Topic}.withDefaults().Runs,
+		Decode: func(m topics.Message) (entry, error) {
+			return decodeEntry(m, cfg.Now())
+		},
+		// Outcomes and leases replace their key's entry: the store is not
+		// asked for it first (outcomes are on disk).
+		Replace: func(key []byte) bool { return bytes.Contains(key, []byte(keySep)) },
+		Merge: func(cur entry, ok bool, next entry) (entry, bool) {
+			if !ok && next.run != nil {
+				idx.addRun(next.run.ID)
+			}
+			if next.run == nil {
+				return next, true
+			}
+			if ok && cur.run == nil {
+				ok = false
+			}
+			var r Run
+			if cur.run != nil {
+				r = *cur.run
+			}
+			merged, changed := merge(r, ok, *next.run)
+			if !changed {
+				return cur, false
+			}
+			return entry{run: &merged}, true
+		},
+		Logger:  cfg.Logger,
+		MaxWait: cfg.MaxWait,
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -115,7 +116,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	s.closers = append(s.closers, ledger.Close)
-	view, err := openView(ctx, jobs.ViewConfig{Kafka: s.kafka, Topic: cfg.Topics.Runs, Logger: logger}, logger)
+	viewCfg := jobs.ViewConfig{Kafka: s.kafka, Topic: cfg.Topics.Runs, Logger: logger, TempDir: cfg.TempDir}
+	if cfg.StateDir != "" {
+		viewCfg.Dir = filepath.Join(cfg.StateDir, "runs-view")
+	}
+	view, err := openView(ctx, viewCfg, logger)
 	if err != nil {
 		return nil, err
 	}

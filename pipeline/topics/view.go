@@ -29,6 +29,11 @@ type ViewConfig[E any] struct {
 	// returns the entry to keep and whether it changed. Default: next
 	// replaces cur.
 	Merge func(cur E, ok bool, next E) (E, bool)
+	// Replace, when set, names the keys whose records replace their entry
+	// without Merge: for those the View does not ask the Store for the
+	// key's entry first, which spares a Store on disk a read per record.
+	// Default: Merge, when set, for every key.
+	Replace func(key []byte) bool
 	// Invalid, when set, is called for a record Decode failed on (after
 	// the failure is logged), from the goroutine that reads the record's
 	// partition. It says whether the record erases its key's entry, as a
@@ -264,7 +269,7 @@ func (v *View[E]) apply(p int, m kafka.Message) {
 	switch {
 	case erase:
 		changed = v.entries.Delete(msg)
-	case decoded && v.cfg.Merge != nil:
+	case decoded && v.cfg.Merge != nil && (v.cfg.Replace == nil || !v.cfg.Replace(m.Key)):
 		cur, ok := v.entries.Get(string(m.Key))
 		var next E
 		if next, changed = v.cfg.Merge(cur, ok, e); changed {

@@ -227,6 +227,58 @@ func TestAViewMergesWithItsMergeFunction(t *testing.T) {
 	}
 }
 
+// gets is a map Store that counts its Gets.
+type gets struct {
+	m map[string]entry
+	n atomic.Int32
+}
+
+func (s *gets) Put(m topics.Message, e entry) { s.m[string(m.Key)] = e }
+func (s *gets) Delete(m topics.Message) bool {
+	_, ok := s.m[string(m.Key)]
+	delete(s.m, string(m.Key))
+	return ok
+}
+func (s *gets) Get(key string) (entry, bool) { s.n.Add(1); e, ok := s.m[key]; return e, ok }
+func (s *gets) Len() int                     { return len(s.m) }
+func (s *gets) Range(fn func(string, entry) bool) {
+	for k, e := range s.m {
+		if !fn(k, e) {
+			return
+		}
+	}
+}
+
+func TestKeysThatReplaceSkipMergeAndTheStoresGet(t *testing.T) {
+	conn := connect(t)
+	topic := compacted(t, conn)
+	p := newProducer(t, conn)
+	keepFirst := func(cur entry, ok bool, next entry) (entry, bool) {
+		if ok {
+			return cur, false
+		}
+		return next, true
+	}
+	store := &gets{m: map[string]entry{}}
+	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic, Merge: keepFirst, Store: store,
+		Replace: func(key []byte) bool { return strings.HasPrefix(string(key), "r/") }})
+	for _, kv := range [][2]string{{"k", "first"}, {"k", "second"}, {"r/k", "first"}, {"r/k", "second"}} {
+		publish(t, p, topic, kv[0], []byte(kv[1]))
+	}
+	if err := v.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	merged, _ := v.Get("k")
+	replaced, _ := v.Get("r/k")
+	if merged.value != "first" || replaced.value != "second" {
+		t.Errorf("k = %q, r/k = %q; want first (merged), second (replaced)", merged.value, replaced.value)
+	}
+	// Two Gets to merge k's records, two of this test's: none for r/k's.
+	if n := store.n.Load(); n != 4 {
+		t.Errorf("the store was asked %d times, want 4: records of keys that replace ask nothing", n)
+	}
+}
+
 func TestWaitEndsWithItsContextAndWithTheView(t *testing.T) {
 	conn := connect(t)
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: compacted(t, conn)})
