@@ -17,10 +17,14 @@ type Record struct {
 // PublishBatch writes recs to topic in as few requests as the producer's
 // batching allows, and returns when the brokers have every one. On error
 // some may have been written: records of compacted topics are written so
-// that writing them again does no harm.
+// that writing them again does no harm. Like Publish, it writes nothing
+// with a context that ended.
 func (p *Producer) PublishBatch(ctx context.Context, topic string, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish %d records to %s: %w", len(recs), topic, err)
 	}
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {

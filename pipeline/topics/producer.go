@@ -88,10 +88,14 @@ func (p *Producer) Quarantine(ctx context.Context, topic string, m Message, sour
 
 // Flush writes every queued quarantined record and returns when the brokers
 // have them. On error the records stay queued for the next Flush (a retry
-// may write some twice).
+// may write some twice); with a context that ended it writes nothing.
 func (p *Producer) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	batch := p.pending
+	if len(batch) > 0 && ctx.Err() != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("write %d quarantined records to %s: %w", len(batch), batch[0].Topic, ctx.Err())
+	}
 	p.pending = nil
 	p.mu.Unlock()
 	if len(batch) == 0 {
@@ -112,8 +116,13 @@ func (p *Producer) Flush(ctx context.Context) error {
 func (p *Producer) UsePartitioner(b kafka.Balancer) { p.w.Balancer = b }
 
 // Publish writes one record and returns when the brokers have it. A nil
-// value writes a tombstone.
+// value writes a tombstone. With a context that ended it writes nothing
+// and returns the context's error; one that ends during the call may
+// leave the record written (kafka-go cannot take back a queued record).
 func (p *Producer) Publish(ctx context.Context, topic string, key, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
 	if err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Key: key, Value: value}); err != nil {
 		return fmt.Errorf("publish to %s: %w", topic, err)
 	}

@@ -2,6 +2,7 @@ package topics_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -111,5 +112,78 @@ func TestProducerCloseFlushesQuarantinedRecords(t *testing.T) {
 	}
 	if got := readPartition(t, conn, q, 0); len(got) != 1 || string(got[0].Value) != "x" {
 		t.Fatalf("quarantine = %d records, want the one queued before Close", len(got))
+	}
+}
+
+// endedWrites is how many writes with an ended context a test makes:
+// whether kafka-go wrote such a record was a coin toss (a select between
+// the context and cached metadata), so one write would prove little.
+const endedWrites = 20
+
+// TestAWriteWhoseContextEndedWritesNothing: Publish and PublishBatch with
+// a context that already ended return its error and write nothing. Before,
+// kafka-go often queued the records all the same and wrote them after the
+// call returned the error: a caller that stopped (a worker whose lease was
+// lost) still wrote.
+func TestAWriteWhoseContextEndedWritesNothing(t *testing.T) {
+	conn := connect(t)
+	topic := testbench.UniqueName(t, "ended")
+	testbench.CreateTopic(t, conn.Brokers, topic, 1)
+	p := newProducer(t, conn)
+	if err := p.Publish(t.Context(), topic, []byte("k"), []byte("before")); err != nil {
+		t.Fatal(err) // the writer knows the topic's partitions from now on
+	}
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range endedWrites {
+		if err := p.Publish(ended, topic, []byte("k"), []byte("after")); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Publish: %v, want the context's error", err)
+		}
+		if err := p.PublishBatch(ended, topic, []topics.Record{{Key: []byte("k"), Value: []byte("after")}}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("PublishBatch: %v, want the context's error", err)
+		}
+	}
+	// A record written after them marks the point where theirs would be.
+	if err := p.Publish(t.Context(), topic, []byte("k"), []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range readPartition(t, conn, topic, 0) {
+		got = append(got, string(m.Value))
+	}
+	if fmt.Sprint(got) != "[before last]" {
+		t.Errorf("the topic holds %q, want [before last]", got)
+	}
+}
+
+// TestAFlushWhoseContextEndedKeepsTheRecordsUnwritten: a Flush with a
+// context that ended writes nothing and keeps the records queued, so the
+// next Flush writes each once. Before, the records were often written and
+// kept queued too: written again by the next Flush.
+func TestAFlushWhoseContextEndedKeepsTheRecordsUnwritten(t *testing.T) {
+	conn := connect(t)
+	q := quarantineTopic(t, conn)
+	p := newProducer(t, conn)
+	if err := p.Quarantine(t.Context(), q, topics.Message{Key: []byte("C0"), Value: []byte("w")}, "transactions", "r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err) // the writer knows the topic's partitions from now on
+	}
+	if err := p.Quarantine(t.Context(), q, topics.Message{Key: []byte("C1"), Value: []byte("x")}, "transactions", "r"); err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range endedWrites {
+		if err := p.Flush(ended); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Flush: %v, want the context's error", err)
+		}
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readPartition(t, conn, q, 0); len(got) != 2 {
+		t.Errorf("quarantine = %d records, want 2 (each once)", len(got))
 	}
 }
