@@ -26,11 +26,11 @@ const maxErrorBytes = 4 << 10
 func (w *Worker) handle(intake, ctx context.Context, req jobs.Request) bool {
 	log := w.log.With("run", req.ID, "retry", req.Retry, "kind", req.Kind)
 	for {
-		run, decided, done := w.claim(intake, ctx, log, req)
+		run, leased, decided, done := w.claim(intake, ctx, log, req)
 		if decided {
 			return done
 		}
-		done, lost := w.runLeased(ctx, log, req, run)
+		done, lost := w.runLeased(ctx, log, req, run, leased)
 		if !lost {
 			return done
 		}
@@ -39,11 +39,12 @@ func (w *Worker) handle(intake, ctx context.Context, req jobs.Request) bool {
 }
 
 // runLeased runs req from run, which claim returned, under a heartbeat of
-// its lease, and reports whether its end is on the ledger; lost: the lease
-// was lost, the run stopped and nothing more of it was written.
-func (w *Worker) runLeased(ctx context.Context, log *slog.Logger, req jobs.Request, run jobs.Run) (done, lost bool) {
+// its lease (written at leased), and reports whether its end is on the
+// ledger; lost: the lease was lost, the run stopped and nothing more of it
+// was written.
+func (w *Worker) runLeased(ctx context.Context, log *slog.Logger, req jobs.Request, run jobs.Run, leased time.Time) (done, lost bool) {
 	rctx, stop := context.WithCancelCause(ctx)
-	hb := w.heartbeat(rctx, req, stop)
+	hb := w.heartbeat(rctx, req, leased, stop)
 	defer func() {
 		stop(nil)
 		hb()
@@ -91,7 +92,7 @@ func (w *Worker) runLeased(ctx context.Context, log *slog.Logger, req jobs.Reque
 		w.publish(rctx, run)
 		log.Info("run attempt", "attempt", run.Attempt)
 		err := w.execute(rctx, &run)
-		if errors.Is(context.Cause(rctx), errLeaseLost) {
+		if w.leaseLost(ctx, rctx, req) {
 			return false, true // self-fencing: whatever the Executor returned
 		}
 		if err != nil && rctx.Err() != nil {
@@ -126,6 +127,30 @@ func (w *Worker) runLeased(ctx context.Context, log *slog.Logger, req jobs.Reque
 			return w.publishEnd(ctx, run), false
 		}
 	}
+}
+
+// leaseLost reports whether the lease on req's run is lost, checked when
+// an attempt returns, before anything of its result is written: the
+// heartbeat found so (rctx's cause), or the view, synced now, shows
+// another worker's claim after this worker's last heartbeat. The heartbeat
+// looks only once per LeaseInterval; a claim that landed since must not
+// see this worker write the run's end. When the Sync fails, the view as
+// it is decides.
+func (w *Worker) leaseLost(ctx, rctx context.Context, req jobs.Request) bool {
+	if errors.Is(context.Cause(rctx), errLeaseLost) {
+		return true
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	err := w.cfg.View.Sync(sctx)
+	cancel()
+	if err != nil {
+		w.log.Warn("sync the view before writing the run's result: deciding on the view as it is", "run", req.ID, "error", err)
+	}
+	if l, ok := w.takenOver(req); ok {
+		w.log.Warn("lease lost: another worker claimed the run as its attempt returned; writing nothing of it", "run", req.ID, "holder", l.Worker)
+		return true
+	}
+	return errors.Is(context.Cause(rctx), errLeaseLost)
 }
 
 // bounded cuts s to maxErrorBytes.

@@ -24,16 +24,22 @@ var errLeaseLost = errors.New("lease lost")
 // ends: decided, not done). ctx bounds the writes. Otherwise it claims the
 // run: it publishes its own lease, syncs the view and checks that no other
 // claim came after (the latest lease of a key wins, on every view alike),
-// and returns the run to start from. It decides only on a synced view and
-// starts only with its lease written: a failed Sync or lease write is
-// tried again after a backoff. A lease it wrote but does not run under is
-// dropped.
-func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.Request) (run jobs.Run, decided, done bool) {
+// and returns the run to start from and when it wrote the lease. It
+// decides only on a synced view and starts only with its lease written,
+// recently enough that the heartbeat's first renewal lands before the
+// lease expires (less than LeaseTTL − LeaseInterval before; when the
+// Syncs since took longer, or failed, it writes the lease again). A
+// failed Sync or lease write is tried again after a backoff. A lease it
+// wrote but does not run under is dropped, also when the view could not
+// be synced after it (intake ended meanwhile), unless the view shows that
+// another claim came after.
+func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.Request) (run jobs.Run, leased time.Time, decided, done bool) {
 	var waited, claimed bool
+	var prior jobs.Lease // the view's lease on the run when the claim wrote its own
 	failures := 0
 	defer func() {
 		if claimed && decided {
-			w.dropOwnLease(ctx, req)
+			w.dropOwnLease(ctx, req, prior)
 		}
 	}()
 	// retry waits after a failed Sync or lease write; false: intake ended.
@@ -57,7 +63,7 @@ func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.R
 		cancel()
 		if err != nil {
 			if !retry("sync the view", err) {
-				return jobs.Run{}, true, false // not started: the offset stays for the next owner
+				return jobs.Run{}, leased, true, false // not started: the offset stays for the next owner
 			}
 			continue
 		}
@@ -65,32 +71,34 @@ func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.R
 		switch {
 		case ok && cur.Request.Retry > req.Retry:
 			log.Info("skip request of an earlier round", "run_retry", cur.Request.Retry)
-			return jobs.Run{}, true, true
+			return jobs.Run{}, leased, true, true
 		case ok && cur.Request.Retry == req.Retry && cur.Status.Final():
 			log.Info("skip duplicate request of an ended run", "status", cur.Status)
-			return jobs.Run{}, true, w.publishEnd(ctx, cur) // keep the end the latest record of the key
+			return jobs.Run{}, leased, true, w.publishEnd(ctx, cur) // keep the end the latest record of the key
 		}
 		if l, held := w.leasedElsewhere(req); held {
 			claimed = false // another claim came after this one's: it is not ours to drop
 			logOnce(&waited, log, "wait: another worker holds the run's lease", "holder", l.Worker, "lease_ttl", l.TTL)
 			select {
 			case <-intake.Done():
-				return jobs.Run{}, true, false // not started: the offset stays for the next owner
+				return jobs.Run{}, leased, true, false // not started: the offset stays for the next owner
 			case <-w.cfg.After(max(w.cfg.LeaseInterval/4, 10*time.Millisecond)):
 			}
 			continue
 		}
-		if !claimed {
+		if !claimed || w.cfg.Now().Sub(leased) >= w.cfg.LeaseTTL-w.cfg.LeaseInterval {
+			prior, _ = w.cfg.View.Lease(req.ID)
+			at := w.cfg.Now()
 			pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 			err := w.cfg.Ledger.PublishLease(pctx, w.lease(req))
 			cancel()
 			if err != nil {
 				if !retry("publish lease", err) {
-					return jobs.Run{}, true, false
+					return jobs.Run{}, leased, true, false
 				}
 				continue
 			}
-			claimed = true
+			claimed, leased = true, at
 			continue // sync again: a claim written after this one wins
 		}
 		if waited {
@@ -101,7 +109,7 @@ func (w *Worker) claim(intake, ctx context.Context, log *slog.Logger, req jobs.R
 			run = cur
 			run.Request = req
 		}
-		return run, false, false
+		return run, leased, false, false
 	}
 }
 
@@ -128,16 +136,17 @@ func (w *Worker) takenOver(req jobs.Request) (jobs.Lease, bool) {
 	return l, ok && l.Worker != w.cfg.InstanceID && l.Retry >= req.Retry
 }
 
-// heartbeat renews the lease on req's run every LeaseInterval until the
-// returned stop is called (which waits for it) or ctx ends. On each tick it
-// first checks that the lease is still this worker's: when another
-// worker's lease came after its own (checked again after a Sync, so that
-// of two holders exactly one gives way), or when no renewal succeeded for
-// LeaseTTL, it calls lost with errLeaseLost and stops.
-func (w *Worker) heartbeat(ctx context.Context, req jobs.Request, lost context.CancelCauseFunc) (stop func()) {
+// heartbeat renews the lease on req's run, written at leased, every
+// LeaseInterval until the returned stop is called (which waits for it) or
+// ctx ends. On each tick it first checks that the lease is still this
+// worker's: when another worker's lease came after its own (checked again
+// after a Sync, so that of two holders exactly one gives way), or when no
+// renewal succeeded for LeaseTTL, it calls lost with errLeaseLost and
+// stops.
+func (w *Worker) heartbeat(ctx context.Context, req jobs.Request, leased time.Time, lost context.CancelCauseFunc) (stop func()) {
 	hctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	renewed := w.cfg.Now() // claim wrote the lease just before
+	renewed := leased
 	wg.Go(func() {
 		for {
 			select {
@@ -189,10 +198,19 @@ func (w *Worker) dropLease(ctx context.Context, id string) {
 	}
 }
 
-// dropOwnLease drops the lease on req's run unless the view shows another
-// worker's lease after it (then the lease is not this worker's to drop).
-func (w *Worker) dropOwnLease(ctx context.Context, req jobs.Request) {
-	if _, other := w.takenOver(req); !other {
+// dropOwnLease drops the lease on req's run that claim wrote, unless the
+// view shows another worker's lease written after it (then the lease is
+// not this worker's to drop): one other than prior, the lease the view
+// showed when the claim wrote its own. A view the claim could not sync
+// may still show prior, which came before: the lease is dropped all the
+// same, not left live for the next worker to wait out.
+func (w *Worker) dropOwnLease(ctx context.Context, req jobs.Request, prior jobs.Lease) {
+	if l, other := w.takenOver(req); !other || sameLease(l, prior) {
 		w.dropLease(ctx, req.ID)
 	}
+}
+
+// sameLease reports whether a and b are one heartbeat of one holder.
+func sameLease(a, b jobs.Lease) bool {
+	return a.RunID == b.RunID && a.Worker == b.Worker && a.Retry == b.Retry && a.At.Equal(b.At)
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -14,8 +15,10 @@ import (
 const releaseBatch = 1000
 
 // reporter is the jobs.Reporter of one attempt: it throttles progress onto
-// the ledger, counts the outcomes and writes them in batches. It is safe
-// for concurrent use by the Executor's goroutines.
+// the ledger, counts the outcomes and writes them in batches. Once the
+// attempt's lease is lost it writes nothing more, not even the outcomes
+// it holds: the worker that took the run over makes and reports them
+// again. It is safe for concurrent use by the Executor's goroutines.
 type reporter struct {
 	w   *Worker
 	ctx context.Context
@@ -37,7 +40,7 @@ var _ jobs.Reporter = (*reporter)(nil)
 func (r *reporter) Progress(p jobs.Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished {
+	if r.finished || r.fenced() {
 		return
 	}
 	r.run.Progress = p
@@ -48,7 +51,7 @@ func (r *reporter) Progress(p jobs.Progress) {
 func (r *reporter) Counts(c jobs.Counts) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished {
+	if r.finished || r.fenced() {
 		return
 	}
 	r.others = c
@@ -64,6 +67,9 @@ func (r *reporter) Release(ctx context.Context, rel jobs.Release) error {
 	if r.err != nil {
 		return r.err
 	}
+	if r.fenced() {
+		return fmt.Errorf("report release of %s: %w", rel.CustomerID, errLeaseLost)
+	}
 	req := r.run.Request
 	rel.RunID, rel.TaskID = req.ID, ""
 	if req.Kind == jobs.KindTask && req.Parent != "" {
@@ -77,6 +83,10 @@ func (r *reporter) Release(ctx context.Context, rel jobs.Release) error {
 	}
 	return nil
 }
+
+// fenced reports whether the attempt's lease was lost: nothing more of it
+// may be written.
+func (r *reporter) fenced() bool { return errors.Is(context.Cause(r.ctx), errLeaseLost) }
 
 // maybePublish publishes the run if ProgressInterval has passed; r.mu is
 // held. Outcomes are written first, so that the counts published never
@@ -110,11 +120,15 @@ func (r *reporter) flush(ctx context.Context) error {
 // after a cancel (the outcomes are true: they are what the store holds),
 // trying again with backoff for up to publishTimeout. It returns nil once
 // every outcome reported is written; outcomes the brokers refused for good
-// are not tried again.
+// are not tried again. After the lease was lost it drops what is queued.
 func (r *reporter) finish(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished = true
+	if r.fenced() {
+		r.buf = nil
+		return nil
+	}
 	if len(r.buf) == 0 || jobs.IsPermanent(r.err) {
 		return r.err
 	}
