@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,6 +31,10 @@ func init() {
 	stop()
 	os.Exit(code)
 }
+
+// twoWorkersRan matches the note of a two-worker run whose tasks both
+// workers ran.
+var twoWorkersRan = regexp.MustCompile(`tasks [1-9][0-9]*\+[1-9][0-9]*,`)
 
 // TestBenchSmokeMeasuresEveryFigure runs `midata bench` at a tiny scale
 // against the real servers so that the tool keeps working: every figure
@@ -77,6 +82,11 @@ func TestBenchSmokeMeasuresEveryFigure(t *testing.T) {
 		case f.Baseline != "" && f.Ratio <= 0:
 			t.Errorf("figure %s: ratio to %s = %v, want > 0", name, f.Baseline, f.Ratio)
 		}
+	}
+	// Both workers of the two-worker run took some of its tasks (one per
+	// partition of the transactions topic): it measured two, not one.
+	if f, ok := r.Find("typical", "bulk.ndjson.two_workers"); ok && !twoWorkersRan.MatchString(f.Note) {
+		t.Errorf("two-worker run: %q; want tasks run by both workers (tasks a+b)", f.Note)
 	}
 	if len(r.Errors) > 0 {
 		t.Errorf("not measured: %q", r.Errors)

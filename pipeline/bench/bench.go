@@ -260,7 +260,7 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 			b.fail(shape.Name, "two workers", err)
 		} else {
 			f := r.add(Figure{Shape: shape.Name, Name: "bulk.ndjson.two_workers", Value: rate(d.records, res.took), Unit: "rec/s",
-				Note: fmt.Sprintf("%.2fs, serve CPU %.1fs (both); %d cores for both processes, Kafka and S3", res.took.Seconds(), res.cpu.Seconds(), runtime.NumCPU())})
+				Note: fmt.Sprintf("%.2fs, tasks %s, serve CPU %.1fs (both); %d cores for both processes, Kafka and S3", res.took.Seconds(), res.split, res.cpu.Seconds(), runtime.NumCPU())})
 			f.judge("bulk.ndjson", oneWorker, ">= 1.7", func(x float64) bool { return x >= 1.7 })
 		}
 	}
@@ -284,6 +284,7 @@ type bulkResult struct {
 	objects, bytes int64
 	releases       int64         // manifests
 	cpu            time.Duration // of every serve process, start to stop
+	split          string        // tasks by worker ("7+5"), when several ran
 }
 
 // bulk runs one bulk release of d in format on workers fresh `midata
@@ -316,13 +317,20 @@ func (b *bencher) bulk(ctx context.Context, d *dataset, format string, workers i
 		servers = append(servers, s)
 	}
 	if workers > 1 {
-		time.Sleep(3 * time.Second) // let the group settle with every member
+		if err := awaitMembers(ctx, b.cfg.Kafka, group, workers); err != nil {
+			return res, err
+		}
 	}
 	b.logf("%s: bulk %s on %d worker(s)…", d.shape.Name, format, workers)
-	_, took, err := servers[0].bulk(ctx, d, format, group, b.cfg.RunTimeout)
+	ended, took, err := servers[0].bulk(ctx, d, format, group, b.cfg.RunTimeout)
 	res.took = took
 	if err != nil {
 		return res, err
+	}
+	if workers > 1 {
+		if res.split, err = servers[0].taskSplit(ctx, ended.ID); err != nil {
+			return res, err
+		}
 	}
 	res.rss = max(servers[0].peakRSS(), servers[0].stop())
 	for _, s := range servers {

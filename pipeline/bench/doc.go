@@ -18,7 +18,8 @@
 //   - one customer: a child `midata export` (time, and records scanned ÷
 //     topic size) against the shell a user would write (kcat | grep |
 //     curl --aws-sigv4, or a Go stand-in when kcat is missing);
-//   - one worker process against two, on the same bulk request;
+//   - one worker process against two, on the same bulk request, started
+//     once both are in the group (with the tasks each ran);
 //   - peak RSS of the bulk run at N and at 10 N records (one shape).
 //
 // Report holds the figures; it prints as a table and encodes as JSON.
