@@ -77,8 +77,11 @@
 //     worker's lease of the round came after its own (confirmed after a
 //     Sync: of two holders exactly one gives way), or no renewal succeeded
 //     for the TTL, it stops the run without writing a step or an end of it
-//     and decides on the request again (it waits for the new holder). Until
-//     then both may write steps and outcomes of the run, interleaved; the
+//     and decides on the request again (it waits for the new holder). The
+//     same check is made on a synced view when an attempt returns, before
+//     its result is written; once stopped, a worker writes nothing more of
+//     the run, not even its buffered outcomes. Until then both may write
+//     steps and outcomes of the run, interleaved; the
 //     outcomes are true either way (the Executor's storage is attempt-owned
 //     and commits conditionally);
 //   - a run whose end record the brokers refuse for good is ended failed
