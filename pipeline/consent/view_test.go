@@ -46,7 +46,7 @@ func TestAGarbledEventIsQuarantinedWithTheBytesItWasWrittenWith(t *testing.T) {
 	garbled := kafka.Message{Key: []byte("C0|self"), Value: []byte(`{"consent_id":"K-0","status":"maybe"}`),
 		Headers: []kafka.Header{{Key: "origin", Value: []byte("test")}}}
 	msgs := []kafka.Message{garbled}
-	const customers = 8000 // about 3 MiB after it: several fetches of 1 MiB, on one partition
+	const customers = 12000 // about 4 MiB after it: several fetches of 1 MiB, on one partition
 	for i := 1; i <= customers; i++ {
 		msgs = append(msgs, kafka.Message{Key: fmt.Appendf(nil, "C%d|self", i), Value: []byte(event(fmt.Sprintf("K-%d", i), fmt.Sprintf("C%d", i)))})
 	}

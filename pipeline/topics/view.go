@@ -32,7 +32,7 @@ type ViewConfig[E any] struct {
 	// replaces cur.
 	Merge func(cur E, ok bool, next E) (E, bool)
 	// Invalid, when set, is called for a record Decode failed on (after
-	// the failure is logged), from the goroutine that reads the record's
+	// the failure is logged), from the goroutine that applies the record's
 	// partition. It says whether the record erases its key's entry, as a
 	// tombstone would; else the key keeps the entry it had.
 	Invalid func(m Message, err error) (erase bool)
@@ -46,7 +46,7 @@ type ViewConfig[E any] struct {
 	// false: each Message owns its bytes.
 	Transient bool
 	// OnChange, when set, is called after a record changed or deleted the
-	// entry of key, from the goroutine that reads the record's partition,
+	// entry of key, from the goroutine that applies the record's partition,
 	// without the View's lock held. It must not block for long.
 	OnChange func(key string)
 	// Logger receives read errors and undecodable records. Default:
@@ -122,8 +122,9 @@ var ErrViewClosed = errors.New("view closed")
 // View is the in-memory state of a compacted topic: the latest entry of
 // every key. At start it reads the topic from its first offsets up to the
 // high watermarks it had when it opened (then Ready reports true), and it
-// keeps reading new records until its context ends or Close, with one
-// goroutine per partition that Close waits for. A tombstone deletes its
+// keeps reading new records until its context ends or Close, with two
+// goroutines per partition that Close waits for (one applies a fetch
+// response while the other fetches the next). A tombstone deletes its
 // key. By default entries are kept as decoded, one map entry per key, so
 // the memory per key is the key's bytes, the entry and the map's own few
 // words; ViewConfig.Store holds them otherwise. It is safe for concurrent
@@ -198,53 +199,23 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	// moving v.next.
 	from := maps.Clone(v.next)
 	for _, p := range partitions {
-		r := &fetch.Reader{Transport: v.transport, Addr: conn.Addr(), ClientID: v.admin.conn.ClientID,
-			Topic: cfg.Topic, Partition: p, Offset: from[p], MaxWait: cfg.MaxWait, Reuse: cfg.Transient}
-		v.wg.Add(1)
-		go v.tail(r)
+		r := &fetch.Reader{Transport: v.transport, Addr: conn.Addr(), ClientID: v.admin.conn.ClientID, Topic: cfg.Topic,
+			Partition: p, Offset: from[p], MaxWait: cfg.MaxWait, Timeout: v.admin.conn.RequestTimeout, Reuse: cfg.Transient}
+		// The backlog first, as fast as the broker answers, then each new
+		// record as soon as it is written (a fetch waits up to MaxWait).
+		v.wg.Go(func() {
+			var ops []op[E]
+			r.Stream(v.ctx, v.cfg.Logger, func(recs []fetch.Record, next int64) {
+				ops = v.apply(p, recs, next, ops[:0])
+				clear(ops) // what the entries keep stays, the rest can go
+			})
+		})
 	}
 	return v, nil
 }
 
 // Topic returns the topic the View reads.
 func (v *View[E]) Topic() string { return v.cfg.Topic }
-
-// tail reads the partition of r until the View stops reading: the
-// backlog first, as fast as the broker answers, then each new record as
-// soon as it is written (a fetch waits up to MaxWait for one). Each
-// response is applied at once.
-func (v *View[E]) tail(r *fetch.Reader) {
-	defer v.wg.Done()
-	backoff := 50 * time.Millisecond
-	var recs []fetch.Record
-	var ops []op[E]
-	for v.ctx.Err() == nil {
-		// The fetch does not end with the View: Close waits for it (at
-		// most MaxWait), so that no connection is left reading.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(v.ctx), v.cfg.MaxWait+v.admin.conn.RequestTimeout)
-		var err error
-		recs, err = r.Fetch(ctx, recs[:0])
-		cancel()
-		switch {
-		case errors.Is(err, fetch.ErrSkipped):
-			v.cfg.Logger.Warn("read view", "topic", v.cfg.Topic, "partition", r.Partition, "error", err)
-			recs = recs[:0]
-		case err != nil:
-			v.cfg.Logger.Warn("read view", "topic", v.cfg.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
-			select {
-			case <-v.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		ops = v.apply(r.Partition, recs, r.Offset, ops[:0])
-		clear(recs) // what the entries keep stays, the rest can go
-		clear(ops)
-	}
-}
 
 // op is one record of a fetch response, decoded.
 type op[E any] struct {

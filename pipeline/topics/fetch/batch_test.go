@@ -2,10 +2,12 @@ package fetch
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -323,16 +325,18 @@ func TestParseResponseFindsThePartitionInEveryVersion(t *testing.T) {
 				return protocol.RecordSet{Version: 2, Records: protocol.NewRecordReader(
 					protocol.Record{Key: protocol.NewBytes([]byte(key)), Value: protocol.NewBytes([]byte("1"))})}
 			}
-			res := &fetchapi.Response{ThrottleTimeMs: 5, Topics: []fetchapi.ResponseTopic{
-				{Topic: "other", Partitions: []fetchapi.ResponsePartition{{Partition: 3, HighWatermark: 1, RecordSet: set("x")}}},
-				{Topic: "t", Partitions: []fetchapi.ResponsePartition{
-					{Partition: 2, HighWatermark: 2, RecordSet: set("y")},
-					{Partition: 3, HighWatermark: 99, LastStableOffset: 98, LogStartOffset: 4,
-						AbortedTransactions: []fetchapi.ResponseTransaction{{ProducerID: 1, FirstOffset: 2}}, RecordSet: set("a")},
-				}},
-			}}
+			response := func(throttle int32) *fetchapi.Response {
+				return &fetchapi.Response{ThrottleTimeMs: throttle, Topics: []fetchapi.ResponseTopic{
+					{Topic: "other", Partitions: []fetchapi.ResponsePartition{{Partition: 3, HighWatermark: 1, RecordSet: set("x")}}},
+					{Topic: "t", Partitions: []fetchapi.ResponsePartition{
+						{Partition: 2, HighWatermark: 2, RecordSet: set("y")},
+						{Partition: 3, HighWatermark: 99, LastStableOffset: 98, LogStartOffset: 4,
+							AbortedTransactions: []fetchapi.ResponseTransaction{{ProducerID: 1, FirstOffset: 2}}, RecordSet: set("a")},
+					}},
+				}}
+			}
 			var buf bytes.Buffer
-			if err := protocol.WriteResponse(&buf, v, correlationID, res); err != nil {
+			if err := protocol.WriteResponse(&buf, v, correlationID, response(5)); err != nil {
 				t.Fatal(err)
 			}
 			a, err := parseResponse(v, buf.Bytes()[4:], "t", 3)
@@ -347,6 +351,13 @@ func TestParseResponseFindsThePartitionInEveryVersion(t *testing.T) {
 			if err := w.walk(a.records); err != nil || summary(w.recs) != "0:a=1" {
 				t.Errorf("records of the answer: %q, %v; want 0:a=1", summary(w.recs), err)
 			}
+			if a, err := parseResponse(v, buf.Bytes()[4:], "t", 4); err != nil || a.records != nil || a.throttleMs != 5 {
+				t.Errorf("a throttled response without the partition: %+v, %v; want no records and the throttle", a, err)
+			}
+			buf.Reset()
+			if err := protocol.WriteResponse(&buf, v, correlationID, response(0)); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := parseResponse(v, buf.Bytes()[4:], "t", 4); err == nil {
 				t.Error("a response without the partition parsed")
 			}
@@ -354,5 +365,62 @@ func TestParseResponseFindsThePartitionInEveryVersion(t *testing.T) {
 				t.Errorf("a response cut short: %v, want errShort", err)
 			}
 		})
+	}
+}
+
+// emptyAnswer is the body of a fetch response v11 without records, as the
+// protocol guide lays it out: for partition 0 of topic "t" with the high
+// watermark hw, or with no partition at all.
+func emptyAnswer(throttle int32, hw int64, partition bool) []byte {
+	b := binary.BigEndian.AppendUint32(nil, correlationID)
+	b = binary.BigEndian.AppendUint32(b, uint32(throttle))
+	b = binary.BigEndian.AppendUint16(b, 0) // error code
+	b = binary.BigEndian.AppendUint32(b, 0) // session id
+	if !partition {
+		return binary.BigEndian.AppendUint32(b, 0) // no topics
+	}
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = append(binary.BigEndian.AppendUint16(b, 1), 't')
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint32(b, 0) // partition
+	b = binary.BigEndian.AppendUint16(b, 0) // error code
+	b = binary.BigEndian.AppendUint64(b, uint64(hw))
+	b = binary.BigEndian.AppendUint64(b, uint64(hw)) // last stable offset
+	b = binary.BigEndian.AppendUint64(b, 0)          // log start offset
+	b = binary.BigEndian.AppendUint32(b, ^uint32(0)) // no aborted transactions
+	b = binary.BigEndian.AppendUint32(b, ^uint32(0)) // no preferred read replica
+	return binary.BigEndian.AppendUint32(b, 0)       // records: none
+}
+
+// answers is a kafka.RoundTripper that answers each fetch with the next
+// of its response bodies.
+type answers struct {
+	next  [][]byte
+	asked []int64 // the offsets asked for
+}
+
+func (f *answers) RoundTrip(_ context.Context, _ net.Addr, req protocol.Message) (protocol.Message, error) {
+	f.asked = append(f.asked, req.(*exchange).req.Topics[0].Partitions[0].FetchOffset)
+	body := f.next[0]
+	f.next = f.next[1:]
+	return &rawResponse{version: maxVersion, body: body}, nil
+}
+
+func TestFetchMovesPastOffsetsWithoutRecordsUpToTheHighWatermark(t *testing.T) {
+	f := &answers{next: [][]byte{
+		emptyAnswer(1, 0, false), // a quota's answer: no partitions
+		emptyAnswer(1, 9, true),  // throttled: empty whatever the log holds
+		emptyAnswer(0, 9, true),  // nothing below 9: offsets 5 to 8 have no records
+		emptyAnswer(0, 9, true),  // at the end
+	}}
+	r := &Reader{Transport: f, Topic: "t", Offset: 5}
+	for i, want := range []int64{5, 5, 9, 9} {
+		recs, err := r.Fetch(t.Context(), nil)
+		if err != nil || len(recs) != 0 || r.Offset != want {
+			t.Fatalf("answer %d: %d records, %v, offset %d; want none, offset %d", i, len(recs), err, r.Offset, want)
+		}
+	}
+	if fmt.Sprint(f.asked) != "[5 5 5 9]" {
+		t.Errorf("asked for offsets %v, want [5 5 5 9]", f.asked)
 	}
 }

@@ -149,7 +149,7 @@ func parseResponse(v int16, body []byte, topic string, partition int32) (answer,
 	switch {
 	case d.err != nil:
 		return answer{}, d.err
-	case a.errorCode != 0:
+	case a.errorCode != 0, !found && a.throttleMs > 0: // a throttled answer may leave the partition out
 		return a, nil
 	case !found:
 		return answer{}, fmt.Errorf("fetch response without partition %d of %s", partition, topic)

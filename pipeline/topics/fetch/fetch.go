@@ -20,11 +20,14 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -83,14 +86,17 @@ type Reader struct {
 	// MaxWait is how long the broker may wait for a first record when
 	// there is none at Offset yet: 0 answers at once.
 	MaxWait time.Duration
+	// Timeout bounds one fetch beyond MaxWait. Default 10s.
+	Timeout time.Duration
 	// Reuse makes the Key, Value and header values of the records that
-	// Fetch returns share memory that the next Fetch reuses: no
-	// allocation per record. Default: each record owns its bytes.
+	// Fetch returns share memory that the second Fetch after it reuses:
+	// no allocation per record. Default: each record owns its bytes.
 	Reuse bool
 
-	buf   []byte // the last response
-	zbuf  []byte // the decompressed batches of the last response
-	grown int    // the fetch size after a response with no whole batch
+	bufs  [2][]byte // the last two responses
+	zbufs [2][]byte // their decompressed batches
+	flip  int       // the index of the next response's buffers
+	grown int       // the fetch size after a response with no whole batch
 }
 
 // Fetch sends one fetch request at r.Offset, appends the data records of
@@ -99,6 +105,14 @@ type Reader struct {
 // it returns after about MaxWait with no records. After an error, ignore
 // recs: r.Offset is where it was, except after one that wraps ErrSkipped.
 func (r *Reader) Fetch(ctx context.Context, recs []Record) ([]Record, error) {
+	recs, err := r.fetch(ctx, recs)
+	if err == nil {
+		r.flip ^= 1 // the buffers of these records are kept for one more Fetch
+	}
+	return recs, err
+}
+
+func (r *Reader) fetch(ctx context.Context, recs []Record) ([]Record, error) {
 	a, err := r.roundTrip(ctx)
 	if err != nil {
 		return recs, fmt.Errorf("fetch partition %d at offset %d: %w", r.Partition, r.Offset, err)
@@ -115,8 +129,8 @@ func (r *Reader) Fetch(ctx context.Context, recs []Record) ([]Record, error) {
 		}
 		return recs, fmt.Errorf("fetch partition %d at offset %d: %w", r.Partition, r.Offset, err)
 	}
-	r.zbuf = trim(r.zbuf)
-	w := batches{pos: r.Offset, reuse: r.Reuse, zbuf: &r.zbuf, recs: recs}
+	r.zbufs[r.flip] = trim(r.zbufs[r.flip])
+	w := batches{pos: r.Offset, reuse: r.Reuse, zbuf: &r.zbufs[r.flip], recs: recs}
 	if err := w.walk(a.records); err != nil {
 		return w.recs, fmt.Errorf("fetch partition %d at offset %d: %w", r.Partition, r.Offset, err)
 	}
@@ -126,10 +140,11 @@ func (r *Reader) Fetch(ctx context.Context, recs []Record) ([]Record, error) {
 	case len(a.records) > 0:
 		// Only the start of a batch larger than the limit: ask for more.
 		r.grown = min(2*max(r.grown, r.maxBytes()), maxGrownBytes)
-	case a.highWatermark > r.Offset:
+	case a.highWatermark > r.Offset && a.throttleMs == 0:
 		// Nothing at or after r.Offset below the high watermark, which
 		// the broker took before it read: the offsets up to it have no
-		// records (compacted away at the end of the log).
+		// records (compacted away at the end of the log). A throttled
+		// answer is empty whatever the log holds.
 		r.Offset = a.highWatermark
 	}
 	if a.throttleMs > 0 && len(w.recs) == len(recs) {
@@ -147,7 +162,7 @@ func (r *Reader) maxBytes() int {
 
 // roundTrip sends the fetch request and returns the partition's answer.
 func (r *Reader) roundTrip(ctx context.Context) (answer, error) {
-	x := &exchange{clientID: r.ClientID, buf: r.buf, req: fetchapi.Request{
+	x := &exchange{clientID: r.ClientID, buf: r.bufs[r.flip], req: fetchapi.Request{
 		ReplicaID:   -1,
 		MaxWaitTime: int32(min(r.MaxWait.Milliseconds(), math.MaxInt32)),
 		MinBytes:    1,
@@ -164,7 +179,7 @@ func (r *Reader) roundTrip(ctx context.Context) (answer, error) {
 	}}
 	// A connection that failed may still be writing into the buffer: it
 	// is only reused once a response came back.
-	r.buf = nil
+	r.bufs[r.flip] = nil
 	m, err := r.Transport.RoundTrip(ctx, r.Addr, x)
 	if err != nil {
 		return answer{}, err
@@ -173,7 +188,7 @@ func (r *Reader) roundTrip(ctx context.Context) (answer, error) {
 	if !ok {
 		return answer{}, fmt.Errorf("unexpected response %T", m)
 	}
-	r.buf = res.body
+	r.bufs[r.flip] = res.body
 	return parseResponse(res.version, res.body, r.Topic, int32(r.Partition))
 }
 
@@ -199,6 +214,58 @@ func (r *Reader) logStart(ctx context.Context) (int64, error) {
 
 // earliestOffset is the ListOffsets timestamp that asks for the log start.
 const earliestOffset = -2
+
+// Backoffs of Stream after a failed fetch.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// Stream reads the partition until ctx ends: it fetches on a goroutine of
+// its own and calls apply on the calling goroutine with the records of
+// each response and the offset after them, so that the next response is on
+// its way while apply works. With Reuse, the records are valid until apply
+// returns. A failed fetch is logged to log and tried again with backoff;
+// records deleted before they were read are logged and skipped. A fetch in
+// flight does not end with ctx: Stream returns after it (within MaxWait),
+// so that no connection is left reading.
+func (r *Reader) Stream(ctx context.Context, log *slog.Logger, apply func(recs []Record, next int64)) {
+	type response struct {
+		recs []Record
+		next int64
+	}
+	responses := make(chan response) // unbuffered: apply is done with the one before
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		defer close(responses)
+		var recs [2][]Record // the records of the response apply has and of the next
+		timeout := r.MaxWait + cmp.Or(r.Timeout, 10*time.Second)
+		for i, backoff := 0, minBackoff; ctx.Err() == nil; {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+			got, err := r.Fetch(fctx, recs[i][:0])
+			cancel()
+			if err != nil {
+				log.Warn("read partition", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+				if !errors.Is(err, ErrSkipped) && wait(ctx, backoff) == nil {
+					backoff = min(2*backoff, maxBackoff)
+				}
+				continue
+			}
+			backoff = minBackoff
+			select {
+			case responses <- response{got, r.Offset}:
+			case <-ctx.Done():
+				return
+			}
+			recs[i], i = got, i^1
+			clear(recs[i]) // what apply kept stays, the rest can go
+		}
+	})
+	for res := range responses {
+		apply(res.recs, res.next)
+	}
+}
 
 // trim empties b for reuse, or drops it when it is much larger than the
 // last answers needed.

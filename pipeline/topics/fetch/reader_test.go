@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +223,68 @@ func TestFetchPastTheEndIsAnErrorThatKeepsTheOffset(t *testing.T) {
 	r := b.reader(5, 0)
 	if _, err := r.Fetch(t.Context(), nil); !errors.Is(err, kafka.OffsetOutOfRange) || errors.Is(err, fetch.ErrSkipped) || r.Offset != 5 {
 		t.Fatalf("Fetch past the end = %v, offset %d; want OffsetOutOfRange at offset 5", err, r.Offset)
+	}
+}
+
+// produceSeq writes records "k<i>" = "v<i>" one per batch.
+func (b *bench) produceSeq(n int) {
+	b.t.Helper()
+	var msgs []kafka.Message
+	for i := range n {
+		msgs = append(msgs, kafka.Message{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	b.produce(1, 0, msgs...)
+}
+
+// With Reuse, the records of a fetch stay as they are through the next
+// fetch (Stream hands them to apply while it fetches the next response).
+func TestReusedRecordsLastUntilTheSecondFetchAfterThem(t *testing.T) {
+	b := newBench(t)
+	b.produceSeq(6)
+	r := b.reader(0, 1) // one batch, so one record, per fetch
+	r.Reuse = true
+	var prev []fetch.Record
+	for i := range 6 {
+		recs, err := r.Fetch(t.Context(), nil)
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("fetch %d: %d records, %v", i, len(recs), err)
+		}
+		if i > 0 && (string(prev[0].Key) != fmt.Sprint("k", i-1) || string(prev[0].Value) != fmt.Sprint("v", i-1)) {
+			t.Fatalf("after fetch %d the record of fetch %d is %q=%q", i, i-1, prev[0].Key, prev[0].Value)
+		}
+		prev = recs
+	}
+}
+
+func TestStreamHandsEveryResponseToApplyAndEndsWithItsContext(t *testing.T) {
+	b := newBench(t)
+	b.produceSeq(20)
+	for _, reuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reuse %v", reuse), func(t *testing.T) {
+			r := b.reader(0, 1)
+			r.Reuse = reuse
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var got []string
+			var last int64
+			r.Stream(ctx, slog.New(slog.DiscardHandler), func(recs []fetch.Record, next int64) {
+				for _, m := range recs {
+					got = append(got, fmt.Sprintf("%d:%s=%s", m.Offset, m.Key, m.Value))
+				}
+				if next < last {
+					t.Errorf("next offset went back from %d to %d", last, next)
+				}
+				if last = next; next == 20 {
+					cancel() // Stream returns once the fetch in flight is back
+				}
+			})
+			var want []string
+			for i := range 20 {
+				want = append(want, fmt.Sprintf("%d:k%d=v%d", i, i, i))
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Fatalf("applied %s, want %s", got, want)
+			}
+		})
 	}
 }
