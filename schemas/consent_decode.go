@@ -1,6 +1,6 @@
 package schemas
 
-import "strings"
+import "bytes"
 
 // consentJSON is the wire shape of a consent event; see transactionJSON.
 type consentJSON struct {
@@ -28,8 +28,7 @@ type consentJSON struct {
 // required. Times are returned in UTC. Unknown fields are ignored.
 // Violations are *InvalidError values.
 func DecodeConsentEvent(key, value []byte) (ev ConsentEvent, tombstone bool, err error) {
-	all := string(key) + string(value) // one allocation for every string of the event
-	customer, recipient, err := parseConsentKey(all[:len(key)])
+	customer, recipient, err := parseConsentKey(key)
 	if err != nil {
 		return ConsentEvent{}, false, err
 	}
@@ -41,7 +40,7 @@ func DecodeConsentEvent(key, value []byte) (ev ConsentEvent, tombstone bool, err
 		return ConsentEvent{}, false, err
 	}
 	in := newConsentJSON()
-	if !fastConsent(value, all[len(key):], &in) {
+	if !fastConsent(value, &in) {
 		slow := newConsentJSON()
 		if err := decodeJSON(value, &slow); err != nil {
 			return ConsentEvent{}, false, err
@@ -119,12 +118,12 @@ func newConsentJSON() consentJSON {
 }
 
 // parseConsentKey splits and validates a consent key customer_id|recipient.
-func parseConsentKey(key string) (customer string, recipient Recipient, err error) {
-	i := strings.IndexByte(key, '|')
+func parseConsentKey(key []byte) (customer string, recipient Recipient, err error) {
+	i := bytes.IndexByte(key, '|')
 	if i < 0 {
-		return "", "", invalid("key", "not customer_id|recipient (%s)", shown(key))
+		return "", "", invalid("key", "not customer_id|recipient (%s)", shown(string(key)))
 	}
-	customer, recipient = key[:i], Recipient(key[i+1:])
+	customer, recipient = string(key[:i]), Recipient(key[i+1:])
 	if err := checkCustomerID("key", customer); err != nil {
 		return "", "", invalid("key", "customer id not [A-Za-z0-9._-]{1,64} (%s)", shown(customer))
 	}

@@ -320,44 +320,44 @@ func (s *fastScan) end() bool {
 	return s.i == len(s.b)
 }
 
-// materialize points the fields (and categories) at parts of src, the input
-// as a string, or if src is empty of one new string of every field's bytes,
-// in input order, so that a repeated key keeps its last value as encoding/json.
-func (s *fastScan) materialize(src string, targets []*string, categories *[]string) {
-	if src == "" {
-		total := 0
-		for _, sp := range s.spans[:s.n] {
-			total += sp.hi - sp.lo
-		}
-		for _, c := range s.cats[:s.ncats] {
-			total += c.hi - c.lo
-		}
-		var sb strings.Builder
-		sb.Grow(total)
-		for i := range s.spans[:s.n] {
-			sp, lo := &s.spans[i], sb.Len()
-			sb.Write(s.b[sp.lo:sp.hi])
-			sp.lo, sp.hi = lo, sb.Len()
-		}
-		for i := range s.cats[:s.ncats] {
-			c, lo := &s.cats[i], sb.Len()
-			sb.Write(s.b[c.lo:c.hi])
-			c.lo, c.hi = lo, sb.Len()
-		}
-		src = sb.String()
-	}
+// materialize copies every field's bytes into one new string and points
+// the fields (and categories) at their parts, in input order, so that a
+// repeated key keeps its last value as with encoding/json.
+func (s *fastScan) materialize(targets []*string, categories *[]string) {
+	total := 0
 	for _, sp := range s.spans[:s.n] {
-		*targets[sp.field] = src[sp.lo:sp.hi]
+		total += sp.hi - sp.lo
+	}
+	for _, c := range s.cats[:s.ncats] {
+		total += c.hi - c.lo
+	}
+	var sb strings.Builder
+	sb.Grow(total)
+	for _, sp := range s.spans[:s.n] {
+		sb.Write(s.b[sp.lo:sp.hi])
+	}
+	for _, c := range s.cats[:s.ncats] {
+		sb.Write(s.b[c.lo:c.hi])
+	}
+	all := sb.String()
+	off := 0
+	for _, sp := range s.spans[:s.n] {
+		*targets[sp.field] = all[off : off+sp.hi-sp.lo]
+		off += sp.hi - sp.lo
 	}
 	if categories == nil || !s.hasCats {
 		return
 	}
-	if *categories = nil; !s.nullCats {
-		*categories = make([]string, s.ncats)
-		for i, c := range s.cats[:s.ncats] {
-			(*categories)[i] = src[c.lo:c.hi]
-		}
+	if s.nullCats {
+		*categories = nil
+		return
 	}
+	out := make([]string, s.ncats)
+	for i, c := range s.cats[:s.ncats] {
+		out[i] = all[off : off+c.hi-c.lo]
+		off += c.hi - c.lo
+	}
+	*categories = out
 }
 
 // fastTransaction fills in from value and reports true, or reports false
@@ -421,7 +421,7 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 	if !ok || !s.end() {
 		return false
 	}
-	s.materialize("", []*string{
+	s.materialize([]*string{
 		fTransactionID: &in.TransactionID, fCustomerID: &in.CustomerID, fAccountID: &in.AccountID,
 		fBookedAt: &in.BookedAt, fAmount: &in.Amount, fCurrency: &in.Currency, fStatus: &in.Status,
 		fType: &in.Type, fDescription: &in.Description, fBalanceAfter: &in.BalanceAfter,
@@ -430,9 +430,9 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 	return true
 }
 
-// fastConsent fills in from value (src: value as a string, which the fields
-// are parts of) and reports true, or reports false without having touched in.
-func fastConsent(value []byte, src string, in *consentJSON) bool {
+// fastConsent fills in from value and reports true, or reports false
+// without having touched in.
+func fastConsent(value []byte, in *consentJSON) bool {
 	const (
 		fConsentID = iota
 		fCustomerID
@@ -471,7 +471,7 @@ func fastConsent(value []byte, src string, in *consentJSON) bool {
 	if !ok || !s.end() {
 		return false
 	}
-	s.materialize(src, []*string{
+	s.materialize([]*string{
 		fConsentID: &in.ConsentID, fCustomerID: &in.CustomerID, fRecipient: &in.Recipient,
 		fStatus: &in.Status, fWindowFrom: &in.WindowFrom, fWindowTo: &in.WindowTo,
 		fExpiresAt: &in.ExpiresAt, fEventTime: &in.EventTime,
