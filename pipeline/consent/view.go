@@ -1,10 +1,12 @@
 package consent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,9 +87,10 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 			}
 			return true // a garbled latest event must not leave the grant before it in force
 		},
-		Store:   v.store,
-		Logger:  cfg.Logger,
-		MaxWait: cfg.MaxWait,
+		Store:     v.store,
+		Transient: true, // the store copies what it keeps; keep clones
+		Logger:    cfg.Logger,
+		MaxWait:   cfg.MaxWait,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open consent view: %w", err)
@@ -108,8 +111,14 @@ func decodeState(m topics.Message) (state, error) {
 	return state{Event: ev}, nil
 }
 
-// keep queues an invalid record for quarantine.
+// keep queues a copy of an invalid record for quarantine (the View reuses
+// the memory of the record it was given).
 func (v *View) keep(m topics.Message, err error) {
+	m.Key, m.Value = bytes.Clone(m.Key), bytes.Clone(m.Value)
+	m.Headers = slices.Clone(m.Headers)
+	for i, h := range m.Headers {
+		m.Headers[i].Value = bytes.Clone(h.Value)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.pending = append(v.pending, invalidEvent{m: m, err: err})

@@ -24,5 +24,7 @@
 // consent's. Planning and reading the transactions of a release is package
 // kafkasource's.
 //
-// All Kafka access goes through github.com/segmentio/kafka-go.
+// All Kafka access goes through github.com/segmentio/kafka-go; a View
+// reads with package fetch, which sends fetch requests through a kafka-go
+// transport and parses their record batches itself.
 package topics

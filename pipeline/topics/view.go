@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/midata/midata/pipeline/topics/fetch"
 )
 
 // DefaultViewMaxWait is the default ViewConfig.MaxWait.
@@ -35,15 +37,21 @@ type ViewConfig[E any] struct {
 	// Default: Merge, when set, for every key.
 	Replace func(key []byte) bool
 	// Invalid, when set, is called for a record Decode failed on (after
-	// the failure is logged), from the goroutine that reads the record's
+	// the failure is logged), from the goroutine that applies the record's
 	// partition. It says whether the record erases its key's entry, as a
 	// tombstone would; else the key keeps the entry it had.
 	Invalid func(m Message, err error) (erase bool)
 	// Store, when set, keeps the entries: a compact store for views of
 	// many keys. Default: a map of the decoded entries.
 	Store Store[E]
+	// Transient, when true, says that Decode, Invalid, Merge and the Store
+	// keep nothing of a Message's Key, Value or header values once they
+	// return (a Store copies what it keeps): the View then reads records
+	// into memory it reuses, without an allocation per record. Default
+	// false: each Message owns its bytes.
+	Transient bool
 	// OnChange, when set, is called after a record changed or deleted the
-	// entry of key, from the goroutine that reads the record's partition,
+	// entry of key, from the goroutine that applies the record's partition,
 	// without the View's lock held. It must not block for long.
 	OnChange func(key string)
 	// Logger receives read errors and undecodable records. Default:
@@ -119,19 +127,20 @@ var ErrViewClosed = errors.New("view closed")
 // View is the in-memory state of a compacted topic: the latest entry of
 // every key. At start it reads the topic from its first offsets up to the
 // high watermarks it had when it opened (then Ready reports true), and it
-// keeps reading new records until its context ends or Close, with one
-// goroutine per partition that Close waits for. A tombstone deletes its
+// keeps reading new records until its context ends or Close, with two
+// goroutines per partition that Close waits for (one applies a fetch
+// response while the other fetches the next). A tombstone deletes its
 // key. By default entries are kept as decoded, one map entry per key, so
 // the memory per key is the key's bytes, the entry and the map's own few
 // words; ViewConfig.Store holds them otherwise. It is safe for concurrent
 // use.
 type View[E any] struct {
-	cfg     ViewConfig[E]
-	admin   *admin
-	ctx     context.Context // ends when the View stops reading
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	readers []*kafka.Reader
+	cfg       ViewConfig[E]
+	admin     *admin
+	ctx       context.Context // ends when the View stops reading
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	transport *kafka.Transport // of the partitions' fetches
 
 	mu      sync.Mutex
 	entries Store[E]
@@ -189,33 +198,23 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	v.ready = v.caughtUp(v.start)
 
 	v.ctx, v.cancel = context.WithCancel(ctx)
+	v.transport = conn.Transport()
+	v.transport.MetadataTopics = []string{cfg.Topic} // it routes the fetches of this topic only
 	// The start offsets, read before any partition's goroutine starts
 	// moving v.next.
 	from := maps.Clone(v.next)
 	for _, p := range partitions {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:        conn.Brokers,
-			Topic:          cfg.Topic,
-			Partition:      p,
-			MinBytes:       1,
-			MaxBytes:       4 << 20,
-			MaxWait:        cfg.MaxWait,
-			StartOffset:    kafka.FirstOffset,
-			ReadBackoffMin: 50 * time.Millisecond,
-			ReadBackoffMax: time.Second,
-			Dialer:         conn.Dialer(),
-			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-				cfg.Logger.Debug(cfg.Topic + " reader: " + fmt.Sprintf(msg, args...))
-			}),
+		r := &fetch.Reader{Transport: v.transport, Addr: conn.Addr(), ClientID: v.admin.conn.ClientID, Topic: cfg.Topic,
+			Partition: p, Offset: from[p], MaxWait: cfg.MaxWait, Timeout: v.admin.conn.RequestTimeout, Reuse: cfg.Transient}
+		// The backlog first, as fast as the broker answers, then each new
+		// record as soon as it is written (a fetch waits up to MaxWait).
+		v.wg.Go(func() {
+			var ops []op[E]
+			r.Stream(v.ctx, v.cfg.Logger, func(recs []fetch.Record, next int64) {
+				ops = v.apply(p, recs, next, ops[:0])
+				clear(ops) // what the entries keep stays, the rest can go
+			})
 		})
-		if err := r.SetOffset(from[p]); err != nil {
-			r.Close()
-			v.Close()
-			return nil, fmt.Errorf("open view of %s: partition %d: %w", cfg.Topic, p, err)
-		}
-		v.readers = append(v.readers, r)
-		v.wg.Add(1)
-		go v.tail(v.ctx, p, r)
 	}
 	return v, nil
 }
@@ -223,75 +222,72 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 // Topic returns the topic the View reads.
 func (v *View[E]) Topic() string { return v.cfg.Topic }
 
-// tail applies the records of partition p until ctx ends.
-func (v *View[E]) tail(ctx context.Context, p int, r *kafka.Reader) {
-	defer v.wg.Done()
-	backoff := 50 * time.Millisecond
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			v.cfg.Logger.Warn("read view", "topic", v.cfg.Topic, "partition", p, "error", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		v.apply(p, m)
-	}
+// op is one record of a fetch response, decoded.
+type op[E any] struct {
+	m       Message
+	e       E
+	decoded bool // e is the record's entry
+	erase   bool // the record deletes its key's entry
 }
 
-// apply applies the record m of partition p.
-func (v *View[E]) apply(p int, m kafka.Message) {
-	msg := Message{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
-	for _, h := range m.Headers {
-		msg.Headers = append(msg.Headers, Header{Key: h.Key, Value: h.Value})
-	}
-	var e E
-	decoded, erase := false, m.Value == nil // a tombstone: the key is forgotten
-	if !erase {
-		var err error
-		if e, err = v.cfg.Decode(msg); err != nil {
-			v.cfg.Logger.Warn("skip undecodable record", "topic", v.cfg.Topic, "partition", p, "offset", m.Offset, "key", string(m.Key), "error", err)
-			erase = v.cfg.Invalid != nil && v.cfg.Invalid(msg, err)
-		} else {
-			decoded = true
+// apply applies the records of one fetch response of partition p, after
+// which the partition's next offset is next, under one hold of the lock:
+// they are decoded first, without it. It returns ops for reuse.
+func (v *View[E]) apply(p int, recs []fetch.Record, next int64, ops []op[E]) []op[E] {
+	for _, r := range recs {
+		o := op[E]{m: Message{Partition: p, Offset: r.Offset, Key: r.Key, Value: r.Value, Time: r.Time}}
+		for _, h := range r.Headers {
+			o.m.Headers = append(o.m.Headers, Header(h))
 		}
+		o.erase = r.Value == nil // a tombstone: the key is forgotten
+		if !o.erase {
+			var err error
+			if o.e, err = v.cfg.Decode(o.m); err != nil {
+				v.cfg.Logger.Warn("skip undecodable record", "topic", v.cfg.Topic, "partition", p, "offset", r.Offset, "key", string(r.Key), "error", err)
+				o.erase = v.cfg.Invalid != nil && v.cfg.Invalid(o.m, err)
+			} else {
+				o.decoded = true
+			}
+		}
+		ops = append(ops, o)
 	}
+	var changed []string // keys, for OnChange
 	v.mu.Lock()
-	changed := false
-	switch {
-	case erase:
-		changed = v.entries.Delete(msg)
-	case decoded && v.cfg.Merge != nil && (v.cfg.Replace == nil || !v.cfg.Replace(m.Key)):
-		cur, ok := v.entries.Get(string(m.Key))
-		var next E
-		if next, changed = v.cfg.Merge(cur, ok, e); changed {
-			v.entries.Put(msg, next)
+	for i := range ops {
+		o := &ops[i]
+		ch := false
+		switch {
+		case o.erase:
+			ch = v.entries.Delete(o.m)
+		case o.decoded && v.cfg.Merge != nil && (v.cfg.Replace == nil || !v.cfg.Replace(o.m.Key)):
+			cur, ok := v.entries.Get(string(o.m.Key))
+			var merged E
+			if merged, ch = v.cfg.Merge(cur, ok, o.e); ch {
+				v.entries.Put(o.m, merged)
+			}
+		case o.decoded:
+			v.entries.Put(o.m, o.e)
+			ch = true
 		}
-	case decoded:
-		v.entries.Put(msg, e)
-		changed = true
+		if ch && v.cfg.OnChange != nil {
+			changed = append(changed, string(o.m.Key))
+		}
 	}
-	v.next[p] = max(v.next[p], m.Offset+1)
-	v.records++
+	moved := next > v.next[p] || len(ops) > 0
+	v.next[p] = max(v.next[p], next)
+	v.records += int64(len(ops))
 	if !v.ready && v.caughtUp(v.start) {
 		v.ready = true
 	}
-	if v.watched {
+	if v.watched && moved {
 		close(v.changed)
 		v.changed, v.watched = make(chan struct{}), false
 	}
 	v.mu.Unlock()
-	if changed && v.cfg.OnChange != nil {
-		v.cfg.OnChange(string(m.Key))
+	for _, key := range changed {
+		v.cfg.OnChange(key)
 	}
+	return ops
 }
 
 // caughtUp reports whether every partition's next offset has reached
@@ -447,26 +443,17 @@ func (v *View[E]) Wait(ctx context.Context, key string, ok func(E) bool) (E, err
 	return got, nil
 }
 
-// Close stops reading and waits for the readers to end. Waits in progress
-// fail. Get, Len and Range still answer from the last state.
+// Close stops reading and waits for the partitions' readers to end (each
+// within MaxWait, all at once). Waits in progress fail. Get, Len and Range
+// still answer from the last state.
 func (v *View[E]) Close() error {
 	if v.cancel != nil {
 		v.cancel()
 	}
 	v.wg.Wait()
-	// Each reader's Close waits for its fetch in flight (up to MaxWait):
-	// close them all at once, so a View closes in one MaxWait, not one per
-	// partition.
-	errs := make([]error, len(v.readers))
-	var closing sync.WaitGroup
-	for i, r := range v.readers {
-		closing.Go(func() { errs[i] = r.Close() })
+	if v.transport != nil {
+		v.transport.CloseIdleConnections()
 	}
-	closing.Wait()
-	v.readers = nil
 	v.admin.close()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("close view of %s: %w", v.cfg.Topic, err)
-	}
 	return nil
 }
