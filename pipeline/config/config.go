@@ -38,6 +38,12 @@ type Config struct {
 	// TempDir is where bulk releases spill records and sorting spills runs;
 	// empty means the system's temporary folder.
 	TempDir string `yaml:"temp_dir"`
+	// MemoryLimit is serve's soft memory limit (package memlimit): near it
+	// the garbage collector runs more often instead of letting the heap
+	// grow to twice what is live. 0 (the default) means GOMEMLIMIT when it
+	// is set, else 90 % of the container's memory limit when there is one,
+	// else none.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
 // Kafka says where the brokers are and how producers partition.
