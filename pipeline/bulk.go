@@ -141,12 +141,13 @@ func (r *Runner) StreamTask(ctx context.Context, b Bulk, snap kafkasource.Snapsh
 	}
 	var scanned, quarantined int64
 	toScan := task.Records()
+	var t schemas.Transaction // one for every record: it escapes (fits), and the sorters copy it
 	err = r.cfg.Source.Read(ctx, task, func(m topics.Message) error {
 		if scanned++; scanned%10000 == 0 {
 			progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
 		}
-		t, err := schemas.DecodeTransaction(m.Key, m.Value)
-		if err != nil {
+		var err error
+		if t, err = schemas.DecodeTransaction(m.Key, m.Value); err != nil {
 			quarantined++
 			return r.quarantine(ctx, task.Topic, m, err)
 		}

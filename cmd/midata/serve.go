@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/memlimit"
 	"github.com/midata/midata/pipeline/serve"
 )
 
@@ -38,6 +39,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := cfg.Log.Logger(stderr)
 	for _, name := range config.UnknownEnv(os.Environ()) {
 		logger.Warn("unknown environment variable ignored", "name", name)
+	}
+	if limit, from := memlimit.Apply(int64(cfg.MemoryLimit)); from != "" {
+		logger.Info("soft memory limit", "bytes", limit, "from", from)
 	}
 	svc, err := serve.New(ctx, cfg, logger)
 	if err != nil {

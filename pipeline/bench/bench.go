@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
 )
 
@@ -195,7 +196,7 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 	}
 	consume := rate(n, took)
 	r.add(Figure{Shape: shape.Name, Name: "raw_consume", Value: consume, Unit: "rec/s",
-		Note: fmt.Sprintf("%d records in %.2fs, fetch %d MiB", n, took.Seconds(), 8)})
+		Note: fmt.Sprintf("%d records in %.2fs, fetch %d MiB", n, took.Seconds(), kafkasource.DefaultFetchMaxBytes>>20)})
 	b.logf("%s: raw consume %.0f rec/s", shape.Name, consume)
 
 	var oneWorker float64

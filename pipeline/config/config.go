@@ -43,6 +43,12 @@ type Config struct {
 	// emptied at start: one instance per folder. Empty means a new folder
 	// under TempDir, removed at exit.
 	StateDir string `yaml:"state_dir"`
+	// MemoryLimit is serve's soft memory limit (package memlimit): near it
+	// the garbage collector runs more often instead of letting the heap
+	// grow to twice what is live. 0 (the default) means GOMEMLIMIT when it
+	// is set, else 90 % of the container's memory limit when there is one,
+	// else none.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
 // Kafka says where the brokers are and how producers partition.

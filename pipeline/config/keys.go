@@ -145,6 +145,8 @@ func fields() []field {
 			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport, CommandBench),
 		stringField("state_dir", "MIDATA_STATE_DIR", "where serve keeps on disk what it rebuilds from Kafka at start (the run view's release outcomes), emptied at start, one instance per folder; empty = a new folder under temp_dir",
 			func(c *Config) *string { return &c.StateDir }).on(CommandServe),
+		byteSizeField("memory_limit", "MIDATA_MEMORY_LIMIT", "serve's soft memory limit, e.g. 200MiB (the garbage collector works harder near it); 0 = GOMEMLIMIT when set, else 90 % of the container's memory limit (cgroup), else none",
+			func(c *Config) *ByteSize { return &c.MemoryLimit }).on(CommandServe),
 	}
 }
 
@@ -222,6 +224,20 @@ func durationField(name, env, meaning string, p func(*Config) *Duration) field {
 			return fmt.Errorf("want a duration such as 7d, 36h, 90m or 30s")
 		}
 		*p(c) = d
+		return nil
+	}
+	f.get = func(c *Config) string { return p(c).String() }
+	return f
+}
+
+func byteSizeField(name, env, meaning string, p func(*Config) *ByteSize) field {
+	f := newField(name, env, meaning)
+	f.set = func(c *Config, s string) error {
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return fmt.Errorf("want a size such as 256MiB, 1GiB or a number of bytes")
+		}
+		*p(c) = b
 		return nil
 	}
 	f.get = func(c *Config) string { return p(c).String() }

@@ -100,6 +100,8 @@ func sample(v reflect.Value) string {
 	switch v.Interface().(type) {
 	case config.Duration:
 		return "3h"
+	case config.ByteSize:
+		return "300MiB"
 	case bool:
 		return fmt.Sprint(!v.Bool())
 	case int, int64:

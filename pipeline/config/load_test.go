@@ -561,3 +561,30 @@ func TestDurationsReadAndWriteDays(t *testing.T) {
 		}
 	}
 }
+
+func TestByteSizesReadWithTheirUnits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want config.ByteSize
+		text string
+	}{
+		{"268435456", 256 << 20, "256MiB"},
+		{"256MiB", 256 << 20, "256MiB"},
+		{"1GiB", 1 << 30, "1GiB"},
+		{"1536 KiB", 1536 << 10, "1536KiB"},
+		{"100B", 100, "100B"},
+		{"0", 0, "0"},
+	}
+	for _, tt := range tests {
+		got, err := config.ParseByteSize(tt.in)
+		if err != nil || got != tt.want || got.String() != tt.text {
+			t.Errorf("ParseByteSize(%q) = %d (%s), %v; want %d (%s)", tt.in, got, got, err, tt.want, tt.text)
+		}
+	}
+	for _, bad := range []string{"", "-1MiB", "1.5GiB", "12MB", "MiB", "99999999999GiB"} {
+		if got, err := config.ParseByteSize(bad); err == nil {
+			t.Errorf("ParseByteSize(%q) = %d, want an error", bad, got)
+		}
+	}
+}

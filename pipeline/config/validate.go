@@ -28,6 +28,10 @@ var (
 // own minimum).
 const MinTokenBytes = 16
 
+// minMemoryLimit is the smallest memory_limit Validate accepts: serve
+// holds about 50 MiB live in a bulk release at the default settings.
+const minMemoryLimit = 64 << 20
+
 // Validate checks every key cmd uses once, before anything connects, and
 // reports every problem at once, one a line, each naming the key, its bad
 // value (never a secret) and the variable and flag that set it:
@@ -119,6 +123,10 @@ func (c Config) Validate(cmd Command) error {
 	}
 	for _, p := range scheduleProblems(c.Schedules) {
 		v.add("schedules", "%s", p)
+	}
+
+	if m := c.MemoryLimit; m != 0 && m < minMemoryLimit {
+		v.addValue("memory_limit", m.String(), "want 0 (none set here) or at least %s: below what serve holds live the garbage collector runs all the time", ByteSize(minMemoryLimit))
 	}
 
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {

@@ -146,3 +146,18 @@ func TestValidateKeepsPprofOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateRefusesAMemoryLimitBelowWhatServeHoldsLive(t *testing.T) {
+	t.Parallel()
+	for limit, ok := range map[config.ByteSize]bool{0: true, 64 << 20: true, 256 << 20: true, 1: false, 32 << 20: false} {
+		c := valid()
+		c.MemoryLimit = limit
+		err := c.Validate(config.CommandServe)
+		if (err == nil) != ok {
+			t.Errorf("memory_limit %s: Validate() = %v, want ok %v", limit, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "memory_limit") {
+			t.Errorf("memory_limit %s: error %q does not name the key", limit, err)
+		}
+	}
+}

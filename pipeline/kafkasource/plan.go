@@ -201,6 +201,11 @@ func (s *Source) samplePartition(ctx context.Context, topic string, n int, logSt
 // Ends returns the end offset of every partition of topic now: a cheap way
 // to tell whether anything was written to it since the last look.
 func (s *Source) Ends(ctx context.Context, topic string) (map[int]int64, error) {
+	if topic != s.cfg.Topic {
+		other := s.on(topic)
+		defer other.Close()
+		return other.Ends(ctx, topic)
+	}
 	partitions, err := s.partitions(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("end offsets of %q: %w", topic, err)

@@ -117,6 +117,11 @@ func (s *Source) fetchRanges(ctx context.Context, snap Snapshot, chunks chan<- c
 // meant for small compacted topics such as the consent topic. A missing
 // topic is an error that wraps ErrTopicNotFound.
 func (s *Source) ReadTopic(ctx context.Context, topic string, fn func(topics.Message) error) error {
+	if topic != s.cfg.Topic {
+		other := s.on(topic)
+		defer other.Close()
+		return other.ReadTopic(ctx, topic, fn)
+	}
 	partitions, err := s.partitions(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("read whole topic: %w", err)

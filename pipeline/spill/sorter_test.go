@@ -1,8 +1,8 @@
 package spill
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,12 @@ func sortAll(t *testing.T, s *Sorter, recs []schemas.Transaction) []schemas.Tran
 			t.Fatalf("add record %d: %v", i, err)
 		}
 	}
+	return sorted(t, s)
+}
+
+// sorted sorts what was added to s and returns what the iterator yields.
+func sorted(t *testing.T, s *Sorter) []schemas.Transaction {
+	t.Helper()
 	it, err := s.Sort()
 	if err != nil {
 		t.Fatalf("sort: %v", err)
@@ -411,18 +418,56 @@ func TestATruncatedRunFileIsAnError(t *testing.T) {
 func TestRecordCodecRejectsCorruptInput(t *testing.T) {
 	t.Parallel()
 	rec := randomRecords(rand.New(rand.NewPCG(3, 4)), 1)[0]
-	enc := appendRecord(nil, &rec)
+	enc := AppendRecord(nil, &rec)
 	for cut := range len(enc) {
 		var got schemas.Transaction
-		var scratch []byte
-		if err := readRecord(bufio.NewReader(bytes.NewReader(enc[:cut])), &got, &scratch); !errors.Is(err, io.ErrUnexpectedEOF) {
+		if _, err := DecodeRecord(enc[:cut], &got); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("record cut at %d of %d bytes: %v, want io.ErrUnexpectedEOF", cut, len(enc), err)
 		}
 	}
-	huge := []byte{0xff, 0xff, 0xff, 0x7f} // a first string of 256 MiB
-	var got schemas.Transaction
-	var scratch []byte
-	if err := readRecord(bufio.NewReader(bytes.NewReader(huge)), &got, &scratch); !errors.Is(err, errCorrupt) {
-		t.Errorf("a 256 MiB string length: %v, want errCorrupt", err)
+	tests := []struct {
+		name string
+		enc  []byte
+	}{
+		{"a first string of 256 MiB", []byte{20, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"a record longer than any", []byte{0xff, 0xff, 0xff, 0xff, 0x7f}},
+		{"bytes after the fields", longer(enc)},
+	}
+	for _, tt := range tests {
+		var got schemas.Transaction
+		if _, err := DecodeRecord(tt.enc, &got); !errors.Is(err, errCorrupt) {
+			t.Errorf("%s: %v, want errCorrupt", tt.name, err)
+		}
+	}
+}
+
+// longer returns the record enc with a byte added after its fields (and
+// its length grown to hold it).
+func longer(enc []byte) []byte {
+	n, h := binary.Uvarint(enc)
+	return append(binary.AppendUvarint(nil, n+1), append(enc[h:h+int(n):h+int(n)], 0)...)
+}
+
+func TestRecordsDecodeOneAfterAnother(t *testing.T) {
+	t.Parallel()
+	recs := randomRecords(rand.New(rand.NewPCG(8, 8)), 50)
+	recs[0].Description = strings.Repeat("é", 500)
+	var enc []byte
+	for i := range recs {
+		enc = AppendRecord(enc, &recs[i])
+	}
+	rest := enc
+	for i := range recs {
+		var got schemas.Transaction
+		var err error
+		if rest, err = DecodeRecord(rest, &got); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if got != recs[i] {
+			t.Fatalf("record %d: got %+v, want %+v", i, got, recs[i])
+		}
+	}
+	if len(rest) != 0 {
+		t.Errorf("%d bytes left after the last record", len(rest))
 	}
 }

@@ -23,9 +23,15 @@ type admin struct {
 	client    *kafka.Client
 }
 
-func newAdmin(conn Connection) *admin {
+// newAdmin returns an admin on conn. Given topics, its transport caches
+// the metadata of those alone (a View's admin asks about its topic only):
+// kafka-go's default caches every topic of the cluster, refreshed every few
+// seconds, which is megabytes of heap per transport on a cluster of
+// thousands of topics.
+func newAdmin(conn Connection, topics ...string) *admin {
 	conn = conn.WithDefaults()
 	t := conn.Transport()
+	t.MetadataTopics = topics
 	return &admin{conn: conn, transport: t, client: &kafka.Client{Addr: conn.Addr(), Transport: t, Timeout: conn.RequestTimeout}}
 }
 
@@ -107,7 +113,7 @@ func (a *admin) listOffsets(ctx context.Context, topic string, partitions []int,
 // metadata and one offsets request. A missing topic is an error that wraps
 // ErrTopicNotFound.
 func Ends(ctx context.Context, conn Connection, topic string) (map[int]int64, error) {
-	a := newAdmin(conn)
+	a := newAdmin(conn, topic)
 	defer a.close()
 	partitions, err := a.partitions(ctx, topic)
 	if err != nil {

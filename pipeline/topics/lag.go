@@ -14,7 +14,7 @@ import (
 // group's committed one (0 when the group committed nothing there and the
 // partition is empty).
 func Lag(ctx context.Context, conn Connection, group, topic string) (map[int]int64, error) {
-	a := newAdmin(conn)
+	a := newAdmin(conn, topic)
 	defer a.close()
 	return a.lag(ctx, group, topic)
 }
@@ -50,7 +50,7 @@ func WatchLag(ctx context.Context, conn Connection, group, topic string, every t
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := newAdmin(conn)
+	a := newAdmin(conn, topic)
 	defer a.close()
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -180,7 +180,7 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = DefaultViewMaxWait
 	}
-	v := &View[E]{cfg: cfg, admin: newAdmin(conn), entries: cfg.Store, changed: make(chan struct{}), running: make(chan struct{}, 1)}
+	v := &View[E]{cfg: cfg, admin: newAdmin(conn, cfg.Topic), entries: cfg.Store, changed: make(chan struct{}), running: make(chan struct{}, 1)}
 	if v.entries == nil {
 		v.entries = mapStore[E]{}
 	}

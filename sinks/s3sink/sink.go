@@ -75,7 +75,9 @@ type Config struct {
 	PathStyle bool
 	// PartSize is the size of each part of a multipart upload, and the
 	// most memory one part buffer takes: a writer holds at most two.
-	// Objects smaller than one part are written with a single PutObject.
+	// Objects smaller than one part are written with a single PutObject
+	// from a buffer of 64 KiB blocks, so less than one block more than the
+	// object's size.
 	// Default DefaultPartSize; at least MinPartSize, at most MaxPartSize.
 	PartSize int64
 	// MaxLinkTTL is the longest lifetime Link accepts. Default and upper
@@ -136,6 +138,7 @@ type Sink struct {
 	where   string // the endpoint, for messages
 	// transport is the HTTP transport New made (nil: the caller's client).
 	transport *http.Transport
+	blocks    blockPool // the object writers' buffers
 }
 
 // Close closes the idle connections of the transport New made; the Sink

@@ -1,11 +1,9 @@
 package s3sink
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -14,32 +12,24 @@ import (
 	"github.com/midata/midata/sinks"
 )
 
-// firstBufSize is the first buffer a writer allocates, so small objects do
-// not cost a whole part; it grows to the part size once that fills.
-const firstBufSize = 64 << 10
-
-// firstBufs holds first buffers (capacity firstBufSize) of finished
-// writers for reuse: a bulk release writes thousands of small objects, and
-// a fresh 64 KiB buffer for each was a quarter of the bytes serve
-// allocated. Only buffers of that capacity come back, and those are never
-// in an upload goroutine (parts are at least MinPartSize).
-var firstBufs = sync.Pool{New: func() any { b := make([]byte, 0, firstBufSize); return &b }}
-
 // errWriterDone is returned by Write and Close after Close or Abort.
 var errWriterDone = errors.New("object writer already closed or aborted")
 
-// objectWriter streams one object. It fills a buffer of one part; when the
-// buffer is full and more bytes come, the part is uploaded by a goroutine
-// the writer owns while the next buffer fills. At most one upload is in
-// flight, so at most two part buffers exist. An object that fits in one
-// part is written by Close with a single PutObject.
+// objectWriter streams one object. It fills a buffer of one part, in
+// blocks of 64 KiB from the Sink's pool, so an object smaller than a part
+// holds less than one block more than its bytes; when a part's buffer is
+// full and more bytes come, the part is uploaded by a goroutine the writer
+// owns while the next buffer fills. At most one upload is in flight, so at
+// most two parts are buffered. An object that fits in one part is written
+// by Close with a single PutObject. The blocks go back to the pool once
+// their request is answered.
 type objectWriter struct {
 	ctx context.Context
 	s   *Sink
 	key string
 
-	buf   []byte // the part being filled
-	spare []byte // the buffer of the last finished upload, for reuse
+	buf   buffer   // the part being filled
+	spare [][]byte // the empty blocks of the last part uploaded, for the next
 
 	uploadID *string // set once the multipart upload exists
 	parts    []types.CompletedPart
@@ -51,10 +41,10 @@ type objectWriter struct {
 }
 
 // partResult is what an upload goroutine hands back: the finished part and
-// its buffer, free for reuse.
+// its buffer.
 type partResult struct {
 	part types.CompletedPart
-	buf  []byte
+	buf  buffer
 	err  error
 }
 
@@ -69,43 +59,33 @@ func (w *objectWriter) Write(p []byte) (int, error) {
 	partSize := int(w.s.cfg.PartSize)
 	n := 0
 	for len(p) > 0 {
-		if len(w.buf) == cap(w.buf) {
-			if err := w.grow(partSize); err != nil {
+		if w.buf.n == partSize {
+			if err := w.sendPart(); err != nil {
 				w.err = err
 				return n, err
 			}
 		}
-		c := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+c]
-		p = p[c:]
-		n += c
+		c := w.buf.fill(p, partSize, w.block)
+		p, n = p[c:], n+c
 	}
 	return n, nil
 }
 
-// grow makes room in a full buffer: a larger buffer while it is below one
-// part, else the full part is sent and an empty buffer takes its place.
-func (w *objectWriter) grow(partSize int) error {
-	switch {
-	case w.buf == nil:
-		w.buf = (*firstBufs.Get().(*[]byte))[:0]
-		return nil
-	case cap(w.buf) < partSize:
-		// Doubling, not straight to a whole part: an object of 100 KB
-		// took (and cleared) an 8 MiB buffer, 16 % of serve's CPU in a
-		// bulk run of the typical shape and 8 MiB of memory per release
-		// in flight.
-		bigger := make([]byte, len(w.buf), min(2*cap(w.buf), partSize))
-		copy(bigger, w.buf)
-		putFirstBuf(w.buf)
-		w.buf = bigger
-		return nil
+// block returns an empty block: one of the last part's, else the pool's.
+// Reusing its own blocks for the parts of a large object keeps them out
+// of the pool, which a garbage collection empties.
+func (w *objectWriter) block() []byte {
+	if n := len(w.spare); n > 0 {
+		b := w.spare[n-1][:0]
+		w.spare[n-1] = nil
+		w.spare = w.spare[:n-1]
+		return b
 	}
-	return w.sendPart()
+	return w.s.blocks.get()
 }
 
 // sendPart starts the upload of the full buffer in a goroutine, after the
-// previous upload has finished.
+// previous upload has finished, and leaves an empty buffer to fill.
 func (w *objectWriter) sendPart() error {
 	if w.uploadID == nil {
 		out, err := w.s.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
@@ -128,27 +108,23 @@ func (w *objectWriter) sendPart() error {
 	w.next++
 	ch := make(chan partResult, 1) // buffered: the goroutine never blocks on send
 	w.pending = ch
-	go func(n int32, body []byte) {
+	go func(n int32, body buffer) {
 		ch <- w.uploadPart(n, body)
 	}(w.next, w.buf)
-	if w.spare != nil {
-		w.buf, w.spare = w.spare[:0], nil
-	} else {
-		w.buf = make([]byte, 0, w.s.cfg.PartSize)
-	}
+	w.buf = buffer{}
 	return nil
 }
 
 // uploadPart uploads body as part n. It reads only fields that do not
 // change while an upload runs.
-func (w *objectWriter) uploadPart(n int32, body []byte) partResult {
+func (w *objectWriter) uploadPart(n int32, body buffer) partResult {
 	out, err := w.s.client.UploadPart(w.ctx, &s3.UploadPartInput{
 		Bucket:            aws.String(w.s.cfg.Bucket),
 		Key:               aws.String(w.key),
 		UploadId:          w.uploadID,
 		PartNumber:        aws.Int32(n),
-		Body:              bytes.NewReader(body),
-		ContentLength:     aws.Int64(int64(len(body))),
+		Body:              body.reader(),
+		ContentLength:     aws.Int64(int64(body.n)),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	})
 	if err != nil {
@@ -160,17 +136,21 @@ func (w *objectWriter) uploadPart(n int32, body []byte) partResult {
 	}
 }
 
-// wait waits for the part upload in flight, if any, and records it.
+// wait waits for the part upload in flight, if any, and records it. The
+// part's blocks become the spare ones, unless its request failed: the HTTP
+// transport may still read the body of a request that failed, so they are
+// left to the garbage collector.
 func (w *objectWriter) wait() error {
 	if w.pending == nil {
 		return nil
 	}
 	r := <-w.pending
 	w.pending = nil
-	w.spare = r.buf[:0]
 	if r.err != nil {
+		r.buf.drop()
 		return r.err
 	}
+	w.spare = append(w.spare, r.buf.blocks...)
 	w.parts = append(w.parts, r.part)
 	return nil
 }
@@ -195,14 +175,12 @@ func (w *objectWriter) Close() (err error) {
 		_, err := w.s.client.PutObject(w.ctx, &s3.PutObjectInput{
 			Bucket:        aws.String(w.s.cfg.Bucket),
 			Key:           aws.String(w.key),
-			Body:          bytes.NewReader(w.buf),
-			ContentLength: aws.Int64(int64(len(w.buf))),
+			Body:          w.buf.reader(),
+			ContentLength: aws.Int64(int64(w.buf.n)),
 			ContentType:   aws.String(sinks.ContentType(w.key)),
 		})
 		if err != nil {
-			// The transport may still read a failed request's body after
-			// the answer: the buffer is not reused.
-			w.buf = nil
+			w.buf.drop() // the failed request may still read it
 			return fmt.Errorf("write %s: %w", w.s.loc(w.key), err)
 		}
 		return nil
@@ -210,12 +188,15 @@ func (w *objectWriter) Close() (err error) {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	if len(w.buf) > 0 {
+	if w.buf.n > 0 {
 		w.next++
 		r := w.uploadPart(w.next, w.buf)
+		w.buf = buffer{}
 		if r.err != nil {
+			r.buf.drop()
 			return r.err
 		}
+		r.buf.release(&w.s.blocks)
 		w.parts = append(w.parts, r.part)
 	}
 	_, err = w.s.client.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
@@ -263,16 +244,14 @@ func (w *objectWriter) abortUpload() error {
 	return nil
 }
 
-// release drops the buffers so a writer kept by mistake holds no memory.
+// release hands the blocks of the buffer being filled and the spare ones
+// back to the Sink's pool (those of a failed request were dropped), so a
+// writer kept by mistake holds no memory. The upload in flight, if any, has been waited
+// for.
 func (w *objectWriter) release() {
-	putFirstBuf(w.buf)
-	w.buf, w.spare, w.parts = nil, nil, nil
-}
-
-// putFirstBuf returns b to firstBufs when it is a first buffer.
-func putFirstBuf(b []byte) {
-	if cap(b) == firstBufSize {
-		b = b[:0]
-		firstBufs.Put(&b)
+	w.buf.release(&w.s.blocks)
+	for _, b := range w.spare {
+		w.s.blocks.put(b)
 	}
+	w.spare, w.parts = nil, nil
 }

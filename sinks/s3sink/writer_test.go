@@ -1,13 +1,17 @@
 package s3sink
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"runtime"
 	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // heapSampler records the peak of live-and-unswept heap objects while it runs.
@@ -105,20 +109,108 @@ func TestCreateMemoryDoesNotGrowWithObjectSize(t *testing.T) {
 	}
 }
 
-// A small object's buffer grows by doubling, not straight to a whole part:
-// a 100 KB object held (and cleared) an 8 MiB buffer.
-func TestASmallObjectsBufferStaysNearItsSize(t *testing.T) {
-	s := &Sink{cfg: Config{Bucket: "b"}.withDefaults()}
-	w := &objectWriter{ctx: t.Context(), s: s, key: "k"}
-	for _, size := range []int{1, firstBufSize, 100_000, 300_000} {
-		for len(w.buf) < size {
-			if _, err := w.Write(make([]byte, min(4096, size-len(w.buf)))); err != nil {
+// offlineSink is a Sink whose client reaches no server: enough for writes
+// that stay below one part, which send nothing before Close.
+func offlineSink(t *testing.T, cfg Config) *Sink {
+	t.Helper()
+	cfg.Bucket = "offline"
+	s, err := NewFromClient(s3.New(s3.Options{Region: DefaultRegion}), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestAnObjectBelowOnePartHoldsLessThanOneBlockMoreThanItsBytes(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{1, 64 << 10, 64<<10 + 1, 300 << 10, 3 << 20} {
+		t.Run(fmt.Sprintf("%d bytes", size), func(t *testing.T) {
+			t.Parallel()
+			s := offlineSink(t, Config{}) // 8 MiB parts
+			w, err := s.Create(t.Context(), "rel/transactions.ndjson")
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		if c := cap(w.buf); c > 2*max(size, firstBufSize) {
-			t.Errorf("after %d bytes the buffer holds %d, want at most %d", size, c, 2*max(size, firstBufSize))
-		}
+			defer w.Abort()
+			body := pattern(size, 3)
+			for rest := body; len(rest) > 0; rest = rest[min(4000, len(rest)):] {
+				if _, err := w.Write(rest[:min(4000, len(rest))]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ow := w.(*objectWriter)
+			// A whole part (8 MiB) was the buffer of every object before.
+			if got, limit := ow.buf.held(), size+64<<10; got >= limit {
+				t.Errorf("%d bytes written hold a buffer of %d bytes, want less than %d", size, got, limit)
+			}
+			got, err := io.ReadAll(ow.buf.reader())
+			if err != nil || !bytes.Equal(got, body) {
+				t.Errorf("the buffer reads back %d bytes (%v) that differ from the %d written", len(got), err, size)
+			}
+		})
 	}
-	w.Abort()
+}
+
+func TestABufferReadsBackAfterSeeksAndInAnyChunks(t *testing.T) {
+	t.Parallel()
+	var pool blockPool
+	for _, size := range []int{0, 1, blockSize - 1, blockSize, 3*blockSize + 17} {
+		body := pattern(size, uint64(size))
+		var b buffer
+		if n := b.fill(body, size+100, pool.get); n != size {
+			t.Fatalf("fill took %d of %d bytes", n, size)
+		}
+		r := b.reader()
+		if r.Len() != size {
+			t.Errorf("%d bytes: Len() = %d", size, r.Len())
+		}
+		for _, chunk := range []int{1, 1000, blockSize + 3} {
+			if _, err := r.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			buf := make([]byte, chunk)
+			for {
+				n, err := r.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, body) {
+				t.Errorf("%d bytes read in chunks of %d: got %d bytes that differ", size, chunk, len(got))
+			}
+		}
+		if size > 10 {
+			if _, err := r.Seek(-10, io.SeekEnd); err != nil {
+				t.Fatal(err)
+			}
+			var tail bytes.Buffer
+			if _, err := r.WriteTo(&tail); err != nil || !bytes.Equal(tail.Bytes(), body[size-10:]) {
+				t.Errorf("%d bytes: WriteTo after seeking 10 from the end gave %q, %v", size, tail.Bytes(), err)
+			}
+		}
+		b.release(&pool)
+	}
+}
+
+func TestFillStopsAtThePartSize(t *testing.T) {
+	t.Parallel()
+	var pool blockPool
+	var b buffer
+	const limit = 2*blockSize + 5 // a part size that is not a whole number of blocks
+	body := pattern(limit+1000, 9)
+	if n := b.fill(body, limit, pool.get); n != limit || b.n != limit {
+		t.Fatalf("fill took %d bytes and holds %d, want %d", n, b.n, limit)
+	}
+	if n := b.fill(body[limit:], limit, pool.get); n != 0 {
+		t.Errorf("a full buffer took %d more bytes", n)
+	}
+	got, _ := io.ReadAll(b.reader())
+	if !bytes.Equal(got, body[:limit]) {
+		t.Error("the full buffer reads back other bytes")
+	}
 }
