@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/midata/midata/sinks"
 
 	"golang.org/x/sync/errgroup"
 
@@ -207,14 +204,14 @@ func (r *Runner) StreamTask(ctx context.Context, b Bulk, snap kafkasource.Snapsh
 	// while the release is made; a customer with more streams them from
 	// the runs while the releases in flight go on. Which releases exist
 	// already is one listing of the store, made only once a commit finds
-	// its release committed (see committedIndex).
+	// its release committed (see releasestore.Index).
 	reqs := make([]Request, len(owned))
 	ids := make([]string, len(owned))
 	for i, c := range owned {
 		reqs[i] = Request{ID: b.ID, CustomerID: schemas.CustomerID(c), Recipient: b.Recipient, From: b.From, To: b.To, Formats: b.Formats}
 		ids[i] = requestReleaseID(reqs[i], formats, grants[c].Hash())
 	}
-	known := &committedIndex{sink: r.cfg.Sink, ids: ids, logger: r.cfg.Logger}
+	known := releasestore.NewIndex(r.cfg.Sink, ids, r.cfg.Logger)
 	var mu sync.Mutex
 	var done int64
 	finish := func(res *Result) error {
@@ -269,7 +266,7 @@ customers:
 			sources[order] = run
 		}
 		one := func() error {
-			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole, noLinks: true, conflict: known.conflict}
+			rel := &customerRelease{id: ids[i], req: reqs[i], formats: formats, grant: grants[c], snap: task, stats: *stats[c], now: now, small: whole, noLinks: true, conflict: known.Conflict}
 			res, err := r.releaseCustomer(gctx, rel, sources, known)
 			if err != nil {
 				return fmt.Errorf("release of %s: %w", c, err)
@@ -325,8 +322,8 @@ func splittersErr(splitters map[release.Order]*bycustomer.Splitter) error {
 
 // releaseCustomer makes one customer's release c of a bulk task, unless
 // known says it may be committed already and the store has its manifest.
-func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, sources map[release.Order]records, known *committedIndex) (*Result, error) {
-	if known.mayBeCommitted(ctx, c.id) {
+func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, sources map[release.Order]records, known *releasestore.Index) (*Result, error) {
+	if known.MayBeCommitted(c.id) {
 		if m, err := r.committed(ctx, c.id); err != nil {
 			return nil, err
 		} else if m != nil {
@@ -336,51 +333,4 @@ func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, source
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {
 		return r.recheck(ctx, c.req, c.grant)
 	})
-}
-
-// committedIndex says which releases of a bulk task may be committed
-// already. A first attempt of a task finds none, and listing the store up
-// front cost a listing of every release of the period per task (at 100,000
-// customers, hundreds of pages each): so it assumes none until a commit
-// finds its release committed by an earlier attempt (the commit is
-// conditional, so that release is reported as already committed and its
-// staged copy removed). Then it lists the store once, and the releases it
-// lists are not made again. A store that cannot list is asked per release
-// from then on.
-type committedIndex struct {
-	sink   sinks.Sink
-	ids    []string
-	logger *slog.Logger
-
-	mu     sync.Mutex
-	listed bool            // a conflict was seen and the store listed
-	known  map[string]bool // the listing; nil when listed: ask the store
-}
-
-// mayBeCommitted reports whether release id may be committed: false until
-// a conflict; then what the listing says.
-func (x *committedIndex) mayBeCommitted(ctx context.Context, id string) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if !x.listed {
-		return false
-	}
-	return x.known == nil || x.known[id]
-}
-
-// conflict records that a commit found its release committed by another
-// writer: the first one lists the store.
-func (x *committedIndex) conflict(ctx context.Context) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.listed {
-		return
-	}
-	x.listed = true
-	known, err := releasestore.Committed(ctx, x.sink, x.ids)
-	if err != nil {
-		x.logger.Warn("committed releases not listed: each release asks the store", "err", err)
-		return
-	}
-	x.known = known
 }

@@ -37,7 +37,7 @@ type Config struct {
 	QuarantineTopic string        // default topics.DefaultQuarantine
 	LinkTTL         time.Duration // signed link lifetime; default sinks.MaxLinkTTL (7 days)
 	TempDir         string        // where sorting spills; default os.TempDir()
-	SpillRecords    int           // records held in memory per sort run; default 50,000
+	SpillRecords    int           // at most this many records per sort run, which holds at most spill.DefaultMaxBytes anyway; default 50,000
 	Now             func() time.Time
 	Logger          *slog.Logger
 	// Progress, when set, receives a line of human progress about every
