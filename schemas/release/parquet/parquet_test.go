@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -752,5 +753,29 @@ func TestParquetFormatIsDescribed(t *testing.T) {
 	}
 	if s := Format.Schema(schemas.AllCategories); !slices.Equal(s.PrimaryKey, []string{"transaction_id"}) {
 		t.Errorf("primary key %v, want transaction_id", s.PrimaryKey)
+	}
+}
+
+// A file of a few rows allocates for those rows, not for a whole batch of
+// defaultParquetLimits.batchRows: sized up front, every file took about
+// 2 MB, which a bulk run of thousands of small releases paid each time.
+func TestAParquetFileOfAFewRowsAllocatesForThoseRows(t *testing.T) {
+	recs := formattest.InOrder(formattest.Fixtures(t), Format.Order)[:3]
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var buf bytes.Buffer
+	enc := newParquetEncoder(&buf, format.Options{Granted: schemas.AllCategories})
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("a file of %d rows allocated %d bytes, want under 1 MiB", len(recs), got)
 	}
 }
