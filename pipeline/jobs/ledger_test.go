@@ -104,7 +104,7 @@ func TestARunOfTwentyThousandReleasesEnds(t *testing.T) {
 
 // TestARunOfAMillionReleasesEnds is the bank-scale run. It takes
 // about a minute and the disk of a million outcomes in the view: set
-// MIDATA_LEDGER_RELEASES (1000000, say) to run it (make bench does).
+// MIDATA_LEDGER_RELEASES (1000000, say) to run it (make drills does).
 func TestARunOfAMillionReleasesEnds(t *testing.T) {
 	v := os.Getenv("MIDATA_LEDGER_RELEASES")
 	if v == "" {
