@@ -111,11 +111,15 @@ func (r *Runner) StreamTask(ctx context.Context, b Bulk, snap kafkasource.Snapsh
 	if err := r.syncConsent(ctx); err != nil {
 		return err
 	}
-	grants := r.cfg.Grants.Granted(b.Recipient, now)
+	// The grants of the task's own customers only: the whole map (every
+	// consenting customer, about 470 bytes each) held for the task's life
+	// was 40 % of serve's live heap in a run of 100,000 customers.
+	grants := map[string]consent.Grant{}
 	var owned []string
-	for c := range grants {
+	for c, g := range r.cfg.Grants.Granted(b.Recipient, now) {
 		if partition == AllPartitions || r.cfg.Source.Owner(c, snap.Partitions) == partition {
 			owned = append(owned, c)
+			grants[c] = g
 		}
 	}
 	slices.Sort(owned)
