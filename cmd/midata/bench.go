@@ -28,7 +28,7 @@ after); S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchSynopsis, stderr)
 	cl := config.NewCommandLine(config.CommandBench, fs)
-	var shapes, formats, out, rssShape string
+	var shapes, formats, out, rssShape, prefix string
 	var scale float64
 	var partitions, putConcurrency int
 	var timeout time.Duration
@@ -41,7 +41,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&partitions, "partitions", 12, "partitions of each seeded transactions topic")
 	fs.IntVar(&putConcurrency, "put-concurrency", 0, "raw S3 PUTs in flight; 0: workers.concurrency × the commit depth (what a bulk release may keep in flight)")
 	fs.DurationVar(&timeout, "run-timeout", 30*time.Minute, "the longest one bulk run may take")
-	fs.BoolVar(&keep, "keep", false, "keep the seeded topics")
+	fs.StringVar(&prefix, "prefix", "", "name the bench's topics, groups and buckets with this prefix (lower-case letters, digits, '-'); empty: midata-bench-<time>")
+	fs.BoolVar(&keep, "keep", false, "keep the seeded topics and buckets (deleted by default as soon as their figures are taken)")
 	if err := parseFlags(cl, args); err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		},
 		Shapes: list, Scale: scale, Formats: splitList(formats), Partitions: partitions,
 		Concurrency: cfg.Workers.Concurrency, PutConcurrency: putConcurrency, RSSShape: rssShape,
-		RunTimeout: timeout, Log: stderr, Keep: keep,
+		RunTimeout: timeout, Log: stderr, Keep: keep, Prefix: prefix,
 	}
 	if cfg.TempDir != "" {
 		bc.Env = append(bc.Env, "MIDATA_TEMP_DIR="+cfg.TempDir)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/bench"
 )
@@ -54,10 +57,11 @@ func TestBenchSmokeMeasuresEveryFigure(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	t.Setenv("MIDATA_CONFIG", "")
 	out := filepath.Join(t.TempDir(), "bench.json")
+	prefix := testbench.UniqueName(t, "smoke")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"bench", "--shapes", "typical", "--scale", "0.001", "--run-timeout", "2m", "--out", out}, &stdout, &stderr); code != 0 {
+	if code := run(ctx, []string{"bench", "--shapes", "typical", "--scale", "0.001", "--run-timeout", "2m", "--out", out, "--prefix", prefix}, &stdout, &stderr); code != 0 {
 		t.Fatalf("midata bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	t.Logf("\n%s", stdout.String())
@@ -90,5 +94,16 @@ func TestBenchSmokeMeasuresEveryFigure(t *testing.T) {
 	}
 	if len(r.Errors) > 0 {
 		t.Errorf("not measured: %q", r.Errors)
+	}
+	// Every bucket the bench made is gone again (a full bench writes tens
+	// of gigabytes; once they filled the test machine's disk).
+	buckets, err := testbench.S3Client(srv).ListBuckets(t.Context(), &s3.ListBucketsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bk := range buckets.Buckets {
+		if name := aws.ToString(bk.Name); strings.HasPrefix(name, prefix) {
+			t.Errorf("bucket %s left behind", name)
+		}
 	}
 }

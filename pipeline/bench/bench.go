@@ -53,7 +53,8 @@ type Config struct {
 	// Prefix names the bench's topics, groups and buckets. Default
 	// midata-bench-<time>.
 	Prefix string
-	// Keep leaves the seeded topics in place (they are deleted by default).
+	// Keep leaves the seeded topics and the buckets in place (both are
+	// deleted by default, each as soon as its figures are taken).
 	Keep bool
 }
 
@@ -163,6 +164,24 @@ func (b *bencher) fail(shape, what string, err error) {
 	b.report.Errors = append(b.report.Errors, msg)
 }
 
+// bucket creates a fresh bucket and returns its name and a func that
+// deletes it with everything in it (nothing with Config.Keep): a full
+// bench writes tens of gigabytes, which must not stay on the S3 server.
+func (b *bencher) bucket(ctx context.Context, what string) (string, func(), error) {
+	name := b.name(what)
+	if err := createBucket(ctx, b.s3, name); err != nil {
+		return "", nil, err
+	}
+	return name, func() {
+		if b.cfg.Keep {
+			return
+		}
+		if err := dropBucket(context.WithoutCancel(ctx), b.s3, name); err != nil {
+			b.logf("%v (delete it by hand)", err)
+		}
+	}, nil
+}
+
 // name returns a fresh name for topics, groups and buckets.
 func (b *bencher) name(what string) string {
 	b.seq++
@@ -222,11 +241,12 @@ func (b *bencher) shape(ctx context.Context, full Shape) error {
 		// raw S3: the same objects, the same mean size, the same concurrency
 		put := 0.0
 		if res.objects > 0 {
-			bucket := b.name("raw-s3")
-			if err := createBucket(ctx, b.s3, bucket); err != nil {
+			bucket, drop, err := b.bucket(ctx, "raw-s3")
+			if err != nil {
 				return err
 			}
 			took, err := rawPut(ctx, b.s3, bucket, res.objects, res.bytes/res.objects, b.cfg.PutConcurrency)
+			drop()
 			if err != nil {
 				b.fail(shape.Name, "raw s3 "+format, err)
 				continue
@@ -292,10 +312,11 @@ type bulkResult struct {
 // serve` processes sharing one group, into a fresh bucket.
 func (b *bencher) bulk(ctx context.Context, d *dataset, format string, workers int) (bulkResult, error) {
 	var res bulkResult
-	bucket := b.name("bulk")
-	if err := createBucket(ctx, b.s3, bucket); err != nil {
+	bucket, drop, err := b.bucket(ctx, "bulk")
+	if err != nil {
 		return res, err
 	}
+	defer drop()
 	group := b.name("svc")
 	env := append(b.env(d, bucket),
 		"MIDATA_QUARANTINE_TOPIC="+group+"-quarantine", "MIDATA_REQUESTS_TOPIC="+group+"-requests",
@@ -358,11 +379,12 @@ func (b *bencher) env(d *dataset, bucket string) []string {
 // the user's shell for the same customer.
 func (b *bencher) oneCustomer(ctx context.Context, d *dataset) {
 	r := b.report
-	bucket := b.name("one")
-	if err := createBucket(ctx, b.s3, bucket); err != nil {
+	bucket, drop, err := b.bucket(ctx, "one")
+	if err != nil {
 		b.fail(d.shape.Name, "one customer", err)
 		return
 	}
+	defer drop()
 	env := append(b.env(d, bucket), "MIDATA_QUARANTINE_TOPIC="+bucket+"-quarantine")
 	res, took, err := export(ctx, b.cfg.Command, env, d, d.consentedCustomer, "ndjson")
 	if err != nil {
