@@ -34,8 +34,9 @@ type Grants interface {
 	// Grant returns the grant of customerID to recipient at now, or an
 	// error wrapping consent.ErrNoConsent that says why there is none.
 	Grant(customerID string, recipient schemas.Recipient, now time.Time) (consent.Grant, error)
-	// Granted returns the grant of every customer to recipient at now.
-	Granted(recipient schemas.Recipient, now time.Time) map[string]consent.Grant
+	// GrantedWhere returns the grant of every customer to recipient at
+	// now whom keep keeps (every one when keep is nil).
+	GrantedWhere(recipient schemas.Recipient, now time.Time, keep func(customerID string) bool) map[string]consent.Grant
 }
 
 // Quarantiner keeps invalid records with the reason they are invalid.

@@ -41,5 +41,5 @@ func (m storeModel) Grant(customerID string, recipient schemas.Recipient, now ti
 }
 
 func (m storeModel) Granted(recipient schemas.Recipient, now time.Time) map[string]Grant {
-	return m.s.granted(recipient, now)
+	return m.s.granted(recipient, now, nil)
 }

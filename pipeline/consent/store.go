@@ -336,8 +336,9 @@ func (s *store) grant(customerID string, recipient schemas.Recipient, now time.T
 }
 
 // granted returns the grant of every customer whose consent lets records
-// go to recipient at now, by customer id.
-func (s *store) granted(recipient schemas.Recipient, now time.Time) map[string]Grant {
+// go to recipient at now and whom keep keeps (every one when nil), by
+// customer id.
+func (s *store) granted(recipient schemas.Recipient, now time.Time, keep func(customerID string) bool) map[string]Grant {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[string]Grant{}
@@ -348,6 +349,9 @@ func (s *store) granted(recipient schemas.Recipient, now time.Time) map[string]G
 	for idx := range uint32(s.n) {
 		e := s.at(idx)
 		if e.recipient != id || e.split || e.status != statusGranted || !e.cats.Has(schemas.Transactions) {
+			continue
+		}
+		if keep != nil && !keep(string(s.bytes(e.customer, int(e.custLen)))) {
 			continue
 		}
 		if g, err := GrantOf(s.event(e), now); err == nil {

@@ -73,6 +73,17 @@ func TestTheViewDecidesAsTheTableDid(t *testing.T) {
 					t.Fatalf("round %d: Granted(%s)[%s] differs", round, r, c)
 				}
 			}
+			// GrantedWhere keeps what its filter keeps, and only that.
+			odd := func(c string) bool { return len(c)%2 == 1 }
+			w := st.s.granted(r, now, odd)
+			for c, g := range tb {
+				if got, ok := w[c]; ok != odd(c) || ok && got.Hash() != g.Hash() {
+					t.Fatalf("round %d: GrantedWhere(%s)[%s] = %v, %v; want kept %v", round, r, c, got.Event, ok, odd(c))
+				}
+			}
+			if n := len(w); n > len(tb) {
+				t.Fatalf("round %d: GrantedWhere(%s): %d customers, more than Granted's %d", round, r, n, len(tb))
+			}
 		}
 	}
 }

@@ -178,7 +178,14 @@ func (v *View) Grant(customerID string, recipient schemas.Recipient, now time.Ti
 // Granted returns the grant of every customer whose consent lets records
 // go to recipient at now, by customer id.
 func (v *View) Granted(recipient schemas.Recipient, now time.Time) map[string]Grant {
-	return v.store.granted(recipient, now)
+	return v.store.granted(recipient, now, nil)
+}
+
+// GrantedWhere is Granted for the customers keep keeps only: keep sees
+// each customer id with such a grant before its grant is built, so a bulk
+// task asking for its own customers does not build everyone's.
+func (v *View) GrantedWhere(recipient schemas.Recipient, now time.Time, keep func(customerID string) bool) map[string]Grant {
+	return v.store.granted(recipient, now, keep)
 }
 
 // Len returns the number of keys with a consent state.

@@ -120,3 +120,21 @@ func TestMergePassesRewriteEachRecordAboutLogRunsTimes(t *testing.T) {
 		t.Logf("%+v: merges wrote %d records again (%.2f each)", tt, s.rewritten, float64(s.rewritten)/float64(tt.records))
 	}
 }
+
+// TestMergeReadBuffersShareABudget: the read buffers of a merge take about
+// the same memory however many runs it merges, so a bigger partition does
+// not make a bigger merge (each used 32 KiB: 4 MiB at the fan-in).
+func TestMergeReadBuffersShareABudget(t *testing.T) {
+	for n := 1; n <= defaultFanIn+1; n++ {
+		size := readBufFor(n)
+		if size < minReadBuf || size > maxReadBuf {
+			t.Fatalf("%d runs: %d B each, outside [%d, %d]", n, size, minReadBuf, maxReadBuf)
+		}
+		if total := n * size; total > mergeReadBudget && size > minReadBuf {
+			t.Fatalf("%d runs: %d B of read buffers, over the budget of %d", n, total, mergeReadBudget)
+		}
+	}
+	if got := defaultFanIn * readBufFor(defaultFanIn); got > mergeReadBudget {
+		t.Errorf("a merge at the fan-in reads with %d B, want at most %d", got, mergeReadBudget)
+	}
+}

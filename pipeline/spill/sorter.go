@@ -10,7 +10,7 @@
 // A Sorter's memory is bounded by its byte limit plus the fan-in's read
 // buffers, whatever the number of records:
 //
-//	DefaultMaxBytes (4 MiB) + defaultFanIn (128) × readBufSize (32 KiB) + one write buffer (256 KiB)
+//	DefaultMaxBytes (4 MiB) + the merge's read buffers (mergeReadBudget, 512 KiB) + one write buffer (256 KiB)
 //
 // A buffered record counts the bytes of its struct, its strings and its
 // share of the sort's scratch (recordSize), so records with long
@@ -45,8 +45,8 @@ const DefaultMaxInMemory = 100_000
 const DefaultMaxBytes = 4 << 20
 
 // defaultFanIn is the most runs merged at once. More runs are merged
-// first, so open files and read buffers stay bounded too: 128 × readBufSize
-// is 4 MiB.
+// first, so open files stay bounded too (the read buffers share a fixed
+// budget, see readBufFor).
 const defaultFanIn = 128
 
 // Sorter sorts transactions by a less function, spilling to temporary files
@@ -208,7 +208,7 @@ func (s *Sorter) Sort() (*Iterator, error) {
 	}
 	srcs := make([]source, 0, len(s.runs)+1)
 	for _, r := range s.runs {
-		rr, err := r.open(&s.files)
+		rr, err := r.open(&s.files, readBufFor(len(s.runs)))
 		if err != nil {
 			for _, src := range srcs {
 				src.close()
@@ -270,7 +270,7 @@ func (s *Sorter) mergeRuns(i, n int) error {
 	group := s.runs[i : i+n]
 	srcs := make([]source, 0, len(group))
 	for _, r := range group {
-		rr, err := r.open(&s.files)
+		rr, err := r.open(&s.files, readBufFor(len(s.runs)))
 		if err != nil {
 			for _, src := range srcs {
 				src.close()
