@@ -354,7 +354,7 @@ func (b *bencher) bulk(ctx context.Context, d *dataset, format string, workers i
 			return res, err
 		}
 	}
-	res.rss = max(servers[0].peakRSS(), servers[0].stop())
+	res.rss = servers[0].stop()
 	for _, s := range servers {
 		s.stop()
 		res.cpu += s.cpu()

@@ -74,7 +74,7 @@ func startChild(ctx context.Context, command Command, env []string, args ...stri
 }
 
 // peakRSS returns the child's peak resident set so far (VmHWM), in bytes;
-// 0 when it cannot be read.
+// 0 when it cannot be read (it has ended).
 func (c *child) peakRSS() int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	if err != nil {
@@ -100,23 +100,35 @@ func (c *child) cpu() time.Duration {
 }
 
 // stop asks the child to end (SIGTERM) and waits; it returns the peak RSS
-// of its whole life from getrusage (bytes).
+// of its whole life, shutdown included: its VmHWM, read until it exits.
+//
+// Not getrusage's ru_maxrss of the waited child: Linux keeps the high-water
+// mark of the memory a process had before execve, and a child started with
+// vfork (as os/exec does) had its parent's, so ru_maxrss reported the bench
+// process's own peak (186 MiB for a serve whose VmHWM was 127).
 func (c *child) stop() int64 {
+	peak := c.peakRSS()
 	select {
 	case <-c.done:
+		return peak
 	default:
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	kill := time.After(time.Minute)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		select {
 		case <-c.done:
-		case <-time.After(time.Minute):
+			return peak
+		case <-kill:
 			_ = c.cmd.Process.Kill()
 			<-c.done
+			return peak
+		case <-tick.C:
+			peak = max(peak, c.peakRSS())
 		}
 	}
-	if ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10 // KiB on Linux
-	}
-	return 0
 }
 
 // exited returns an error when the child has ended.
