@@ -41,6 +41,9 @@ func DecodeConsentEvent(key, value []byte) (ev ConsentEvent, tombstone bool, err
 	}
 	in := newConsentJSON()
 	if !fastConsent(value, &in) {
+		if err := checkNames(value, consentNames); err != nil {
+			return ConsentEvent{}, false, err
+		}
 		slow := newConsentJSON()
 		if err := decodeJSON(value, &slow); err != nil {
 			return ConsentEvent{}, false, err

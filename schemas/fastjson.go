@@ -41,6 +41,27 @@ type fastScan struct {
 	cats              [8]struct{ lo, hi int } // consent categories of the last array
 	ncats             int
 	hasCats, nullCats bool
+
+	// Strict names: the fields (and nested objects) seen, by bit, and the
+	// unknown names of the object being read (scope 0 the top, 1 a nested
+	// one); more than maxUnknown of them falls back.
+	seen     uint32
+	unknowns [2][maxUnknown][]byte
+	nunknown [2]int
+	scope    int
+}
+
+// maxUnknown bounds the unknown names one object may have on the fast path.
+const maxUnknown = 16
+
+// once reports whether the field with this bit was not seen before, and
+// marks it: a repeated name makes the fast path give up (strict names).
+func (s *fastScan) once(bit uint8) bool {
+	if s.seen&(1<<bit) != 0 {
+		return false
+	}
+	s.seen |= 1 << bit
+	return true
 }
 
 func (s *fastScan) ws() {
@@ -123,6 +144,9 @@ func (s *fastScan) literal(word string) bool {
 // stringField reads the value of a known string field: a string sets it,
 // null leaves it; anything else is a type error for encoding/json to report.
 func (s *fastScan) stringField(field uint8) bool {
+	if !s.once(field) {
+		return false
+	}
 	switch s.peek() {
 	case 'n':
 		return s.literal("null")
@@ -160,13 +184,25 @@ func (s *fastScan) object(field func(key []byte) bool) bool {
 }
 
 // unknown skips the value of a key that names no field, unless the key
-// matches one of names case-insensitively (encoding/json would use it).
+// matches one of names case-insensitively or repeats an earlier unknown
+// name of the same object (strict names: the slow path says why).
 func (s *fastScan) unknown(key []byte, names ...string) bool {
 	for _, n := range names {
 		if asciiEqualFold(key, n) {
 			return false
 		}
 	}
+	sc := s.scope
+	for _, k := range s.unknowns[sc][:s.nunknown[sc]] {
+		if string(k) == string(key) {
+			return false
+		}
+	}
+	if s.nunknown[sc] == maxUnknown {
+		return false
+	}
+	s.unknowns[sc][s.nunknown[sc]] = key
+	s.nunknown[sc]++
 	return s.skip(0)
 }
 
@@ -376,6 +412,7 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 		fBalanceAfter
 		fMerchantName
 		fMerchantCode
+		fMerchant // the object itself, for strict names
 	)
 	s := fastScan{b: value}
 	merchant := func(k []byte) bool {
@@ -410,10 +447,16 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 		case "balance_after":
 			return s.stringField(fBalanceAfter)
 		case "merchant":
+			if !s.once(fMerchant) {
+				return false
+			}
 			if s.peek() == 'n' {
 				return s.literal("null")
 			}
-			return s.object(merchant)
+			s.scope = 1
+			ok := s.object(merchant)
+			s.scope = 0
+			return ok
 		}
 		return s.unknown(k, "transaction_id", "customer_id", "account_id", "booked_at", "amount",
 			"currency", "status", "type", "description", "balance_after", "merchant")
@@ -442,6 +485,8 @@ func fastConsent(value []byte, in *consentJSON) bool {
 		fWindowTo
 		fExpiresAt
 		fEventTime
+		fCategories // for strict names
+		fActor      // read by the slow path's checks only, for now
 	)
 	s := fastScan{b: value}
 	ok := s.object(func(k []byte) bool {
@@ -463,10 +508,12 @@ func fastConsent(value []byte, in *consentJSON) bool {
 		case "event_time":
 			return s.stringField(fEventTime)
 		case "categories":
-			return s.categories()
+			return s.once(fCategories) && s.categories()
+		case "actor":
+			return s.once(fActor) && s.skip(0)
 		}
 		return s.unknown(k, "consent_id", "customer_id", "recipient", "status", "window_from",
-			"window_to", "expires_at", "event_time", "categories")
+			"window_to", "expires_at", "event_time", "categories", "actor")
 	})
 	if !ok || !s.end() {
 		return false

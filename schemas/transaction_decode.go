@@ -52,6 +52,9 @@ func DecodeTransaction(key, value []byte) (Transaction, error) {
 	}
 	in := newTransactionJSON()
 	if !fastTransaction(value, &in) {
+		if err := checkNames(value, transactionNames); err != nil {
+			return Transaction{}, err
+		}
 		slow := newTransactionJSON()
 		if err := decodeJSON(value, &slow); err != nil {
 			return Transaction{}, err
