@@ -28,6 +28,7 @@ const (
 	tokOps      = "ops-token-0123456789abcdef"
 	tokCustC1   = "customer-C1-token-0123456789"
 	tokCustC2   = "customer-C2-token-0123456789"
+	tokCustC1k  = "customer-C1-k-token-0123456789"
 	tokPartnerX = "partner-px-token-0123456789"
 	tokPartnerY = "partner-py-token-0123456789"
 )
@@ -36,6 +37,7 @@ var testTokens = map[string]string{
 	tokOps:      "ops",
 	tokCustC1:   "customer:C1",
 	tokCustC2:   "customer:C2",
+	tokCustC1k:  "customer:C1-k",
 	tokPartnerX: "partner:px",
 	tokPartnerY: "partner:py",
 }

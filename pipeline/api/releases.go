@@ -62,7 +62,9 @@ func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string)
 	if err != nil {
 		return jobs.Request{}, err
 	}
-	reqID, err := requestID("cust-"+id+"-", body.IdempotencyKey)
+	// "~" is in neither a customer id nor a key: C1's key k-x and customer
+	// C1-k's key x are two requests (with "-" they were one id, and 409).
+	reqID, err := requestID("cust-"+id+"~", body.IdempotencyKey)
 	if err != nil {
 		return jobs.Request{}, err
 	}

@@ -28,21 +28,21 @@ func TestCustomerRequestRecordsConsentBeforeItIsQueued(t *testing.T) {
 	rec := h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k1"))
 	run := decodeBody[RunView](t, rec, 202)
 
-	want := []string{"consent C1 2026-01-01T00:00:00Z 2026-02-01T00:00:00Z", "submit cust-C1-k1"}
+	want := []string{"consent C1 2026-01-01T00:00:00Z 2026-02-01T00:00:00Z", "submit cust-C1~k1"}
 	if got := h.calls.list(); !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	req, _ := h.runs.Get("cust-C1-k1")
+	req, _ := h.runs.Get("cust-C1~k1")
 	wantReq := jobs.Request{
-		ID: "cust-C1-k1", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}},
+		ID: "cust-C1~k1", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}},
 		From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
 		Formats: []string{"midata-csv"}, RequestedBy: "customer:C1", CreatedAt: testNow,
 	}
 	if !sameRequest(req.Request, wantReq) || req.Request.ID != wantReq.ID || req.Request.RequestedBy != wantReq.RequestedBy || !req.Request.CreatedAt.Equal(testNow) {
 		t.Errorf("queued %+v, want %+v", req.Request, wantReq)
 	}
-	if run.ID != "cust-C1-k1" || run.Status != jobs.StatusQueued {
-		t.Errorf("answered run %s %s, want cust-C1-k1 queued", run.ID, run.Status)
+	if run.ID != "cust-C1~k1" || run.Status != jobs.StatusQueued {
+		t.Errorf("answered run %s %s, want cust-C1~k1 queued", run.ID, run.Status)
 	}
 	if run.Worker != "" {
 		t.Errorf("a customer sees the worker %q", run.Worker)
@@ -90,15 +90,26 @@ func TestCustomerRequestsWithoutAKeyAreDistinct(t *testing.T) {
 	h := newHarness(t)
 	a := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("")), 202)
 	b := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("")), 202)
-	if a.ID == b.ID || !strings.HasPrefix(a.ID, "cust-C1-") || !strings.HasPrefix(b.ID, "cust-C1-") {
-		t.Errorf("ids %s and %s: want two different cust-C1-… ids", a.ID, b.ID)
+	if a.ID == b.ID || !strings.HasPrefix(a.ID, "cust-C1~") || !strings.HasPrefix(b.ID, "cust-C1~") {
+		t.Errorf("ids %s and %s: want two different cust-C1~… ids", a.ID, b.ID)
+	}
+}
+
+// Trust issue, finding 11: C1's key k-x and customer C1-k's key x made the
+// same request id (cust-C1-k-x), so the second got 409.
+func TestIdempotencyKeysOfTwoCustomersNeverCollide(t *testing.T) {
+	h := newHarness(t)
+	a := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, custBody("k-x")), 202)
+	b := decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1-k/releases", tokCustC1k, custBody("x", "ndjson")), 202)
+	if a.ID == b.ID {
+		t.Fatalf("both requests are run %s", a.ID)
 	}
 }
 
 func TestOpsAskingForACustomerIsRecordedAsOps(t *testing.T) {
 	h := newHarness(t)
 	decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokOps, custBody("k9")), 202)
-	run, _ := h.runs.Get("cust-C1-k9")
+	run, _ := h.runs.Get("cust-C1~k9")
 	if run.Request.RequestedBy != "ops" {
 		t.Errorf("requested_by %q, want ops", run.Request.RequestedBy)
 	}
