@@ -206,8 +206,10 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 }
 
 // NotRepresentable is the exclusion reason of a valid record that a
-// requested format cannot hold (an amount beyond DECIMAL(18,5)): it is left
-// out of every file of the release, so all formats hold the same rows.
+// requested format cannot hold: it is left out of every file of the
+// release, so all formats hold the same rows. Since parquet 2 and json 2 no
+// format refuses a valid record (an amount beyond DECIMAL(18,5) was one);
+// the reason stays for a format that would.
 const NotRepresentable = "not_representable"
 
 // fits returns NotRepresentable when a format of the release cannot hold t.

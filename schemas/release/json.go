@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
-	"github.com/midata/midata/schemas/release/parquet"
 )
 
 // JSON is the Open Banking-shaped JSON document (version 1): the body of a
@@ -36,7 +35,10 @@ import (
 //	TransactionInformation  description, exact text
 //	Amount                  {"Amount": the unsigned amount with the
 //	                        currency's minor units ("12.34", "1500"),
-//	                        "Currency": ISO 4217}
+//	                        "Currency": ISO 4217}; an amount of 14 to 18
+//	                        integer digits (valid input) is written
+//	                        exactly, beyond Open Banking's pattern
+//	                        ^\d{1,13}(\.\d{1,5})?$, not left out
 //	ProprietaryBankTransactionCode  {"Code": type, "Issuer": "midata"}:
 //	                        the type code from the midata code list (POS,
 //	                        DD, BGC, ...); omitted when the record has none
@@ -72,11 +74,10 @@ var JSON = Format{
 	Name:      "json",
 	File:      "transactions.json",
 	MediaType: "application/json",
-	Version:   1,
+	Version:   2,
 	Order:     OldestFirst,
 	New:       newJSONEncoder,
 	Schema:    jsonSchema,
-	Fits:      parquet.Fits, // Open Banking's amount pattern has the bound of DECIMAL(18,5)
 }
 
 // ErrNotOpenBanking is wrapped by the JSON encoder's error for a record that
@@ -283,9 +284,12 @@ func (e *jsonEncoder) Close() error {
 	return nil
 }
 
-// The Open Banking v3.1 patterns of OBActiveOrHistoricCurrencyAndAmount.
+// The Open Banking v3.1 patterns of OBActiveOrHistoricCurrencyAndAmount,
+// but for the amount's integer digits: OB allows 13, the input contract
+// 18 significant digits, and a valid amount is never left out (version 1
+// left out every record of a release beyond 13, in every file).
 const (
-	obAmountPattern   = `^\d{1,13}(\.\d{1,5})?$`
+	obAmountPattern   = `^\d{1,18}(\.\d{1,5})?$`
 	obCurrencyPattern = `^[A-Z]{3}$`
 )
 
@@ -302,7 +306,7 @@ func appendOBAmount(dst []byte, d schemas.Decimal, currency string) ([]byte, boo
 	return append(dst, '}'), ok
 }
 
-// isOBAmount reports whether s matches ^\d{1,13}(\.\d{1,5})?$.
+// isOBAmount reports whether s matches ^\d{1,18}(\.\d{1,5})?$.
 func isOBAmount(s []byte) bool {
 	intLen, fracLen, dot := 0, 0, false
 	for _, c := range s {
@@ -317,7 +321,7 @@ func isOBAmount(s []byte) bool {
 			return false
 		}
 	}
-	return intLen >= 1 && intLen <= 13 && (!dot || (fracLen >= 1 && fracLen <= 5))
+	return intLen >= 1 && intLen <= 18 && (!dot || (fracLen >= 1 && fracLen <= 5))
 }
 
 // isOBCurrency reports whether s matches ^[A-Z]{3}$.

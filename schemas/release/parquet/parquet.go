@@ -1,6 +1,6 @@
 // Package parquet owns the Parquet release format: its Format, its columns
-// and their Table Schema, the DECIMAL(18,5) bound of its money (Fits, also
-// the Open Banking JSON format's bound) and the streaming encoder on top of
+// and their Table Schema, its money as DECIMAL(22,4) (wide enough for every
+// valid amount; Fits) and the streaming encoder on top of
 // github.com/xitongsys/parquet-go.
 //
 // It does not list formats, filter records or name files of a release:
@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ import (
 	"github.com/midata/midata/schemas/release/format"
 )
 
-// Format is Apache Parquet (version 1): one row per transaction, oldest
+// Format is Apache Parquet (version 2): one row per transaction, oldest
 // first, one typed column per granted field, written with
 // github.com/xitongsys/parquet-go v1.6.2, for Spark, Athena, DuckDB,
 // pandas and Arrow.
@@ -43,7 +44,8 @@ import (
 //	               the legacy TIMESTAMP_MICROS annotation; sub-microsecond
 //	               digits are dropped (truncated towards the past): Parquet
 //	               nanoseconds are unreadable to Spark and Athena
-//	amount         INT64 DECIMAL(18,5), signed: negative is money out
+//	amount         FIXED_LEN_BYTE_ARRAY(10) DECIMAL(22,4), signed:
+//	               negative is money out
 //	currency       STRING, dictionary encoded
 //	status         STRING, dictionary encoded ("booked" when the record
 //	               has none)
@@ -52,23 +54,28 @@ import (
 //
 // then, only with the merchant category, merchant_name and
 // merchant_category_code (optional STRING, null when the record has none),
-// and only with the balances category, balance_after (optional INT64
-// DECIMAL(18,5), null when the record has none). Columns of categories that
+// and only with the balances category, balance_after (optional
+// FIXED_LEN_BYTE_ARRAY(10) DECIMAL(22,4), null when the record has none). Columns of categories that
 // are not granted are absent from the file's schema. Every leaf has a field
 // id, the column's place in the full list above (transaction_id 1 to
 // balance_after 12), the same whatever is granted.
 //
-// Money is one fixed scale for every currency, DECIMAL(18,5), which holds
-// Open Banking's amount pattern ^\d{1,13}(\.\d{1,5})?$. A record whose
-// amount or balance has more than five decimal places or is 10^13 or more
-// fails Encode with an error wrapping ErrNotDecimal; nothing is ever
-// rounded, and nothing of that record is written.
+// Money is one fixed scale for every currency, DECIMAL(22,4), which holds
+// every amount the input contract allows exactly: at most 18 significant
+// digits (18 before the point at scale 0) and the currency's minor units
+// (at most 4, CLF and UYW). Version 1's INT64 DECIMAL(18,5) left out
+// amounts of 10^13 or more, valid ones among them. A decimal with more
+// than four places (never a valid record) fails Encode with an error
+// wrapping ErrNotDecimal; nothing is ever rounded.
 //
 // Layout: snappy compression; pages of about 64 KiB; a row group is
 // written out once its compressed pages reach 8 MiB, so memory stays
 // bounded whatever the size of the release. The required columns carry
-// statistics (min, max, null count: zero) in the type-defined order; the
-// optional ones carry none, as parquet-go v1.6.2 miscounts nulls. No page index, no key-value metadata,
+// statistics (min, max, null count: zero) in the type-defined order, but
+// for the money columns; the optional ones carry none, as parquet-go
+// v1.6.2 miscounts nulls. (parquet-go orders FIXED_LEN_BYTE_ARRAY values as
+// unsigned bytes, not as the signed decimals they are: its min and max of
+// money would be wrong, so money has none.) No page index, no key-value metadata,
 // a constant created_by: the same records give the same bytes. Without the
 // transactions category nothing at all is written; with it and no records,
 // a valid file of zero rows.
@@ -76,7 +83,7 @@ var Format = format.Format{
 	Name:      "parquet",
 	File:      "transactions.parquet",
 	MediaType: "application/vnd.apache.parquet",
-	Version:   1,
+	Version:   2,
 	Order:     format.OldestFirst,
 	New:       newParquetEncoder,
 	Schema:    parquetSchema,
@@ -84,19 +91,18 @@ var Format = format.Format{
 }
 
 // ErrNotDecimal is wrapped by the Parquet encoder's error (and by Fits's)
-// for a record whose amount or balance DECIMAL(18,5) cannot hold exactly.
-var ErrNotDecimal = errors.New("not representable as Parquet DECIMAL(18,5)")
+// for money that DECIMAL(22,4) cannot hold exactly: never a valid record's.
+var ErrNotDecimal = errors.New("not representable as Parquet DECIMAL(22,4)")
 
-// Fits reports why the record's money does not fit DECIMAL(18,5), with an
-// error wrapping ErrNotDecimal, or nil when it fits. It is the Format's
-// Fits, and the Open Banking JSON format's too: its amount pattern
-// ^\d{1,13}(\.\d{1,5})?$ has the same bound.
+// Fits reports why the record's money does not fit DECIMAL(22,4), with an
+// error wrapping ErrNotDecimal, or nil when it fits: every record of the
+// input contract fits.
 func Fits(t *schemas.Transaction, granted schemas.Category) error {
-	if _, err := parquetUnits(t.Amount); err != nil {
+	if _, err := parquetMoney(t.Amount); err != nil {
 		return fmt.Errorf("amount: %w", err)
 	}
 	if t.HasBalance && granted.Has(schemas.Balances) {
-		if _, err := parquetUnits(t.BalanceAfter); err != nil {
+		if _, err := parquetMoney(t.BalanceAfter); err != nil {
 			return fmt.Errorf("balance_after: %w", err)
 		}
 	}
@@ -104,11 +110,12 @@ func Fits(t *schemas.Transaction, granted schemas.Category) error {
 }
 
 const (
-	// parquetScale and parquetPrecision are the DECIMAL of every money column.
-	parquetScale     = 5
-	parquetPrecision = 18
-	// parquetMaxUnits is the first value at scale 5 with 19 digits.
-	parquetMaxUnits = 1_000_000_000_000_000_000
+	// parquetScale and parquetPrecision are the DECIMAL of every money
+	// column, a FIXED_LEN_BYTE_ARRAY of parquetMoneyBytes: the fewest bytes
+	// whose signed range holds 22 digits.
+	parquetScale      = 4
+	parquetPrecision  = 22
+	parquetMoneyBytes = 10
 
 	// parquetCreatedBy is the file's created_by: constant, so the bytes do
 	// not depend on the build.
@@ -138,7 +145,7 @@ type parquetColumn struct {
 
 const (
 	parquetString   = "type=BYTE_ARRAY, convertedtype=UTF8, logicaltype=STRING"
-	parquetDecimal  = "type=INT64, convertedtype=DECIMAL, scale=5, precision=18, logicaltype=DECIMAL, logicaltype.precision=18, logicaltype.scale=5"
+	parquetDecimal  = "type=FIXED_LEN_BYTE_ARRAY, length=10, convertedtype=DECIMAL, scale=4, precision=22, logicaltype=DECIMAL, logicaltype.precision=22, logicaltype.scale=4, omitstats=true"
 	parquetRequired = ", repetitiontype=REQUIRED"
 	// Optional columns are written without statistics: parquet-go v1.6.2
 	// miscounts nulls (a page's first row is not counted; in a dictionary
@@ -157,14 +164,14 @@ var parquetColumns = []parquetColumn{
 	{format.Field{Name: "account_id", Type: "string", Category: "transactions", Description: "The customer's account."}, schemas.Transactions, parquetString + parquetRequired},
 	{format.Field{Name: "booked_at", Type: "datetime", Category: "transactions", Description: "Booking time: INT64 TIMESTAMP(isAdjustedToUTC=true, MICROS)."}, schemas.Transactions,
 		"type=INT64, convertedtype=TIMESTAMP_MICROS, logicaltype=TIMESTAMP, logicaltype.isadjustedtoutc=true, logicaltype.unit=MICROS, isadjustedtoutc=true" + parquetRequired},
-	{format.Field{Name: "amount", Type: "number", Category: "transactions", Description: "Signed amount, INT64 DECIMAL(18,5): negative is money out."}, schemas.Transactions, parquetDecimal + parquetRequired},
+	{format.Field{Name: "amount", Type: "number", Category: "transactions", Description: "Signed amount, DECIMAL(22,4): negative is money out."}, schemas.Transactions, parquetDecimal + parquetRequired},
 	{format.Field{Name: "currency", Type: "string", Category: "transactions", Description: "ISO 4217 alphabetic currency code."}, schemas.Transactions, parquetString + parquetRequired + parquetDict},
 	{format.Field{Name: "status", Type: "string", Category: "transactions", Description: "Booking status: booked."}, schemas.Transactions, parquetString + parquetRequired + parquetDict},
 	{format.Field{Name: "type", Type: "string", Category: "transactions", Description: "Transaction type code such as POS, DD, BGC; null when unknown."}, schemas.Transactions, parquetString + parquetOptional},
 	{format.Field{Name: "description", Type: "string", Category: "transactions", Description: "The transaction's description, exact text."}, schemas.Transactions, parquetString + parquetRequired},
 	{format.Field{Name: "merchant_name", Type: "string", Category: "merchant", Description: "Merchant name; null when unknown."}, schemas.Merchant, parquetString + parquetOptional},
 	{format.Field{Name: "merchant_category_code", Type: "string", Category: "merchant", Description: "Merchant category code (ISO 18245, four digits); null when unknown."}, schemas.Merchant, parquetString + parquetOptional},
-	{format.Field{Name: "balance_after", Type: "number", Category: "balances", Description: "Account balance after the transaction, INT64 DECIMAL(18,5); null when unknown."}, schemas.Balances, parquetDecimal + parquetOptional},
+	{format.Field{Name: "balance_after", Type: "number", Category: "balances", Description: "Account balance after the transaction, DECIMAL(22,4); null when unknown."}, schemas.Balances, parquetDecimal + parquetOptional},
 }
 
 // parquetGranted returns the indexes in parquetColumns of the columns the
@@ -365,14 +372,14 @@ func (e *parquetEncoder) Encode(t *schemas.Transaction) error {
 	}
 	// Everything that can fail comes first: a record is written whole or
 	// not at all.
-	amount, err := parquetUnits(t.Amount)
+	amount, err := parquetMoney(t.Amount)
 	if err != nil {
 		e.err = fmt.Errorf("encode transaction %s as parquet: amount: %w", t.TransactionID, err)
 		return e.err
 	}
-	var balance int64
+	var balance string
 	if e.balanceAt >= 0 && t.HasBalance {
-		if balance, err = parquetUnits(t.BalanceAfter); err != nil {
+		if balance, err = parquetMoney(t.BalanceAfter); err != nil {
 			e.err = fmt.Errorf("encode transaction %s as parquet: balance_after: %w", t.TransactionID, err)
 			return e.err
 		}
@@ -430,18 +437,39 @@ func (e *parquetEncoder) putString(k int, s string) {
 	e.put(k, s)
 }
 
-// parquetUnits returns d at scale 5, or an error wrapping
-// ErrNotDecimal when DECIMAL(18,5) cannot hold it exactly.
-func parquetUnits(d schemas.Decimal) (int64, error) {
-	u, err := d.Rescale(parquetScale)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrNotDecimal, err)
+// parquetMoney returns d at scale 4 as DECIMAL(22,4)'s bytes: 80-bit
+// two's complement, big-endian. An error wraps ErrNotDecimal when d has
+// more than four places or 22 digits at scale 4.
+func parquetMoney(d schemas.Decimal) (string, error) {
+	for d.Scale > parquetScale && d.Units%10 == 0 { // trailing zeros
+		d.Units, d.Scale = d.Units/10, d.Scale-1
 	}
-	if u >= parquetMaxUnits || u <= -parquetMaxUnits {
-		return 0, fmt.Errorf("%w: %s has more than %d digits", ErrNotDecimal, d, parquetPrecision)
+	if d.Scale < 0 || d.Scale > parquetScale {
+		return "", fmt.Errorf("%w: %s has more than %d decimal places", ErrNotDecimal, d, parquetScale)
 	}
-	return u, nil
+	mag := uint64(d.Units)
+	neg := d.Units < 0
+	if neg {
+		mag = -mag // also right for math.MinInt64
+	}
+	hi, lo := bits.Mul64(mag, pow10[parquetScale-d.Scale])
+	// 10^22 = 542·2^64 + 1864712049423024128
+	if hi > 542 || hi == 542 && lo >= 1864712049423024128 {
+		return "", fmt.Errorf("%w: %s has more than %d digits", ErrNotDecimal, d, parquetPrecision)
+	}
+	if neg {
+		var borrow uint64
+		lo, borrow = bits.Sub64(0, lo, 0)
+		hi, _ = bits.Sub64(0, hi, borrow)
+	}
+	var b [parquetMoneyBytes]byte
+	binary.BigEndian.PutUint16(b[0:2], uint16(hi))
+	binary.BigEndian.PutUint64(b[2:], lo)
+	return string(b[:]), nil
 }
+
+// pow10 are the powers of ten up to the scale.
+var pow10 = [parquetScale + 1]uint64{1, 10, 100, 1000, 10000}
 
 // marshal is the ParquetWriter's MarshalFunc: it hands over the rows src
 // of the batch (pointers into rowIndex) as parquet-go tables, one per
@@ -522,8 +550,8 @@ func (e *parquetEncoder) Close() error {
 	e.pw.RenameSchema()
 	for _, rg := range e.pw.Footer.RowGroups {
 		for k, cc := range rg.Columns {
-			if e.optional[k] {
-				cc.MetaData.Statistics = nil // empty: parquet-go sets it, without values
+			if e.optional[k] || e.pw.Footer.Schema[k+1].GetType() == pqthrift.Type_FIXED_LEN_BYTE_ARRAY {
+				cc.MetaData.Statistics = nil // omitted: parquet-go sets it, without values
 			}
 		}
 	}
@@ -535,8 +563,11 @@ func (e *parquetEncoder) Close() error {
 		e.pw.Footer.ColumnOrders[k] = &pqthrift.ColumnOrder{TYPE_ORDER: pqthrift.NewTypeDefinedOrder()}
 	}
 	for _, el := range e.pw.Footer.Schema[1:] {
-		// parquet-go sets these on every column; only decimals have them.
-		el.TypeLength = nil
+		// parquet-go sets these on every column; only decimals have them,
+		// and the type length only fixed-length ones.
+		if el.GetType() != pqthrift.Type_FIXED_LEN_BYTE_ARRAY {
+			el.TypeLength = nil
+		}
 		if el.GetConvertedType() != pqthrift.ConvertedType_DECIMAL {
 			el.Scale, el.Precision = nil, nil
 		}
