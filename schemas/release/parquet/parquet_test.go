@@ -631,15 +631,21 @@ func TestParquetHoldsEveryValidAmount(t *testing.T) {
 		wantErr bool
 	}{
 		{"an amount of 18 digits (JPY)", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount, tr.Currency = formattest.MustDecimal(t, "999999999999999999"), "JPY" }, false},
+			func(tr *schemas.Transaction) {
+				tr.Amount, tr.Currency = formattest.MustDecimal(t, "999999999999999999"), "JPY"
+			}, false},
 		{"an amount of -18 digits (JPY)", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount, tr.Currency = formattest.MustDecimal(t, "-999999999999999999"), "JPY" }, false},
+			func(tr *schemas.Transaction) {
+				tr.Amount, tr.Currency = formattest.MustDecimal(t, "-999999999999999999"), "JPY"
+			}, false},
 		{"an amount of 10^13", schemas.Transactions,
 			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "10000000000000") }, false},
 		{"an amount of -10^13", schemas.Transactions,
 			func(tr *schemas.Transaction) { tr.Amount = formattest.MustDecimal(t, "-10000000000000.00") }, false},
 		{"18 digits with four places (CLF)", schemas.Transactions,
-			func(tr *schemas.Transaction) { tr.Amount, tr.Currency = formattest.MustDecimal(t, "-12345678901234.5678"), "CLF" }, false},
+			func(tr *schemas.Transaction) {
+				tr.Amount, tr.Currency = formattest.MustDecimal(t, "-12345678901234.5678"), "CLF"
+			}, false},
 		{"a balance of 18 digits with two places", schemas.AllCategories,
 			func(tr *schemas.Transaction) {
 				tr.BalanceAfter, tr.HasBalance = formattest.MustDecimal(t, "-9999999999999999.99"), true
