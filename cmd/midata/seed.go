@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	kgo "github.com/segmentio/kafka-go"
+
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/seed"
@@ -40,7 +42,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.TransactionsTopic, cfg.ConsentTopic = set.Topics.Transactions, set.Topics.Consent
 	cfg.Customers, cfg.Transactions, cfg.Malformed, cfg.Seed = set.Synth.Customers, set.Synth.Transactions, set.Synth.Malformed, set.Synth.Seed
 	addrs, partitions := set.Kafka.Brokers, set.Synth.Partitions
-	balancer, _ := kafkasource.PartitionerByName(set.Kafka.Partitioner) // checked by Validate
+	balancer, _ := kafkasource.PartitionerByName(set.Kafka.Partitioner)               // checked by Validate
+	consentBalancer, _ := kafkasource.PartitionerByName(set.Kafka.ConsentPartitioner) // so is this one
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -50,7 +53,7 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	counts, err := seed.Produce(ctx, kafka, cfg, balancer)
+	counts, err := seed.Produce(ctx, kafka, cfg, &topics.ByTopic{Default: balancer, Topics: map[string]kgo.Balancer{cfg.ConsentTopic: consentBalancer}})
 	if err != nil {
 		return err
 	}

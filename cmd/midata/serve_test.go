@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/midata/midata/deploy/testbench"
+	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/seed"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
@@ -72,8 +73,12 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	cfg.TransactionsTopic = testbench.UniqueName(t, "tx")
 	cfg.ConsentTopic = testbench.UniqueName(t, "consent")
 	testbench.CreateTopic(t, brokers, cfg.TransactionsTopic, 3)
-	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 1)
-	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg, nil); err != nil {
+	testbench.CreateTopic(t, brokers, cfg.ConsentTopic, 4)
+	// An upstream whose transactions are partitioned with crc32 (librdkafka's
+	// consistent_random) and whose consent topic with murmur2, as the
+	// contract has it: midata writes C|self with the consent topic's.
+	if _, err := seed.Produce(t.Context(), topics.Connection{Brokers: brokers}, cfg,
+		&topics.ByTopic{Default: kafka.CRC32Balancer{}, Topics: map[string]kafka.Balancer{cfg.ConsentTopic: kafka.Murmur2Balancer{}}}); err != nil {
 		t.Fatal(err)
 	}
 	setS3Env(t, srv)
@@ -92,7 +97,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 			"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
 			"--workers-group", testbench.UniqueName(t, "group"),
 			"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
-			"--http-addr", addr, "--temp-dir", t.TempDir(), "--log-level", "warn",
+			"--http-addr", addr, "--temp-dir", t.TempDir(), "--log-level", "warn", "--partitioner", "crc32",
 			"--auth-tokens", ops + "=ops," + customer + "=customer:C000003",
 		}, &stdout, &stderr)
 	}()
@@ -146,6 +151,20 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	})
 	if run.Status != "succeeded" || len(run.Releases) != 1 || run.Releases[0].Status != "committed" || run.Releases[0].Rows == 0 {
 		t.Fatalf("run = %+v, want succeeded with one committed release", run)
+	}
+	// Every C000003|self event is on murmur2's partition of its key, the
+	// one upstream's events of the key are on (trust issue, finding 10: the
+	// transactions topic's crc32 put midata's on another, where it granted
+	// nothing and compaction kept both).
+	key := "C000003|self"
+	want := kafkasource.PartitionFor(kafka.Murmur2Balancer{}, key, 4)
+	if other := kafkasource.PartitionFor(kafka.CRC32Balancer{}, key, 4); other == want {
+		t.Fatalf("crc32 and murmur2 agree on %s: pick a key they place apart", key)
+	}
+	for p, n := range keyPartitions(t, brokers, cfg.ConsentTopic, 4, key) {
+		if p != want {
+			t.Errorf("%d event(s) of %s on partition %d, want all on murmur2's %d", n, key, p, want)
+		}
 	}
 
 	code, body = call(t, "GET", base+"/v1/customers/C000003/releases", customer, "")
@@ -597,4 +616,34 @@ func TestKillingOneServeMidRunLosesAndDuplicatesNothing(t *testing.T) {
 			t.Errorf("customer %s released without a self grant", c)
 		}
 	}
+}
+
+// keyPartitions counts the records of key on each partition of topic.
+func keyPartitions(t *testing.T, brokers []string, topic string, partitions int, key string) map[int]int {
+	t.Helper()
+	got := map[int]int{}
+	for p := range partitions {
+		conn, err := kafka.DialLeader(t.Context(), "tcp", brokers[0], topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		for off := int64(0); off < last; {
+			m, err := r.ReadMessage(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Key) == key {
+				got[p]++
+			}
+			off = m.Offset + 1
+		}
+		r.Close()
+		conn.Close()
+	}
+	return got
 }

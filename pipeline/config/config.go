@@ -60,6 +60,11 @@ type Kafka struct {
 	// murmur2_random), crc32 (librdkafka's consistent_random) or fnv1a
 	// (kafka-go's Hash).
 	Partitioner string `yaml:"partitioner"`
+	// ConsentPartitioner is how the consent topic is partitioned by its
+	// key (customer|recipient): murmur2 by default, whatever Partitioner
+	// says, as the input contract has it. midata writes consent events
+	// with it, so one key's events stay on the partition upstream's do.
+	ConsentPartitioner string `yaml:"consent_partitioner"`
 }
 
 // Workers tunes the workers that take requests from the requests topic.
@@ -205,7 +210,7 @@ const (
 // everything but Kafka.Brokers and S3.Bucket has a working value.
 func Default() Config {
 	return Config{
-		Kafka:  Kafka{Partitioner: kafkasource.DefaultPartitioner},
+		Kafka:  Kafka{Partitioner: kafkasource.DefaultPartitioner, ConsentPartitioner: kafkasource.DefaultPartitioner},
 		Topics: topics.Names{}.WithDefaults(),
 		Workers: Workers{
 			Group:        "midata-workers",

@@ -69,6 +69,8 @@ func fields() []field {
 			func(c *Config) *[]string { return &c.Kafka.Brokers }).on(benchToo(kafkaCommands)...).requiredBy(benchToo(kafkaCommands)...).was("brokers"),
 		stringField("kafka.partitioner", "MIDATA_PARTITIONER", "how the producers partition by customer: murmur2 (Java clients, librdkafka murmur2_random), crc32 (librdkafka consistent_random) or fnv1a (kafka-go Hash)",
 			func(c *Config) *string { return &c.Kafka.Partitioner }).on(kafkaCommands...),
+		stringField("kafka.consent_partitioner", "MIDATA_CONSENT_PARTITIONER", "how the consent topic is partitioned by its key (customer|recipient), whatever kafka.partitioner says: murmur2, crc32 or fnv1a",
+			func(c *Config) *string { return &c.Kafka.ConsentPartitioner }).on(kafkaCommands...),
 
 		stringField("topics.transactions", "MIDATA_TRANSACTIONS_TOPIC", "the transactions topic (the input)",
 			func(c *Config) *string { return &c.Topics.Transactions }).on(kafkaCommands...).was("topic"),

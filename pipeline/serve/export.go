@@ -41,6 +41,10 @@ func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger
 	if err != nil {
 		return nil, invalid{err}
 	}
+	consentBalancer, err := kafkasource.PartitionerByName(cfg.Kafka.ConsentPartitioner)
+	if err != nil {
+		return nil, invalid{err}
+	}
 	source, err := kafkasource.New(kafkasource.Config{Kafka: kafka, Topic: cfg.Topics.Transactions, Partitioner: cfg.Kafka.Partitioner, Logger: logger})
 	if err != nil {
 		return nil, err
@@ -49,6 +53,11 @@ func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger
 	producer := topics.NewProducer(kafka, logger)
 	defer producer.Close()
 	producer.UsePartitioner(balancer)
+	// The consent topic has its own partitioner (murmur2 by default): with
+	// the transactions topic's, a C|self written here could land on
+	// another partition than upstream's events of the key, and grant
+	// nothing (trust issue, finding 10).
+	producer.UsePartitionerFor(cfg.Topics.Consent, consentBalancer)
 	// One release, then the view closes: a short fetch wait lets it close
 	// at once instead of after a fetch of the default wait.
 	grants, err := consent.OpenView(ctx, consent.ViewConfig{Kafka: kafka, Topic: cfg.Topics.Consent,

@@ -60,6 +60,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if err != nil {
 		return nil, invalid{err}
 	}
+	consentBalancer, err := kafkasource.PartitionerByName(cfg.Kafka.ConsentPartitioner)
+	if err != nil {
+		return nil, invalid{err}
+	}
 	s := &Service{cfg: cfg, logger: logger, kafka: topics.Connection{Brokers: cfg.Kafka.Brokers}}
 	defer func() {
 		if err != nil {
@@ -94,6 +98,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	producer := topics.NewProducer(s.kafka, logger)
 	s.closers = append(s.closers, producer.Close)
 	producer.UsePartitioner(balancer)
+	// The consent topic has its own partitioner (murmur2 by default): with
+	// the transactions topic's, a C|self written here could land on
+	// another partition than upstream's events of the key, and grant
+	// nothing (trust issue, finding 10).
+	producer.UsePartitionerFor(cfg.Topics.Consent, consentBalancer)
 	// One consent view, built now and shared by every release.
 	grants, err := openConsent(ctx, consent.ViewConfig{Kafka: s.kafka, Topic: cfg.Topics.Consent,
 		Quarantine: producer, QuarantineTopic: cfg.Topics.Quarantine, Logger: logger}, logger)

@@ -113,7 +113,26 @@ func (p *Producer) Flush(ctx context.Context) error {
 // UsePartitioner makes Publish place keys as b does: the partitioner of the
 // topic's other producers, so one key's events stay on one partition (the
 // default is murmur2). Call it before the first Publish.
-func (p *Producer) UsePartitioner(b kafka.Balancer) { p.w.Balancer = b }
+func (p *Producer) UsePartitioner(b kafka.Balancer) {
+	if bt, ok := p.w.Balancer.(*ByTopic); ok {
+		bt.Default = b
+		return
+	}
+	p.w.Balancer = b
+}
+
+// UsePartitionerFor makes Publish place the keys of topic as b does,
+// whatever UsePartitioner says for the others: the consent topic has a
+// partitioner of its own (murmur2 unless configured otherwise), not the
+// transactions topic's. Call it before the first Publish.
+func (p *Producer) UsePartitionerFor(topic string, b kafka.Balancer) {
+	bt, ok := p.w.Balancer.(*ByTopic)
+	if !ok {
+		bt = &ByTopic{Default: p.w.Balancer, Topics: map[string]kafka.Balancer{}}
+		p.w.Balancer = bt
+	}
+	bt.Topics[topic] = b
+}
 
 // Publish writes one record and returns when the brokers have it. A nil
 // value writes a tombstone. With a context that ended it writes nothing
