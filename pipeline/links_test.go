@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
 )
@@ -47,5 +49,61 @@ func TestConsentRecorderGrantsTheRequestAndLinksSignTheRelease(t *testing.T) {
 	}
 	if _, err := r.Links(t.Context(), "r-nope"); !errors.Is(err, sinks.ErrNotFound) {
 		t.Fatalf("Links of no release = %v, want ErrNotFound", err)
+	}
+}
+
+// Trust issue, finding 1: a customer's request recorded C|self with the
+// request's period as the window and now + 24 h as expiry, replacing the
+// standing grant: with a grant to 2099, a February request made the
+// release of February to April commit February only, and a day later the
+// customer dropped out of every scheduled self release. A request now
+// never narrows, shortens or replaces a standing grant.
+func TestACustomersRequestNeverNarrowsTheirStandingGrant(t *testing.T) {
+	b := newBench(t, 1)
+	seedData(t, b, kafka.Murmur2Balancer{}) // C1: K-1, self, transactions and merchant, no window, to 2099
+	produce(t, b.brokers, b.consent, kafka.Murmur2Balancer{}, kafka.Message{Key: []byte("C4|self"), Value: []byte(
+		`{"consent_id":"K-40","customer_id":"C4","recipient":"self","status":"granted","categories":["transactions"],"window_from":"2026-03-01T00:00:00Z","window_to":"2026-04-01T00:00:00Z","expires_at":"2099-01-01T00:00:00Z","event_time":"2026-01-15T12:00:00Z"}`)})
+	prod := topics.NewProducer(topics.Connection{Brokers: b.brokers}, nil)
+	defer prod.Close()
+	grants := b.grants(t, prod)
+	rec := &consent.Recorder{Publisher: prod, Topic: b.consent, Grants: grants}
+	feb, mar := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	apr, may := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+
+	// C1's standing grant covers both requests: nothing is written.
+	for _, p := range [][2]time.Time{{feb, mar}, {apr, may}} {
+		if id, err := rec.RecordRequest(t.Context(), "C1", p[0], p[1]); err != nil || id != "K-1" {
+			t.Fatalf("request %s: consent %q, %v; want the standing K-1", p[0].Format("Jan"), id, err)
+		}
+	}
+	r := b.runner(t, "murmur2", nil)
+	res, err := r.Release(t.Context(), request("C1"))
+	if err != nil || res.Status != release.StatusCommitted || res.Stats.Released != int64(len(released)) {
+		t.Fatalf("February to April after two requests: %s %+v, %v; want all %d records", res.Status, res.Stats, err, len(released))
+	}
+	if err := grants.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(25 * time.Hour)
+	if g, err := grants.Grant("C1", schemas.RecipientSelf, later); err != nil || g.Event.ConsentID != "K-1" || g.Categories() != schemas.Transactions|schemas.Merchant {
+		t.Fatalf("C1's grant a day later: %+v, %v; want K-1 unchanged", g.Event, err)
+	}
+
+	// C4's grant holds March only: the request widens it, and keeps its
+	// categories and expiry.
+	id, err := rec.RecordRequest(t.Context(), "C4", feb, may)
+	if err != nil || id == "K-40" {
+		t.Fatalf("C4's request: %q, %v; want a new event", id, err)
+	}
+	if err := grants.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	g, err := grants.Grant("C4", schemas.RecipientSelf, later)
+	if err != nil {
+		t.Fatalf("C4's grant a day later: %v", err)
+	}
+	if ev := g.Event; ev.ConsentID != id || !ev.WindowFrom.Equal(feb) || !ev.WindowTo.Equal(may) ||
+		!ev.ExpiresAt.Equal(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)) || ev.Categories != schemas.Transactions {
+		t.Errorf("C4's grant after the request: %+v; want window Feb-May, expiry 2099, transactions only", ev)
 	}
 }

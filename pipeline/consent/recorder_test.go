@@ -42,6 +42,9 @@ func TestRecorderPublishesASelfGrantOfTheRequest(t *testing.T) {
 		ev.Categories != schemas.AllCategories || !ev.WindowFrom.Equal(from) || !ev.WindowTo.Equal(to) || !ev.ExpiresAt.Equal(at.Add(24*time.Hour)) {
 		t.Errorf("recorded %+v", ev)
 	}
+	if !strings.Contains(string(value), `"actor":"customer"`) {
+		t.Errorf("recorded %s, want actor customer", value)
+	}
 }
 
 func TestRecorderSaysWhoseRequestWasNotRecorded(t *testing.T) {

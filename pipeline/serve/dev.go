@@ -123,12 +123,12 @@ func NewDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 		return nil, err
 	}
 	d.producer = topics.NewProducer(kafka, cfg.Logger)
-	d.recorder = &consent.Recorder{Publisher: d.producer, Topic: gen.ConsentTopic}
 	// The view outlives ctx, for the releases still in flight when it
 	// ends: Close ends it.
 	if d.grants, err = consent.OpenView(context.WithoutCancel(ctx), consent.ViewConfig{Kafka: kafka, Topic: gen.ConsentTopic, Quarantine: d.producer, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
+	d.recorder = &consent.Recorder{Publisher: d.producer, Topic: gen.ConsentTopic, Grants: d.grants}
 	d.runner, err = pipeline.NewRunner(pipeline.Config{
 		Source: d.source, Grants: d.grants, Producer: d.producer, Sink: sink,
 		TempDir: cfg.TempDir, Logger: cfg.Logger, Progress: cfg.Progress, LinkTTL: cfg.LinkTTL,

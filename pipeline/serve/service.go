@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		_, err := topics.Ends(ctx, s.kafka, cfg.Topics.Requests)
 		return err
 	}}
-	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent},
+	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
 		Links: runner, Health: health, Tokens: cfg.Auth.Tokens, Logger: logger})
 	if err != nil {
 		return nil, err
