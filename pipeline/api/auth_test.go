@@ -31,9 +31,9 @@ func authCases() map[string]routeCase {
 		"GET /readyz":       {path: "/readyz"},
 		"GET /openapi.json": {path: "/openapi.json"},
 
-		"POST /v1/customers/{id}/releases": {path: "/v1/customers/C1/releases", body: custBody, allowed: []string{tokCustC1, tokOps}},
-		"GET /v1/customers/{id}/releases":  {path: "/v1/customers/C1/releases", allowed: []string{tokCustC1, tokOps}},
-		"GET /v1/partners/{id}/releases":   {path: "/v1/partners/px/releases", allowed: []string{tokPartnerX, tokOps}},
+		"POST /v1/customers/{id}/releases": {path: "/v1/customers/C1/releases", body: custBody, allowed: []string{tokCustC1}},
+		"GET /v1/customers/{id}/releases":  {path: "/v1/customers/C1/releases", allowed: []string{tokCustC1}},
+		"GET /v1/partners/{id}/releases":   {path: "/v1/partners/px/releases", allowed: []string{tokPartnerX}},
 
 		"POST /v1/releases":              {path: "/v1/releases", body: relBody, allowed: ops},
 		"GET /v1/runs":                   {path: "/v1/runs?status=failed", allowed: ops},

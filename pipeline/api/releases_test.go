@@ -106,12 +106,17 @@ func TestIdempotencyKeysOfTwoCustomersNeverCollide(t *testing.T) {
 	}
 }
 
-func TestOpsAskingForACustomerIsRecordedAsOps(t *testing.T) {
+// Trust issue, finding 2: an ops POST on a customer's route recorded a
+// full self grant in the customer's name (over a revocation) and queued a
+// run; an ops GET returned the customer's download links. Both are 403,
+// and nothing reaches the consent topic or the queue.
+func TestOpsNeverActAsACustomer(t *testing.T) {
 	h := newHarness(t)
-	decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokOps, custBody("k9")), 202)
-	run, _ := h.runs.Get("cust-C1~k9")
-	if run.Request.RequestedBy != "ops" {
-		t.Errorf("requested_by %q, want ops", run.Request.RequestedBy)
+	errorOf(t, h.do(t, "POST", "/v1/customers/C2/releases", tokOps, custBody("k9")), 403)
+	errorOf(t, h.do(t, "GET", "/v1/customers/C2/releases", tokOps, nil), 403)
+	errorOf(t, h.do(t, "GET", "/v1/partners/px/releases", tokOps, nil), 403)
+	if got := h.calls.list(); len(got) != 0 {
+		t.Errorf("ops on customer routes reached the backends: %q", got)
 	}
 }
 
@@ -152,7 +157,8 @@ func TestBadRequestsAreRefusedBeforeAnythingHappens(t *testing.T) {
 		{"a body over 1 MiB is refused", "/v1/customers/C1/releases",
 			`{"from":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, rejectAll, 413, "over 1048576 bytes"},
 		{"a bad idempotency key is refused", "/v1/customers/C1/releases", custBody("a key with spaces"), rejectAll, 400, "idempotency_key"},
-		{"a customer id of bad characters is refused", "/v1/customers/C*1/releases", custBody(""), rejectAll, 400, `customer "C*1"`},
+		{"a customer id of bad characters is refused", "/v1/releases",
+			map[string]any{"recipient": "self", "customers": []string{"C*1"}, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}}, rejectAll, 400, `C*1`},
 		{"a release naming customers and all is refused", "/v1/releases",
 			map[string]any{"recipient": "partner:px", "customers": []string{"C1"}, "all": true, "from": "2026-01-01", "to": "2026-02-01", "formats": []string{"ndjson"}},
 			rejectAll, 400, `both "all" and "customers"`},
@@ -166,7 +172,11 @@ func TestBadRequestsAreRefusedBeforeAnythingHappens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, tt.edit)
-			msg := errorOf(t, h.do(t, "POST", tt.path, tokOps, tt.body), tt.status)
+			tok := tokOps // each route's own role
+			if strings.HasPrefix(tt.path, "/v1/customers/C1/") {
+				tok = tokCustC1
+			}
+			msg := errorOf(t, h.do(t, "POST", tt.path, tok, tt.body), tt.status)
 			if !strings.Contains(msg, tt.want) {
 				t.Errorf("message %q does not contain %q", msg, tt.want)
 			}
