@@ -149,6 +149,9 @@ func (r *Runner) StreamTask(ctx context.Context, b Bulk, snap kafkasource.Snapsh
 		var err error
 		if t, err = schemas.DecodeTransaction(m.Key, m.Value); err != nil {
 			quarantined++
+			if st := stats[string(m.Key)]; st != nil {
+				st.Quarantined++ // the key is the customer id
+			}
 			return r.quarantine(ctx, task.Topic, m, err)
 		}
 		t.Partition, t.Offset = m.Partition, m.Offset
@@ -185,6 +188,17 @@ func (r *Runner) StreamTask(ctx context.Context, b Bulk, snap kafkasource.Snapsh
 		return fmt.Errorf("quarantine invalid records: %w", err)
 	}
 	progress(BulkProgress{Scanned: scanned, ToScan: toScan, Customers: int64(len(owned))})
+	// Each manifest counts as a single release's does: every record read
+	// to make it (the task's partition), those of other customers
+	// excluded as other_customer, so scanned = released + excluded +
+	// quarantined in both (bulk manifests said quarantined 0 and scanned
+	// only the customer's own valid records).
+	for _, st := range stats {
+		if other := scanned - st.Scanned - st.Quarantined; other > 0 {
+			st.Excluded[string(consent.OtherCustomer)] += other
+		}
+		st.Scanned = scanned
+	}
 
 	splitters := map[release.Order]*bycustomer.Splitter{}
 	for order, s := range sorters {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -388,5 +389,45 @@ func TestABulkTaskWhoseSortedRecordsEndEarlyCommitsNothingAfter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Trust issue, finding 5: a bulk manifest counted only the customer's
+// own valid records as scanned and always said quarantined 0; a single
+// release counts every record it read (other customers' as excluded
+// other_customer) and the customer's invalid ones as quarantined. The
+// same customer, period and partition now give the same counts both ways.
+func TestBulkAndSingleReleasesCountAlike(t *testing.T) {
+	b := newBench(t, 1)
+	seedData(t, b, kafka.Murmur2Balancer{}) // C1 has two invalid records
+	r := b.runner(t, "murmur2", nil)
+	req := request("C1", "ndjson", "midata-csv")
+	single, err := r.Release(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, results := runBulk(t, r, bulk("bulk-counts"))
+	var inBulk *pipeline.Result
+	for _, res := range results {
+		if res.CustomerID == "C1" {
+			inBulk = res
+		}
+	}
+	if inBulk == nil {
+		t.Fatal("no bulk release of C1")
+	}
+	if single.Stats.Quarantined != 2 {
+		t.Fatalf("single release of C1: quarantined %d, want the 2 invalid records", single.Stats.Quarantined)
+	}
+	if !reflect.DeepEqual(single.Stats, inBulk.Stats) {
+		t.Errorf("counts differ:\nsingle %+v\nbulk   %+v", single.Stats, inBulk.Stats)
+	}
+	s := inBulk.Stats
+	var excluded int64
+	for _, n := range s.Excluded {
+		excluded += n
+	}
+	if s.Scanned != s.Released+excluded+s.Quarantined {
+		t.Errorf("bulk counts %+v: scanned is not released + excluded + quarantined", s)
 	}
 }
