@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -29,7 +30,15 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := a.health.Ready(ctx); err != nil {
 		w.Header().Set("Retry-After", "5")
-		a.fail(w, r, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		// Anyone may ask: the part, not the error (trust issue, finding 6:
+		// it showed broker addresses and raw errors).
+		part := "a check failed"
+		var nr *NotReady
+		if errors.As(err, &nr) {
+			part = nr.Part
+		}
+		a.log.Warn("not ready", "part", part, "error", err)
+		a.fail(w, r, http.StatusServiceUnavailable, "not ready: "+part+" (the reason is in the service's log)")
 		return
 	}
 	a.healthz(w, r)

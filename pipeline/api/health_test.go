@@ -24,11 +24,17 @@ func TestReadyz(t *testing.T) {
 	if rec := h.do(t, "GET", "/readyz", "", nil); rec.Code != 200 || rec.Body.String() != "ok\n" {
 		t.Errorf("readyz %d %q, want 200 ok", rec.Code, rec.Body)
 	}
-	h.ready = errors.Join(errors.New("kafka 127.0.0.1:9092: dial refused"), errors.New("views: rebuilding runs"))
+	// Trust issue, finding 6: anonymous /readyz showed broker addresses
+	// and raw errors. It names the part only.
+	h.ready = &NotReady{Part: "kafka", Err: errors.New("dial tcp 10.1.2.3:9092: connect: connection refused")}
 	rec := h.do(t, "GET", "/readyz", "", nil)
 	msg := errorOf(t, rec, 503)
-	if !strings.Contains(msg, "dial refused; views: rebuilding runs") {
-		t.Errorf("503 message %q does not give the reasons on one line", msg)
+	if !strings.Contains(msg, "not ready: kafka") || strings.Contains(msg, "10.1.2.3") || strings.Contains(msg, "refused") {
+		t.Errorf("503 message %q: want the part (kafka), not the error", msg)
+	}
+	h.ready = errors.New("s3 bucket secret-bucket: AccessDenied, request id 4F2A")
+	if msg := errorOf(t, h.do(t, "GET", "/readyz", "", nil), 503); strings.Contains(msg, "secret-bucket") || strings.Contains(msg, "4F2A") {
+		t.Errorf("503 message %q shows an unnamed error", msg)
 	}
 }
 

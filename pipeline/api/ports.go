@@ -87,6 +87,19 @@ type Health interface {
 	Ready(ctx context.Context) error
 }
 
+// NotReady is the error of a Health that names the part not ready. /readyz
+// answers anyone, so it shows the part ("kafka", "object store") and not
+// the error, which may hold broker addresses, bucket names or request ids:
+// that goes to the service's log.
+type NotReady struct {
+	Part string
+	Err  error
+}
+
+func (e *NotReady) Error() string { return e.Part + ": " + e.Err.Error() }
+
+func (e *NotReady) Unwrap() error { return e.Err }
+
 // HealthFunc adapts a function to Health.
 type HealthFunc func(ctx context.Context) error
 

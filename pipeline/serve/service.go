@@ -158,10 +158,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		}
 	}
 
-	health := Health{Runs: view, Store: raw.Check, Kafka: func(ctx context.Context) error {
+	health := NewHealth(Health{Runs: view, Store: raw.Check, Kafka: func(ctx context.Context) error {
 		_, err := topics.Ends(ctx, s.kafka, cfg.Topics.Requests)
 		return err
-	}}
+	}})
 	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
 		Links: runner, Health: health, Tokens: cfg.Auth.Tokens, Logger: logger})
 	if err != nil {
