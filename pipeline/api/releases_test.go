@@ -352,3 +352,53 @@ func TestACustomerListRefusesAFilterItDoesNotTake(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// Trust issue, finding 6: a customer listing an ops run over [C1, C2] saw
+// the run's error (C2's, with store paths and request ids) and its
+// progress over everyone; a partner saw every customer of the request's
+// scope, no_consent outcomes of people who never consented to it among
+// them, and counts that numbered them.
+func TestRunViewsShowCustomersAndPartnersNothingOfOthers(t *testing.T) {
+	h := newHarness(t)
+	leak := "release of C2: put s3://releases/r-9/C2/x: AccessDenied, request id 4F2A"
+	h.runs.put(
+		jobs.Run{ID: "mixed", Status: jobs.StatusFailed, CreatedAt: testNow, Error: leak,
+			Progress: jobs.Progress{RecordsScanned: 5000, CustomersDone: 2, Customers: 2},
+			Request:  jobs.Request{ID: "mixed", Kind: jobs.KindRelease, Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1", "C2"}}}},
+		jobs.Run{ID: "to-px", Status: jobs.StatusFailed, CreatedAt: testNow, Error: leak,
+			Counts:  jobs.Counts{Releases: 3, Committed: 1, NoConsent: 1, Cancelled: 1},
+			Request: jobs.Request{ID: "to-px", Kind: jobs.KindRelease, Recipient: "partner:px", Scope: schemas.Scope{Customers: []string{"C1", "C2", "C3"}}}},
+	)
+	h.runs.putReleases(
+		jobs.Release{RunID: "mixed", ReleaseID: "rel-m1", CustomerID: "C1", Status: "committed", Rows: 3},
+		jobs.Release{RunID: "to-px", ReleaseID: "rel-p1", CustomerID: "C1", Status: "committed"},
+		jobs.Release{RunID: "to-px", ReleaseID: "rel-p2", CustomerID: "C2", Status: "no_consent"},
+		jobs.Release{RunID: "to-px", ReleaseID: "rel-p3", CustomerID: "C3", Status: "cancelled"},
+	)
+	rec := h.do(t, "GET", "/v1/customers/C1/releases", tokCustC1, nil)
+	body := rec.Body.String()
+	list := decodeBody[RunList](t, rec, 200)
+	if len(list.Runs) != 1 {
+		t.Fatalf("customer runs %+v, want mixed", list.Runs)
+	}
+	if strings.Contains(body, "C2") || strings.Contains(body, "s3://") || strings.Contains(body, "4F2A") {
+		t.Errorf("the customer's view shows others or internals: %s", body)
+	}
+	if r := list.Runs[0]; r.Error == "" || r.Progress != (jobs.Progress{}) {
+		t.Errorf("customer view: error %q progress %+v; want a plain error and no run-wide progress", r.Error, r.Progress)
+	}
+
+	rec = h.do(t, "GET", "/v1/partners/px/releases", tokPartnerX, nil)
+	body = rec.Body.String()
+	plist := decodeBody[RunList](t, rec, 200)
+	if len(plist.Runs) != 1 {
+		t.Fatalf("partner runs %+v, want to-px", plist.Runs)
+	}
+	r := plist.Runs[0]
+	if len(r.Releases) != 1 || r.Releases[0].CustomerID != "C1" {
+		t.Errorf("partner releases %+v, want only C1's committed one", r.Releases)
+	}
+	if strings.Contains(body, "C2") || strings.Contains(body, "C3") || strings.Contains(body, "4F2A") || r.Counts != (jobs.Counts{}) {
+		t.Errorf("the partner's view shows customers who did not consent, counts or internals: %s", body)
+	}
+}

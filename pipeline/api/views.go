@@ -60,11 +60,17 @@ func (a *API) opsView(ctx context.Context, run jobs.Run) RunView {
 }
 
 // customerView shows the customer only what is theirs: their own place in
-// the scope and their own release, with links. The counts are the run's,
-// which may be a bulk run's of everyone: they are left out.
+// the scope and their own release, with links. The counts and progress
+// are the run's, which may be a bulk run's of everyone, and its error may
+// name others' releases, store paths or request ids (trust issue, finding
+// 6): they are left out, the error said in plain words.
 func (a *API) customerView(ctx context.Context, run jobs.Run, customerID string) RunView {
 	run.Worker = ""
 	run.Counts = jobs.Counts{}
+	run.Progress = jobs.Progress{}
+	if run.Error != "" {
+		run.Error = runFailedForCustomer
+	}
 	if len(run.Request.Scope.Customers) > 0 {
 		run.Request.Scope.Customers = []string{customerID}
 	}
@@ -79,11 +85,30 @@ func (a *API) customerView(ctx context.Context, run jobs.Run, customerID string)
 	return a.linkedView(ctx, run, rels, false)
 }
 
-// partnerView shows a partner the releases made for it, with links.
+// runFailedForCustomer is what a customer reads of a run's error.
+const runFailedForCustomer = "the release could not be made this time; it is retried, or ask again later"
+
+// partnerView shows a partner the releases made for it, with links, and
+// nothing of the customers who did not consent to it: not the request's
+// list of customers, not their no_consent or cancelled outcomes, not the
+// counts that number them, not the run's error (trust issue, finding 6:
+// a partner learnt who banks here).
 func (a *API) partnerView(ctx context.Context, run jobs.Run) RunView {
 	run.Worker = ""
+	run.Counts = jobs.Counts{}
+	run.Progress = jobs.Progress{}
+	run.Request.Scope.Customers = nil
+	if run.Error != "" {
+		run.Error = "the run failed; it is retried"
+	}
 	rels, next := a.firstReleases(ctx, run.ID)
-	return a.linkedView(ctx, run, rels, next != "")
+	mine := rels[:0:0]
+	for _, rel := range rels {
+		if rel.Status.HasFiles() {
+			mine = append(mine, rel)
+		}
+	}
+	return a.linkedView(ctx, run, mine, next != "")
 }
 
 // firstReleases returns the first InlineReleases outcomes of run id; what
