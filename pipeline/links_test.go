@@ -107,3 +107,30 @@ func TestACustomersRequestNeverNarrowsTheirStandingGrant(t *testing.T) {
 		t.Errorf("C4's grant after the request: %+v; want window Feb-May, expiry 2099, transactions only", ev)
 	}
 }
+
+// Trust issue, finding 8: links were fresh presigned URLs for anyone who
+// named a release, with no check of its customer, its recipient or its
+// consent. LinksFor gives them to the release's owner while the grant
+// stands, and to nobody after a revocation.
+func TestLinksAreTheOwnersAndEndWithTheirConsent(t *testing.T) {
+	b := newBench(t, 1)
+	seedData(t, b, kafka.Murmur2Balancer{})
+	r := b.runner(t, "murmur2", nil)
+	res, err := r.Release(t.Context(), request("C1"))
+	if err != nil || res.Status != release.StatusCommitted {
+		t.Fatalf("release: %+v, %v", res, err)
+	}
+	self := pipeline.Owner{CustomerID: "C1", Recipient: schemas.RecipientSelf}
+	if links, err := r.LinksFor(t.Context(), res.ReleaseID, self); err != nil || len(links) != len(res.Files) {
+		t.Fatalf("C1's links: %v, %v", links, err)
+	}
+	for _, o := range []pipeline.Owner{{CustomerID: "C2", Recipient: schemas.RecipientSelf}, {Recipient: "partner:px"}, {CustomerID: "C1", Recipient: "partner:px"}} {
+		if _, err := r.LinksFor(t.Context(), res.ReleaseID, o); !errors.Is(err, sinks.ErrNotFound) {
+			t.Errorf("links of C1's release for %+v: %v, want not found", o, err)
+		}
+	}
+	produce(t, b.brokers, b.consent, &kafka.Hash{}, consentEvent("K-1r", "C1", "self", "revoked", "transactions"))
+	if _, err := r.LinksFor(t.Context(), res.ReleaseID, self); !errors.Is(err, consent.ErrNoConsent) {
+		t.Fatalf("links after C1 revoked: %v, want ErrNoConsent", err)
+	}
+}

@@ -392,8 +392,44 @@ func trimHash(h string) string {
 	return h
 }
 
+// Owner is who asks for a release's links: the customer (empty for a
+// partner, who may hold releases of many) and the recipient.
+type Owner struct {
+	CustomerID string
+	Recipient  schemas.Recipient
+}
+
+// LinksFor signs fresh download links to the files of a committed release
+// for owner, after checking that the release is owner's (its manifest's
+// recipient, and customer when owner names one) and that the customer's
+// grant to the recipient still stands (synced now). A release that is not
+// the owner's is not found (an error wrapping sinks.ErrNotFound, as for
+// none); a withdrawn or expired grant is an error wrapping
+// consent.ErrNoConsent: links never outlive consent.
+func (r *Runner) LinksFor(ctx context.Context, releaseID string, owner Owner) ([]Link, error) {
+	m, err := r.committed(ctx, releaseID)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil || m.Midata.Recipient != owner.Recipient || owner.CustomerID != "" && m.Midata.CustomerID != owner.CustomerID {
+		return nil, fmt.Errorf("release %s: %w", releaseID, sinks.ErrNotFound)
+	}
+	if err := r.syncConsent(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := r.cfg.Grants.Grant(m.Midata.CustomerID, m.Midata.Recipient, r.cfg.Now().UTC()); err != nil {
+		return nil, fmt.Errorf("links of release %s: %w", releaseID, err)
+	}
+	res, err := r.resultOf(ctx, m, release.StatusCommitted, true)
+	if err != nil {
+		return nil, err
+	}
+	return res.Links, nil
+}
+
 // Links signs fresh download links to the files of a committed release; it
 // returns an error wrapping sinks.ErrNotFound when there is no such release.
+// It checks no owner or consent: LinksFor does, for callers outside.
 func (r *Runner) Links(ctx context.Context, releaseID string) ([]Link, error) {
 	m, err := r.committed(ctx, releaseID)
 	if err != nil {

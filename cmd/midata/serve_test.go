@@ -174,17 +174,24 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	var list struct {
 		Runs []struct {
 			Releases []struct {
-				Links []struct {
-					Path string `json:"path"`
-					URL  string `json:"url"`
-				} `json:"links"`
+				LinksPath string `json:"links_path"`
 			} `json:"releases"`
 		} `json:"runs"`
 	}
-	if err := json.Unmarshal(body, &list); err != nil || len(list.Runs) == 0 || len(list.Runs[0].Releases) == 0 || len(list.Runs[0].Releases[0].Links) == 0 {
-		t.Fatalf("customer list without links: %s (%v)", body, err)
+	if err := json.Unmarshal(body, &list); err != nil || len(list.Runs) == 0 || len(list.Runs[0].Releases) == 0 || list.Runs[0].Releases[0].LinksPath == "" {
+		t.Fatalf("customer list without a links path: %s (%v)", body, err)
 	}
-	for _, l := range list.Runs[0].Releases[0].Links {
+	code, body = call(t, "GET", base+list.Runs[0].Releases[0].LinksPath, customer, "")
+	var links struct {
+		Links []struct {
+			Path string `json:"path"`
+			URL  string `json:"url"`
+		} `json:"links"`
+	}
+	if code != 200 || json.Unmarshal(body, &links) != nil || len(links.Links) == 0 {
+		t.Fatalf("GET %s = %d %s", list.Runs[0].Releases[0].LinksPath, code, body)
+	}
+	for _, l := range links.Links {
 		if code, body := httpGet(t, l.URL); code != 200 || len(body) == 0 {
 			t.Errorf("GET %s = %d", l.Path, code)
 		}

@@ -125,9 +125,11 @@ func (a *API) buildRoutes() []Route {
 		{"GET", "/openapi.json", nil, "This API's OpenAPI document", a.openapi},
 
 		{"POST", "/v1/customers/{id}/releases", customer, "Ask for the customer's own data", a.createCustomerRelease},
-		{"GET", "/v1/customers/{id}/releases", customer, "The customer's releases, newest first, with links", a.listCustomerReleases},
+		{"GET", "/v1/customers/{id}/releases", customer, "The customer's releases, newest first", a.listCustomerReleases},
+		{"GET", "/v1/customers/{id}/releases/{release}/links", customer, "Fresh download links to one of the customer's releases, while its consent stands", a.customerReleaseLinks},
 
-		{"GET", "/v1/partners/{id}/releases", partner, "Releases to the partner, newest first, with links", a.listPartnerReleases},
+		{"GET", "/v1/partners/{id}/releases", partner, "Releases to the partner, newest first", a.listPartnerReleases},
+		{"GET", "/v1/partners/{id}/releases/{release}/links", partner, "Fresh download links to one release made for the partner, while its consent stands", a.partnerReleaseLinks},
 
 		{"POST", "/v1/releases", ops, "Start a release for customers or everyone with consent", a.createRelease},
 		{"GET", "/v1/runs", ops, "Runs, newest first, filtered", a.listRuns},

@@ -31,9 +31,11 @@ func authCases() map[string]routeCase {
 		"GET /readyz":       {path: "/readyz"},
 		"GET /openapi.json": {path: "/openapi.json"},
 
-		"POST /v1/customers/{id}/releases": {path: "/v1/customers/C1/releases", body: custBody, allowed: []string{tokCustC1}},
-		"GET /v1/customers/{id}/releases":  {path: "/v1/customers/C1/releases", allowed: []string{tokCustC1}},
-		"GET /v1/partners/{id}/releases":   {path: "/v1/partners/px/releases", allowed: []string{tokPartnerX}},
+		"POST /v1/customers/{id}/releases":                {path: "/v1/customers/C1/releases", body: custBody, allowed: []string{tokCustC1}},
+		"GET /v1/customers/{id}/releases":                 {path: "/v1/customers/C1/releases", allowed: []string{tokCustC1}},
+		"GET /v1/partners/{id}/releases":                  {path: "/v1/partners/px/releases", allowed: []string{tokPartnerX}},
+		"GET /v1/customers/{id}/releases/{release}/links": {path: "/v1/customers/C1/releases/rel-1/links", allowed: []string{tokCustC1}},
+		"GET /v1/partners/{id}/releases/{release}/links":  {path: "/v1/partners/px/releases/rel-p/links", allowed: []string{tokPartnerX}},
 
 		"POST /v1/releases":              {path: "/v1/releases", body: relBody, allowed: ops},
 		"GET /v1/runs":                   {path: "/v1/runs?status=failed", allowed: ops},
@@ -57,7 +59,11 @@ func seeded(t *testing.T) *harness {
 	t.Helper()
 	h := newHarness(t)
 	h.runs.put(jobs.Run{ID: "r1", Status: jobs.StatusFailed, Request: jobs.Request{ID: "r1", Kind: jobs.KindRelease, Recipient: "self",
-		Scope: schemas.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow})
+		Scope: schemas.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow},
+		jobs.Run{ID: "p1", Status: jobs.StatusSucceeded, Request: jobs.Request{ID: "p1", Kind: jobs.KindRelease, Recipient: "partner:px",
+			Scope: schemas.Scope{Customers: []string{"C1"}}}, CreatedAt: testNow})
+	h.runs.putReleases(jobs.Release{RunID: "r1", ReleaseID: "rel-1", CustomerID: "C1", Status: "committed"},
+		jobs.Release{RunID: "p1", ReleaseID: "rel-p", CustomerID: "C1", Status: "committed"})
 	h.schedules.byID["s1"] = schedule.Entry{Schedule: schedule.Schedule{ID: "s1", Spec: "@monthly", Recipient: "self",
 		Scope: schemas.Scope{Customers: []string{"C1"}}, Period: "month", Formats: []string{"midata-csv"}}}
 	return h

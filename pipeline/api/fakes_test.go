@@ -125,6 +125,20 @@ func (f *fakeRuns) put(runs ...jobs.Run) {
 	}
 }
 
+// owner is the customer and recipient of release id, as its manifest says.
+func (f *fakeRuns) owner(id string) (pipeline.Owner, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for run, rels := range f.rels {
+		for _, r := range rels {
+			if r.ReleaseID == id {
+				return pipeline.Owner{CustomerID: r.CustomerID, Recipient: f.runs[run].Request.Recipient}, true
+			}
+		}
+	}
+	return pipeline.Owner{}, false
+}
+
 // putReleases adds outcomes, kept by run in customer order as the view
 // pages them.
 func (f *fakeRuns) putReleases(rels ...jobs.Release) {
@@ -316,10 +330,14 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 			}
 			return "K-self-" + customerID, nil
 		}),
-		Links: LinksFunc(func(_ context.Context, releaseID string) ([]pipeline.Link, error) {
-			h.calls.add("links %s", releaseID)
+		Links: LinksFunc(func(_ context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error) {
+			h.calls.add("links %s %s %s", releaseID, owner.CustomerID, owner.Recipient)
 			if h.linksErr != nil {
 				return nil, h.linksErr
+			}
+			// The release's owner, as its manifest would say.
+			if o, ok := h.runs.owner(releaseID); !ok || o.Recipient != owner.Recipient || owner.CustomerID != "" && o.CustomerID != owner.CustomerID {
+				return nil, fmt.Errorf("release %s: %w", releaseID, sinks.ErrNotFound)
 			}
 			return []pipeline.Link{{Path: "releases/" + releaseID + "/transactions.csv",
 				Link: sinks.Link{URL: "https://store.example/" + releaseID + "?sig=x", ExpiresAt: testNow.Add(time.Hour)}}}, nil

@@ -66,19 +66,22 @@ func (f ConsentFunc) RecordRequest(ctx context.Context, customerID string, from,
 	return f(ctx, customerID, from, to)
 }
 
-// Links signs fresh download links to the files of a committed release;
-// the error wraps sinks.ErrNotFound (or ErrNotFound) when there is no such
-// release. *pipeline.Runner implements it.
+// Links signs fresh download links to the files of a committed release
+// for its owner, once it checked that the release is the owner's and that
+// the grant still stands: the error wraps sinks.ErrNotFound (or
+// ErrNotFound) when there is no such release of the owner's, and
+// consent.ErrNoConsent when the grant was withdrawn or expired.
+// *pipeline.Runner's LinksFor implements it (LinksFunc(runner.LinksFor)).
 type Links interface {
-	Links(ctx context.Context, releaseID string) ([]pipeline.Link, error)
+	Links(ctx context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error)
 }
 
 // LinksFunc adapts a function to Links.
-type LinksFunc func(ctx context.Context, releaseID string) ([]pipeline.Link, error)
+type LinksFunc func(ctx context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error)
 
 // Links calls f.
-func (f LinksFunc) Links(ctx context.Context, releaseID string) ([]pipeline.Link, error) {
-	return f(ctx, releaseID)
+func (f LinksFunc) Links(ctx context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error) {
+	return f(ctx, releaseID, owner)
 }
 
 // Health says whether the instance can serve: Kafka and the object store
@@ -146,5 +149,5 @@ var (
 	_ Runs       = (*jobs.Queue)(nil)
 	_ RunControl = (*jobs.Queue)(nil)
 	_ Consent    = (*consent.Recorder)(nil)
-	_ Links      = (*pipeline.Runner)(nil)
+	_ Links      = LinksFunc((*pipeline.Runner)(nil).LinksFor)
 )

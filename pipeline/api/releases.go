@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 
+	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
@@ -233,3 +235,45 @@ func (a *API) listPartnerReleases(w http.ResponseWriter, r *http.Request) {
 	}
 	a.writeJSON(w, r, http.StatusOK, list)
 }
+
+// customerReleaseLinks signs the links of one of the customer's releases
+// to self.
+func (a *API) customerReleaseLinks(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := schemas.CustomerID(id).Validate(); err != nil {
+		a.failErr(w, r, "links", badRequest("%v", err))
+		return
+	}
+	a.releaseLinks(w, r, pipeline.Owner{CustomerID: id, Recipient: schemas.RecipientSelf})
+}
+
+// partnerReleaseLinks signs the links of one release made for the partner.
+func (a *API) partnerReleaseLinks(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !schemas.ValidPartnerID(id) {
+		a.failErr(w, r, "links", badRequest("partner %q: want 1-64 of a-z 0-9 . _ -", id))
+		return
+	}
+	a.releaseLinks(w, r, pipeline.Owner{Recipient: schemas.PartnerRecipient(id)})
+}
+
+// releaseLinks answers the links of release {release} for owner: 404 when
+// it is not the owner's (as when there is none), 410 when its consent was
+// withdrawn.
+func (a *API) releaseLinks(w http.ResponseWriter, r *http.Request, owner pipeline.Owner) {
+	const op = "links"
+	rel := r.PathValue("release")
+	if !releaseIDPattern.MatchString(rel) {
+		a.failErr(w, r, op, badRequest("release %q: not a release id", rel))
+		return
+	}
+	links, err := a.links.Links(r.Context(), rel, owner)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, ReleaseLinks{ReleaseID: rel, Links: links})
+}
+
+// releaseIDPattern is the shape of a release id.
+var releaseIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
 )
@@ -295,19 +296,50 @@ func TestACustomerSeesOnlyTheirOwnReleasesWithLinks(t *testing.T) {
 	if len(shared.Releases) != 1 || shared.Releases[0].CustomerID != "C1" {
 		t.Fatalf("the customer sees releases %+v of a shared run, want only their own", shared.Releases)
 	}
-	if l := shared.Releases[0].Links; len(l) != 1 || !strings.Contains(l[0].URL, "rel-c1") || l[0].Path == "" || l[0].ExpiresAt.IsZero() {
-		t.Errorf("links %+v, want the signed link of rel-c1", l)
+	if p := shared.Releases[0].LinksPath; p != "/v1/customers/C1/releases/rel-c1/links" {
+		t.Errorf("links path %q, want the links route of rel-c1", p)
 	}
 	if shared.Worker != "" {
 		t.Errorf("a customer sees the worker %q", shared.Worker)
 	}
-	if rel := list.Runs[0].Releases; len(rel) != 1 || len(rel[0].Links) != 0 {
+	if rel := list.Runs[0].Releases; len(rel) != 1 || rel[0].LinksPath != "" {
 		t.Errorf("a no_consent release has links: %+v", rel)
 	}
-	calls := h.calls.list()
-	slices.Sort(calls)
-	if want := []string{"links rel-c1", "links rel-own"}; !slices.Equal(calls, want) {
-		t.Errorf("links signed %q, want only %q", calls, want)
+	// Trust issue, finding 7: a listing signed a link of every release (a
+	// manifest read each). It signs none.
+	if calls := h.calls.list(); len(calls) != 0 {
+		t.Errorf("a listing signed links: %q", calls)
+	}
+	links := decodeBody[ReleaseLinks](t, h.do(t, "GET", "/v1/customers/C1/releases/rel-c1/links", tokCustC1, nil), 200)
+	if l := links.Links; len(l) != 1 || !strings.Contains(l[0].URL, "rel-c1") || l[0].Path == "" || l[0].ExpiresAt.IsZero() {
+		t.Errorf("links %+v, want the signed link of rel-c1", l)
+	}
+	if calls := h.calls.list(); !slices.Equal(calls, []string{"links rel-c1 C1 self"}) {
+		t.Errorf("links asked %q, want rel-c1's for C1 to self", calls)
+	}
+}
+
+// Trust issue, finding 8: nothing compared a release's customer and
+// recipient with the caller, and links were signed with no check of
+// consent. Another's release is not found; a withdrawn consent is 410.
+func TestLinksAreTheOwnersOnlyAndNeverOutliveConsent(t *testing.T) {
+	h := newHarness(t)
+	customerRuns(h)
+	for _, tc := range []struct{ path, tok string }{
+		{"/v1/customers/C1/releases/rel-c2/links", tokCustC1},   // C2's release
+		{"/v1/customers/C1/releases/rel-px1/links", tokCustC1},  // C1's, but to partner px
+		{"/v1/partners/py/releases/rel-px1/links", tokPartnerY}, // px's
+		{"/v1/customers/C1/releases/nope/links", tokCustC1},
+	} {
+		errorOf(t, h.do(t, "GET", tc.path, tc.tok, nil), 404)
+	}
+	if l := decodeBody[ReleaseLinks](t, h.do(t, "GET", "/v1/partners/px/releases/rel-px1/links", tokPartnerX, nil), 200); len(l.Links) != 1 {
+		t.Errorf("partner px's links of its release: %+v", l)
+	}
+	h.linksErr = fmt.Errorf("links of release rel-c1: %w: consent K-1 for C1 to self is revoked", consent.ErrNoConsent)
+	msg := errorOf(t, h.do(t, "GET", "/v1/customers/C1/releases/rel-c1/links", tokCustC1, nil), 410)
+	if !strings.Contains(msg, "withdrawn") {
+		t.Errorf("410 message %q does not say the consent was withdrawn", msg)
 	}
 }
 
@@ -315,12 +347,8 @@ func TestALinkThatCannotBeSignedIsReportedNotFatal(t *testing.T) {
 	h := newHarness(t)
 	customerRuns(h)
 	h.linksErr = errors.New("presign: store at 10.1.2.3 refused")
-	rec := h.do(t, "GET", "/v1/customers/C1/releases", tokCustC1, nil)
-	list := decodeBody[RunList](t, rec, 200)
-	own := list.Runs[2].Releases[0]
-	if own.LinksError == "" || len(own.Links) != 0 {
-		t.Errorf("release %+v: want no links and a links_error", own)
-	}
+	rec := h.do(t, "GET", "/v1/customers/C1/releases/rel-own/links", tokCustC1, nil)
+	errorOf(t, rec, 500)
 	if strings.Contains(rec.Body.String(), "10.1.2.3") {
 		t.Error("the store's error detail reached the customer")
 	}
@@ -337,8 +365,8 @@ func TestAPartnerSeesTheReleasesMadeForItWithLinks(t *testing.T) {
 		t.Errorf("filter %+v, want recipient partner:px, limit 5", f)
 	}
 	rels := list.Runs[0].Releases
-	if len(rels) != 2 || len(rels[0].Links) != 1 || len(rels[1].Links) != 1 {
-		t.Errorf("releases %+v: want both (committed and empty) with a link", rels)
+	if len(rels) != 2 || rels[0].LinksPath != "/v1/partners/px/releases/rel-px1/links" || rels[1].LinksPath == "" {
+		t.Errorf("releases %+v: want both (committed and empty) with their links path", rels)
 	}
 	if list.Runs[0].Worker != "" {
 		t.Errorf("a partner sees the worker %q", list.Runs[0].Worker)

@@ -13,6 +13,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/sinks"
 )
@@ -61,6 +62,8 @@ func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err err
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, sinks.ErrNotFound), errors.Is(err, jobs.ErrNotFound):
 		a.fail(w, r, http.StatusNotFound, op+": "+err.Error())
+	case errors.Is(err, consent.ErrNoConsent):
+		a.fail(w, r, http.StatusGone, op+": the consent this release was made under was withdrawn or has expired, so its files are no longer given out: grant again and ask for a new release")
 	case errors.Is(err, ErrConflict), errors.Is(err, jobs.ErrConflict):
 		a.fail(w, r, http.StatusConflict, op+": "+err.Error())
 	case errors.Is(err, ErrInvalid), errors.Is(err, pipeline.ErrInvalidRequest), errors.Is(err, jobs.ErrTooLarge):
