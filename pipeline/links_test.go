@@ -1,6 +1,10 @@
 package pipeline_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -133,4 +137,60 @@ func TestLinksAreTheOwnersAndEndWithTheirConsent(t *testing.T) {
 	if _, err := r.LinksFor(t.Context(), res.ReleaseID, self); !errors.Is(err, consent.ErrNoConsent) {
 		t.Fatalf("links after C1 revoked: %v, want ErrNoConsent", err)
 	}
+}
+
+// Trust issue, finding 4: a 2 MiB invalid transaction, lz4-compressed so
+// the broker took it, could not be copied to quarantine (message too
+// large); the failed batch went back into the shared producer and every
+// later release failed. It is quarantined as a stub (source, size,
+// sha256) with its reason, and releases go on.
+func TestARecordTooLargeToCopyIsQuarantinedAsAStub(t *testing.T) {
+	b := newBench(t, 1)
+	seedData(t, b, kafka.Murmur2Balancer{}) // C1 has two small invalid records too
+	huge := append([]byte(`{"transaction_id":"`), bytes.Repeat([]byte("x"), 2<<20)...)
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(b.brokers...), Topic: b.topic, Balancer: kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll,
+		Compression: kafka.Lz4, BatchBytes: 8 << 20, BatchTimeout: time.Millisecond, Transport: transport}
+	if err := w.WriteMessages(t.Context(), kafka.Message{Key: []byte("C1"), Value: huge, Time: from.Add(time.Hour)}); err != nil {
+		t.Fatalf("the broker refused the compressed record: %v", err)
+	}
+	w.Close()
+
+	r := b.runner(t, "murmur2", nil)
+	res, err := r.Release(t.Context(), request("C1"))
+	if err != nil || res.Status != release.StatusCommitted || res.Stats.Quarantined != 3 {
+		t.Fatalf("release of C1: %+v, %v; want committed with 3 quarantined", res, err)
+	}
+	q := readAll(t, b.brokers, b.quarant, 3)
+	var stub *kafka.Message
+	for i := range q {
+		if header(q[i], topics.HeaderStub) != "" {
+			stub = &q[i]
+		}
+	}
+	if stub == nil {
+		t.Fatal("no stub in quarantine")
+	}
+	var s topics.QuarantineStub
+	sum := sha256.Sum256(huge)
+	if err := json.Unmarshal(stub.Value, &s); err != nil || s.Topic != b.topic || s.Bytes != len(huge) || s.SHA256 != hex.EncodeToString(sum[:]) || string(stub.Key) != "C1" {
+		t.Errorf("stub %s (key %q): %v; want the source, size and sha256 of the record", stub.Value, stub.Key, err)
+	}
+	if header(*stub, topics.HeaderReason) == "" || header(*stub, topics.HeaderSource) == "" {
+		t.Errorf("stub without its reason and source headers: %v", stub.Headers)
+	}
+	// Later releases are not held up by it.
+	if res, err := r.Release(t.Context(), request("C3")); err != nil || res.Status != release.StatusCommitted {
+		t.Fatalf("a later release: %+v, %v", res, err)
+	}
+}
+
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
 }

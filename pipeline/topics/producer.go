@@ -2,6 +2,9 @@ package topics
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +19,30 @@ import (
 const (
 	HeaderReason = "midata-reason" // why the record was quarantined
 	HeaderSource = "midata-source" // where it came from: <topic>/<partition>/<offset>
+	// HeaderStub marks a stub: the record was too large to copy, and the
+	// value describes it instead (QuarantineStub).
+	HeaderStub = "midata-stub"
 )
+
+// MaxQuarantineCopy is the largest record (key and value) the quarantine
+// keeps a copy of. A larger one (a valid record is a few KiB) is kept as a
+// stub: a copy could exceed the broker's message size (1 MiB by default)
+// once uncompressed, and a 2 MiB lz4-compressed record that the broker
+// took on the input topic could not be copied, failed its batch, and the
+// batch retried in every later release (trust issue, finding 4).
+const MaxQuarantineCopy = 256 << 10
+
+// QuarantineStub is the value of a stub in quarantine: where the record
+// is, how large it was and its value's sha256, so it can be found again
+// on the source topic (while its retention keeps it) and recognised.
+type QuarantineStub struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	KeyBytes  int    `json:"key_bytes"`
+	Bytes     int    `json:"bytes"` // of the value
+	SHA256    string `json:"sha256"`
+}
 
 // quarantineBatch is how many quarantined records Producer buffers before
 // it writes them without waiting for Flush.
@@ -75,6 +101,19 @@ func (p *Producer) Quarantine(ctx context.Context, topic string, m Message, sour
 			{Key: HeaderReason, Value: []byte(reason)},
 			{Key: HeaderSource, Value: []byte(sourceTopic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10))},
 		},
+	}
+	if len(m.Key)+len(m.Value) > MaxQuarantineCopy {
+		sum := sha256.Sum256(m.Value)
+		stub, err := json.Marshal(QuarantineStub{Topic: sourceTopic, Partition: m.Partition, Offset: m.Offset,
+			KeyBytes: len(m.Key), Bytes: len(m.Value), SHA256: hex.EncodeToString(sum[:])})
+		if err != nil {
+			return fmt.Errorf("quarantine stub: %w", err)
+		}
+		if len(msg.Key) > 1024 {
+			msg.Key = msg.Key[:1024] // a key is a customer id: a huge one is cut, its size is in the stub
+		}
+		msg.Value = stub
+		msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderStub, Value: []byte("too large to copy")})
 	}
 	p.mu.Lock()
 	p.pending = append(p.pending, msg)
