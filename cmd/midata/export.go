@@ -60,10 +60,10 @@ func parseExport(args []string, stderr io.Writer) (*exportArgs, error) {
 	if from == "" || to == "" {
 		return nil, usagef("--from and --to are required")
 	}
-	if c.Request.From, err = config.ParseTime(from); err != nil {
+	if c.Request.From, err = config.ParseTimeIn(from, cfg.Location()); err != nil {
 		return nil, usagef("--from: %v", err)
 	}
-	if c.Request.To, err = config.ParseTime(to); err != nil {
+	if c.Request.To, err = config.ParseTimeIn(to, cfg.Location()); err != nil {
 		return nil, usagef("--to: %v", err)
 	}
 	if _, err := c.Request.Validate(); err != nil {

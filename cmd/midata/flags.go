@@ -95,8 +95,8 @@ func asUsage(err error) error {
 
 // The arguments of a request: what to release, not how midata is set up.
 // Each has one name, form and meaning in every command that takes it.
-// Periods are [from, to): a date (midnight UTC) or an RFC 3339 time, read
-// by config.ParseTime.
+// Periods are [from, to): a date (midnight in the organisation's time
+// zone, setting timezone) or an RFC 3339 time, read by config.ParseTimeIn.
 
 func customerFlag(fs *flag.FlagSet, p *string, def, usage string) {
 	fs.StringVar(p, "customer", def, usage)
@@ -115,7 +115,7 @@ func recipientFlag(fs *flag.FlagSet, p *string, def string) {
 }
 
 func periodFlags(fs *flag.FlagSet, from, to *string, defFrom, defTo, note string) {
-	fs.StringVar(from, "from", defFrom, "period start, inclusive: a date (2026-02-01) or RFC 3339"+note)
+	fs.StringVar(from, "from", defFrom, "period start, inclusive: a date (2026-02-01, a day in the organisation's time zone: setting timezone) or RFC 3339"+note)
 	fs.StringVar(to, "to", defTo, "period end, exclusive: a date (2026-05-01) or RFC 3339"+note)
 }
 

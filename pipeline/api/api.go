@@ -34,6 +34,10 @@ type Config struct {
 
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // default: time.Now
+	// Location is the organisation's time zone: a period given as dates
+	// is those calendar days there. Default UTC (serve passes
+	// config.Location, Europe/London unless configured).
+	Location *time.Location
 }
 
 // API is the HTTP API of `midata serve`.
@@ -47,6 +51,7 @@ type API struct {
 	validate  func(jobs.Request) error
 	tokens    tokenTable
 	log       *slog.Logger
+	loc       *time.Location
 	now       func() time.Time
 	routes    []Route
 }
@@ -96,7 +101,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
 		consent: cfg.Consent, links: cfg.Links, health: cfg.Health,
-		validate: cfg.Validate, tokens: tokens, log: cfg.Logger, now: cfg.Now,
+		validate: cfg.Validate, tokens: tokens, log: cfg.Logger, now: cfg.Now, loc: cfg.Location,
 	}
 	if a.validate == nil {
 		a.validate = DefaultValidate

@@ -60,7 +60,7 @@ func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string)
 	if err := decode(w, r, &body); err != nil {
 		return jobs.Request{}, err
 	}
-	from, to, err := period(body.From, body.To)
+	from, to, err := period(body.From, body.To, a.loc)
 	if err != nil {
 		return jobs.Request{}, err
 	}
@@ -96,7 +96,7 @@ func (a *API) opsRequest(w http.ResponseWriter, r *http.Request) (jobs.Request, 
 	if err := decode(w, r, &body); err != nil {
 		return jobs.Request{}, err
 	}
-	from, to, err := period(body.From, body.To)
+	from, to, err := period(body.From, body.To, a.loc)
 	if err != nil {
 		return jobs.Request{}, err
 	}

@@ -430,3 +430,16 @@ func TestRunViewsShowCustomersAndPartnersNothingOfOthers(t *testing.T) {
 		t.Errorf("the partner's view shows customers who did not consent, counts or internals: %s", body)
 	}
 }
+
+// Trust issue, finding 13: a period of dates is the organisation's
+// calendar days (the UK's June), not UTC's.
+func TestAPeriodOfDatesIsTheOrganisationsDays(t *testing.T) {
+	london, _ := time.LoadLocation("Europe/London")
+	h := newHarness(t, func(c *Config) { c.Location = london })
+	body := map[string]any{"from": "2026-06-01", "to": "2026-07-01", "formats": []string{"ndjson"}, "idempotency_key": "june"}
+	decodeBody[RunView](t, h.do(t, "POST", "/v1/customers/C1/releases", tokCustC1, body), 202)
+	run, _ := h.runs.Get("cust-C1~june")
+	if from, to := run.Request.From, run.Request.To; !from.Equal(time.Date(2026, 5, 31, 23, 0, 0, 0, time.UTC)) || !to.Equal(time.Date(2026, 6, 30, 23, 0, 0, 0, time.UTC)) {
+		t.Errorf("June in London: [%s, %s), want [2026-05-31T23:00Z, 2026-06-30T23:00Z)", from, to)
+	}
+}

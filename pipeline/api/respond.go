@@ -79,26 +79,26 @@ func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err err
 	}
 }
 
-// parseTime reads a time given as a date (2026-01-31, midnight UTC) or as
-// RFC 3339 (2026-01-31T12:00:00Z), as the CLI's flags do (config.ParseTime);
-// the result is UTC.
-func parseTime(field, s string) (time.Time, error) {
+// parseTime reads a time given as a date (2026-01-31, midnight in loc, the
+// organisation's time zone) or as RFC 3339 (2026-01-31T12:00:00Z), as the
+// CLI's flags do (config.ParseTimeIn); the result is UTC.
+func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, badRequest("%q is missing: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field)
 	}
-	if t, err := config.ParseTime(s); err == nil {
+	if t, err := config.ParseTimeIn(s, loc); err == nil {
 		return t, nil
 	}
 	return time.Time{}, badRequest("%q is %q: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field, s)
 }
 
 // period reads [from, to) and checks from is before to.
-func period(from, to string) (time.Time, time.Time, error) {
-	f, err := parseTime("from", from)
+func period(from, to string, loc *time.Location) (time.Time, time.Time, error) {
+	f, err := parseTime("from", from, loc)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	t, err := parseTime("to", to)
+	t, err := parseTime("to", to, loc)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}

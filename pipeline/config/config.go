@@ -38,6 +38,9 @@ type Config struct {
 	// TempDir is where bulk releases spill records and sorting spills runs;
 	// empty means the system's temporary folder.
 	TempDir string `yaml:"temp_dir"`
+	// Timezone is the organisation's time zone (IANA name): a period given
+	// as dates is calendar dates there. Default Europe/London.
+	Timezone string `yaml:"timezone"`
 	// StateDir is where serve keeps on disk what it rebuilds from Kafka at
 	// start (the run view's release outcomes, in its folder runs-view),
 	// emptied at start: one instance per folder. Empty means a new folder
@@ -210,7 +213,8 @@ const (
 // everything but Kafka.Brokers and S3.Bucket has a working value.
 func Default() Config {
 	return Config{
-		Kafka:  Kafka{Partitioner: kafkasource.DefaultPartitioner, ConsentPartitioner: kafkasource.DefaultPartitioner},
+		Kafka:    Kafka{Partitioner: kafkasource.DefaultPartitioner, ConsentPartitioner: kafkasource.DefaultPartitioner},
+		Timezone: DefaultTimezone,
 		Topics: topics.Names{}.WithDefaults(),
 		Workers: Workers{
 			Group:        "midata-workers",

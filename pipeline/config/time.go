@@ -3,13 +3,22 @@ package config
 import (
 	"fmt"
 	"time"
+	_ "time/tzdata" // the zones, whatever the machine or image has
 )
 
-// ParseTime is the one reading of a time given by a person, on a flag or
-// in a request: a date (2026-02-01, midnight UTC) or an RFC 3339 time
-// (2026-02-01T00:00:00Z, any offset). The result is UTC.
-func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
+// DefaultTimezone is the organisation's time zone unless configured.
+const DefaultTimezone = "Europe/London"
+
+// ParseTimeIn is the one reading of a time given by a person, on a flag or
+// in a request: a date (2026-02-01) is midnight of that calendar day in
+// loc, the organisation's time zone (so "July" is the UK's July and the
+// midata CSV's UK dates agree with it); an RFC 3339 time
+// (2026-02-01T00:00:00Z, any offset) is that instant. The result is UTC.
+func ParseTimeIn(s string, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 		return t.UTC(), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
@@ -17,4 +26,13 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("time %q: want a date (2026-02-01) or RFC 3339 (2026-02-01T00:00:00Z)", s)
 	}
 	return t.UTC(), nil
+}
+
+// Location returns the organisation's time zone (Timezone; validated).
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil || c.Timezone == "" {
+		loc, _ = time.LoadLocation(DefaultTimezone)
+	}
+	return loc
 }

@@ -64,6 +64,9 @@ func (c Config) Validate(cmd Command) error {
 	if _, err := kafkasource.PartitionerByName(c.Kafka.Partitioner); err != nil {
 		v.addValue("kafka.partitioner", c.Kafka.Partitioner, "want murmur2, crc32 or fnv1a")
 	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" || c.Timezone == "Local" {
+		v.addValue("timezone", c.Timezone, "want an IANA time zone such as Europe/London (Local differs between machines)")
+	}
 	if _, err := kafkasource.PartitionerByName(c.Kafka.ConsentPartitioner); err != nil {
 		v.addValue("kafka.consent_partitioner", c.Kafka.ConsentPartitioner, "want murmur2, crc32 or fnv1a")
 	}

@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return err
 	}})
 	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
-		Links: api.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger})
+		Links: api.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location()})
 	if err != nil {
 		return nil, err
 	}
