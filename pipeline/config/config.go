@@ -215,7 +215,7 @@ func Default() Config {
 	return Config{
 		Kafka:    Kafka{Partitioner: kafkasource.DefaultPartitioner, ConsentPartitioner: kafkasource.DefaultPartitioner},
 		Timezone: DefaultTimezone,
-		Topics: topics.Names{}.WithDefaults(),
+		Topics:   topics.Names{}.WithDefaults(),
 		Workers: Workers{
 			Group:        "midata-workers",
 			Concurrency:  2,
