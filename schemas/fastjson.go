@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"strings"
+
+	"github.com/midata/midata/schemas/internal/jsonscan"
 )
 
 // The fast path of the decoders: a scanner for the flat shape of the input
@@ -21,9 +23,6 @@ import (
 // fast path; more falls back.
 const maxSpans = 24
 
-// maxSkipDepth bounds the nesting of unknown fields the fast path skips.
-const maxSkipDepth = 32
-
 // fieldSpan is a string field's value: bytes [lo, hi) of the input. The
 // field is an index into the targets given to materialize (an index, not a
 // pointer, so that the decoded struct can stay on the caller's stack).
@@ -34,8 +33,7 @@ type fieldSpan struct {
 
 // fastScan walks one JSON value.
 type fastScan struct {
-	b                 []byte
-	i                 int
+	jsonscan.Scanner
 	spans             [maxSpans]fieldSpan
 	n                 int
 	cats              [8]struct{ lo, hi int } // consent categories of the last array
@@ -64,94 +62,17 @@ func (s *fastScan) once(bit uint8) bool {
 	return true
 }
 
-func (s *fastScan) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// consume skips white space and then c.
-func (s *fastScan) consume(c byte) bool {
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// peek skips white space and returns the next byte (0 at the end).
-func (s *fastScan) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// plainString scans a string without escapes at s.i and returns the bounds
-// of its contents.
-func (s *fastScan) plainString() (lo, hi int, ok bool) {
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return 0, 0, false
-	}
-	lo = s.i + 1
-	for j := lo; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			s.i = j + 1
-			return lo, j, true
-		case c == '\\' || c < 0x20:
-			return 0, 0, false
-		}
-	}
-	return 0, 0, false
-}
-
-// key scans an object key and the colon after it. Keys with escapes or
-// non-ASCII bytes are refused: encoding/json unescapes and folds them.
-func (s *fastScan) key() ([]byte, bool) {
-	s.ws()
-	lo, hi, ok := s.plainString()
-	if !ok {
-		return nil, false
-	}
-	for _, c := range s.b[lo:hi] {
-		if c >= 0x80 {
-			return nil, false
-		}
-	}
-	if !s.consume(':') {
-		return nil, false
-	}
-	return s.b[lo:hi], true
-}
-
-// literal consumes the literal word.
-func (s *fastScan) literal(word string) bool {
-	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
-		return false
-	}
-	s.i += len(word)
-	return true
-}
-
 // stringField reads the value of a known string field: a string sets it,
 // null leaves it; anything else is a type error for encoding/json to report.
 func (s *fastScan) stringField(field uint8) bool {
 	if !s.once(field) {
 		return false
 	}
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		return s.literal("null")
+		return s.Literal("null")
 	case '"':
-		lo, hi, ok := s.plainString()
+		lo, hi, ok := s.PlainString()
 		if !ok || s.n == maxSpans {
 			return false
 		}
@@ -162,33 +83,12 @@ func (s *fastScan) stringField(field uint8) bool {
 	return false
 }
 
-// object scans an object, handing each key to field, which consumes the
-// value and reports whether it could.
-func (s *fastScan) object(field func(key []byte) bool) bool {
-	if !s.consume('{') {
-		return false
-	}
-	if s.consume('}') {
-		return true
-	}
-	for {
-		k, ok := s.key()
-		if !ok || !field(k) {
-			return false
-		}
-		if s.consume(',') {
-			continue
-		}
-		return s.consume('}')
-	}
-}
-
 // unknown skips the value of a key that names no field, unless the key
 // matches one of names case-insensitively or repeats an earlier unknown
 // name of the same object (strict names: the slow path says why).
 func (s *fastScan) unknown(key []byte, names ...string) bool {
 	for _, n := range names {
-		if asciiEqualFold(key, n) {
+		if jsonscan.EqualFoldASCII(key, n) {
 			return false
 		}
 	}
@@ -203,157 +103,7 @@ func (s *fastScan) unknown(key []byte, names ...string) bool {
 	}
 	s.unknowns[sc][s.nunknown[sc]] = key
 	s.nunknown[sc]++
-	return s.skip(0)
-}
-
-// asciiEqualFold reports whether the ASCII key equals name ignoring case.
-func asciiEqualFold(key []byte, name string) bool {
-	if len(key) != len(name) {
-		return false
-	}
-	for i := range len(key) {
-		a, b := key[i], name[i]
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if a != b {
-			return false
-		}
-	}
-	return true
-}
-
-// skip validates and skips any JSON value.
-func (s *fastScan) skip(depth int) bool {
-	if depth > maxSkipDepth {
-		return false
-	}
-	switch c := s.peek(); {
-	case c == '"':
-		return s.skipString()
-	case c == '{':
-		s.i++
-		if s.consume('}') {
-			return true
-		}
-		for {
-			s.ws()
-			if !s.skipString() || !s.consume(':') || !s.skip(depth+1) {
-				return false
-			}
-			if s.consume(',') {
-				continue
-			}
-			return s.consume('}')
-		}
-	case c == '[':
-		s.i++
-		if s.consume(']') {
-			return true
-		}
-		for {
-			if !s.skip(depth + 1) {
-				return false
-			}
-			if s.consume(',') {
-				continue
-			}
-			return s.consume(']')
-		}
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		return s.skipNumber()
-	}
-	return false
-}
-
-// skipString skips a string, escapes included, checking them.
-func (s *fastScan) skipString() bool {
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return false
-	}
-	for j := s.i + 1; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			s.i = j + 1
-			return true
-		case c < 0x20:
-			return false
-		case c == '\\':
-			j++
-			if j >= len(s.b) {
-				return false
-			}
-			switch s.b[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(s.b) {
-					return false
-				}
-				for _, h := range s.b[j+1 : j+5] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return false
-					}
-				}
-				j += 4
-			default:
-				return false
-			}
-		}
-	}
-	return false
-}
-
-// skipNumber skips a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *fastScan) skipNumber() bool {
-	b, i := s.b, s.i
-	digits := func() bool {
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		return i > start
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case !digits():
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	s.i = i
-	return true
-}
-
-// end checks that only white space follows the top-level value.
-func (s *fastScan) end() bool {
-	s.ws()
-	return s.i == len(s.b)
+	return s.Skip(0)
 }
 
 // materialize copies every field's bytes into one new string and points
@@ -370,10 +120,10 @@ func (s *fastScan) materialize(targets []*string, categories *[]string) {
 	var sb strings.Builder
 	sb.Grow(total)
 	for _, sp := range s.spans[:s.n] {
-		sb.Write(s.b[sp.lo:sp.hi])
+		sb.Write(s.B[sp.lo:sp.hi])
 	}
 	for _, c := range s.cats[:s.ncats] {
-		sb.Write(s.b[c.lo:c.hi])
+		sb.Write(s.B[c.lo:c.hi])
 	}
 	all := sb.String()
 	off := 0
@@ -414,7 +164,7 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 		fMerchantCode
 		fMerchant // the object itself, for strict names
 	)
-	s := fastScan{b: value}
+	s := fastScan{Scanner: jsonscan.Scanner{B: value}}
 	merchant := func(k []byte) bool {
 		switch string(k) {
 		case "name":
@@ -424,7 +174,7 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 		}
 		return s.unknown(k, "name", "category_code")
 	}
-	ok := s.object(func(k []byte) bool {
+	ok := s.Object(func(k []byte) bool {
 		switch string(k) {
 		case "transaction_id":
 			return s.stringField(fTransactionID)
@@ -450,18 +200,18 @@ func fastTransaction(value []byte, in *transactionJSON) bool {
 			if !s.once(fMerchant) {
 				return false
 			}
-			if s.peek() == 'n' {
-				return s.literal("null")
+			if s.Peek() == 'n' {
+				return s.Literal("null")
 			}
 			s.scope = 1
-			ok := s.object(merchant)
+			ok := s.Object(merchant)
 			s.scope = 0
 			return ok
 		}
 		return s.unknown(k, "transaction_id", "customer_id", "account_id", "booked_at", "amount",
 			"currency", "status", "type", "description", "balance_after", "merchant")
 	})
-	if !ok || !s.end() {
+	if !ok || !s.End() {
 		return false
 	}
 	s.materialize([]*string{
@@ -488,8 +238,8 @@ func fastConsent(value []byte, in *consentJSON) bool {
 		fCategories // for strict names
 		fActor      // read by the slow path's checks only, for now
 	)
-	s := fastScan{b: value}
-	ok := s.object(func(k []byte) bool {
+	s := fastScan{Scanner: jsonscan.Scanner{B: value}}
+	ok := s.Object(func(k []byte) bool {
 		switch string(k) {
 		case "consent_id":
 			return s.stringField(fConsentID)
@@ -510,12 +260,12 @@ func fastConsent(value []byte, in *consentJSON) bool {
 		case "categories":
 			return s.once(fCategories) && s.categories()
 		case "actor":
-			return s.once(fActor) && s.skip(0)
+			return s.once(fActor) && s.Skip(0)
 		}
 		return s.unknown(k, "consent_id", "customer_id", "recipient", "status", "window_from",
 			"window_to", "expires_at", "event_time", "categories", "actor")
 	})
-	if !ok || !s.end() {
+	if !ok || !s.End() {
 		return false
 	}
 	s.materialize([]*string{
@@ -530,29 +280,29 @@ func fastConsent(value []byte, in *consentJSON) bool {
 // an earlier one, as with encoding/json.
 func (s *fastScan) categories() bool {
 	s.hasCats, s.nullCats, s.ncats = true, false, 0
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
 		s.nullCats = true
-		return s.literal("null")
+		return s.Literal("null")
 	case '[':
-		s.i++
+		s.I++
 	default:
 		return false
 	}
-	if s.consume(']') {
+	if s.Consume(']') {
 		return true
 	}
 	for {
-		s.ws()
-		lo, hi, ok := s.plainString()
+		s.WS()
+		lo, hi, ok := s.PlainString()
 		if !ok || s.ncats == len(s.cats) {
 			return false
 		}
 		s.cats[s.ncats] = struct{ lo, hi int }{lo, hi}
 		s.ncats++
-		if s.consume(',') {
+		if s.Consume(',') {
 			continue
 		}
-		return s.consume(']')
+		return s.Consume(']')
 	}
 }
