@@ -20,6 +20,7 @@ import (
 
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/consumer"
 )
 
 // Defaults of Config.
@@ -249,7 +250,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return errors.New("run worker: it ran already")
 	}
 	cfg := w.cfg
-	r, err := topics.NewConsumer(cfg.Kafka, topics.ConsumerConfig{
+	r, err := consumer.New(cfg.Kafka, consumer.Config{
 		Group:             cfg.GroupID,
 		Topic:             cfg.RequestsTopic,
 		ClientID:          cfg.Kafka.WithDefaults().ClientID + "-" + cfg.InstanceID,
@@ -315,7 +316,7 @@ type job struct {
 // session is one Run of a Worker.
 type session struct {
 	w      *Worker
-	r      *topics.Consumer
+	r      *consumer.Consumer
 	intake context.Context // ends: stop fetching
 	hard   context.Context // ends: cancel the runs in flight
 	slots  chan struct{}   // a send takes a slot for a release or task request

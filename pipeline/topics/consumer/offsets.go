@@ -1,6 +1,10 @@
-package topics
+package consumer
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/midata/midata/pipeline/topics"
+)
 
 // offsetTracker knows, per partition, which fetched messages are still
 // being worked on, so that a consumer working on several at once commits
@@ -37,7 +41,7 @@ func (t *offsetTracker) fetched(partition int, offset int64) {
 }
 
 // done records that the work of the messages is committed.
-func (t *offsetTracker) done(msgs ...Message) {
+func (t *offsetTracker) done(msgs ...topics.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, m := range msgs {
@@ -55,24 +59,24 @@ func (t *offsetTracker) done(msgs ...Message) {
 // last commit, a message whose commit (Consumer.commit commits Offset+1) moves the
 // group's offset there: the oldest unfinished offset, or past the highest
 // fetched one when none is unfinished.
-func (t *offsetTracker) commitable() []Message {
+func (t *offsetTracker) commitable() []topics.Message {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []Message
+	var out []topics.Message
 	for id, p := range t.parts {
 		point := p.end
 		for off := range p.pending {
 			point = min(point, off)
 		}
 		if point > p.committed {
-			out = append(out, Message{Partition: id, Offset: point - 1})
+			out = append(out, topics.Message{Partition: id, Offset: point - 1})
 		}
 	}
 	return out
 }
 
 // committed records that msgs (from commitable) were committed.
-func (t *offsetTracker) committed(msgs []Message) {
+func (t *offsetTracker) committed(msgs []topics.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, m := range msgs {

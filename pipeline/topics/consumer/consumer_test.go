@@ -1,4 +1,4 @@
-package topics_test
+package consumer_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/consumer"
 )
 
 func TestAConsumerCommitsOnlyBelowItsOldestRecordInFlight(t *testing.T) {
@@ -32,7 +33,7 @@ func TestAConsumerCommitsOnlyBelowItsOldestRecordInFlight(t *testing.T) {
 		t.Fatalf("lag of a group that read nothing = %d, want 3", n)
 	}
 
-	c, err := topics.NewConsumer(conn, topics.ConsumerConfig{Group: group, Topic: topic})
+	c, err := consumer.New(conn, consumer.Config{Group: group, Topic: topic})
 	if err != nil {
 		t.Fatal(err)
 	}

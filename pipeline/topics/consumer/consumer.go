@@ -1,4 +1,4 @@
-package topics
+package consumer
 
 import (
 	"context"
@@ -9,16 +9,18 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/midata/midata/pipeline/topics"
 )
 
-// ConsumerConfig configures a Consumer.
-type ConsumerConfig struct {
+// Config configures a Consumer.
+type Config struct {
 	// Group is the consumer group. Required.
 	Group string
 	// Topic is the topic the group consumes. Required.
 	Topic string
 	// ClientID names this member to the brokers. Default the
-	// Connection's.
+	// topics.Connection's.
 	ClientID string
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout tune the
 	// group (kafka-go's defaults 30s, 3s, 30s when zero).
@@ -46,9 +48,9 @@ type Consumer struct {
 	commitMu sync.Mutex // commits one at a time, so the offsets only grow
 }
 
-// NewConsumer joins cfg.Group on conn. It does not block: the first Fetch
+// New joins cfg.Group on conn. It does not block: the first Fetch
 // waits for the group to give it partitions.
-func NewConsumer(conn Connection, cfg ConsumerConfig) (*Consumer, error) {
+func New(conn topics.Connection, cfg Config) (*Consumer, error) {
 	if err := conn.Validate(); err != nil {
 		return nil, fmt.Errorf("new consumer: %w", err)
 	}
@@ -91,22 +93,22 @@ func (c *Consumer) Topic() string { return c.topic }
 
 // Fetch returns the next record of the member's partitions, waiting for
 // one until ctx ends. The record is in flight until Done.
-func (c *Consumer) Fetch(ctx context.Context) (Message, error) {
+func (c *Consumer) Fetch(ctx context.Context) (topics.Message, error) {
 	m, err := c.r.FetchMessage(ctx)
 	if err != nil {
-		return Message{}, fmt.Errorf("fetch from %s: %w", c.topic, err)
+		return topics.Message{}, fmt.Errorf("fetch from %s: %w", c.topic, err)
 	}
 	c.offsets.fetched(m.Partition, m.Offset)
-	out := Message{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
+	out := topics.Message{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time.UTC()}
 	for _, h := range m.Headers {
-		out.Headers = append(out.Headers, Header{Key: h.Key, Value: h.Value})
+		out.Headers = append(out.Headers, topics.Header{Key: h.Key, Value: h.Value})
 	}
 	return out, nil
 }
 
 // Done records that the work of msgs, fetched by Fetch, is finished: their
 // offsets may be committed.
-func (c *Consumer) Done(msgs ...Message) { c.offsets.done(msgs...) }
+func (c *Consumer) Done(msgs ...topics.Message) { c.offsets.done(msgs...) }
 
 // CommitDone commits, synchronously, what Done allows: per partition, up
 // to the oldest record still in flight, or past the last one fetched when
@@ -127,7 +129,7 @@ func (c *Consumer) CommitDone(ctx context.Context) error {
 
 // commit moves the group's offset past each of msgs (to Offset+1 of its
 // partition).
-func (c *Consumer) commit(ctx context.Context, msgs ...Message) error {
+func (c *Consumer) commit(ctx context.Context, msgs ...topics.Message) error {
 	km := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
 		km[i] = kafka.Message{Topic: c.topic, Partition: m.Partition, Offset: m.Offset}
