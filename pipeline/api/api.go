@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/api/jsonbody"
+	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/jobs"
 )
 
@@ -17,12 +18,12 @@ const MaxBodyBytes = 1 << 20
 
 // Config is what New needs. Every interface is required.
 type Config struct {
-	Runs      Runs       // the queue and the view of runs
-	Control   RunControl // cancel and retry
-	Schedules Schedules  // the cron schedules
-	Consent   Consent    // records a customer's own request as a self consent event
-	Links     Links      // signs download links of committed releases
-	Health    Health     // /readyz
+	Runs      ports.Runs       // the queue and the view of runs
+	Control   ports.RunControl // cancel and retry
+	Schedules ports.Schedules  // the cron schedules
+	Consent   ports.Consent    // records a customer's own request as a self consent event
+	Links     ports.Links      // signs download links of committed releases, for their owner
+	Health    ports.Health     // /readyz
 
 	// Validate checks a request before it is queued; an error fails the
 	// call with 400 and the error's text. Default: DefaultValidate.
@@ -42,12 +43,12 @@ type Config struct {
 
 // API is the HTTP API of `midata serve`.
 type API struct {
-	runs      Runs
-	control   RunControl
-	schedules Schedules
-	consent   Consent
-	links     Links
-	health    Health
+	runs      ports.Runs
+	control   ports.RunControl
+	schedules ports.Schedules
+	consent   ports.Consent
+	links     ports.Links
+	health    ports.Health
 	validate  func(jobs.Request) error
 	tokens    tokenTable
 	log       *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/schemas"
@@ -188,7 +189,7 @@ func TestNewRefusesBadTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(Config{Runs: &fakeRuns{}, Control: &fakeControl{}, Schedules: &fakeSchedules{},
-				Consent: ConsentFunc(nil), Links: LinksFunc(nil), Health: HealthFunc(nil), Tokens: tt.tokens})
+				Consent: ports.ConsentFunc(nil), Links: ports.LinksFunc(nil), Health: ports.HealthFunc(nil), Tokens: tt.tokens})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New: %v, want an error with %q", err, tt.want)
 			}
@@ -202,7 +203,7 @@ func TestNewRefusesBadTokens(t *testing.T) {
 }
 
 func TestNewNamesMissingBackends(t *testing.T) {
-	_, err := New(Config{Runs: &fakeRuns{}, Schedules: &fakeSchedules{}, Health: HealthFunc(nil)})
+	_, err := New(Config{Runs: &fakeRuns{}, Schedules: &fakeSchedules{}, Health: ports.HealthFunc(nil)})
 	if err == nil || !strings.Contains(err.Error(), "missing Consent, Control, Links in Config") {
 		t.Fatalf("New: %v, want it to name Consent, Control, Links", err)
 	}

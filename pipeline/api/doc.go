@@ -5,7 +5,7 @@
 // It does not queue, run or schedule anything itself: it speaks to the run
 // queue and view (Runs, RunControl), the schedules (Schedules), the consent
 // topic (Consent) and the object store (Links) through the small interfaces
-// in ports.go, which `midata serve` wires to pipeline/jobs,
+// of package pipeline/api/ports, which `midata serve` wires to pipeline/jobs,
 // pipeline/schedule and pipeline. It does not mount /metrics either.
 //
 // Every route is in Routes, the one list the mux is built from, and in

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/schemas"
@@ -323,14 +324,14 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 	h.schedules = &fakeSchedules{calls: h.calls, byID: map[string]schedule.Entry{}}
 	cfg := Config{
 		Runs: h.runs, Control: h.control, Schedules: h.schedules,
-		Consent: ConsentFunc(func(_ context.Context, customerID string, from, to time.Time) (string, error) {
+		Consent: ports.ConsentFunc(func(_ context.Context, customerID string, from, to time.Time) (string, error) {
 			h.calls.add("consent %s %s %s", customerID, from.Format(time.RFC3339), to.Format(time.RFC3339))
 			if h.consentErr != nil {
 				return "", h.consentErr
 			}
 			return "K-self-" + customerID, nil
 		}),
-		Links: LinksFunc(func(_ context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error) {
+		Links: ports.LinksFunc(func(_ context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error) {
 			h.calls.add("links %s %s %s", releaseID, owner.CustomerID, owner.Recipient)
 			if h.linksErr != nil {
 				return nil, h.linksErr
@@ -342,7 +343,7 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 			return []pipeline.Link{{Path: "releases/" + releaseID + "/transactions.csv",
 				Link: sinks.Link{URL: "https://store.example/" + releaseID + "?sig=x", ExpiresAt: testNow.Add(time.Hour)}}}, nil
 		}),
-		Health: HealthFunc(func(context.Context) error { return h.ready }),
+		Health: ports.HealthFunc(func(context.Context) error { return h.ready }),
 		Tokens: testTokens,
 		Logger: slog.New(slog.NewJSONHandler(&h.logs, nil)),
 		Now:    func() time.Time { return testNow },

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/midata/midata/pipeline/api/ports"
 )
 
 // openapiDoc is the OpenAPI document of every route, served at /openapi.json.
@@ -33,7 +35,7 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		// Anyone may ask: the part, not the error (trust issue, finding 6:
 		// it showed broker addresses and raw errors).
 		part := "a check failed"
-		var nr *NotReady
+		var nr *ports.NotReady
 		if errors.As(err, &nr) {
 			part = nr.Part
 		}

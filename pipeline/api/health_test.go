@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/jobs"
 )
 
@@ -26,7 +27,7 @@ func TestReadyz(t *testing.T) {
 	}
 	// Trust issue, finding 6: anonymous /readyz showed broker addresses
 	// and raw errors. It names the part only.
-	h.ready = &NotReady{Part: "kafka", Err: errors.New("dial tcp 10.1.2.3:9092: connect: connection refused")}
+	h.ready = &ports.NotReady{Part: "kafka", Err: errors.New("dial tcp 10.1.2.3:9092: connect: connection refused")}
 	rec := h.do(t, "GET", "/readyz", "", nil)
 	msg := errorOf(t, rec, 503)
 	if !strings.Contains(msg, "not ready: kafka") || strings.Contains(msg, "10.1.2.3") || strings.Contains(msg, "refused") {
@@ -41,7 +42,7 @@ func TestReadyz(t *testing.T) {
 func TestReadyzGivesTheCheckADeadline(t *testing.T) {
 	var hadDeadline bool
 	h := newHarness(t, func(c *Config) {
-		c.Health = HealthFunc(func(ctx context.Context) error {
+		c.Health = ports.HealthFunc(func(ctx context.Context) error {
 			_, hadDeadline = ctx.Deadline()
 			return nil
 		})

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/midata/midata/pipeline/api"
+	"github.com/midata/midata/pipeline/api/ports"
 )
 
 // Health is the readiness of one instance, what /readyz answers: the view
@@ -31,7 +31,7 @@ type lastCheck struct {
 	err error
 }
 
-var _ api.Health = Health{}
+var _ ports.Health = Health{}
 
 // NewHealth returns h ready to reuse its checks.
 func NewHealth(h Health) Health {
@@ -45,11 +45,11 @@ func NewHealth(h Health) Health {
 	return h
 }
 
-// Ready returns nil when the instance can serve, else an *api.NotReady
+// Ready returns nil when the instance can serve, else an *ports.NotReady
 // naming what is not ready.
 func (h Health) Ready(ctx context.Context) error {
 	if !h.Runs.Ready() {
-		return &api.NotReady{Part: "run view", Err: errors.New("the run view is not rebuilt yet")}
+		return &ports.NotReady{Part: "run view", Err: errors.New("the run view is not rebuilt yet")}
 	}
 	if h.last == nil {
 		return h.check(ctx)
@@ -65,10 +65,10 @@ func (h Health) Ready(ctx context.Context) error {
 // check asks Kafka, then the store.
 func (h Health) check(ctx context.Context) error {
 	if err := h.Kafka(ctx); err != nil {
-		return &api.NotReady{Part: "kafka", Err: err}
+		return &ports.NotReady{Part: "kafka", Err: err}
 	}
 	if err := h.Store(ctx); err != nil {
-		return &api.NotReady{Part: "object store", Err: err}
+		return &ports.NotReady{Part: "object store", Err: err}
 	}
 	return nil
 }
