@@ -14,7 +14,6 @@ import (
 	"github.com/midata/midata/pipeline/schedule"
 )
 
-
 // Runs is the run queue and the view of runs rebuilt from the ledger.
 type Runs interface {
 	// Submit queues req (its ID is set) and returns the run as queued.
