@@ -12,6 +12,7 @@ import (
 	"github.com/midata/midata/pipeline/bycustomer"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/progress"
 	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/spill"
 	"github.com/midata/midata/pipeline/topics"
@@ -256,11 +257,11 @@ func (r *Runner) quarantine(ctx context.Context, topic string, m topics.Message,
 // read streams the snapshot through the filter into the sorters.
 func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *consent.Filter, formats []release.Format, sorters map[release.Order]*spill.Sorter, stats *release.Counts) error {
 	total := snap.Records()
-	progress := newProgress(r.cfg.Progress, r.cfg.ProgressEvery, total)
+	prog := progress.New(r.cfg.Progress, r.cfg.ProgressEvery, total)
 	topic := snap.Topic
 	err := r.cfg.Source.Read(ctx, snap, func(m topics.Message) error {
 		stats.Scanned++
-		progress.tick(stats)
+		prog.Tick(stats)
 		if string(m.Key) != filter.CustomerID {
 			// Another customer's record (the key is the customer id): not
 			// in scope, so neither decoded nor quarantined here; its own
@@ -293,7 +294,7 @@ func (r *Runner) read(ctx context.Context, snap kafkasource.Snapshot, filter *co
 	if err != nil {
 		return fmt.Errorf("read %s: %w", topic, err)
 	}
-	progress.done(stats)
+	prog.Done(stats)
 	if err := r.cfg.Producer.Flush(ctx); err != nil {
 		return fmt.Errorf("quarantine invalid records: %w", err)
 	}

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -108,4 +109,26 @@ func customerIDProblem(v string) string {
 		}
 	}
 	return ""
+}
+
+// CheckRole checks a caller's role, as a bearer token names it: "ops",
+// "customer:<id>" (a CustomerID) or "partner:<id>" (a partner id). It is
+// the one rule for roles: the configuration and the API's token table use
+// it.
+func CheckRole(role string) error {
+	switch {
+	case role == "ops":
+		return nil
+	case strings.HasPrefix(role, "customer:"):
+		if CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
+			return errors.New("customer id: want 1-64 of A-Z a-z 0-9 . _ -")
+		}
+		return nil
+	case strings.HasPrefix(role, "partner:"):
+		if !ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
+			return errors.New("partner id: want 1-64 of a-z 0-9 . _ -")
+		}
+		return nil
+	}
+	return errors.New("unknown role: want ops, customer:<id> or partner:<id>")
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas"
 )
 
 // keyPattern is the shape of an idempotency key or a schedule id.
@@ -39,7 +40,7 @@ func newTokenTable(tokens map[string]string) (tokenTable, error) {
 	}
 	slices.SortFunc(pairs, func(a, b pair) int { return strings.Compare(a.role, b.role) })
 	for _, p := range pairs {
-		if err := config.CheckRole(p.role); err != nil {
+		if err := schemas.CheckRole(p.role); err != nil {
 			return tokenTable{}, fmt.Errorf("token with role %q: %w", p.role, err)
 		}
 		if len(p.token) < config.MinTokenBytes {

@@ -233,7 +233,7 @@ func isLoopback(host string) bool {
 func tokenProblems(tokens map[string]string) []string {
 	var out []string
 	for tok, role := range tokens {
-		if err := CheckRole(role); err != nil {
+		if err := schemas.CheckRole(role); err != nil {
 			out = append(out, fmt.Sprintf("token with role %q: %v", role, err))
 		}
 		if len(tok) < MinTokenBytes {
@@ -242,27 +242,6 @@ func tokenProblems(tokens map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// CheckRole checks a bearer token's role: "ops", "customer:<id>" or
-// "partner:<id>". It is the one rule for roles: the API's token table uses
-// it too.
-func CheckRole(role string) error {
-	switch {
-	case role == "ops":
-		return nil
-	case strings.HasPrefix(role, "customer:"):
-		if schemas.CustomerID(strings.TrimPrefix(role, "customer:")).Validate() != nil {
-			return errors.New("customer id: want 1-64 of A-Z a-z 0-9 . _ -")
-		}
-		return nil
-	case strings.HasPrefix(role, "partner:"):
-		if !schemas.ValidPartnerID(strings.TrimPrefix(role, "partner:")) {
-			return errors.New("partner id: want 1-64 of a-z 0-9 . _ -")
-		}
-		return nil
-	}
-	return errors.New("unknown role: want ops, customer:<id> or partner:<id>")
 }
 
 // scheduleProblems checks the shape of the declared schedules.
