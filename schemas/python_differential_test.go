@@ -72,10 +72,6 @@ type pyView struct {
 // reads the same value for every contract field and sees no repeated or
 // folded name; wherever Python sees one, midata refuses the record.
 func TestStrictDecodersAgreeWithPython(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed: the independent reader of this test")
-	}
 	rng := rand.New(rand.NewPCG(3, 9))
 	var inputs [][]byte
 	for range 4000 {
@@ -83,30 +79,9 @@ func TestStrictDecodersAgreeWithPython(t *testing.T) {
 	}
 	// A name of the top object is never a merchant field and the other way
 	// round, so checking each object against both lists is as strict.
-	names, _ := json.Marshal(append(append([]string{}, transactionNames.fields...), merchantNames.fields...))
-	script := fmt.Sprintf(pythonReader, names, "merchant")
-	path := filepath.Join(t.TempDir(), "reader.py")
-	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stdin bytes.Buffer
-	for _, in := range inputs {
-		stdin.WriteString(base64.StdEncoding.EncodeToString(in) + "\n")
-	}
-	cmd := exec.Command(python, path)
-	cmd.Stdin = &stdin
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	views := pythonViews(t, inputs, append(append([]string{}, transactionNames.fields...), merchantNames.fields...), "merchant")
 	accepted, refused := 0, 0
-	for i := 0; sc.Scan(); i++ {
-		var py pyView
-		if err := json.Unmarshal(sc.Bytes(), &py); err != nil {
-			t.Fatalf("python output %d: %v", i, err)
-		}
+	for i, py := range views {
 		in := inputs[i]
 		tr, err := DecodeTransaction([]byte("C000123"), in)
 		if err != nil {
@@ -135,9 +110,6 @@ func TestStrictDecodersAgreeWithPython(t *testing.T) {
 				t.Errorf("%s: midata reads merchant.name %q, Python %q", in, tr.MerchantName, name)
 			}
 		}
-	}
-	if accepted+refused != len(inputs) {
-		t.Fatalf("python answered %d of %d inputs", accepted+refused, len(inputs))
 	}
 	t.Logf("accepted %d, refused %d", accepted, refused)
 	// Both kinds occur, or the mutations test nothing.
@@ -231,4 +203,135 @@ func otherValue(rng *rand.Rand, field string) string {
 		return `"1234"`
 	}
 	return fmt.Sprintf(`"v%d"`, rng.IntN(100))
+}
+
+// pythonViews runs pythonReader over inputs (fields: the contract's names,
+// nested: the name of the nested contract object, "" for none) and returns
+// what Python sees of each.
+func pythonViews(t *testing.T, inputs [][]byte, fields []string, nested string) []pyView {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed: the independent reader of this test")
+	}
+	names, _ := json.Marshal(fields)
+	path := filepath.Join(t.TempDir(), "reader.py")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(pythonReader, names, nested)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdin bytes.Buffer
+	for _, in := range inputs {
+		stdin.WriteString(base64.StdEncoding.EncodeToString(in) + "\n")
+	}
+	cmd := exec.Command(python, path)
+	cmd.Stdin = &stdin
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	var views []pyView
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var py pyView
+		if err := json.Unmarshal(sc.Bytes(), &py); err != nil {
+			t.Fatalf("python output %d: %v", len(views), err)
+		}
+		views = append(views, py)
+	}
+	if len(views) != len(inputs) {
+		t.Fatalf("python answered %d of %d inputs", len(views), len(inputs))
+	}
+	return views
+}
+
+// TestStrictConsentDecoderAgreesWithPython is the same for consent events:
+// wherever midata accepts one, Python reads the same status, customer,
+// recipient and consent id and sees no repeated or folded name.
+func TestStrictConsentDecoderAgreesWithPython(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 11))
+	var inputs [][]byte
+	for range 3000 {
+		inputs = append(inputs, mutateConsent(rng))
+	}
+	views := pythonViews(t, inputs, consentNames.fields, "")
+	accepted, refused := 0, 0
+	for i, py := range views {
+		ev, _, err := DecodeConsentEvent([]byte("C1|self"), inputs[i])
+		if err != nil {
+			refused++
+			continue
+		}
+		accepted++
+		if !py.Object || py.Bad {
+			t.Errorf("midata accepted %s; Python sees object=%v, a repeated or folded name=%v", inputs[i], py.Object, py.Bad)
+			continue
+		}
+		for name, got := range map[string]string{"status": string(ev.Status), "customer_id": ev.CustomerID, "recipient": string(ev.Recipient), "consent_id": ev.ConsentID} {
+			if v, _ := py.Fields[name].(string); v != got {
+				t.Errorf("%s: midata reads %s = %q, Python %q", inputs[i], name, got, v)
+			}
+		}
+	}
+	t.Logf("accepted %d, refused %d", accepted, refused)
+	if accepted < 100 || refused < 100 {
+		t.Fatalf("accepted %d, refused %d of %d: the variants are too one-sided", accepted, refused, len(inputs))
+	}
+}
+
+// mutateConsent returns a variant of a revoked consent event: a variant
+// that midata reads as granted would be the finding itself.
+func mutateConsent(rng *rand.Rand) []byte {
+	top := []pair{{"consent_id", `"K-1"`}, {"customer_id", `"C1"`}, {"recipient", `"self"`}, {"status", `"revoked"`},
+		{"categories", `["transactions"]`}, {"window_from", `null`}, {"expires_at", `"2099-01-01T00:00:00Z"`},
+		{"event_time", `"2026-01-01T00:00:00Z"`}, {"actor", `"customer"`}}
+	for range 1 + rng.IntN(3) {
+		i := rng.IntN(len(top))
+		switch rng.IntN(5) {
+		case 0:
+			top[i].name = flipCase(rng, top[i].name)
+		case 1:
+			top = append(top, pair{top[i].name, consentOther(top[i].name)})
+		case 2:
+			top = append(top, pair{flipCase(rng, top[i].name), consentOther(top[i].name)})
+		case 3:
+			n := top[i].name
+			j := rng.IntN(len(n))
+			top[i].name = n[:j] + fmt.Sprintf(`\u%04x`, n[j]) + n[j+1:]
+		case 4:
+			n := strings.Replace(strings.Replace(top[i].name, "s", "ſ", 1), "k", "\u212a", 1)
+			top = append(top, pair{n, consentOther(top[i].name)})
+		}
+	}
+	rng.Shuffle(len(top), func(i, j int) { top[i], top[j] = top[j], top[i] })
+	var b strings.Builder
+	b.WriteByte('{')
+	for k, p := range top {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + p.name + `":` + p.raw)
+	}
+	b.WriteByte('}')
+	return []byte(b.String())
+}
+
+// consentOther is a valid value of field other than the base event's.
+func consentOther(field string) string {
+	switch field {
+	case "status":
+		return `"granted"`
+	case "categories":
+		return `["transactions","merchant"]`
+	case "customer_id":
+		return `"C1"`
+	case "recipient":
+		return `"self"`
+	case "actor":
+		return `"ops"`
+	}
+	if strings.HasSuffix(field, "_at") || strings.HasSuffix(field, "_time") || strings.HasPrefix(field, "window") {
+		return `"2026-06-01T00:00:00Z"`
+	}
+	return `"K-2"`
 }
