@@ -68,10 +68,10 @@ func parseDev(args []string, stderr io.Writer) (*devArgs, error) {
 
 	c.Request.Recipient = schemas.RecipientSelf
 	c.Request.Formats = splitList(formats)
-	if c.Request.From, err = config.ParseTimeIn(from, cfg.Location()); err != nil {
+	if c.Request.From, err = schemas.ParseTimeIn(from, cfg.Location()); err != nil {
 		return nil, usagef("--from: %v", err)
 	}
-	if c.Request.To, err = config.ParseTimeIn(to, cfg.Location()); err != nil {
+	if c.Request.To, err = schemas.ParseTimeIn(to, cfg.Location()); err != nil {
 		return nil, usagef("--to: %v", err)
 	}
 	if _, err := c.Request.Validate(); err != nil {

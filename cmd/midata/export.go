@@ -9,6 +9,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/serve"
+	"github.com/midata/midata/schemas"
 )
 
 // exportArgs is what `midata export` runs: the settings, from
@@ -60,10 +61,10 @@ func parseExport(args []string, stderr io.Writer) (*exportArgs, error) {
 	if from == "" || to == "" {
 		return nil, usagef("--from and --to are required")
 	}
-	if c.Request.From, err = config.ParseTimeIn(from, cfg.Location()); err != nil {
+	if c.Request.From, err = schemas.ParseTimeIn(from, cfg.Location()); err != nil {
 		return nil, usagef("--from: %v", err)
 	}
-	if c.Request.To, err = config.ParseTimeIn(to, cfg.Location()); err != nil {
+	if c.Request.To, err = schemas.ParseTimeIn(to, cfg.Location()); err != nil {
 		return nil, usagef("--to: %v", err)
 	}
 	if _, err := c.Request.Validate(); err != nil {

@@ -96,7 +96,7 @@ func asUsage(err error) error {
 // The arguments of a request: what to release, not how midata is set up.
 // Each has one name, form and meaning in every command that takes it.
 // Periods are [from, to): a date (midnight in the organisation's time
-// zone, setting timezone) or an RFC 3339 time, read by config.ParseTimeIn.
+// zone, setting timezone) or an RFC 3339 time, read by schemas.ParseTimeIn.
 
 func customerFlag(fs *flag.FlagSet, p *string, def, usage string) {
 	fs.StringVar(p, "customer", def, usage)

@@ -12,9 +12,9 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/jsonbody"
-	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
 
@@ -86,7 +86,7 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, badRequest("%q is missing: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field)
 	}
-	if t, err := config.ParseTimeIn(s, loc); err == nil {
+	if t, err := schemas.ParseTimeIn(s, loc); err == nil {
 		return t, nil
 	}
 	return time.Time{}, badRequest("%q is %q: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field, s)

@@ -102,6 +102,10 @@ type S3 struct {
 	// PathStyle addresses objects as endpoint/bucket/key. The S3 sink
 	// always uses it when Endpoint is set.
 	PathStyle bool `yaml:"path_style"`
+	// SSE is the server-side encryption of every object: "" (the bucket's
+	// default), AES256 (SSE-S3) or aws:kms (SSE-KMS, key KMSKeyID).
+	SSE      string `yaml:"sse"`
+	KMSKeyID string `yaml:"sse_kms_key_id"`
 }
 
 // Links tunes the signed download links.
@@ -214,7 +218,7 @@ const (
 func Default() Config {
 	return Config{
 		Kafka:    Kafka{Partitioner: kafkasource.DefaultPartitioner, ConsentPartitioner: kafkasource.DefaultPartitioner},
-		Timezone: DefaultTimezone,
+		Timezone: schemas.DefaultTimezone,
 		Topics:   topics.Names{}.WithDefaults(),
 		Workers: Workers{
 			Group:        "midata-workers",

@@ -104,6 +104,10 @@ func fields() []field {
 			func(c *Config) *string { return &c.S3.Region }).on(benchToo(s3Commands)...),
 		boolField("s3.path_style", "MIDATA_S3_PATH_STYLE", "address objects as endpoint/bucket/key (always on when s3.endpoint is set)",
 			func(c *Config) *bool { return &c.S3.PathStyle }).on(s3Commands...),
+		stringField("s3.sse", "MIDATA_S3_SSE", "server-side encryption of every object written: AES256 (SSE-S3), aws:kms (SSE-KMS) or empty (the bucket's default)",
+			func(c *Config) *string { return &c.S3.SSE }).on(s3Commands...),
+		stringField("s3.sse_kms_key_id", "MIDATA_S3_SSE_KMS_KEY_ID", "the KMS key (id, ARN or alias) of s3.sse aws:kms; empty = the account's default key",
+			func(c *Config) *string { return &c.S3.KMSKeyID }).on(s3Commands...),
 
 		durationField("links.ttl", "MIDATA_LINK_TTL", "lifetime of signed download links, at most 7d (the SigV4 limit)",
 			func(c *Config) *Duration { return &c.Links.TTL }).on(CommandDev, CommandServe, CommandExport),

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/schemas"
 )
 
 // Trust issue, finding 13: periods given as dates were UTC while the
@@ -30,17 +31,17 @@ func TestADateIsMidnightInTheOrganisationsTimeZone(t *testing.T) {
 		{"2026-07-01T01:00:00+02:00", london, "2026-06-30T23:00:00Z"},
 		{"2026-07-01", time.UTC, "2026-07-01T00:00:00Z"},
 	} {
-		got, err := config.ParseTimeIn(tc.in, tc.loc)
+		got, err := schemas.ParseTimeIn(tc.in, tc.loc)
 		if err != nil || got.Format(time.RFC3339) != tc.want || got.Location() != time.UTC {
 			t.Errorf("ParseTimeIn(%s, %s) = %v, %v; want %s", tc.in, tc.loc, got, err, tc.want)
 		}
 	}
 	june30 := time.Date(2026, 6, 30, 23, 30, 0, 0, time.UTC) // 1 July 00:30 in London
-	to, _ := config.ParseTimeIn("2026-07-01", london)
+	to, _ := schemas.ParseTimeIn("2026-07-01", london)
 	if june30.Before(to) {
 		t.Errorf("30 June 23:30 UTC is before the end of a June period (%s): it is July in the UK", to)
 	}
-	if _, err := config.ParseTimeIn("2026-02-30", london); err == nil {
+	if _, err := schemas.ParseTimeIn("2026-02-30", london); err == nil {
 		t.Error("a date that does not exist parsed")
 	}
 }

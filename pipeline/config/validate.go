@@ -107,6 +107,11 @@ func (c Config) Validate(cmd Command) error {
 	if b := c.S3.Bucket; b != "" && (!bucketPattern.MatchString(b) || strings.Contains(b, "..")) {
 		v.addValue("s3.bucket", b, "want a bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
 	}
+	if e := c.S3.SSE; e != "" && e != "AES256" && e != "aws:kms" {
+		v.addValue("s3.sse", e, "want AES256 (SSE-S3), aws:kms (SSE-KMS) or empty")
+	} else if c.S3.KMSKeyID != "" && e != "aws:kms" {
+		v.addValue("s3.sse_kms_key_id", c.S3.KMSKeyID, "a KMS key needs s3.sse aws:kms")
+	}
 	if r := c.S3.Region; r != "" && !regionPattern.MatchString(r) {
 		v.addValue("s3.region", r, "want a region such as us-east-1, or empty for the AWS SDK chain")
 	}

@@ -85,7 +85,18 @@ type Config struct {
 	MaxLinkTTL time.Duration
 	// Now is the clock that signs links. Default time.Now.
 	Now func() time.Time
+	// SSE is the server-side encryption asked for on every object written:
+	// "" (the bucket's default), SSEAES256 (SSE-S3) or SSEKMS (SSE-KMS,
+	// with KMSKeyID, or the account's default key when empty).
+	SSE      string
+	KMSKeyID string
 }
+
+// Server-side encryptions (Config.SSE).
+const (
+	SSEAES256 = "AES256"
+	SSEKMS    = "aws:kms"
+)
 
 // Validate reports the first thing wrong with c, naming the field.
 func (c Config) Validate() error {
@@ -103,6 +114,14 @@ func (c Config) Validate() error {
 	}
 	if c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize) {
 		return fmt.Errorf("s3 config: part size %d: want between %d (5 MiB) and %d (5 GiB)", c.PartSize, MinPartSize, int64(MaxPartSize))
+	}
+	switch c.SSE {
+	case "", SSEAES256, SSEKMS:
+	default:
+		return fmt.Errorf("s3 config: server-side encryption %q: want %s (SSE-S3), %s (SSE-KMS) or empty (the bucket's default)", c.SSE, SSEAES256, SSEKMS)
+	}
+	if c.KMSKeyID != "" && c.SSE != SSEKMS {
+		return fmt.Errorf("s3 config: a KMS key id is given but the encryption is %q: set it to %s", c.SSE, SSEKMS)
 	}
 	if c.MaxLinkTTL != 0 {
 		if err := sinks.CheckLinkTTL(c.MaxLinkTTL); err != nil {
@@ -266,12 +285,14 @@ func (s *Sink) Commit(ctx context.Context, key string, body []byte) error {
 		return fmt.Errorf("commit %s: %w", s.loc(key), err)
 	}
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        aws.String(s.cfg.Bucket),
-		Key:           aws.String(key),
-		Body:          bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))),
-		ContentType:   aws.String(sinks.ContentType(key)),
-		IfNoneMatch:   aws.String("*"),
+		Bucket:               aws.String(s.cfg.Bucket),
+		Key:                  aws.String(key),
+		Body:                 bytes.NewReader(body),
+		ContentLength:        aws.Int64(int64(len(body))),
+		ContentType:          aws.String(sinks.ContentType(key)),
+		IfNoneMatch:          aws.String("*"),
+		ServerSideEncryption: s.sse(),
+		SSEKMSKeyId:          s.kmsKey(),
 	})
 	if err == nil {
 		return nil
@@ -357,4 +378,15 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
+}
+
+// sse is the encryption header of every write (empty: none asked).
+func (s *Sink) sse() types.ServerSideEncryption { return types.ServerSideEncryption(s.cfg.SSE) }
+
+// kmsKey is the KMS key id of every write, nil when none is configured.
+func (s *Sink) kmsKey() *string {
+	if s.cfg.KMSKeyID == "" {
+		return nil
+	}
+	return aws.String(s.cfg.KMSKeyID)
 }

@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +33,10 @@ func TestConfigValidateNamesTheWrongField(t *testing.T) {
 		{"an endpoint with a port is valid", Config{Bucket: "b", Endpoint: "http://127.0.0.1:17070"}, ""},
 		{"the smallest part size is valid", Config{Bucket: "b", PartSize: MinPartSize}, ""},
 		{"a 7 day link limit is valid", Config{Bucket: "b", MaxLinkTTL: 7 * 24 * time.Hour}, ""},
+		{"SSE-S3 is valid", Config{Bucket: "b", SSE: SSEAES256}, ""},
+		{"SSE-KMS with a key is valid", Config{Bucket: "b", SSE: SSEKMS, KMSKeyID: "alias/k"}, ""},
+		{"an unknown encryption is refused", Config{Bucket: "b", SSE: "rot13"}, "server-side encryption"},
+		{"a KMS key without SSE-KMS is refused", Config{Bucket: "b", SSE: SSEAES256, KMSKeyID: "alias/k"}, "KMS key"},
 		{"an empty bucket is refused", Config{}, "bucket is empty"},
 		{"a bucket with a slash is refused", Config{Bucket: "a/b"}, "bucket"},
 		{"an endpoint without scheme is refused", Config{Bucket: "b", Endpoint: "127.0.0.1:17070"}, "endpoint"},
@@ -344,5 +353,57 @@ func TestNewDefaultsTheRegion(t *testing.T) {
 				t.Fatalf("region = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEveryWriteAsksForTheConfiguredEncryption: with SSE-KMS configured,
+// every request that creates an object (PutObject for a small one or a
+// commit, CreateMultipartUpload for a large one) carries the encryption
+// and its key, as a recording proxy in front of the real server sees.
+func TestEveryWriteAsksForTheConfiguredEncryption(t *testing.T) {
+	srv, ok := testbench.S3(t)
+	if !ok {
+		t.Skip("needs a real S3 server: set MIDATA_TEST_S3, MIDATA_TEST_S3_ACCESS_KEY and MIDATA_TEST_S3_SECRET_KEY (deploy/testbench/bench.sh env)")
+	}
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct{ method, query, sse, key string }
+	var mu sync.Mutex
+	var writes []seen
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		_, part := q["partNumber"]
+		_, uploads := q["uploads"]
+		if r.Method == http.MethodPut && !part || r.Method == http.MethodPost && uploads {
+			mu.Lock()
+			writes = append(writes, seen{r.Method, r.URL.RawQuery, r.Header.Get("X-Amz-Server-Side-Encryption"), r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")})
+			mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	client := s3.New(testbench.S3Client(srv).Options(), noKeepAlive, func(o *s3.Options) { o.BaseEndpoint = aws.String(proxy.URL) })
+	cfg := Config{Bucket: testbench.Bucket(t, srv), SSE: SSEKMS, KMSKeyID: "alias/midata-releases", PartSize: MinPartSize}
+	s, err := NewFromClient(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "releases/r1/a/small.csv", pattern(1000, 1), 1000)
+	put(t, s, "releases/r1/a/large.csv", pattern(MinPartSize+10, 2), 1<<20)
+	if err := s.Commit(t.Context(), "releases/r1/manifest.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(writes) != 3 {
+		t.Fatalf("saw %d object-creating requests, want 3 (small PUT, multipart start, commit PUT): %+v", len(writes), writes)
+	}
+	for _, w := range writes {
+		if w.sse != SSEKMS || w.key != "alias/midata-releases" {
+			t.Errorf("%s ?%s: encryption %q key %q, want %s and the configured key", w.method, w.query, w.sse, w.key, SSEKMS)
+		}
 	}
 }

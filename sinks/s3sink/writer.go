@@ -89,10 +89,12 @@ func (w *objectWriter) block() []byte {
 func (w *objectWriter) sendPart() error {
 	if w.uploadID == nil {
 		out, err := w.s.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
-			Bucket:            aws.String(w.s.cfg.Bucket),
-			Key:               aws.String(w.key),
-			ContentType:       aws.String(sinks.ContentType(w.key)),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			Bucket:               aws.String(w.s.cfg.Bucket),
+			Key:                  aws.String(w.key),
+			ContentType:          aws.String(sinks.ContentType(w.key)),
+			ChecksumAlgorithm:    types.ChecksumAlgorithmCrc32,
+			ServerSideEncryption: w.s.sse(),
+			SSEKMSKeyId:          w.s.kmsKey(),
 		})
 		if err != nil {
 			return fmt.Errorf("write %s: start multipart upload: %w", w.s.loc(w.key), err)
@@ -173,11 +175,13 @@ func (w *objectWriter) Close() (err error) {
 	}
 	if w.uploadID == nil {
 		_, err := w.s.client.PutObject(w.ctx, &s3.PutObjectInput{
-			Bucket:        aws.String(w.s.cfg.Bucket),
-			Key:           aws.String(w.key),
-			Body:          w.buf.reader(),
-			ContentLength: aws.Int64(int64(w.buf.n)),
-			ContentType:   aws.String(sinks.ContentType(w.key)),
+			Bucket:               aws.String(w.s.cfg.Bucket),
+			Key:                  aws.String(w.key),
+			Body:                 w.buf.reader(),
+			ContentLength:        aws.Int64(int64(w.buf.n)),
+			ContentType:          aws.String(sinks.ContentType(w.key)),
+			ServerSideEncryption: w.s.sse(),
+			SSEKMSKeyId:          w.s.kmsKey(),
 		})
 		if err != nil {
 			w.buf.drop() // the failed request may still read it
