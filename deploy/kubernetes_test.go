@@ -79,16 +79,12 @@ type securityContext struct {
 }
 
 type container struct {
-	Name            string   `yaml:"name"`
-	Image           string   `yaml:"image"`
-	ImagePullPolicy string   `yaml:"imagePullPolicy"`
-	Args            []string `yaml:"args"`
-	Ports           []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-		Protocol      string `yaml:"protocol"`
-	} `yaml:"ports"`
-	Env []struct {
+	Name            string          `yaml:"name"`
+	Image           string          `yaml:"image"`
+	ImagePullPolicy string          `yaml:"imagePullPolicy"`
+	Args            []string        `yaml:"args"`
+	Ports           []containerPort `yaml:"ports"`
+	Env             []struct {
 		Name      string `yaml:"name"`
 		Value     string `yaml:"value"`
 		ValueFrom *struct {
@@ -386,8 +382,14 @@ func TestDeploymentRunsTwoProbedNonRootWorkers(t *testing.T) {
 			t.Errorf("%s port %d, want %d (http.addr)", pr.name, p, httpPort)
 		}
 	}
-	if got := d.Template.Metadata.Annotations["prometheus.io/port"]; got != strconv.Itoa(httpPort) {
-		t.Errorf("prometheus.io/port %q, want %d", got, httpPort)
+	// Prometheus scrapes the listener that answers /metrics without a
+	// token (http.metrics_addr), a container port of its own.
+	metricsPort := port(t, cfg.HTTP.MetricsAddr)
+	if got := d.Template.Metadata.Annotations["prometheus.io/port"]; got != strconv.Itoa(metricsPort) {
+		t.Errorf("prometheus.io/port %q, want %d (http.metrics_addr)", got, metricsPort)
+	}
+	if !slices.ContainsFunc(c.Ports, func(p containerPort) bool { return p.Name == "metrics" && p.ContainerPort == metricsPort }) {
+		t.Errorf("no container port metrics = %d (http.metrics_addr): %+v", metricsPort, c.Ports)
 	}
 
 	// Non-root, no escalation, read-only root: the spill folder and /tmp
@@ -486,4 +488,11 @@ func TestManifestArgsParseAsServeFlags(t *testing.T) {
 	if err := cl.Parse(c.Args[1:]); err != nil || fs.NArg() > 0 {
 		t.Errorf("container args %q do not parse as midata serve's flags: %v %q", c.Args, err, fs.Args())
 	}
+}
+
+// containerPort is one port of a container.
+type containerPort struct {
+	Name          string `yaml:"name"`
+	ContainerPort int    `yaml:"containerPort"`
+	Protocol      string `yaml:"protocol"`
 }

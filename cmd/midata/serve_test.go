@@ -82,7 +82,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	setS3Env(t, srv)
-	addr := freePort(t)
+	addr, metricsAddr := freePort(t), freePort(t)
 	base := "http://" + addr
 	const ops, customer = "ops-token-0123456789", "customer-token-0123456789"
 	ctx, cancel := context.WithCancel(t.Context())
@@ -97,7 +97,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 			"--runs-topic", testbench.UniqueName(t, "runs"), "--schedules-topic", testbench.UniqueName(t, "schedules"),
 			"--workers-group", testbench.UniqueName(t, "group"),
 			"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
-			"--http-addr", addr, "--temp-dir", t.TempDir(), "--log-level", "warn", "--partitioner", "crc32",
+			"--http-addr", addr, "--temp-dir", t.TempDir(), "--log-level", "warn", "--partitioner", "crc32", "--metrics-addr", metricsAddr,
 			"--auth-tokens", ops + "=ops," + customer + "=customer:C000003",
 		}, &stdout, &stderr)
 	}()
@@ -196,7 +196,17 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 			t.Errorf("GET %s = %d", l.Path, code)
 		}
 	}
-	code, body = call(t, "GET", base+"/metrics", "", "")
+	// Trust issue, finding 14: /metrics answered anyone on the API port.
+	if code, _ := call(t, "GET", base+"/metrics", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /metrics without a token = %d, want 401", code)
+	}
+	if code, _ := call(t, "GET", base+"/metrics", customer, ""); code != http.StatusForbidden {
+		t.Errorf("GET /metrics as a customer = %d, want 403", code)
+	}
+	if code, body := call(t, "GET", "http://"+metricsAddr+"/metrics", "", ""); code != 200 || !strings.Contains(string(body), "midata_releases_total") {
+		t.Errorf("GET /metrics on http.metrics_addr = %d, want 200 without a token", code)
+	}
+	code, body = call(t, "GET", base+"/metrics", ops, "")
 	if code != 200 || !strings.Contains(string(body), `midata_releases_total{status="committed"} 1`) ||
 		!strings.Contains(string(body), fmt.Sprintf("midata_records_released_total %d", run.Releases[0].Rows)) {
 		t.Errorf("GET /metrics = %d, want one committed release of %d records counted: %s", code, run.Releases[0].Rows, body)

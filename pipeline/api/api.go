@@ -35,6 +35,10 @@ type Config struct {
 
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // default: time.Now
+	// Metrics answers GET /metrics (Prometheus), for role ops only: run
+	// counts, records and lag are not for anyone who reaches the port.
+	// Nil: 404.
+	Metrics http.Handler
 	// Location is the organisation's time zone: a period given as dates
 	// is those calendar days there. Default UTC (serve passes
 	// config.Location, Europe/London unless configured).
@@ -53,6 +57,7 @@ type API struct {
 	tokens    tokenTable
 	log       *slog.Logger
 	loc       *time.Location
+	metrics   http.Handler
 	now       func() time.Time
 	routes    []Route
 }
@@ -102,7 +107,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
 		consent: cfg.Consent, links: cfg.Links, health: cfg.Health,
-		validate: cfg.Validate, tokens: tokens, log: cfg.Logger, now: cfg.Now, loc: cfg.Location,
+		validate: cfg.Validate, tokens: tokens, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
 	}
 	if a.validate == nil {
 		a.validate = DefaultValidate
@@ -129,6 +134,7 @@ func (a *API) buildRoutes() []Route {
 		{"GET", "/healthz", nil, "Liveness: the process answers", a.healthz},
 		{"GET", "/readyz", nil, "Readiness: Kafka and the object store reachable, views rebuilt", a.readyz},
 		{"GET", "/openapi.json", nil, "This API's OpenAPI document", a.openapi},
+		{"GET", "/metrics", ops, "Prometheus metrics of this instance", a.serveMetrics},
 
 		{"POST", "/v1/customers/{id}/releases", customer, "Ask for the customer's own data", a.createCustomerRelease},
 		{"GET", "/v1/customers/{id}/releases", customer, "The customer's releases, newest first", a.listCustomerReleases},

@@ -31,6 +31,7 @@ func authCases() map[string]routeCase {
 		"GET /healthz":      {path: "/healthz"},
 		"GET /readyz":       {path: "/readyz"},
 		"GET /openapi.json": {path: "/openapi.json"},
+		"GET /metrics":      {path: "/metrics", allowed: ops},
 
 		"POST /v1/customers/{id}/releases":                {path: "/v1/customers/C1/releases", body: custBody, allowed: []string{tokCustC1}},
 		"GET /v1/customers/{id}/releases":                 {path: "/v1/customers/C1/releases", allowed: []string{tokCustC1}},

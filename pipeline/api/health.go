@@ -50,3 +50,11 @@ func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(openapiDoc)
 }
+
+func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if a.metrics == nil {
+		a.fail(w, r, http.StatusNotFound, "no metrics on this instance")
+		return
+	}
+	a.metrics.ServeHTTP(w, r)
+}

@@ -123,6 +123,10 @@ type HTTP struct {
 	// PprofAddr, when set, is where serve answers net/http/pprof's
 	// /debug/pprof/: a loopback host:port only (profiles show internals).
 	PprofAddr string `yaml:"pprof_addr"`
+	// MetricsAddr, when set, is where serve also answers /metrics without
+	// a token (for a scraper on an internal network); on http.addr it
+	// takes an ops token.
+	MetricsAddr string `yaml:"metrics_addr"`
 }
 
 // Auth holds the API's bearer tokens.

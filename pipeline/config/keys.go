@@ -115,6 +115,8 @@ func fields() []field {
 			func(c *Config) *string { return &c.HTTP.Addr }).on(CommandDev, CommandServe).was("addr"),
 		stringField("http.pprof_addr", "MIDATA_PPROF_ADDR", "where serve answers /debug/pprof/ for profiling, loopback host:port only (127.0.0.1:6060); empty = off",
 			func(c *Config) *string { return &c.HTTP.PprofAddr }).on(CommandServe),
+		stringField("http.metrics_addr", "MIDATA_METRICS_ADDR", "where serve also answers /metrics without a token (host:port, e.g. an internal 0.0.0.0:9090); on http.addr /metrics takes an ops token; empty = only there",
+			func(c *Config) *string { return &c.HTTP.MetricsAddr }).on(CommandServe),
 		tokensField().on(CommandServe),
 
 		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",

@@ -129,6 +129,11 @@ func (c Config) Validate(cmd Command) error {
 			v.addValue("http.pprof_addr", a, "want a loopback host (127.0.0.1, ::1 or localhost): profiles show internals")
 		}
 	}
+	if a := c.HTTP.MetricsAddr; a != "" {
+		if err := checkHostPort(a, true); err != nil {
+			v.addValue("http.metrics_addr", a, "%v", err)
+		}
+	}
 	for _, p := range tokenProblems(c.Auth.Tokens) {
 		v.add("auth.tokens", "%s", p)
 	}

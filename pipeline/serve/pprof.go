@@ -18,20 +18,27 @@ import (
 type debugServer struct {
 	listener net.Listener
 	server   *http.Server
+	what     string
+}
+
+// newSideServer serves h on a listener of its own at addr (what names it
+// in errors).
+func newSideServer(addr, what string, h http.Handler) (*debugServer, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for %s on %s: %w", what, addr, err)
+	}
+	return &debugServer{listener: l, what: what, server: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}, nil
 }
 
 func newDebugServer(addr string) (*debugServer, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for pprof on %s: %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return &debugServer{listener: l, server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+	return newSideServer(addr, "pprof", mux)
 }
 
 // run serves until ctx ends.
@@ -41,7 +48,7 @@ func (d *debugServer) run(ctx context.Context) error {
 		_ = d.server.Close()
 	}()
 	if err := d.server.Serve(d.listener); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("pprof server: %w", err)
+		return fmt.Errorf("%s server: %w", d.what, err)
 	}
 	return nil
 }

@@ -36,13 +36,15 @@ type Service struct {
 	logger *slog.Logger
 	kafka  topics.Connection
 
-	metrics   *metrics.Metrics
-	worker    *worker.Worker
-	schedules *store.Store
-	scheduler *schedule.Scheduler // nil when scheduler.enabled is false
-	server    *http.Server
-	listener  net.Listener
-	debug     *debugServer // nil unless http.pprof_addr is set
+	metrics *metrics.Metrics
+	// metricsSrv answers /metrics without a token on http.metrics_addr.
+	metricsSrv *debugServer
+	worker     *worker.Worker
+	schedules  *store.Store
+	scheduler  *schedule.Scheduler // nil when scheduler.enabled is false
+	server     *http.Server
+	listener   net.Listener
+	debug      *debugServer // nil unless http.pprof_addr is set
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -164,12 +166,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return err
 	}})
 	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
-		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location()})
+		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
+		Metrics: metrics.Handler(reg)})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/", a.Handler())
 	if s.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
@@ -180,6 +182,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 			return nil, err
 		}
 		s.closers = append(s.closers, s.debug.listener.Close)
+	}
+	if cfg.HTTP.MetricsAddr != "" {
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", metrics.Handler(reg))
+		if s.metricsSrv, err = newSideServer(cfg.HTTP.MetricsAddr, "metrics", m); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.metricsSrv.listener.Close)
 	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
@@ -206,6 +216,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.debug != nil {
 		g.Go(func() error { return s.debug.run(gctx) })
+	}
+	if s.metricsSrv != nil {
+		g.Go(func() error { return s.metricsSrv.run(gctx) })
 	}
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
