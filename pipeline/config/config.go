@@ -38,8 +38,7 @@ type Config struct {
 	// TempDir is where bulk releases spill records and sorting spills runs;
 	// empty means the system's temporary folder.
 	TempDir string `yaml:"temp_dir"`
-	// Timezone is the organisation's time zone (IANA name): a period given
-	// as dates is calendar dates there. Default Europe/London.
+	// Timezone is the organisation's time zone, of periods given as dates.
 	Timezone string `yaml:"timezone"`
 	// StateDir is where serve keeps on disk what it rebuilds from Kafka at
 	// start (the run view's release outcomes, in its folder runs-view),
@@ -63,10 +62,8 @@ type Kafka struct {
 	// murmur2_random), crc32 (librdkafka's consistent_random) or fnv1a
 	// (kafka-go's Hash).
 	Partitioner string `yaml:"partitioner"`
-	// ConsentPartitioner is how the consent topic is partitioned by its
-	// key (customer|recipient): murmur2 by default, whatever Partitioner
-	// says, as the input contract has it. midata writes consent events
-	// with it, so one key's events stay on the partition upstream's do.
+	// ConsentPartitioner partitions the consent topic by its key: murmur2
+	// by default, whatever Partitioner says; midata writes consent with it.
 	ConsentPartitioner string `yaml:"consent_partitioner"`
 }
 
@@ -102,10 +99,12 @@ type S3 struct {
 	// PathStyle addresses objects as endpoint/bucket/key. The S3 sink
 	// always uses it when Endpoint is set.
 	PathStyle bool `yaml:"path_style"`
-	// SSE is the server-side encryption of every object: "" (the bucket's
-	// default), AES256 (SSE-S3) or aws:kms (SSE-KMS, key KMSKeyID).
+	// SSE, KMSKeyID: the server-side encryption of every object (s3.sse).
 	SSE      string `yaml:"sse"`
 	KMSKeyID string `yaml:"sse_kms_key_id"`
+	// AttemptTimeout, MaxAttempts: the time limits of S3 requests (0: 1m, 5).
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
+	MaxAttempts    int      `yaml:"max_attempts"`
 }
 
 // Links tunes the signed download links.
@@ -123,9 +122,7 @@ type HTTP struct {
 	// PprofAddr, when set, is where serve answers net/http/pprof's
 	// /debug/pprof/: a loopback host:port only (profiles show internals).
 	PprofAddr string `yaml:"pprof_addr"`
-	// MetricsAddr, when set, is where serve also answers /metrics without
-	// a token (for a scraper on an internal network); on http.addr it
-	// takes an ops token.
+	// MetricsAddr, when set, also answers /metrics, without a token.
 	MetricsAddr string `yaml:"metrics_addr"`
 }
 

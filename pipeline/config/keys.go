@@ -108,6 +108,10 @@ func fields() []field {
 			func(c *Config) *string { return &c.S3.SSE }).on(s3Commands...),
 		stringField("s3.sse_kms_key_id", "MIDATA_S3_SSE_KMS_KEY_ID", "the KMS key (id, ARN or alias) of s3.sse aws:kms; empty = the account's default key",
 			func(c *Config) *string { return &c.S3.KMSKeyID }).on(s3Commands...),
+		durationField("s3.attempt_timeout", "MIDATA_S3_ATTEMPT_TIMEOUT", "the longest one attempt of one S3 request may take (a stalled endpoint fails it and it is retried); 0 = 1m",
+			func(c *Config) *Duration { return &c.S3.AttemptTimeout }).on(s3Commands...),
+		intField("s3.max_attempts", "MIDATA_S3_MAX_ATTEMPTS", "how often one S3 request is tried, with backoff and jitter, on 5xx, throttling and timeouts (1-20); 0 = 5",
+			func(c *Config) *int { return &c.S3.MaxAttempts }).on(s3Commands...),
 
 		durationField("links.ttl", "MIDATA_LINK_TTL", "lifetime of signed download links, at most 7d (the SigV4 limit)",
 			func(c *Config) *Duration { return &c.Links.TTL }).on(CommandDev, CommandServe, CommandExport),

@@ -107,10 +107,11 @@ func (c Config) Validate(cmd Command) error {
 	if b := c.S3.Bucket; b != "" && (!bucketPattern.MatchString(b) || strings.Contains(b, "..")) {
 		v.addValue("s3.bucket", b, "want a bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
 	}
-	if e := c.S3.SSE; e != "" && e != "AES256" && e != "aws:kms" {
-		v.addValue("s3.sse", e, "want AES256 (SSE-S3), aws:kms (SSE-KMS) or empty")
-	} else if c.S3.KMSKeyID != "" && e != "aws:kms" {
-		v.addValue("s3.sse_kms_key_id", c.S3.KMSKeyID, "a KMS key needs s3.sse aws:kms")
+	if e := c.S3.SSE; e != "" && e != "AES256" && e != "aws:kms" || c.S3.KMSKeyID != "" && e != "aws:kms" {
+		v.addValue("s3.sse", e, "want AES256 (SSE-S3), aws:kms (SSE-KMS, the only one with s3.sse_kms_key_id) or empty")
+	}
+	if c.S3.AttemptTimeout < 0 || c.S3.MaxAttempts < 0 || c.S3.MaxAttempts > 20 {
+		v.addValue("s3.max_attempts", strconv.Itoa(c.S3.MaxAttempts), "want 1-20 attempts and a positive s3.attempt_timeout (0: the defaults)")
 	}
 	if r := c.S3.Region; r != "" && !regionPattern.MatchString(r) {
 		v.addValue("s3.region", r, "want a region such as us-east-1, or empty for the AWS SDK chain")
@@ -129,10 +130,8 @@ func (c Config) Validate(cmd Command) error {
 			v.addValue("http.pprof_addr", a, "want a loopback host (127.0.0.1, ::1 or localhost): profiles show internals")
 		}
 	}
-	if a := c.HTTP.MetricsAddr; a != "" {
-		if err := checkHostPort(a, true); err != nil {
-			v.addValue("http.metrics_addr", a, "%v", err)
-		}
+	if a := c.HTTP.MetricsAddr; a != "" && checkHostPort(a, true) != nil {
+		v.addValue("http.metrics_addr", a, "%v", checkHostPort(a, true))
 	}
 	for _, p := range tokenProblems(c.Auth.Tokens) {
 		v.add("auth.tokens", "%s", p)

@@ -23,7 +23,7 @@ const exportViewMaxWait = 100 * time.Millisecond
 
 func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger *slog.Logger, progress io.Writer) (*pipeline.Result, error) {
 	sink, err := s3sink.New(ctx, s3sink.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region, PathStyle: cfg.S3.PathStyle,
-		SSE: cfg.S3.SSE, KMSKeyID: cfg.S3.KMSKeyID})
+		SSE: cfg.S3.SSE, KMSKeyID: cfg.S3.KMSKeyID, AttemptTimeout: time.Duration(cfg.S3.AttemptTimeout), MaxAttempts: cfg.S3.MaxAttempts})
 	if err != nil {
 		return nil, err
 	}

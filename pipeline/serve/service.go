@@ -85,7 +85,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	raw, err := s3sink.New(ctx, s3sink.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
-		PathStyle: cfg.S3.PathStyle, MaxLinkTTL: time.Duration(cfg.Links.TTL), SSE: cfg.S3.SSE, KMSKeyID: cfg.S3.KMSKeyID})
+		PathStyle: cfg.S3.PathStyle, MaxLinkTTL: time.Duration(cfg.Links.TTL), SSE: cfg.S3.SSE, KMSKeyID: cfg.S3.KMSKeyID,
+		AttemptTimeout: time.Duration(cfg.S3.AttemptTimeout), MaxAttempts: cfg.S3.MaxAttempts})
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -90,7 +91,24 @@ type Config struct {
 	// with KMSKeyID, or the account's default key when empty).
 	SSE      string
 	KMSKeyID string
+	// AttemptTimeout bounds one attempt of one request (sending the body
+	// and reading the answer), so a stalled endpoint never holds a writer:
+	// the attempt fails and is retried. Default DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
+	// MaxAttempts is how often one request is tried: the SDK's standard
+	// retryer, exponential backoff with jitter, on 5xx, throttling,
+	// timeouts and broken connections. Default DefaultMaxAttempts.
+	MaxAttempts int
 }
+
+// Defaults of the time limits (Config.AttemptTimeout, MaxAttempts): an
+// 8 MiB part within a minute needs 140 KB/s; five attempts with backoff up
+// to 5 s bound one request to about five and a half minutes.
+const (
+	DefaultAttemptTimeout = time.Minute
+	DefaultMaxAttempts    = 5
+	maxBackoff            = 5 * time.Second
+)
 
 // Server-side encryptions (Config.SSE).
 const (
@@ -111,6 +129,9 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("s3 config: endpoint %q: want http(s)://host[:port]", c.Endpoint)
 		}
+	}
+	if c.AttemptTimeout < 0 || c.MaxAttempts < 0 || c.MaxAttempts > 20 {
+		return fmt.Errorf("s3 config: attempt timeout %s, max attempts %d: want a positive timeout and 1-20 attempts (0: the defaults)", c.AttemptTimeout, c.MaxAttempts)
 	}
 	if c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize) {
 		return fmt.Errorf("s3 config: part size %d: want between %d (5 MiB) and %d (5 GiB)", c.PartSize, MinPartSize, int64(MaxPartSize))
@@ -138,6 +159,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxLinkTTL == 0 {
 		c.MaxLinkTTL = sinks.MaxLinkTTL
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -206,7 +233,11 @@ func New(ctx context.Context, cfg Config, opts ...func(*s3.Options)) (*Sink, err
 		// release keeps 32 and more requests in flight, so every request
 		// beyond 10 dialled a new connection (12 % of serve's CPU in a
 		// profile, and the server's accept work besides).
-		o.HTTPClient = &http.Client{Transport: transport}
+		o.HTTPClient = &http.Client{Transport: transport, Timeout: cfg.AttemptTimeout}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = cfg.MaxAttempts
+			so.MaxBackoff = maxBackoff
+		})
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}

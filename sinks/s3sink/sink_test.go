@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -405,5 +406,57 @@ func TestEveryWriteAsksForTheConfiguredEncryption(t *testing.T) {
 		if w.sse != SSEKMS || w.key != "alias/midata-releases" {
 			t.Errorf("%s ?%s: encryption %q key %q, want %s and the configured key", w.method, w.query, w.sse, w.key, SSEKMS)
 		}
+	}
+}
+
+// TestAStalledEndpointNeverHoldsAWriter: a server that takes the request
+// and never answers fails each attempt after AttemptTimeout, and the
+// request after MaxAttempts, well before the caller's own deadline.
+func TestAStalledEndpointNeverHoldsAWriter(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "stall")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "stall-secret")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	attempts := 0
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns, attempts = append(conns, c), attempts+1
+			mu.Unlock()
+			go func() { _, _ = io.Copy(io.Discard, c) }() // read, never answer
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	s, err := New(t.Context(), Config{Endpoint: "http://" + l.Addr().String(), Bucket: "b", Region: "us-east-1",
+		AttemptTimeout: 300 * time.Millisecond, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	err = s.Commit(ctx, "releases/r1/manifest.json", []byte("{}"))
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Commit against a stalled endpoint: %v (caller's deadline passed: %v); want it to fail by its own time limits", err, ctx.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 2 {
+		t.Errorf("%d attempts, want MaxAttempts (2): %v", attempts, err)
 	}
 }
