@@ -17,7 +17,7 @@ The checks, one line each ("ok   ..." or "FAIL ..."):
     recipient, consent ids, period, snapshot partitions and counts;
   - README.txt carries a sha256sum line for every other file;
   - transactions.ndjson (json, DuckDB), transactions.csv (csv, DuckDB with
-    DECIMAL(18,5) amounts), transactions.parquet (pyarrow types and values,
+    DECIMAL(22,4) amounts), transactions.parquet (pyarrow types and values,
     DuckDB) and transactions.json (the Open Banking field rules) each hold
     the manifest's row count, and all of them hold the same transactions:
     the same ids, times, amounts, currencies and descriptions, so the same
@@ -380,7 +380,7 @@ def check_ndjson_duckdb(rel):
     n, = con.execute(f"SELECT count(*) FROM {src}").fetchone()
     want = rel.rows(NDJSON)
     need(n == want, f"{NDJSON}: DuckDB reads {n} rows, the manifest says {want} rows")
-    sums = dict(con.execute(f"SELECT currency, sum(CAST(amount AS DECIMAL(18,5))) FROM {src} GROUP BY currency").fetchall())
+    sums = dict(con.execute(f"SELECT currency, sum(CAST(amount AS DECIMAL(22,4))) FROM {src} GROUP BY currency").fetchall())
     rel.sums[f"{NDJSON} (duckdb)"] = sums
     return f"{n} rows, {show_sums(sums)}"
 
@@ -442,11 +442,11 @@ def check_csv_structure(rel, path):
 
 
 def check_csv_duckdb(rel):
-    """DuckDB read_csv with explicit types: DECIMAL(18,5) amounts."""
+    """DuckDB read_csv with explicit types: DECIMAL(22,4) amounts."""
     fields = rel.resources[CSV].get("schema", {}).get("fields", [])
     need(fields, f"{CSV} has no schema fields")
     cols = ", ".join(
-        f"{sql_string(f['name'])}: {sql_string('DECIMAL(18,5)' if f['type'] == 'number' else 'VARCHAR')}"
+        f"{sql_string(f['name'])}: {sql_string('DECIMAL(22,4)' if f['type'] == 'number' else 'VARCHAR')}"
         for f in fields
     )
     src = (f"read_csv({sql_string(rel.path(CSV))}, header = true, delim = ',', quote = '\"', "
@@ -468,7 +468,7 @@ def check_csv_duckdb(rel):
     rel.records[f"{CSV} (duckdb)"] = records
     sums = dict(con.execute(f"SELECT currency, sum(amount) FROM {src} GROUP BY currency").fetchall())
     rel.sums[f"{CSV} (duckdb)"] = sums
-    return f"{n} rows, amount DECIMAL(18,5), {show_sums(sums)}"
+    return f"{n} rows, amount DECIMAL(22,4), {show_sums(sums)}"
 
 
 # --- transactions.parquet --------------------------------------------------
@@ -499,8 +499,8 @@ def check_parquet_types(rel):
     schema = pf.schema_arrow
     types = {f.name: f.type for f in schema}
     amount = types.get("amount")
-    need(amount is not None and pa.types.is_decimal(amount) and amount.scale == 5,
-         f"{PARQUET}: amount is {amount}, want decimal128(18, 5) (a decimal with scale 5)")
+    need(amount is not None and pa.types.is_decimal(amount) and amount.scale == 4 and amount.precision == 22,
+         f"{PARQUET}: amount is {amount}, want decimal128(22, 4) (parquet format 2)")
     booked = types.get("booked_at")
     need(booked is not None and pa.types.is_timestamp(booked) and booked.unit in ("ms", "us") and booked.tz == "UTC",
          f"{PARQUET}: booked_at is {booked}, want timestamp[us or ms, tz=UTC] (isAdjustedToUTC=true)")
@@ -545,7 +545,7 @@ def check_parquet_duckdb(rel):
     want = rel.rows(PARQUET)
     need(n == want, f"{PARQUET}: DuckDB reads {n} rows, the manifest says {want} rows")
     amount_t, booked_t = con.execute(f"SELECT typeof(amount), typeof(booked_at) FROM {src} LIMIT 1").fetchone() if n else ("?", "?")
-    need(n == 0 or amount_t.startswith("DECIMAL(") and amount_t.endswith(",5)"), f"{PARQUET}: DuckDB reads amount as {amount_t}, want DECIMAL(18,5)")
+    need(n == 0 or amount_t.startswith("DECIMAL(") and amount_t == "DECIMAL(22,4)", f"{PARQUET}: DuckDB reads amount as {amount_t}, want DECIMAL(22,4)")
     need(n == 0 or booked_t == "TIMESTAMP WITH TIME ZONE", f"{PARQUET}: DuckDB reads booked_at as {booked_t}, want TIMESTAMP WITH TIME ZONE (UTC-adjusted)")
     sums = dict(con.execute(f"SELECT currency, sum(amount) FROM {src} GROUP BY currency").fetchall())
     rel.sums[f"{PARQUET} (duckdb)"] = sums
@@ -771,7 +771,7 @@ def main(argv):
         run.check(f"{NDJSON}: duckdb read_ndjson", check_ndjson_duckdb, rel)
     if present(CSV):
         run.check(f"{CSV}: python csv", check_csv_structure, rel, CSV)
-        run.check(f"{CSV}: duckdb read_csv DECIMAL(18,5)", check_csv_duckdb, rel)
+        run.check(f"{CSV}: duckdb read_csv DECIMAL(22,4)", check_csv_duckdb, rel)
     if present(PARQUET):
         run.check(f"{PARQUET}: pyarrow types", check_parquet_types, rel)
         run.check(f"{PARQUET}: pyarrow values", check_parquet_values, rel)
