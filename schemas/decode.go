@@ -161,13 +161,35 @@ func checkID(field, v string) error {
 	return nil
 }
 
-// parseTime parses an RFC 3339 time and returns it in UTC.
+// parseTime parses an RFC 3339 time and returns it in UTC. Go's parser
+// takes a one-digit hour ("2026-03-04T1:15:00Z") that RFC 3339 and other
+// readers refuse, so the date and time digits are checked first; an
+// instant outside the years 0001-9999 in UTC (0000-01-01T00:00:00+00:10)
+// has no RFC 3339 form in UTC and is refused too.
 func parseTime(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
+	if err != nil || !rfc3339Digits(v) {
 		return time.Time{}, invalid(field, "not RFC 3339 (%s)", shown(v))
 	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, invalid(field, "outside the years 0001-9999 in UTC (%s)", shown(v))
+	}
 	return t.UTC(), nil
+}
+
+// rfc3339Digits reports whether v starts with YYYY-MM-DDTHH:MM:SS, two
+// digits each but the year's four.
+func rfc3339Digits(v string) bool {
+	const shape = "dddd-dd-ddTdd:dd:dd"
+	if len(v) < len(shape) {
+		return false
+	}
+	for i := range len(shape) {
+		if c := v[i]; shape[i] == 'd' && (c < '0' || c > '9') || shape[i] != 'd' && c != shape[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // parseOptionalTime parses an optional RFC 3339 time; absent gives zero.

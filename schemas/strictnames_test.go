@@ -59,3 +59,23 @@ func TestStrictNamesRefuseRepeatsAndCaseVariants(t *testing.T) {
 		t.Errorf("unknown names: %v", err)
 	}
 }
+
+// Times that Go's parser takes but RFC 3339 (and Python, Jackson) do not:
+// a one-digit hour; and an instant before year 1 in UTC, which could not
+// be written back (FuzzDecodeTransaction found 0000-01-01T0:00:00+00:10).
+func TestBookedAtIsStrictRFC3339(t *testing.T) {
+	for _, v := range []string{"2026-03-04T1:15:00Z", "0000-01-01T0:00:00+00:10", "0000-01-01T00:00:00+00:10", "2026-03-04 10:15:00Z"} {
+		value := strings.Replace(exampleTransaction, `"2026-03-04T10:15:00Z"`, `"`+v+`"`, 1)
+		_, err := DecodeTransaction([]byte("C000123"), []byte(value))
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != "booked_at" {
+			t.Errorf("booked_at %q: %v, want invalid booked_at", v, err)
+		}
+	}
+	for _, v := range []string{"2026-03-04T10:15:00Z", "2026-03-04T10:15:00.123456789+01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"} {
+		value := strings.Replace(exampleTransaction, `"2026-03-04T10:15:00Z"`, `"`+v+`"`, 1)
+		if _, err := DecodeTransaction([]byte("C000123"), []byte(value)); err != nil {
+			t.Errorf("booked_at %q: %v, want valid", v, err)
+		}
+	}
+}
