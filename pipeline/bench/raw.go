@@ -153,8 +153,7 @@ func dropBucket(ctx context.Context, c *s3.Client, bucket string) error {
 			return fmt.Errorf("bench: delete bucket %s: delete %s: %s", bucket, aws.ToString(e.Key), aws.ToString(e.Message))
 		}
 	}
-	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	if err == nil {
+	if ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)}); err == nil {
 		for _, u := range ups.Uploads {
 			_, _ = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
 		}
