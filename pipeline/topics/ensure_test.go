@@ -7,10 +7,11 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/topicstest"
 )
 
 func TestEnsureAppliesEachSpec(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	unique := func(prefix string) string { return testbench.UniqueName(t, prefix) }
 	tests := []struct {
 		name       string
@@ -50,7 +51,7 @@ func TestEnsureAppliesEachSpec(t *testing.T) {
 }
 
 func TestEnsureLeavesAnExistingTopicAsItIs(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	existing := topics.Spec{Name: testbench.UniqueName(t, "existing"), Partitions: 2, Retention: 36 * time.Hour}
 	if err := topics.Ensure(t.Context(), conn, existing); err != nil {
 		t.Fatalf("Ensure: %v", err)
@@ -86,7 +87,7 @@ func TestEnsureRefusesASpecWithoutAName(t *testing.T) {
 }
 
 func TestEndsOfAMissingTopicIsErrTopicNotFound(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	_, err := topics.Ends(t.Context(), conn, testbench.UniqueName(t, "missing"))
 	if !errors.Is(err, topics.ErrTopicNotFound) {
 		t.Fatalf("Ends of a missing topic = %v, want ErrTopicNotFound", err)

@@ -7,7 +7,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
 
-	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
 )
 
@@ -19,24 +18,6 @@ func TestMain(m *testing.M) {
 
 // testTimeout bounds every wait of a test.
 const testTimeout = 60 * time.Second
-
-// connect returns the bench's Kafka.
-func connect(t *testing.T) topics.Connection {
-	t.Helper()
-	return topics.Connection{Brokers: testbench.Kafka(t)}
-}
-
-// newProducer returns a Producer closed at the end of the test.
-func newProducer(t *testing.T, conn topics.Connection) *topics.Producer {
-	t.Helper()
-	p := topics.NewProducer(conn, nil)
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("Producer.Close: %v", err)
-		}
-	})
-	return p
-}
 
 // topicConfig returns the value of one config of a topic on the broker.
 func topicConfig(t *testing.T, conn topics.Connection, topic, name string) string {

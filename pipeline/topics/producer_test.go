@@ -11,6 +11,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/topicstest"
 )
 
 // readPartition returns every record of one partition up to its end now.
@@ -60,9 +61,9 @@ func quarantineTopic(t *testing.T, conn topics.Connection) string {
 }
 
 func TestQuarantineKeepsTheOriginalBytesWithReasonAndSource(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	q := quarantineTopic(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 
 	bad := []topics.Message{
 		{Partition: 3, Offset: 42, Key: []byte("C1"), Value: []byte("{not json\xff")},
@@ -101,7 +102,7 @@ func TestQuarantineKeepsTheOriginalBytesWithReasonAndSource(t *testing.T) {
 }
 
 func TestProducerCloseFlushesQuarantinedRecords(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	q := quarantineTopic(t, conn)
 	p := topics.NewProducer(conn, nil)
 	if err := p.Quarantine(t.Context(), q, topics.Message{Key: []byte("C1"), Value: []byte("x")}, "transactions", "r"); err != nil {
@@ -126,10 +127,10 @@ const endedWrites = 20
 // call returned the error: a caller that stopped (a worker whose lease was
 // lost) still wrote.
 func TestAWriteWhoseContextEndedWritesNothing(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := testbench.UniqueName(t, "ended")
 	testbench.CreateTopic(t, conn.Brokers, topic, 1)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	if err := p.Publish(t.Context(), topic, []byte("k"), []byte("before")); err != nil {
 		t.Fatal(err) // the writer knows the topic's partitions from now on
 	}
@@ -161,9 +162,9 @@ func TestAWriteWhoseContextEndedWritesNothing(t *testing.T) {
 // next Flush writes each once. Before, the records were often written and
 // kept queued too: written again by the next Flush.
 func TestAFlushWhoseContextEndedKeepsTheRecordsUnwritten(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	q := quarantineTopic(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	if err := p.Quarantine(t.Context(), q, topics.Message{Key: []byte("C0"), Value: []byte("w")}, "transactions", "r"); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/topicstest"
 )
 
 // transact writes key=value records to partition 0 of topic in one
@@ -56,13 +57,13 @@ func endOf(t *testing.T, conn topics.Connection, topic string) int64 {
 // entry nor counted, and a log that ends with one still syncs. Records of
 // an aborted transaction are read, as before (read_uncommitted).
 func TestAViewSkipsTransactionMarkersAndSyncsPastOne(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := testbench.UniqueName(t, "view")
 	if err := topics.Ensure(t.Context(), conn, topics.Spec{Name: topic, Partitions: 1, Compacted: true}); err != nil {
 		t.Fatal(err)
 	}
-	p := newProducer(t, conn)
-	publish(t, p, topic, "plain", []byte("1"))
+	p := topicstest.NewProducer(t, conn)
+	topicstest.Publish(t, p, topic, "plain", []byte("1"))
 	transact(t, conn, topic, true, "c1", "2", "c2", "3")
 	transact(t, conn, topic, false, "a1", "4")
 	transact(t, conn, topic, true, "c3", "5")
@@ -81,7 +82,7 @@ func TestAViewSkipsTransactionMarkersAndSyncsPastOne(t *testing.T) {
 		t.Errorf("Records = %d, want the 5 data records", n)
 	}
 	// A new record after the last marker is read too.
-	publish(t, p, topic, "after", []byte("6"))
+	topicstest.Publish(t, p, topic, "after", []byte("6"))
 	if err := v.Sync(t.Context()); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
@@ -133,7 +134,7 @@ func produceMany(t *testing.T, conn topics.Connection, topic string, n int) map[
 // same view whether Decode keeps the record's bytes (each Message owns
 // them) or copies them (a Transient View reuses its memory).
 func TestAViewReadsABacklogOfManyBatchesOnEveryPartition(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := compacted(t, conn)
 	const keys = 5000 // values of 1 KiB: more than one fetch per partition
 	want := produceMany(t, conn, topic, keys)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/topicstest"
 )
 
 // entry is what the test views keep: a value and where it was read.
@@ -57,13 +58,6 @@ func openView(t *testing.T, conn topics.Connection, cfg topics.ViewConfig[entry]
 	return v
 }
 
-func publish(t *testing.T, p *topics.Producer, topic, key string, value []byte) {
-	t.Helper()
-	if err := p.Publish(t.Context(), topic, []byte(key), value); err != nil {
-		t.Fatalf("Publish %s: %v", key, err)
-	}
-}
-
 // contents returns the view as key → value.
 func contents(v *topics.View[entry]) map[string]string {
 	out := map[string]string{}
@@ -75,9 +69,9 @@ func contents(v *topics.View[entry]) map[string]string {
 }
 
 func TestAViewRebuildsTheTopicAtStart(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := compacted(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	for _, r := range []struct{ key, value string }{
 		{"a", "1"}, {"b", "1"}, {"c", "1"}, {"a", "2"}, // a overwritten
 		{"b", ""},    // b deleted by a tombstone
@@ -88,7 +82,7 @@ func TestAViewRebuildsTheTopicAtStart(t *testing.T) {
 		if r.value != "" {
 			v = []byte(r.value)
 		}
-		publish(t, p, topic, r.key, v)
+		topicstest.Publish(t, p, topic, r.key, v)
 	}
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic})
 	if err := v.Sync(t.Context()); err != nil {
@@ -107,7 +101,7 @@ func TestAViewRebuildsTheTopicAtStart(t *testing.T) {
 }
 
 func TestAViewOfAnEmptyTopicIsReadyAtOnce(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: compacted(t, conn)})
 	if !v.Ready() || v.Len() != 0 {
 		t.Errorf("Ready %v with %d keys, want ready and empty", v.Ready(), v.Len())
@@ -115,9 +109,9 @@ func TestAViewOfAnEmptyTopicIsReadyAtOnce(t *testing.T) {
 }
 
 func TestAViewTailsTheTopicAndSyncSeesAWriteJustMade(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := compacted(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	var mu sync.Mutex
 	var changes []string
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic, OnChange: func(key string) {
@@ -128,7 +122,7 @@ func TestAViewTailsTheTopicAndSyncSeesAWriteJustMade(t *testing.T) {
 	eventually(t, "view ready", v.Ready)
 
 	// Sync is read-your-writes: no waiting needed after it.
-	publish(t, p, topic, "k", []byte("v1"))
+	topicstest.Publish(t, p, topic, "k", []byte("v1"))
 	if err := v.Sync(t.Context()); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
@@ -145,7 +139,7 @@ func TestAViewTailsTheTopicAndSyncSeesAWriteJustMade(t *testing.T) {
 		}
 		done <- e
 	}()
-	publish(t, p, topic, "k", []byte("v2"))
+	topicstest.Publish(t, p, topic, "k", []byte("v2"))
 	select {
 	case e := <-done:
 		if e.value != "v2" {
@@ -156,7 +150,7 @@ func TestAViewTailsTheTopicAndSyncSeesAWriteJustMade(t *testing.T) {
 	}
 
 	// A tombstone deletes the key.
-	publish(t, p, topic, "k", nil)
+	topicstest.Publish(t, p, topic, "k", nil)
 	if err := v.Sync(t.Context()); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
@@ -175,9 +169,9 @@ func TestAViewTailsTheTopicAndSyncSeesAWriteJustMade(t *testing.T) {
 // its caller made just before calling (a Sync may not join a request that
 // started before it was called).
 func TestConcurrentSyncsEachSeeTheirOwnWrite(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := compacted(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic})
 	eventually(t, "view ready", v.Ready)
 	var wg sync.WaitGroup
@@ -203,9 +197,9 @@ func TestConcurrentSyncsEachSeeTheirOwnWrite(t *testing.T) {
 }
 
 func TestAViewMergesWithItsMergeFunction(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := compacted(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	// Keep the first value of each key: later records change nothing.
 	keepFirst := func(cur entry, ok bool, next entry) (entry, bool) {
 		if ok {
@@ -215,8 +209,8 @@ func TestAViewMergesWithItsMergeFunction(t *testing.T) {
 	}
 	var calls atomic.Int32
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic, Merge: keepFirst, OnChange: func(string) { calls.Add(1) }})
-	publish(t, p, topic, "k", []byte("first"))
-	publish(t, p, topic, "k", []byte("second"))
+	topicstest.Publish(t, p, topic, "k", []byte("first"))
+	topicstest.Publish(t, p, topic, "k", []byte("second"))
 	if err := v.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -250,9 +244,9 @@ func (s *gets) Range(fn func(string, entry) bool) {
 }
 
 func TestKeysThatReplaceSkipMergeAndTheStoresGet(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := compacted(t, conn)
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	keepFirst := func(cur entry, ok bool, next entry) (entry, bool) {
 		if ok {
 			return cur, false
@@ -263,7 +257,7 @@ func TestKeysThatReplaceSkipMergeAndTheStoresGet(t *testing.T) {
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic, Merge: keepFirst, Store: store,
 		Replace: func(key []byte) bool { return strings.HasPrefix(string(key), "r/") }})
 	for _, kv := range [][2]string{{"k", "first"}, {"k", "second"}, {"r/k", "first"}, {"r/k", "second"}} {
-		publish(t, p, topic, kv[0], []byte(kv[1]))
+		topicstest.Publish(t, p, topic, kv[0], []byte(kv[1]))
 	}
 	if err := v.Sync(t.Context()); err != nil {
 		t.Fatal(err)
@@ -280,7 +274,7 @@ func TestKeysThatReplaceSkipMergeAndTheStoresGet(t *testing.T) {
 }
 
 func TestWaitEndsWithItsContextAndWithTheView(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	v := openView(t, conn, topics.ViewConfig[entry]{Topic: compacted(t, conn)})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -306,7 +300,7 @@ func TestWaitEndsWithItsContextAndWithTheView(t *testing.T) {
 }
 
 func TestOpenViewOfAMissingTopicSaysHowToCreateIt(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	_, err := topics.OpenView(t.Context(), conn, topics.ViewConfig[entry]{Topic: testbench.UniqueName(t, "missing"), Decode: decodeEntry})
 	if !errors.Is(err, topics.ErrTopicNotFound) || !strings.Contains(err.Error(), "create it with topics.Ensure") {
 		t.Fatalf("OpenView of a missing topic: %v; want ErrTopicNotFound saying how to create it", err)

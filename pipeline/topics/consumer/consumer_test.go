@@ -8,17 +8,18 @@ import (
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/pipeline/topics/consumer"
+	"github.com/midata/midata/pipeline/topics/topicstest"
 )
 
 func TestAConsumerCommitsOnlyBelowItsOldestRecordInFlight(t *testing.T) {
-	conn := connect(t)
+	conn := topicstest.Connect(t)
 	topic := testbench.UniqueName(t, "queue")
 	if err := topics.Ensure(t.Context(), conn, topics.Spec{Name: topic, Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
-	p := newProducer(t, conn)
+	p := topicstest.NewProducer(t, conn)
 	for i := range 3 {
-		publish(t, p, topic, fmt.Sprintf("k%d", i), []byte("v"))
+		topicstest.Publish(t, p, topic, fmt.Sprintf("k%d", i), []byte("v"))
 	}
 	group := testbench.UniqueName(t, "group")
 	lag := func() int64 {
