@@ -11,7 +11,6 @@ import (
 
 	"github.com/midata/midata/pipeline/bench"
 	"github.com/midata/midata/pipeline/config"
-	"github.com/midata/midata/pipeline/topics"
 )
 
 const benchSynopsis = `bench [--shapes LIST] [--scale F] [--format LIST] [--out FILE] [flags]
@@ -71,8 +70,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("bench: find midata: %w", err)
 	}
+	conn, err := cfg.KafkaConnection()
+	if err != nil {
+		return usageError{err}
+	}
 	bc := bench.Config{
-		Kafka: topics.Connection{Brokers: cfg.Kafka.Brokers},
+		Kafka: conn,
 		S3:    bench.S3{Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region},
 		Command: func(ctx context.Context, args ...string) *exec.Cmd {
 			return exec.CommandContext(ctx, exe, args...)

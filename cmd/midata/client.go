@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -44,6 +45,13 @@ func parseClient(cl *config.CommandLine, args []string, stdout io.Writer) (*clie
 	}
 	if cl.PrintConfig() {
 		return nil, nil, cfg.Print(stdout, cl.Command())
+	}
+	if cfg.Client.TokenFile != "" {
+		b, err := os.ReadFile(cfg.Client.TokenFile)
+		if err != nil {
+			return nil, nil, usagef("client.token_file: %v", err)
+		}
+		cfg.Client.Token, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
 	}
 	return newClient(cfg.Client), pos, nil
 }

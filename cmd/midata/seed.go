@@ -47,7 +47,10 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	kafka := topics.Connection{Brokers: addrs}
+	kafka, err := set.KafkaConnection()
+	if err != nil {
+		return usageError{err}
+	}
 	if err := topics.Ensure(ctx, kafka, topics.TransactionsSpec(cfg.TransactionsTopic, partitions),
 		topics.ConsentSpec(cfg.ConsentTopic), topics.QuarantineSpec(set.Topics.Quarantine)); err != nil {
 		return err

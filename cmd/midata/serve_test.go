@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 			"--workers-group", testbench.UniqueName(t, "group"),
 			"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
 			"--http-addr", addr, "--temp-dir", t.TempDir(), "--log-level", "warn", "--partitioner", "crc32", "--metrics-addr", metricsAddr,
-			"--auth-tokens", ops + "=ops," + customer + "=customer:C000003",
+			"--auth-tokens-file", tokensFile(t, ops+"=ops", customer+"=customer:C000003"),
 		}, &stdout, &stderr)
 	}()
 	waitFor := func(what string, limit time.Duration, ok func() bool) {
@@ -221,7 +222,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 	// The ops CLI mirrors the API.
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut lockedBuffer
-		code := runCLI(t.Context(), append(args, "--server", base, "--token", ops), &out, &errOut)
+		code := runCLI(t.Context(), append(args, "--server", base, "--token-file", tokensFile(t, ops)), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
 	if code, out, errOut := cli("runs", "get", run.ID); code != 0 || !strings.Contains(out, run.Releases[0].ReleaseID) {
@@ -269,12 +270,20 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 func TestServePrintsItsConfigWithSecretsMasked(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	code := run(t.Context(), []string{"serve", "--print-config", "--kafka-brokers", "k:9092", "--s3-bucket", "releases",
-		"--auth-tokens", "very-secret-token-0123=ops"}, &stdout, &stderr)
+		"--auth-tokens-file", tokensFile(t, "very-secret-token-0123=ops")}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if out := stdout.String(); strings.Contains(out, "very-secret-token") || !strings.Contains(out, "k:9092") {
-		t.Fatalf("printed config = %q: want brokers shown and the token masked", out)
+	if out := stdout.String(); strings.Contains(out, "very-secret-token") || !strings.Contains(out, "k:9092") || !strings.Contains(out, "tokens_file") {
+		t.Fatalf("printed config = %q: want brokers and the tokens file shown, no token", out)
+	}
+	// A secret on the command line is refused (ps shows it), naming where
+	// it goes instead and not the secret.
+	var stdout1, stderr1 lockedBuffer
+	if code := run(t.Context(), []string{"serve", "--print-config", "--kafka-brokers", "k:9092", "--s3-bucket", "releases",
+		"--auth-tokens", "very-secret-token-0123=ops"}, &stdout1, &stderr1); code != exitUsage ||
+		!strings.Contains(stderr1.String(), "MIDATA_AUTH_TOKENS") || strings.Contains(stderr1.String()+stdout1.String(), "very-secret") {
+		t.Errorf("--auth-tokens on the command line: exit %d, %q; want 2 naming MIDATA_AUTH_TOKENS without the token", code, stderr1.String())
 	}
 	var stdout2, stderr2 lockedBuffer
 	if code := run(t.Context(), []string{"serve", "--print-config", "--kafka-brokers", "k:9092", "--s3-bucket", "releases", "--partitioner", "random"}, &stdout2, &stderr2); code != exitUsage || !strings.Contains(stderr2.String(), "random") {
@@ -292,7 +301,7 @@ func TestServePrintsItsConfigWithSecretsMasked(t *testing.T) {
 // the requests topic, whose partitions the group splits 3 and 3).
 func TestTwoServesFireEachScheduleTimeOnceAndShareABulkRun(t *testing.T) {
 	const ops = "ops-token-0123456789"
-	common, _ := serveArgs(t, 48, 1200, 12, "--auth-tokens", ops+"=ops")
+	common, _ := serveArgs(t, 48, 1200, 12, "--auth-tokens-file", tokensFile(t, ops+"=ops"))
 	bin := buildMidata(t)
 	var bases []string
 	var dones []chan int
@@ -526,7 +535,7 @@ func buildMidata(t *testing.T) string {
 // and every customer with a self grant is released exactly once.
 func TestKillingOneServeMidRunLosesAndDuplicatesNothing(t *testing.T) {
 	const ops = "ops-token-0123456789"
-	common, cfg := serveArgs(t, 60, 30000, 6, "--auth-tokens", ops+"=ops", "--scheduler-enabled=false")
+	common, cfg := serveArgs(t, 60, 30000, 6, "--auth-tokens-file", tokensFile(t, ops+"=ops"), "--scheduler-enabled=false")
 	bin := buildMidata(t)
 	var bases []string
 	var procs []*exec.Cmd
@@ -663,4 +672,15 @@ func keyPartitions(t *testing.T, brokers []string, topic string, partitions int,
 		conn.Close()
 	}
 	return got
+}
+
+// tokensFile writes lines (token=role, or the CLI's one token) to a file
+// only the test can read, and returns its path.
+func tokensFile(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/jobs"
@@ -32,6 +33,8 @@ type Config struct {
 	// Tokens maps each bearer token to its role: "ops", "customer:<id>" or
 	// "partner:<id>". Tokens are at least 16 bytes.
 	Tokens map[string]string
+	// Auth knows more tokens, asked after Tokens: a tokens file, JWTs.
+	Auth bearer.Authenticator
 
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // default: time.Now
@@ -54,7 +57,7 @@ type API struct {
 	links     ports.Links
 	health    ports.Health
 	validate  func(jobs.Request) error
-	tokens    tokenTable
+	auth      bearer.Chain
 	log       *slog.Logger
 	loc       *time.Location
 	metrics   http.Handler
@@ -100,14 +103,14 @@ func New(cfg Config) (*API, error) {
 		slices.Sort(missing)
 		return nil, fmt.Errorf("new api: missing %s in Config", strings.Join(missing, ", "))
 	}
-	tokens, err := newTokenTable(cfg.Tokens)
+	tokens, err := bearer.NewStatic(cfg.Tokens)
 	if err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
 	a := &API{
 		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
 		consent: cfg.Consent, links: cfg.Links, health: cfg.Health,
-		validate: cfg.Validate, tokens: tokens, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
+		validate: cfg.Validate, auth: bearer.Chain{tokens, cfg.Auth}, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
 	}
 	if a.validate == nil {
 		a.validate = DefaultValidate

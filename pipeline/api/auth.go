@@ -2,72 +2,17 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
-
-	"github.com/midata/midata/pipeline/config"
-	"github.com/midata/midata/schemas"
 )
 
 // keyPattern is the shape of an idempotency key or a schedule id.
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// tokenTable finds the role of a bearer token. It keeps only SHA-256 sums
-// of the tokens and compares the sum of a presented token with every one in
-// constant time, so neither the time taken nor memory dumps give tokens away.
-type tokenTable struct {
-	entries []tokenEntry
-}
-
-type tokenEntry struct {
-	sum  [sha256.Size]byte
-	role string
-}
-
-func newTokenTable(tokens map[string]string) (tokenTable, error) {
-	var t tokenTable
-	// Sorted by role so that errors come out in the same order every time;
-	// a token itself never goes into an error.
-	type pair struct{ token, role string }
-	pairs := make([]pair, 0, len(tokens))
-	for tok, role := range tokens {
-		pairs = append(pairs, pair{tok, role})
-	}
-	slices.SortFunc(pairs, func(a, b pair) int { return strings.Compare(a.role, b.role) })
-	for _, p := range pairs {
-		if err := schemas.CheckRole(p.role); err != nil {
-			return tokenTable{}, fmt.Errorf("token with role %q: %w", p.role, err)
-		}
-		if len(p.token) < config.MinTokenBytes {
-			return tokenTable{}, fmt.Errorf("token with role %q: shorter than %d bytes: use a long random token", p.role, config.MinTokenBytes)
-		}
-		t.entries = append(t.entries, tokenEntry{sha256.Sum256([]byte(p.token)), p.role})
-	}
-	return t, nil
-}
-
-// role returns the role of token, or false.
-func (t tokenTable) role(token string) (string, bool) {
-	sum := sha256.Sum256([]byte(token))
-	found := -1
-	for i := range t.entries {
-		if subtle.ConstantTimeCompare(sum[:], t.entries[i].sum[:]) == 1 {
-			found = i
-		}
-	}
-	if found < 0 {
-		return "", false
-	}
-	return t.entries[found].role, true
-}
-
-// bearer returns the token of an "Authorization: Bearer <token>" header.
-func bearer(r *http.Request) (string, bool) {
+// bearerToken returns the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -85,16 +30,16 @@ func (a *API) guard(rt Route) http.Handler {
 		return rt.handle
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
+		token, ok := bearerToken(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="midata"`)
 			a.fail(w, r, http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>")
 			return
 		}
-		role, ok := a.tokens.role(token)
-		if !ok {
+		role, err := a.auth.Role(r.Context(), token)
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="midata", error="invalid_token"`)
-			a.fail(w, r, http.StatusUnauthorized, "unknown bearer token: use a token from the midata configuration")
+			a.fail(w, r, http.StatusUnauthorized, err.Error())
 			return
 		}
 		setRole(r.Context(), role)

@@ -1,6 +1,9 @@
 package config
 
-import "flag"
+import (
+	"flag"
+	"strings"
+)
 
 // ConfigEnv names the config file when --config is not given.
 const ConfigEnv = "MIDATA_CONFIG"
@@ -25,7 +28,17 @@ type CommandLine struct {
 // --print-config.
 func NewCommandLine(cmd Command, fs *flag.FlagSet) *CommandLine {
 	cl := &CommandLine{cmd: cmd, fs: fs}
-	fs.StringVar(&cl.path, "config", "", "YAML config file; every key of it can also be set by its variable and flag ["+ConfigEnv+"]")
+	var secrets []string
+	for _, k := range KeysOf(cmd) {
+		if k.Flag == "" {
+			secrets = append(secrets, k.Env)
+		}
+	}
+	usage := "YAML config file; every key of it can also be set by its variable and flag"
+	if len(secrets) > 0 {
+		usage += " (secrets have no flag, since ps shows it: set " + strings.Join(secrets, ", ") + ", or a *_file key)"
+	}
+	fs.StringVar(&cl.path, "config", "", usage+" ["+ConfigEnv+"]")
 	fs.BoolVar(&cl.print, "print-config", false, "print the effective configuration of the command (secrets masked) and exit")
 	flagged := Default()
 	flagged.Flags(cmd, fs)

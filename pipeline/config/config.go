@@ -3,8 +3,10 @@ package config
 import (
 	"time"
 
+	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/topics/kafkasec"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
@@ -65,6 +67,23 @@ type Kafka struct {
 	// ConsentPartitioner partitions the consent topic by its key: murmur2
 	// by default, whatever Partitioner says; midata writes consent with it.
 	ConsentPartitioner string `yaml:"consent_partitioner"`
+	// TLS and SASL secure every connection to the brokers (kafkasec).
+	TLS  kafkasec.TLS  `yaml:"tls"`
+	SASL kafkasec.SASL `yaml:"sasl"`
+}
+
+// KafkaConnection returns the connection every Kafka client of a command
+// dials with: the brokers, TLS and SASL (reading their files).
+func (c Config) KafkaConnection() (topics.Connection, error) {
+	t, err := c.Kafka.TLS.Config()
+	if err != nil {
+		return topics.Connection{}, invalidf("kafka.tls: %v", err)
+	}
+	m, err := c.Kafka.SASL.Build()
+	if err != nil {
+		return topics.Connection{}, invalidf("kafka.sasl: %v", err)
+	}
+	return topics.Connection{Brokers: c.Kafka.Brokers, TLS: t, SASL: m}, nil
 }
 
 // Workers tunes the workers that take requests from the requests topic.
@@ -132,6 +151,11 @@ type Auth struct {
 	// "customer:<id>" or "partner:<id>". Secret: Print masks the tokens;
 	// put them in MIDATA_AUTH_TOKENS from a secret store, not in the file.
 	Tokens map[string]string `yaml:"tokens"`
+	// TokensFile holds more, one token=role a line; serve re-reads it when
+	// it changes (rotation without a restart).
+	TokensFile string `yaml:"tokens_file"`
+	// OIDC accepts bearer JWTs too (package pipeline/api/bearer).
+	OIDC bearer.JWTSettings `yaml:"oidc"`
 }
 
 // Scheduler switches the schedule runner of this instance.
@@ -178,6 +202,8 @@ type Client struct {
 	// Token is the bearer token sent, with the ops role. Secret: Print
 	// masks it; put it in MIDATA_TOKEN, not in the file.
 	Token string `yaml:"token"`
+	// TokenFile holds the token instead (its first line).
+	TokenFile string `yaml:"token_file"`
 }
 
 // Dev tunes `midata dev`: where it keeps its local store and the port of
@@ -229,6 +255,7 @@ func Default() Config {
 			CommitDepth:  16,
 		},
 		Links:     Links{TTL: Duration(sinks.MaxLinkTTL)},
+		Auth:      Auth{OIDC: bearer.JWTSettings{RoleClaim: bearer.DefaultRoleClaim}},
 		HTTP:      HTTP{Addr: DefaultHTTPAddr},
 		Scheduler: Scheduler{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},

@@ -18,7 +18,7 @@ import (
 // ApplyFlags, because the flag package would print the value.
 func (c *Config) Flags(cmd Command, fs *flag.FlagSet) {
 	for _, f := range fields() {
-		if !f.UsedBy(cmd) {
+		if !f.UsedBy(cmd) || f.Flag == "" {
 			continue
 		}
 		usage := f.Meaning + " [" + f.Env + "]"
@@ -69,7 +69,9 @@ func CheckRenamed(fs *flag.FlagSet, args []string) error {
 			}
 			continue
 		}
-		if k, ok := Renamed(name); ok {
+		if k, ok := Renamed(name); ok && k.Flag == "" {
+			return invalidf("flag --%s: a secret is not taken from a flag (ps shows it); set %s, or name a file in %s_FILE", name, k.Env, k.Env)
+		} else if ok {
 			return invalidf("flag --%s is now --%s (or %s)", name, k.Flag, k.Env)
 		}
 	}

@@ -71,6 +71,24 @@ func fields() []field {
 			func(c *Config) *string { return &c.Kafka.Partitioner }).on(kafkaCommands...),
 		stringField("kafka.consent_partitioner", "MIDATA_CONSENT_PARTITIONER", "how the consent topic is partitioned by its key (customer|recipient), whatever kafka.partitioner says: murmur2, crc32 or fnv1a",
 			func(c *Config) *string { return &c.Kafka.ConsentPartitioner }).on(kafkaCommands...),
+		boolField("kafka.tls.enabled", "MIDATA_KAFKA_TLS", "encrypt every connection to the brokers with TLS (checked against kafka.tls.ca_file, else the system's roots)",
+			func(c *Config) *bool { return &c.Kafka.TLS.Enabled }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.tls.ca_file", "MIDATA_KAFKA_TLS_CA_FILE", "PEM file of the certificate authorities that sign the brokers' certificates",
+			func(c *Config) *string { return &c.Kafka.TLS.CAFile }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.tls.cert_file", "MIDATA_KAFKA_TLS_CERT_FILE", "PEM client certificate, for brokers that ask for one (with kafka.tls.key_file)",
+			func(c *Config) *string { return &c.Kafka.TLS.CertFile }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.tls.key_file", "MIDATA_KAFKA_TLS_KEY_FILE", "PEM key of the client certificate",
+			func(c *Config) *string { return &c.Kafka.TLS.KeyFile }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.tls.server_name", "MIDATA_KAFKA_TLS_SERVER_NAME", "the name checked in the brokers' certificates; empty = each broker's host",
+			func(c *Config) *string { return &c.Kafka.TLS.ServerName }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.sasl.mechanism", "MIDATA_KAFKA_SASL_MECHANISM", "SASL authentication to the brokers: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or empty (none); use it with kafka.tls.enabled",
+			func(c *Config) *string { return &c.Kafka.SASL.Mechanism }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.sasl.username", "MIDATA_KAFKA_SASL_USERNAME", "the SASL user",
+			func(c *Config) *string { return &c.Kafka.SASL.Username }).on(benchToo(kafkaCommands)...),
+		secretField("kafka.sasl.password", "MIDATA_KAFKA_SASL_PASSWORD", "the SASL password (or kafka.sasl.password_file)",
+			func(c *Config) *string { return &c.Kafka.SASL.Password }).on(benchToo(kafkaCommands)...),
+		stringField("kafka.sasl.password_file", "MIDATA_KAFKA_SASL_PASSWORD_FILE", "a file whose first line is the SASL password",
+			func(c *Config) *string { return &c.Kafka.SASL.PasswordFile }).on(benchToo(kafkaCommands)...),
 
 		stringField("topics.transactions", "MIDATA_TRANSACTIONS_TOPIC", "the transactions topic (the input)",
 			func(c *Config) *string { return &c.Topics.Transactions }).on(kafkaCommands...).was("topic"),
@@ -121,7 +139,19 @@ func fields() []field {
 			func(c *Config) *string { return &c.HTTP.PprofAddr }).on(CommandServe),
 		stringField("http.metrics_addr", "MIDATA_METRICS_ADDR", "where serve also answers /metrics without a token (host:port, e.g. an internal 0.0.0.0:9090); on http.addr /metrics takes an ops token; empty = only there",
 			func(c *Config) *string { return &c.HTTP.MetricsAddr }).on(CommandServe),
-		tokensField().on(CommandServe),
+		tokensField().on(CommandServe).was("auth-tokens"),
+		stringField("auth.tokens_file", "MIDATA_AUTH_TOKENS_FILE", "a file of more API bearer tokens, one token=role a line (# comments); serve re-reads it when it changes",
+			func(c *Config) *string { return &c.Auth.TokensFile }).on(CommandServe),
+		stringField("auth.oidc.issuer", "MIDATA_OIDC_ISSUER", "accept bearer JWTs from this OIDC issuer (its iss); keys by discovery unless auth.oidc.jwks_url or public_key_file is set; empty = off",
+			func(c *Config) *string { return &c.Auth.OIDC.Issuer }).on(CommandServe),
+		stringField("auth.oidc.jwks_url", "MIDATA_OIDC_JWKS_URL", "the issuer's JWKS (signing keys), re-fetched when a token names a new key",
+			func(c *Config) *string { return &c.Auth.OIDC.JWKSURL }).on(CommandServe),
+		stringField("auth.oidc.public_key_file", "MIDATA_OIDC_PUBLIC_KEY_FILE", "a PEM public key (RSA, ECDSA, Ed25519) that signs the JWTs, instead of a JWKS",
+			func(c *Config) *string { return &c.Auth.OIDC.PublicKeyFile }).on(CommandServe),
+		stringField("auth.oidc.audience", "MIDATA_OIDC_AUDIENCE", "the aud every JWT must hold (required with an issuer)",
+			func(c *Config) *string { return &c.Auth.OIDC.Audience }).on(CommandServe),
+		stringField("auth.oidc.role_claim", "MIDATA_OIDC_ROLE_CLAIM", "the JWT claim naming the role: ops, customer:<id> or partner:<id>",
+			func(c *Config) *string { return &c.Auth.OIDC.RoleClaim }).on(CommandServe),
 
 		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",
 			func(c *Config) *bool { return &c.Scheduler.Enabled }).on(CommandServe),
@@ -135,7 +165,9 @@ func fields() []field {
 		stringField("client.server", "MIDATA_SERVER", "the API of midata serve that the ops CLI calls",
 			func(c *Config) *string { return &c.Client.Server }).on(CommandRuns, CommandSchedule).requiredBy(CommandRuns, CommandSchedule),
 		secretField("client.token", "MIDATA_TOKEN", "the bearer token the ops CLI sends (role ops)",
-			func(c *Config) *string { return &c.Client.Token }).on(CommandRuns, CommandSchedule),
+			func(c *Config) *string { return &c.Client.Token }).on(CommandRuns, CommandSchedule).was("token"),
+		stringField("client.token_file", "MIDATA_TOKEN_FILE", "a file whose first line is the ops CLI's bearer token",
+			func(c *Config) *string { return &c.Client.TokenFile }).on(CommandRuns, CommandSchedule),
 
 		stringField("dev.data_dir", "MIDATA_DATA_DIR", "the folder of dev's local object store and link key",
 			func(c *Config) *string { return &c.Dev.DataDir }).on(CommandDev),
@@ -180,10 +212,11 @@ func stringField(name, env, meaning string, p func(*Config) *string) field {
 	return f
 }
 
-// secretField is a string that Print masks and errors never show.
+// secretField is a string that Print masks and errors never show, with no
+// flag (ps shows a command line).
 func secretField(name, env, meaning string, p func(*Config) *string) field {
 	f := stringField(name, env, meaning, p)
-	f.Secret = true
+	f.Secret, f.Flag = true, ""
 	f.get = func(c *Config) string {
 		if *p(c) == "" {
 			return ""
@@ -263,7 +296,7 @@ func byteSizeField(name, env, meaning string, p func(*Config) *ByteSize) field {
 // token.
 func tokensField() field {
 	f := newField("auth.tokens", "MIDATA_AUTH_TOKENS", "API bearer tokens and their roles: token=ops,token=customer:<id>,token=partner:<id> (a token is at least 16 bytes)")
-	f.Secret = true
+	f.Secret, f.Flag = true, ""
 	f.set = func(c *Config, s string) error {
 		entries := splitList(s)
 		tokens := make(map[string]string, len(entries))

@@ -352,18 +352,26 @@ func TestFlagsNameTheirKeyAndKeepSecretsOutOfErrors(t *testing.T) {
 		t.Errorf("a bad non-secret flag: Parse = %v, want it to name the flag and what it wants", err)
 	}
 
+	// Secrets have no flag (ps shows a command line): the flags they had
+	// are refused naming the variable, never the value.
 	const secret = "do-not-print-me-0123456789"
-	fs2 := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs2.SetOutput(&out)
-	flagged2 := config.Default()
-	flagged2.Flags(config.CommandServe, fs2)
-	if err := fs2.Parse([]string{"--auth-tokens", secret}); err != nil {
-		t.Fatalf("a bad secret flag must not fail Parse (the flag package prints the value): %v", err)
+	for _, cmd := range config.Commands() {
+		fs2 := flag.NewFlagSet(string(cmd), flag.ContinueOnError)
+		fs2.SetOutput(&out)
+		flagged2 := config.Default()
+		flagged2.Flags(cmd, fs2)
+		for _, k := range config.KeysOf(cmd) {
+			if k.Secret && fs2.Lookup(flagNameOf(k.Env)) != nil {
+				t.Errorf("%s: secret key %s has flag --%s", cmd, k.Name, flagNameOf(k.Env))
+			}
+		}
 	}
-	c := config.Default()
-	err = c.ApplyFlags(fs2)
-	if err == nil || !strings.Contains(err.Error(), "--auth-tokens") || strings.Contains(err.Error(), secret) {
-		t.Errorf("ApplyFlags = %v, want an error naming --auth-tokens without the token", err)
+	for _, old := range []string{"auth-tokens", "token"} {
+		fs2 := flag.NewFlagSet("serve", flag.ContinueOnError)
+		err := config.CheckRenamed(fs2, []string{"--" + old, secret})
+		if err == nil || !strings.Contains(err.Error(), "MIDATA_") || !strings.Contains(err.Error(), "_FILE") || strings.Contains(err.Error(), secret) {
+			t.Errorf("--%s: CheckRenamed = %v, want a refusal naming the variable and the file key, without the value", old, err)
+		}
 	}
 	if strings.Contains(out.String(), secret) {
 		t.Errorf("the flag package printed the secret: %s", out.String())
@@ -376,15 +384,17 @@ func TestHelpShowsEveryFlagOfTheCommandWithItsVariableAndDefault(t *testing.T) {
 		fs := flag.NewFlagSet(string(cmd), flag.ContinueOnError)
 		var out strings.Builder
 		fs.SetOutput(&out)
-		c := config.Default()
-		c.Flags(cmd, fs)
+		config.NewCommandLine(cmd, fs)
 		fs.PrintDefaults()
 		for _, k := range config.Keys() {
 			listed := strings.Contains(out.String(), "-"+k.Flag+" ") || strings.Contains(out.String(), "-"+k.Flag+"\n")
+			if k.Flag == "" {
+				listed = k.UsedBy(cmd) // a secret: no flag, its variable named under --config
+			}
 			if listed != k.UsedBy(cmd) {
 				t.Errorf("midata %s --help lists -%s: %v, want %v", cmd, k.Flag, listed, k.UsedBy(cmd))
 			}
-			if k.UsedBy(cmd) && !strings.Contains(out.String(), "["+k.Env+"]") {
+			if k.UsedBy(cmd) && !strings.Contains(out.String(), "["+k.Env+"]") && !(k.Flag == "" && strings.Contains(out.String(), k.Env+",")) {
 				t.Errorf("midata %s --help does not name %s", cmd, k.Env)
 			}
 		}
@@ -587,4 +597,9 @@ func TestByteSizesReadWithTheirUnits(t *testing.T) {
 			t.Errorf("ParseByteSize(%q) = %d, want an error", bad, got)
 		}
 	}
+}
+
+// flagNameOf is the flag a key would have: MIDATA_S3_BUCKET → s3-bucket.
+func flagNameOf(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "MIDATA_")), "_", "-")
 }

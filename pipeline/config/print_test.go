@@ -107,7 +107,7 @@ func TestPrintOfACommandShowsItsKeysOnlyAndMasksTheCLIToken(t *testing.T) {
 	if err := c.Print(&runs, config.CommandRuns); err != nil {
 		t.Fatal(err)
 	}
-	if want := "client:\n  server: http://127.0.0.1:8080\n  token: '****'\n"; !strings.HasSuffix(runs.String(), want) || strings.Count(runs.String(), "\n") != 4 {
+	if want := "client:\n  server: http://127.0.0.1:8080\n  token: '****'\n  token_file: \"\"\n"; !strings.HasSuffix(runs.String(), want) || strings.Count(runs.String(), "\n") != 5 {
 		t.Errorf("midata runs --print-config =\n%s\nwant a header and\n%s", runs.String(), want)
 	}
 }

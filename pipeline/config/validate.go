@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
@@ -26,7 +27,7 @@ var (
 
 // MinTokenBytes is the shortest bearer token Validate accepts (the API's
 // own minimum).
-const MinTokenBytes = 16
+const MinTokenBytes = bearer.MinTokenBytes
 
 // minMemoryLimit is the smallest memory_limit Validate accepts: serve
 // holds about 50 MiB live in a bulk release at the default settings.
@@ -51,6 +52,9 @@ func (c Config) Validate(cmd Command) error {
 		}
 		v.uses[f.Name] = true
 		v.where[f.Name] = " [" + f.Env + ", --" + f.Flag + "]"
+		if f.Flag == "" {
+			v.where[f.Name] = " [" + f.Env + "]"
+		}
 		if f.RequiredBy(cmd) && f.get(&c) == "" {
 			v.add(f.Name, "required: set it in the file, %s or --%s", f.Env, f.Flag)
 		}
@@ -69,6 +73,12 @@ func (c Config) Validate(cmd Command) error {
 	}
 	if _, err := kafkasource.PartitionerByName(c.Kafka.ConsentPartitioner); err != nil {
 		v.addValue("kafka.consent_partitioner", c.Kafka.ConsentPartitioner, "want murmur2, crc32 or fnv1a")
+	}
+	if err := c.Kafka.TLS.Validate(); err != nil {
+		v.add("kafka.tls.enabled", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if err := c.Kafka.SASL.Validate(); err != nil {
+		v.add("kafka.sasl.mechanism", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 
 	topics := []struct{ key, name string }{
@@ -132,6 +142,9 @@ func (c Config) Validate(cmd Command) error {
 	}
 	if a := c.HTTP.MetricsAddr; a != "" && checkHostPort(a, true) != nil {
 		v.addValue("http.metrics_addr", a, "%v", checkHostPort(a, true))
+	}
+	if err := c.Auth.OIDC.Validate(); err != nil {
+		v.add("auth.oidc.issuer", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	for _, p := range tokenProblems(c.Auth.Tokens) {
 		v.add("auth.tokens", "%s", p)

@@ -34,7 +34,10 @@ func Export(ctx context.Context, cfg config.Config, req pipeline.Request, logger
 	// The quarantine topic is midata's own: a cluster that has only the
 	// input topics gets it before anything is read, so the first
 	// malformed record does not fail the release after the whole read.
-	kafka := topics.Connection{Brokers: cfg.Kafka.Brokers}
+	kafka, err := cfg.KafkaConnection()
+	if err != nil {
+		return nil, invalid{err}
+	}
 	if err := topics.Ensure(ctx, kafka, topics.QuarantineSpec(cfg.Topics.Quarantine)); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api"
+	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/consent"
@@ -45,6 +46,7 @@ type Service struct {
 	server     *http.Server
 	listener   net.Listener
 	debug      *debugServer // nil unless http.pprof_addr is set
+	tokensFile *bearer.File // nil unless auth.tokens_file is set
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -67,7 +69,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if err != nil {
 		return nil, invalid{err}
 	}
-	s := &Service{cfg: cfg, logger: logger, kafka: topics.Connection{Brokers: cfg.Kafka.Brokers}}
+	conn, err := cfg.KafkaConnection()
+	if err != nil {
+		return nil, invalid{err}
+	}
+	s := &Service{cfg: cfg, logger: logger, kafka: conn}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -166,7 +172,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		_, err := topics.Ends(ctx, s.kafka, cfg.Topics.Requests)
 		return err
 	}})
-	a, err := api.New(api.Config{Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
+	auth, tokensFile, err := authenticators(ctx, cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	s.tokensFile = tokensFile
+	a, err := api.New(api.Config{Auth: auth, Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
 		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {
@@ -220,6 +231,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.metricsSrv != nil {
 		g.Go(func() error { return s.metricsSrv.run(gctx) })
+	}
+	if s.tokensFile != nil {
+		g.Go(func() error { s.tokensFile.Watch(gctx, TokensFileEvery, s.logger); return nil })
 	}
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {

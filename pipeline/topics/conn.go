@@ -1,6 +1,7 @@
 package topics
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Defaults of Connection.
@@ -18,7 +20,9 @@ const (
 )
 
 // Connection is how every client of midata reaches the Kafka cluster: the
-// bootstrap brokers and the timeouts of connecting and of one request.
+// bootstrap brokers, the timeouts of connecting and of one request, and
+// the security of the connections (TLS, SASL; package kafkasec builds them
+// from the configuration).
 // Every transport, dialer and client midata makes (the transactions
 // source, the producer, the views, the consumer group, the admin calls)
 // comes from it, so a setting added here (TLS, SASL) reaches them all.
@@ -35,6 +39,10 @@ type Connection struct {
 	// ClientID names midata to the brokers (their logs and quotas).
 	// Default "midata".
 	ClientID string
+	// TLS, when set, encrypts every connection to the brokers.
+	TLS *tls.Config
+	// SASL, when set, authenticates every connection.
+	SASL sasl.Mechanism
 }
 
 // Validate reports what is wrong with the connection settings, all at once.
@@ -84,6 +92,8 @@ func (c Connection) Transport() *kafka.Transport {
 		Dial:        (&net.Dialer{Timeout: c.DialTimeout}).DialContext,
 		DialTimeout: c.DialTimeout,
 		ClientID:    c.ClientID,
+		TLS:         c.TLS,
+		SASL:        c.SASL,
 	}
 }
 
@@ -91,7 +101,7 @@ func (c Connection) Transport() *kafka.Transport {
 // consumer group member).
 func (c Connection) Dialer() *kafka.Dialer {
 	c = c.WithDefaults()
-	return &kafka.Dialer{Timeout: c.DialTimeout, ClientID: c.ClientID}
+	return &kafka.Dialer{Timeout: c.DialTimeout, ClientID: c.ClientID, TLS: c.TLS, SASLMechanism: c.SASL}
 }
 
 // String names the brokers, for errors.

@@ -1,4 +1,7 @@
-package config
+// Package units reads and writes the units of the configuration:
+// durations with days (Duration) and sizes with binary units (ByteSize),
+// from text (variables, flags) and YAML.
+package units
 
 import (
 	"errors"
@@ -15,7 +18,7 @@ import (
 type Duration time.Duration
 
 // ParseDuration parses "7d", "36h", "90m", "30s", … A negative duration is
-// parsed; Validate says where it is not allowed.
+// parsed; config.Validate says where it is not allowed.
 func ParseDuration(s string) (Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)

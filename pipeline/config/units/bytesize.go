@@ -1,4 +1,4 @@
-package config
+package units
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ var byteUnits = []struct {
 }{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
 
 // ParseByteSize parses "256MiB", "1GiB", "512KiB", "100B" or a plain number
-// of bytes. Validate says which values a key allows.
+// of bytes. config.Validate says which values a key allows.
 func ParseByteSize(s string) (ByteSize, error) {
 	s = strings.TrimSpace(s)
 	num, unit := s, int64(1)
