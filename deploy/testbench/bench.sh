@@ -11,6 +11,11 @@
 # Fixed ports (all on 127.0.0.1):
 #   19092  Kafka PLAINTEXT listener (clients)         MIDATA_TEST_KAFKA=127.0.0.1:19092
 #   19093  Kafka KRaft controller listener (internal)
+#   19094  Kafka SASL_SSL listener                    MIDATA_TEST_KAFKA_SASL=127.0.0.1:19094
+#          TLS: a CA and broker certificate made by deploy/testbench/certs on
+#          every start (MIDATA_TEST_KAFKA_CA names the CA's PEM file); SASL:
+#          PLAIN user midata-plain, SCRAM-SHA-256 and SCRAM-SHA-512 user
+#          midata-scram (passwords in `bench.sh env`)
 #   17070  versitygw S3 API, path-style, region us-east-1
 #                                                     MIDATA_TEST_S3=http://127.0.0.1:17070
 #          S3 root credentials: access key "midata", secret "midata-secret-key"
@@ -47,6 +52,11 @@ KAFKA_VERSION=3.9.1
 KAFKA_HOST=127.0.0.1
 KAFKA_PORT=19092
 KAFKA_CONTROLLER_PORT=19093
+KAFKA_SASL_PORT=19094
+KAFKA_PLAIN_USER=midata-plain
+KAFKA_PLAIN_PASSWORD=midata-plain-secret
+KAFKA_SCRAM_USER=midata-scram
+KAFKA_SCRAM_PASSWORD=midata-scram-secret
 KAFKA_HEAP="-Xms256m -Xmx768m"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 
@@ -159,11 +169,19 @@ kafka_configure() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+
+# The SASL_SSL listener: TLS with the bench's own CA, then SASL.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_DIR/tls/broker.pem
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_PLAIN_USER="$KAFKA_PLAIN_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$KAFKA_DIR/data
 
 auto.create.topics.enable=true
@@ -228,7 +246,7 @@ kafka_start() {
 		log "kafka already running (pid $(kafka_pid))"
 		return 0
 	fi
-	for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+	for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"; do
 		if port_open "$KAFKA_HOST" "$port"; then
 			die "port $KAFKA_HOST:$port is taken by a process this bench did not start (another MIDATA_BENCH_DIR?)"
 		fi
@@ -237,7 +255,11 @@ kafka_start() {
 	kafka_configure
 	local t0=$SECONDS cluster_id
 	cluster_id="$(random_cluster_id)"
-	kafka_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties"
+	(cd "$HERE/../.." && GOFLAGS=-buildvcs=false go run ./deploy/testbench/certs "$KAFKA_DIR/tls") ||
+		die "could not make the bench's TLS certificates (deploy/testbench/certs)"
+	kafka_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+		--add-scram "SCRAM-SHA-256=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]" \
+		--add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]"
 	if ! "${JAVA_CMD[@]}" </dev/null >"$KAFKA_DIR/logs/format.log" 2>&1; then
 		cat "$KAFKA_DIR/logs/format.log" >&2
 		die "kafka storage format failed"
@@ -395,6 +417,10 @@ cmd_logs() {
 cmd_env() {
 	cat <<EOF
 export MIDATA_TEST_KAFKA=$KAFKA_HOST:$KAFKA_PORT
+export MIDATA_TEST_KAFKA_SASL=$KAFKA_HOST:$KAFKA_SASL_PORT
+export MIDATA_TEST_KAFKA_CA=$KAFKA_DIR/tls/ca.pem
+export MIDATA_TEST_KAFKA_PLAIN=$KAFKA_PLAIN_USER:$KAFKA_PLAIN_PASSWORD
+export MIDATA_TEST_KAFKA_SCRAM=$KAFKA_SCRAM_USER:$KAFKA_SCRAM_PASSWORD
 export MIDATA_TEST_S3=http://$S3_HOST:$S3_PORT
 export MIDATA_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY
 export MIDATA_TEST_S3_SECRET_KEY=$S3_SECRET_KEY

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
@@ -207,5 +211,40 @@ func TestNewNamesMissingBackends(t *testing.T) {
 	_, err := New(Config{Runs: &fakeRuns{}, Schedules: &fakeSchedules{}, Health: ports.HealthFunc(nil)})
 	if err == nil || !strings.Contains(err.Error(), "missing Consent, Control, Links in Config") {
 		t.Fatalf("New: %v, want it to name Consent, Control, Links", err)
+	}
+}
+
+// roleFunc is an Authenticator for tests: a JWT issuer, say.
+type roleFunc func(token string) (string, error)
+
+func (f roleFunc) Role(_ context.Context, token string) (string, error) { return f(token) }
+
+func TestTokensBeyondTheStaticOnesGoThroughConfigAuth(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Auth = roleFunc(func(tok string) (string, error) {
+			switch tok {
+			case "jwt-for-c2":
+				return "customer:C2", nil
+			case "jwt-expired":
+				return "", errors.New("bearer JWT refused: oidc: token is expired")
+			}
+			return "", bearer.ErrUnknown
+		})
+	})
+	if r := h.do(t, "GET", "/v1/customers/C2/releases", "jwt-for-c2", nil); r.Code != http.StatusOK {
+		t.Errorf("C2's own JWT: %d, want 200", r.Code)
+	}
+	if r := h.do(t, "GET", "/v1/customers/C1/releases", "jwt-for-c2", nil); r.Code != http.StatusForbidden {
+		t.Errorf("C2's JWT on C1's releases: %d, want 403", r.Code)
+	}
+	r := h.do(t, "GET", "/v1/customers/C2/releases", "jwt-expired", nil)
+	if r.Code != http.StatusUnauthorized || !strings.Contains(r.Body.String(), "expired") {
+		t.Errorf("an expired JWT: %d %s, want 401 saying it expired", r.Code, r.Body)
+	}
+	if r := h.do(t, "GET", "/v1/runs", tokOps, nil); r.Code != http.StatusOK {
+		t.Errorf("a static token next to Auth: %d", r.Code)
+	}
+	if r := h.do(t, "GET", "/v1/runs", "nobody-knows-me-0123456789", nil); r.Code != http.StatusUnauthorized {
+		t.Errorf("an unknown token: %d", r.Code)
 	}
 }

@@ -158,6 +158,9 @@ func Ensure(ctx context.Context, conn Connection, specs ...Spec) error {
 	a.client.Timeout = 3 * a.conn.RequestTimeout
 	res, err := a.client.CreateTopics(ctx, req)
 	if err != nil {
+		if why := conn.Check(ctx); why != nil {
+			err = why // what the transport reports as "Broker Not Available"
+		}
 		return fmt.Errorf("ensure topics %s on brokers %s: %w", strings.Join(names, ", "), a.conn, err)
 	}
 	var errs []error

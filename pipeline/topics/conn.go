@@ -1,6 +1,7 @@
 package topics
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -102,6 +103,23 @@ func (c Connection) Transport() *kafka.Transport {
 func (c Connection) Dialer() *kafka.Dialer {
 	c = c.WithDefaults()
 	return &kafka.Dialer{Timeout: c.DialTimeout, ClientID: c.ClientID, TLS: c.TLS, SASLMechanism: c.SASL}
+}
+
+// Check connects to each broker in turn, TLS and SASL included, until one
+// accepts, and otherwise says why the last refused: a password the broker
+// refused, a certificate not trusted, nothing listening. kafka-go's
+// transport reports all of these as "Broker Not Available"; commands call
+// Check when their first request fails, so an operator reads the cause.
+func (c Connection) Check(ctx context.Context) error {
+	c = c.WithDefaults()
+	var err error
+	for _, b := range c.Brokers {
+		var conn *kafka.Conn
+		if conn, err = c.Dialer().DialContext(ctx, "tcp", b); err == nil {
+			return conn.Close()
+		}
+	}
+	return fmt.Errorf("connect to %s: %w", c, err)
 }
 
 // String names the brokers, for errors.
