@@ -23,6 +23,7 @@ type Config struct {
 	Control   ports.RunControl // cancel and retry
 	Schedules ports.Schedules  // the cron schedules
 	Consent   ports.Consent    // records a customer's own request as a self consent event
+	Grants    ports.Grants     // a customer's own grants: read, change, revoke; nil: 503
 	Links     ports.Links      // signs download links of committed releases, for their owner
 	Health    ports.Health     // /readyz
 
@@ -54,6 +55,7 @@ type API struct {
 	control   ports.RunControl
 	schedules ports.Schedules
 	consent   ports.Consent
+	grants    ports.Grants
 	links     ports.Links
 	health    ports.Health
 	validate  func(jobs.Request) error
@@ -109,7 +111,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
-		consent: cfg.Consent, links: cfg.Links, health: cfg.Health,
+		consent: cfg.Consent, grants: cfg.Grants, links: cfg.Links, health: cfg.Health,
 		validate: cfg.Validate, auth: bearer.Chain{tokens, cfg.Auth}, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
 	}
 	if a.validate == nil {
@@ -142,6 +144,9 @@ func (a *API) buildRoutes() []Route {
 		{"POST", "/v1/customers/{id}/releases", customer, "Ask for the customer's own data", a.createCustomerRelease},
 		{"GET", "/v1/customers/{id}/releases", customer, "The customer's releases, newest first", a.listCustomerReleases},
 		{"GET", "/v1/customers/{id}/releases/{release}/links", customer, "Fresh download links to one of the customer's releases, while its consent stands", a.customerReleaseLinks},
+		{"GET", "/v1/customers/{id}/grants", customer, "The customer's consent for each recipient: self and each partner", a.listGrants},
+		{"PUT", "/v1/customers/{id}/grants/{recipient}", customer, "Grant a recipient categories, for a window, until an expiry: in force at once", a.putGrant},
+		{"DELETE", "/v1/customers/{id}/grants/{recipient}", customer, "Revoke the customer's grant to a recipient: in force at once", a.deleteGrant},
 
 		{"GET", "/v1/partners/{id}/releases", partner, "Releases to the partner, newest first", a.listPartnerReleases},
 		{"GET", "/v1/partners/{id}/releases/{release}/links", partner, "Fresh download links to one release made for the partner, while its consent stands", a.partnerReleaseLinks},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/ports"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/schemas"
@@ -310,6 +311,7 @@ type harness struct {
 	runs       *fakeRuns
 	control    *fakeControl
 	schedules  *fakeSchedules
+	grants     *fakeGrants
 	consentErr error
 	linksErr   error
 	ready      error
@@ -322,6 +324,7 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 	h.runs = &fakeRuns{calls: h.calls, runs: map[string]jobs.Run{}}
 	h.control = &fakeControl{calls: h.calls, runs: h.runs}
 	h.schedules = &fakeSchedules{calls: h.calls, byID: map[string]schedule.Entry{}}
+	h.grants = &fakeGrants{calls: h.calls}
 	cfg := Config{
 		Runs: h.runs, Control: h.control, Schedules: h.schedules,
 		Consent: ports.ConsentFunc(func(_ context.Context, customerID string, from, to time.Time) (string, error) {
@@ -344,6 +347,7 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 				Link: sinks.Link{URL: "https://store.example/" + releaseID + "?sig=x", ExpiresAt: testNow.Add(time.Hour)}}}, nil
 		}),
 		Health:  ports.HealthFunc(func(context.Context) error { return h.ready }),
+		Grants:  h.grants,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("midata_up 1\n")) }),
 		Tokens:  testTokens,
 		Logger:  slog.New(slog.NewJSONHandler(&h.logs, nil)),
@@ -443,4 +447,39 @@ func serve(h *harness, req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)
 	return rec
+}
+
+// fakeGrants keeps each customer's latest event per recipient; it refuses
+// a grant without a category as the consent package does.
+type fakeGrants struct {
+	calls *calls
+	mu    sync.Mutex
+	evs   map[string][]schemas.ConsentEvent
+}
+
+func (f *fakeGrants) CustomerGrants(_ context.Context, customerID string) ([]schemas.ConsentEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls.add("grants %s", customerID)
+	return slices.Clone(f.evs[customerID]), nil
+}
+
+func (f *fakeGrants) SetGrant(_ context.Context, ch consent.Change) (schemas.ConsentEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls.add("set grant %s %s revoke=%v %s", ch.CustomerID, ch.Recipient, ch.Revoke, strings.Join(ch.Categories.Names(), ","))
+	if !ch.Revoke && ch.Categories == 0 {
+		return schemas.ConsentEvent{}, consent.ErrInvalidChange
+	}
+	ev := schemas.ConsentEvent{ConsentID: "K-" + ch.CustomerID, CustomerID: ch.CustomerID, Recipient: ch.Recipient, Status: schemas.ConsentGranted,
+		Categories: ch.Categories, WindowFrom: ch.WindowFrom, WindowTo: ch.WindowTo, ExpiresAt: ch.ExpiresAt, EventTime: testNow}
+	if ch.Revoke {
+		ev.Status = schemas.ConsentRevoked
+	}
+	if f.evs == nil {
+		f.evs = map[string][]schemas.ConsentEvent{}
+	}
+	list := slices.DeleteFunc(f.evs[ch.CustomerID], func(e schemas.ConsentEvent) bool { return e.Recipient == ch.Recipient })
+	f.evs[ch.CustomerID] = append(list, ev)
+	return ev, nil
 }

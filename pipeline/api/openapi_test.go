@@ -194,6 +194,9 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"ScheduleRequest", ScheduleRequest{}},
 		{"CustomerReleaseRequest", CustomerReleaseRequest{}},
 		{"ReleaseRequest", ReleaseRequest{}},
+		{"GrantChange", GrantChange{}},
+		{"Grant", Grant{}},
+		{"GrantList", GrantList{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema+" has the fields of its Go type", func(t *testing.T) {
@@ -213,7 +216,7 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"ScheduleRequest", "CustomerReleaseRequest", "ReleaseRequest"} {
+	for _, name := range []string{"ScheduleRequest", "CustomerReleaseRequest", "ReleaseRequest", "GrantChange"} {
 		if ap := doc.Components.Schemas[name].AdditionalProperties; ap == nil || *ap {
 			t.Errorf("%s: want additionalProperties false, as the API refuses unknown fields", name)
 		}

@@ -321,6 +321,22 @@ func (s *store) event(e *entry) schemas.ConsentEvent {
 	return ev
 }
 
+// eventsOf returns the event of every key of customerID, whatever its
+// status, in the order recipients were first seen: one lookup per
+// recipient the store knows (self and the partners), not a scan.
+func (s *store) eventsOf(customerID string) []schemas.ConsentEvent {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []schemas.ConsentEvent
+	for _, rec := range s.recipients {
+		idx, _, ok := s.find([]byte(schemas.ConsentKey(customerID, rec)))
+		if ok && s.at(idx).status != statusNone {
+			out = append(out, s.event(s.at(idx)))
+		}
+	}
+	return out
+}
+
 // grant returns the grant of (customerID, recipient) at now.
 func (s *store) grant(customerID string, recipient schemas.Recipient, now time.Time) (Grant, error) {
 	s.mu.RLock()

@@ -177,7 +177,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	s.tokensFile = tokensFile
-	a, err := api.New(api.Config{Auth: auth, Runs: queue, Control: queue, Schedules: s.schedules, Consent: &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants},
+	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
+	a, err := api.New(api.Config{Auth: auth, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
 		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/pipeline/schedule"
 )
 
@@ -48,6 +49,15 @@ type RunControl interface {
 // implements it.
 type Consent interface {
 	RecordRequest(ctx context.Context, customerID string, from, to time.Time) (consentID string, err error)
+}
+
+// Grants reads and changes a customer's own consent, per recipient:
+// SetGrant writes the change as the customer's act (actor customer) and
+// returns once it is in force; its error wraps consent.ErrInvalidChange
+// for a change that can never be written. *consent.Recorder implements it.
+type Grants interface {
+	CustomerGrants(ctx context.Context, customerID string) ([]schemas.ConsentEvent, error)
+	SetGrant(ctx context.Context, ch consent.Change) (schemas.ConsentEvent, error)
 }
 
 // ConsentFunc adapts a function to Consent.
@@ -141,5 +151,6 @@ var (
 	_ Runs       = (*jobs.Queue)(nil)
 	_ RunControl = (*jobs.Queue)(nil)
 	_ Consent    = (*consent.Recorder)(nil)
+	_ Grants     = (*consent.Recorder)(nil)
 	_ Links      = LinksFunc((*pipeline.Runner)(nil).LinksFor)
 )

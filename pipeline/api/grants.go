@@ -1,0 +1,156 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/schemas"
+)
+
+// GrantChange is the body of PUT /v1/customers/{id}/grants/{recipient}:
+// the categories granted (transactions, balances, merchant), and the
+// window and expiry as dates (the organisation's time zone) or RFC 3339
+// times; an omitted time is open (no start, no end, never expires).
+type GrantChange struct {
+	Categories []string `json:"categories"`
+	WindowFrom string   `json:"window_from,omitempty"`
+	WindowTo   string   `json:"window_to,omitempty"`
+	ExpiresAt  string   `json:"expires_at,omitempty"`
+}
+
+// Grant is a customer's consent for one recipient, as the consent topic
+// holds it now. InForce is whether records may go to the recipient now:
+// granted and not expired.
+type Grant struct {
+	Recipient  schemas.Recipient `json:"recipient"`
+	Status     string            `json:"status"`
+	InForce    bool              `json:"in_force"`
+	ConsentID  string            `json:"consent_id"`
+	Categories []string          `json:"categories"`
+	WindowFrom *time.Time        `json:"window_from,omitempty"`
+	WindowTo   *time.Time        `json:"window_to,omitempty"`
+	ExpiresAt  *time.Time        `json:"expires_at,omitempty"`
+	EventTime  time.Time         `json:"event_time"`
+}
+
+// GrantList is the body of GET /v1/customers/{id}/grants.
+type GrantList struct {
+	Grants []Grant `json:"grants"`
+}
+
+func grantOf(ev schemas.ConsentEvent, now time.Time) Grant {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	_, err := consent.GrantOf(ev, now)
+	return Grant{Recipient: ev.Recipient, Status: string(ev.Status), InForce: err == nil, ConsentID: ev.ConsentID,
+		Categories: append([]string{}, ev.Categories.Names()...), WindowFrom: opt(ev.WindowFrom), WindowTo: opt(ev.WindowTo),
+		ExpiresAt: opt(ev.ExpiresAt), EventTime: ev.EventTime}
+}
+
+// errNoGrants answers when the service has no consent view to serve them.
+var errNoGrants = errors.Join(ErrUnavailable, errors.New("grants are not served by this instance"))
+
+// listGrants answers the customer's consent for every recipient they
+// have one for: self and each partner.
+func (a *API) listGrants(w http.ResponseWriter, r *http.Request) {
+	const op = "list grants"
+	id := r.PathValue("id")
+	if err := schemas.CustomerID(id).Validate(); err != nil {
+		a.failErr(w, r, op, badRequest("%v", err))
+		return
+	}
+	if a.grants == nil {
+		a.failErr(w, r, op, errNoGrants)
+		return
+	}
+	evs, err := a.grants.CustomerGrants(r.Context(), id)
+	if err != nil {
+		a.failErr(w, r, op, errors.Join(ErrUnavailable, err))
+		return
+	}
+	out := GrantList{Grants: []Grant{}}
+	for _, ev := range evs {
+		out.Grants = append(out.Grants, grantOf(ev, a.now()))
+	}
+	a.writeJSON(w, r, http.StatusOK, out)
+}
+
+// putGrant writes the customer's grant to {recipient}; deleteGrant
+// revokes it. Both are in force when they answer.
+func (a *API) putGrant(w http.ResponseWriter, r *http.Request)    { a.changeGrant(w, r, false) }
+func (a *API) deleteGrant(w http.ResponseWriter, r *http.Request) { a.changeGrant(w, r, true) }
+
+func (a *API) changeGrant(w http.ResponseWriter, r *http.Request, revoke bool) {
+	op := "change a grant"
+	if revoke {
+		op = "revoke a grant"
+	}
+	id := r.PathValue("id")
+	if err := schemas.CustomerID(id).Validate(); err != nil {
+		a.failErr(w, r, op, badRequest("%v", err))
+		return
+	}
+	rec, err := schemas.ParseRecipient(r.PathValue("recipient"))
+	if err != nil {
+		a.failErr(w, r, op, badRequest("recipient %q: want self or partner:<id>", r.PathValue("recipient")))
+		return
+	}
+	if a.grants == nil {
+		a.failErr(w, r, op, errNoGrants)
+		return
+	}
+	ch := consent.Change{CustomerID: id, Recipient: rec, Revoke: revoke}
+	if !revoke {
+		if ch, err = a.grantChange(w, r, ch); err != nil {
+			a.failErr(w, r, op, err)
+			return
+		}
+	}
+	ev, err := a.grants.SetGrant(r.Context(), ch)
+	switch {
+	case errors.Is(err, consent.ErrInvalidChange):
+		a.failErr(w, r, op, badRequest("%v", err))
+	case err != nil:
+		a.failErr(w, r, op, errors.Join(ErrUnavailable, err))
+	default:
+		a.writeJSON(w, r, http.StatusOK, grantOf(ev, a.now()))
+	}
+}
+
+// grantChange reads the body of a PUT into ch.
+func (a *API) grantChange(w http.ResponseWriter, r *http.Request, ch consent.Change) (consent.Change, error) {
+	var body GrantChange
+	if err := decode(w, r, &body); err != nil {
+		return ch, err
+	}
+	if len(body.Categories) == 0 {
+		return ch, badRequest("\"categories\" is missing: grant one or more of transactions, balances, merchant (DELETE revokes)")
+	}
+	for _, name := range body.Categories {
+		c, err := schemas.ParseCategory(name)
+		if err != nil {
+			return ch, badRequest("category %q: want transactions, balances or merchant", name)
+		}
+		ch.Categories |= c
+	}
+	for _, f := range []struct {
+		name, value string
+		to          *time.Time
+	}{{"window_from", body.WindowFrom, &ch.WindowFrom}, {"window_to", body.WindowTo, &ch.WindowTo}, {"expires_at", body.ExpiresAt, &ch.ExpiresAt}} {
+		if f.value == "" {
+			continue
+		}
+		t, err := parseTime(f.name, f.value, a.loc)
+		if err != nil {
+			return ch, err
+		}
+		*f.to = t
+	}
+	return ch, nil
+}
