@@ -207,7 +207,7 @@ func (a *API) observe(next http.Handler) http.Handler {
 		start := a.now()
 		id := randomHex(8)
 		w.Header().Set("X-Request-Id", id)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &jsonbody.StatusRecorder{ResponseWriter: w}
 		r = r.WithContext(withRequestID(r.Context(), id))
 		defer func() {
 			if p := recover(); p != nil {
@@ -215,45 +215,16 @@ func (a *API) observe(next http.Handler) http.Handler {
 					panic(p)
 				}
 				a.log.ErrorContext(r.Context(), "handler panicked", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
-				if rec.status == 0 {
+				if !rec.Wrote() {
 					a.fail(rec, r, http.StatusInternalServerError, "internal error: try again, and tell operations if it persists (request "+id+")")
 				}
 			}
 			a.log.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rec.code(), "role", roleOf(r.Context()), "duration", a.now().Sub(start))
+				"status", rec.Code(), "role", roleOf(r.Context()), "duration", a.now().Sub(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) code() int {
-	if s.status == 0 {
-		return http.StatusOK
-	}
-	return s.status
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func badRequest(format string, args ...any) error { return jsonbody.BadRequest(format, args...) }
 

@@ -5,53 +5,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/schemas"
 )
-
-// GrantChange is the body of PUT /v1/customers/{id}/grants/{recipient}:
-// the categories granted (transactions, balances, merchant), and the
-// window and expiry as dates (the organisation's time zone) or RFC 3339
-// times; an omitted time is open (no start, no end, never expires).
-type GrantChange struct {
-	Categories []string `json:"categories"`
-	WindowFrom string   `json:"window_from,omitempty"`
-	WindowTo   string   `json:"window_to,omitempty"`
-	ExpiresAt  string   `json:"expires_at,omitempty"`
-}
-
-// Grant is a customer's consent for one recipient, as the consent topic
-// holds it now. InForce is whether records may go to the recipient now:
-// granted and not expired.
-type Grant struct {
-	Recipient  schemas.Recipient `json:"recipient"`
-	Status     string            `json:"status"`
-	InForce    bool              `json:"in_force"`
-	ConsentID  string            `json:"consent_id"`
-	Categories []string          `json:"categories"`
-	WindowFrom *time.Time        `json:"window_from,omitempty"`
-	WindowTo   *time.Time        `json:"window_to,omitempty"`
-	ExpiresAt  *time.Time        `json:"expires_at,omitempty"`
-	EventTime  time.Time         `json:"event_time"`
-}
-
-// GrantList is the body of GET /v1/customers/{id}/grants.
-type GrantList struct {
-	Grants []Grant `json:"grants"`
-}
-
-func grantOf(ev schemas.ConsentEvent, now time.Time) Grant {
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &t
-	}
-	_, err := consent.GrantOf(ev, now)
-	return Grant{Recipient: ev.Recipient, Status: string(ev.Status), InForce: err == nil, ConsentID: ev.ConsentID,
-		Categories: append([]string{}, ev.Categories.Names()...), WindowFrom: opt(ev.WindowFrom), WindowTo: opt(ev.WindowTo),
-		ExpiresAt: opt(ev.ExpiresAt), EventTime: ev.EventTime}
-}
 
 // errNoGrants answers when the service has no consent view to serve them.
 var errNoGrants = errors.Join(ErrUnavailable, errors.New("grants are not served by this instance"))
@@ -76,7 +33,7 @@ func (a *API) listGrants(w http.ResponseWriter, r *http.Request) {
 	}
 	out := GrantList{Grants: []Grant{}}
 	for _, ev := range evs {
-		out.Grants = append(out.Grants, grantOf(ev, a.now()))
+		out.Grants = append(out.Grants, wire.GrantOf(ev, a.now()))
 	}
 	a.writeJSON(w, r, http.StatusOK, out)
 }
@@ -119,7 +76,7 @@ func (a *API) changeGrant(w http.ResponseWriter, r *http.Request, revoke bool) {
 	case err != nil:
 		a.failErr(w, r, op, errors.Join(ErrUnavailable, err))
 	default:
-		a.writeJSON(w, r, http.StatusOK, grantOf(ev, a.now()))
+		a.writeJSON(w, r, http.StatusOK, wire.GrantOf(ev, a.now()))
 	}
 }
 

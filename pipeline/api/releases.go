@@ -13,25 +13,6 @@ import (
 	"github.com/midata/midata/schemas"
 )
 
-// CustomerReleaseRequest is the body of POST /v1/customers/{id}/releases.
-type CustomerReleaseRequest struct {
-	From           string   `json:"from"` // 2026-01-01 or 2026-01-01T00:00:00Z
-	To             string   `json:"to"`   // exclusive
-	Formats        []string `json:"formats"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"` // the same key gives the same run
-}
-
-// ReleaseRequest is the body of POST /v1/releases.
-type ReleaseRequest struct {
-	Recipient      schemas.Recipient `json:"recipient"` // "self" or "partner:<id>"
-	Customers      []string          `json:"customers,omitempty"`
-	All            bool              `json:"all,omitempty"` // everyone whose consent covers the recipient
-	From           string            `json:"from"`
-	To             string            `json:"to"`
-	Formats        []string          `json:"formats"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-}
-
 // createCustomerRelease records the customer's request as a self consent
 // event, then queues it.
 func (a *API) createCustomerRelease(w http.ResponseWriter, r *http.Request) {

@@ -18,11 +18,6 @@ import (
 	"github.com/midata/midata/sinks"
 )
 
-// ErrorBody is the body of every error response.
-type ErrorBody struct {
-	Error string `json:"error"`
-}
-
 // writeJSON answers status with v as JSON.
 func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	body, err := json.Marshal(v)

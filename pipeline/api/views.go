@@ -4,51 +4,12 @@ import (
 	"context"
 	"slices"
 
-	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
 )
 
 // InlineReleases is how many release outcomes a run shows inline; the
 // rest are paged through GET /v1/runs/{id}/releases.
 const InlineReleases = 100
-
-// RunView is a run as the API shows it, with its counts and its first
-// release outcomes (for customers and partners with signed download links
-// to the files of each committed release).
-type RunView struct {
-	jobs.Run
-	Releases []ReleaseView `json:"releases,omitempty"`
-	// MoreReleases says the run has more outcomes than Releases shows.
-	MoreReleases bool `json:"more_releases,omitempty"`
-}
-
-// ReleaseView is one release of a run. A listing signs no links (one
-// listing signed one per release, each a manifest read: 40,000 reads for
-// one partner GET): LinksPath is where the caller gets them, one release
-// at a time, checked against its owner and its consent.
-type ReleaseView struct {
-	jobs.Release
-	LinksPath string `json:"links_path,omitempty"`
-}
-
-// ReleaseLinks is the body of GET .../releases/{release}/links.
-type ReleaseLinks struct {
-	ReleaseID string          `json:"release_id"`
-	Links     []pipeline.Link `json:"links"`
-}
-
-// RunList is the body of every list of runs.
-type RunList struct {
-	Runs []RunView `json:"runs"`
-}
-
-// ReleaseList is the body of GET /v1/runs/{id}/releases: one page of a
-// run's release outcomes, by customer id.
-type ReleaseList struct {
-	Releases []ReleaseView `json:"releases"`
-	// Next is the after parameter of the next page; "" on the last.
-	Next string `json:"next,omitempty"`
-}
 
 // ScheduleList is the body of GET /v1/schedules.
 type ScheduleList struct {

@@ -191,7 +191,9 @@ func (v *View) GrantedWhere(recipient schemas.Recipient, now time.Time, keep fun
 // EventsOf returns the current consent event of customerID for each
 // recipient it has one for (granted or revoked, expired or not), from
 // what the View has read.
-func (v *View) EventsOf(customerID string) []schemas.ConsentEvent { return v.store.eventsOf(customerID) }
+func (v *View) EventsOf(customerID string) []schemas.ConsentEvent {
+	return v.store.eventsOf(customerID)
+}
 
 // Len returns the number of keys with a consent state.
 func (v *View) Len() int { return v.store.Len() }

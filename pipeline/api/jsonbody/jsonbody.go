@@ -1,7 +1,8 @@
 // Package jsonbody reads the JSON bodies of HTTP requests strictly: one
 // object, no field the target does not have, nothing after it, at most a
 // given size, with errors that carry the HTTP status to answer and say what
-// to send instead. It does not route, authenticate or validate the values.
+// to send instead; and StatusRecorder, which remembers the status a handler
+// answered. It does not route, authenticate or validate the values.
 package jsonbody
 
 import (

@@ -11,8 +11,8 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/pipeline/schedule"
+	"github.com/midata/midata/schemas"
 )
 
 // Runs is the run queue and the view of runs rebuilt from the ledger.
