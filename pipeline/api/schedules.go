@@ -99,6 +99,7 @@ func (a *API) schedule(w http.ResponseWriter, r *http.Request, pathID string) (S
 	if body.Cron == "" {
 		return Schedule{}, badRequest(`"cron" is missing: give a cron spec like "0 3 1 * *" or "@monthly"`)
 	}
+	body.Cron = schedule.InZone(body.Cron, a.loc) // the organisation's zone unless the spec names one
 	if body.Period == "" {
 		return Schedule{}, badRequest(`"period" is missing: say what each firing releases`)
 	}

@@ -2,9 +2,11 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midata/midata/pipeline/schedule"
 )
@@ -134,5 +136,30 @@ func TestScheduleLifecycle(t *testing.T) {
 	errorOf(t, h.do(t, "POST", "/v1/schedules/s1/run", tokOps, nil), 404)
 	if l := decodeBody[ScheduleList](t, h.do(t, "GET", "/v1/schedules", tokOps, nil), 200); l.Schedules == nil || len(l.Schedules) != 0 {
 		t.Errorf("an empty list is %+v, want schedules: []", l)
+	}
+}
+
+// Trust issue, finding 13: a schedule made without a zone fired and cut its
+// periods in UTC while the organisation's dates are London's. It is stored
+// with the organisation's zone written out; one that names a zone keeps it.
+func TestASchedulesSpecGetsTheOrganisationsZone(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *Config) { c.Location = london })
+	if rec := h.do(t, "POST", "/v1/schedules", tokOps, monthly("m1")); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	body := monthly("m2")
+	body["cron"] = "CRON_TZ=Asia/Tokyo 0 3 1 * *"
+	if rec := h.do(t, "POST", "/v1/schedules", tokOps, body); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	if got := h.schedules.byID["m1"].Spec; !strings.HasPrefix(got, "CRON_TZ=Europe/London ") {
+		t.Errorf("stored spec %q, want it in Europe/London", got)
+	}
+	if got := h.schedules.byID["m2"].Spec; got != "CRON_TZ=Asia/Tokyo 0 3 1 * *" {
+		t.Errorf("stored spec %q, want the zone it named", got)
 	}
 }

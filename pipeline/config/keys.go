@@ -185,7 +185,7 @@ func fields() []field {
 		intField("synth.partitions", "MIDATA_SYNTH_PARTITIONS", "partitions of the transactions topic when dev or seed creates it",
 			func(c *Config) *int { return &c.Synth.Partitions }).on(synthCommands...).was("partitions"),
 
-		stringField("timezone", "MIDATA_TIMEZONE", "the organisation's time zone (IANA name): a period given as dates (--from 2026-06-01 --to 2026-07-01, or in an API request) is those calendar days there",
+		stringField("timezone", "MIDATA_TIMEZONE", "the organisation's time zone (IANA name): a period given as dates (--from 2026-06-01 --to 2026-07-01, or in an API request) is those calendar days there, and a schedule made without CRON_TZ fires and cuts its periods there",
 			func(c *Config) *string { return &c.Timezone }).on(CommandDev, CommandServe, CommandExport),
 		stringField("temp_dir", "MIDATA_TEMP_DIR", "where bulk releases and sorting spill to disk; empty = the system's",
 			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport, CommandBench),

@@ -17,7 +17,8 @@
 // optional CRON_TZ=<zone> or TZ=<zone> prefix, and the descriptors @yearly,
 // @monthly, @weekly, @daily, @hourly and @every <duration>. Without a prefix
 // the zone is UTC, never the machine's local zone, so every instance computes
-// the same instants.
+// the same instants; midata serve writes the organisation's zone into every
+// schedule made without one (InZone), through the API or the config file.
 //
 // Fields match the wall clock of the zone, and each matching wall-clock time
 // fires exactly once:

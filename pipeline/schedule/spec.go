@@ -28,6 +28,20 @@ func Parse(spec string) (cron.Schedule, error) {
 	return t, nil
 }
 
+// InZone returns spec with its zone written out: spec itself when it names
+// one (CRON_TZ= or TZ=) or loc is UTC (a spec's default), else spec
+// after CRON_TZ=<loc>. midata serve gives
+// every schedule made without a zone the organisation's time zone this
+// way, when it is made, so its wall clock and its periods are calendar
+// days there, and every instance reads the same zone from the schedule.
+func InZone(spec string, loc *time.Location) string {
+	s := strings.TrimSpace(spec)
+	if loc == nil || loc == time.UTC || s == "" || strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
+		return spec
+	}
+	return "CRON_TZ=" + loc.String() + " " + s
+}
+
 // timetable is a parsed spec: the fire times of a schedule.
 type timetable struct {
 	loc   *time.Location // the zone of the wall clock and of the period's calendar

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midata/midata/schemas"
 )
 
 // utc parses an RFC 3339 time; tests write instants in UTC.
@@ -246,5 +248,46 @@ func TestInstantPicksOneInstantPerWallClockTime(t *testing.T) {
 				t.Errorf("instant(%s in %s) = %s, want %s", tt.wall, tt.loc, got, tt.want)
 			}
 		})
+	}
+}
+
+// Trust issue, finding 13: periods were UTC while the midata CSV dates are
+// UK dates, so June's release held 30 June 23:30 UTC (1 July in London).
+// A schedule made without a zone gets the organisation's (InZone), and its
+// monthly period is then June in London.
+func TestASpecWithoutAZoneGetsTheOrganisationsAndItsPeriodsAreDaysThere(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for spec, want := range map[string]string{
+		"@monthly":                        "CRON_TZ=Europe/London @monthly",
+		" 0 3 1 * *":                      "CRON_TZ=Europe/London 0 3 1 * *",
+		"CRON_TZ=America/New_York @daily": "CRON_TZ=America/New_York @daily",
+		"TZ=UTC @daily":                   "TZ=UTC @daily",
+	} {
+		if got := InZone(spec, london); got != want {
+			t.Errorf("InZone(%q) = %q, want %q", spec, got, want)
+		}
+	}
+	if got := InZone("@monthly", time.UTC); got != "@monthly" {
+		t.Errorf("InZone in UTC = %q, want the spec unchanged (UTC is the default)", got)
+	}
+	s := Schedule{ID: "m", Spec: InZone("@monthly", london), Recipient: "self", Scope: schemas.Scope{All: true},
+		Period: PreviousMonth, Formats: []string{"midata-csv"}}
+	firings, _ := s.Due(time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC), time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC))
+	if len(firings) != 1 {
+		t.Fatalf("firings = %+v, want the one of 1 July", firings)
+	}
+	f := firings[0]
+	if wantAt := time.Date(2026, 6, 30, 23, 0, 0, 0, time.UTC); !f.At.Equal(wantAt) {
+		t.Errorf("fired at %s, want midnight of 1 July in London (%s)", f.At, wantAt)
+	}
+	from, to := time.Date(2026, 5, 31, 23, 0, 0, 0, time.UTC), time.Date(2026, 6, 30, 23, 0, 0, 0, time.UTC)
+	if !f.From.Equal(from) || !f.To.Equal(to) {
+		t.Errorf("period [%s, %s), want June in London [%s, %s)", f.From, f.To, from, to)
+	}
+	if late := time.Date(2026, 6, 30, 23, 30, 0, 0, time.UTC); late.Before(f.To) {
+		t.Errorf("30 June 23:30 UTC (1 July in London) is in June's period")
 	}
 }

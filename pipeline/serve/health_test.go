@@ -69,13 +69,13 @@ func TestHealthReusesItsChecksForAWhile(t *testing.T) {
 func TestDeclaredSchedulesThatCannotWorkAreAConfigMistake(t *testing.T) {
 	good := config.Schedule{ID: "monthly", Spec: "@monthly", Recipient: schemas.RecipientSelf,
 		Scope: schemas.Scope{All: true}, Period: "previous_month", Formats: []string{"ndjson"}}
-	got, err := serve.Declared([]config.Schedule{good})
+	got, err := serve.Declared([]config.Schedule{good}, time.UTC)
 	if err != nil || len(got) != 1 || got[0].ID != "monthly" || got[0].Spec != "@monthly" {
 		t.Fatalf("Declared(good) = %+v, %v", got, err)
 	}
 	bad := good
 	bad.Spec = "every tuesday"
-	_, err = serve.Declared([]config.Schedule{good, bad})
+	_, err = serve.Declared([]config.Schedule{good, bad}, time.UTC)
 	if !errors.Is(err, config.ErrInvalid) || !strings.HasPrefix(err.Error(), "schedules[1]: ") {
 		t.Fatalf("Declared(bad) = %v, want schedules[1]: … matching config.ErrInvalid", err)
 	}

@@ -57,7 +57,7 @@ type Service struct {
 // Run. An error of the configuration (a declared schedule that cannot
 // work) matches config.ErrInvalid.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
-	declared, err := Declared(cfg.Schedules)
+	declared, err := Declared(cfg.Schedules, cfg.Location())
 	if err != nil {
 		return nil, err
 	}
