@@ -111,11 +111,23 @@ func (f *fakeRuns) List(flt jobs.RunFilter) []jobs.Run {
 		}
 		out = append(out, r)
 	}
-	// Oldest first on purpose: the API orders the list itself.
-	slices.SortFunc(out, func(a, b jobs.Run) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	if len(out) > flt.Limit {
-		out = out[len(out)-flt.Limit:]
+	// Newest first (time down, id up) to cut the page after the cursor,
+	// then oldest first on purpose: the API orders the list itself.
+	slices.SortFunc(out, func(a, b jobs.Run) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if c := flt.After; c.ID != "" {
+		out = slices.DeleteFunc(out, func(r jobs.Run) bool {
+			return r.CreatedAt.After(c.CreatedAt) || r.CreatedAt.Equal(c.CreatedAt) && r.ID <= c.ID
+		})
 	}
+	if len(out) > flt.Limit {
+		out = out[:flt.Limit]
+	}
+	slices.Reverse(out)
 	return out
 }
 

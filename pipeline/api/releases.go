@@ -179,19 +179,13 @@ func (a *API) listCustomerReleases(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, op, badRequest("%v", err))
 		return
 	}
-	f, err := runFilter(r, "status", "limit")
+	f, err := runFilter(r, "status", "limit", "cursor")
 	if err != nil {
 		a.failErr(w, r, op, err)
 		return
 	}
 	f.Customer, f.Recipient = id, schemas.RecipientSelf
-	runs := a.runs.List(f)
-	newestFirst(runs)
-	list := RunList{Runs: []RunView{}}
-	for _, run := range runs {
-		list.Runs = append(list.Runs, a.customerView(r.Context(), run, id))
-	}
-	a.writeJSON(w, r, http.StatusOK, list)
+	a.writePage(w, r, f, func(run jobs.Run) RunView { return a.customerView(r.Context(), run, id) })
 }
 
 // listPartnerReleases lists the releases made for the partner.
@@ -202,19 +196,13 @@ func (a *API) listPartnerReleases(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, op, badRequest("partner %q: want 1-64 of a-z 0-9 . _ -", id))
 		return
 	}
-	f, err := runFilter(r, "status", "customer", "limit")
+	f, err := runFilter(r, "status", "customer", "limit", "cursor")
 	if err != nil {
 		a.failErr(w, r, op, err)
 		return
 	}
 	f.Recipient = schemas.PartnerRecipient(id)
-	runs := a.runs.List(f)
-	newestFirst(runs)
-	list := RunList{Runs: []RunView{}}
-	for _, run := range runs {
-		list.Runs = append(list.Runs, a.partnerView(r.Context(), run))
-	}
-	a.writeJSON(w, r, http.StatusOK, list)
+	a.writePage(w, r, f, func(run jobs.Run) RunView { return a.partnerView(r.Context(), run) })
 }
 
 // customerReleaseLinks signs the links of one of the customer's releases

@@ -286,8 +286,8 @@ func TestACustomerSeesOnlyTheirOwnReleasesWithLinks(t *testing.T) {
 	if want := []string{"none", "list", "own"}; !slices.Equal(ids, want) {
 		t.Fatalf("runs %q, want %q (the customer's, to self, newest first)", ids, want)
 	}
-	if f := h.runs.lastFilter(t); f.Customer != "C1" || f.Recipient != "self" || f.Limit != DefaultListLimit {
-		t.Errorf("filter %+v, want customer C1, recipient self, limit %d", f, DefaultListLimit)
+	if f := h.runs.lastFilter(t); f.Customer != "C1" || f.Recipient != "self" || f.Limit != DefaultListLimit+1 {
+		t.Errorf("filter %+v, want customer C1, recipient self, limit %d (one more: a next page?)", f, DefaultListLimit+1)
 	}
 	shared := list.Runs[1]
 	if !slices.Equal(shared.Request.Scope.Customers, []string{"C1"}) {
@@ -361,8 +361,8 @@ func TestAPartnerSeesTheReleasesMadeForItWithLinks(t *testing.T) {
 	if len(list.Runs) != 1 || list.Runs[0].ID != "to-px" {
 		t.Fatalf("runs %+v, want to-px only", list.Runs)
 	}
-	if f := h.runs.lastFilter(t); f.Recipient != "partner:px" || f.Limit != 5 || f.Customer != "" {
-		t.Errorf("filter %+v, want recipient partner:px, limit 5", f)
+	if f := h.runs.lastFilter(t); f.Recipient != "partner:px" || f.Limit != 6 || f.Customer != "" {
+		t.Errorf("filter %+v, want recipient partner:px, limit 6 (5 and one more)", f)
 	}
 	rels := list.Runs[0].Releases
 	if len(rels) != 2 || rels[0].LinksPath != "/v1/partners/px/releases/rel-px1/links" || rels[1].LinksPath == "" {

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
@@ -59,6 +61,13 @@ func runFilter(r *http.Request, params ...string) (jobs.RunFilter, error) {
 		}
 		f.Recipient = recipient
 	}
+	if c := q.Get("cursor"); c != "" {
+		cur, err := parseCursor(c)
+		if err != nil {
+			return jobs.RunFilter{}, err
+		}
+		f.After = cur
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > MaxListLimit {
@@ -78,18 +87,42 @@ func statusNames() string {
 }
 
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
-	f, err := runFilter(r, "status", "schedule", "customer", "recipient", "limit")
+	f, err := runFilter(r, "status", "schedule", "customer", "recipient", "limit", "cursor")
 	if err != nil {
 		a.failErr(w, r, "list runs", err)
 		return
 	}
+	a.writePage(w, r, f, func(run jobs.Run) RunView { return a.opsView(r.Context(), run) })
+}
+
+// writePage answers one page of the runs f selects, each as view shows
+// it, with the cursor of the next page when there is one.
+func (a *API) writePage(w http.ResponseWriter, r *http.Request, f jobs.RunFilter, view func(jobs.Run) RunView) {
+	limit := f.Limit
+	f.Limit++ // one more tells whether there is a next page
 	runs := a.runs.List(f)
 	newestFirst(runs)
 	list := RunList{Runs: []RunView{}}
+	if len(runs) > limit {
+		runs = runs[:limit]
+		c := jobs.CursorOf(runs[limit-1])
+		list.Next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + " " + c.ID))
+	}
 	for _, run := range runs {
-		list.Runs = append(list.Runs, a.opsView(r.Context(), run))
+		list.Runs = append(list.Runs, view(run))
 	}
 	a.writeJSON(w, r, http.StatusOK, list)
+}
+
+// parseCursor reads the cursor writePage wrote.
+func parseCursor(s string) (jobs.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	ns, id, ok := strings.Cut(string(b), " ")
+	n, nerr := strconv.ParseInt(ns, 10, 64)
+	if err != nil || !ok || nerr != nil || id == "" || len(id) > 512 {
+		return jobs.Cursor{}, badRequest("cursor %q: not a cursor of this API: send the next of the previous page", s)
+	}
+	return jobs.Cursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
 }
 
 func (a *API) getRun(w http.ResponseWriter, r *http.Request) {

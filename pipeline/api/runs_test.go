@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
@@ -30,7 +31,7 @@ func TestRunFiltersReachTheView(t *testing.T) {
 			decodeBody[RunList](t, h.do(t, "GET", "/v1/runs"+tt.query, tokOps, nil), 200)
 			got := h.runs.lastFilter(t)
 			if !slices.Equal(got.Status, tt.want.Status) || got.ScheduleID != tt.want.ScheduleID || got.Customer != tt.want.Customer ||
-				got.Recipient != tt.want.Recipient || got.Limit != tt.want.Limit {
+				got.Recipient != tt.want.Recipient || got.Limit != tt.want.Limit+1 { // one more: is there a next page?
 				t.Errorf("filter %+v, want %+v", got, tt.want)
 			}
 		})
@@ -208,4 +209,45 @@ func TestARequestNamingMoreCustomersThanTheLedgerHoldsIsRefused(t *testing.T) {
 	}
 	body["customers"] = customers[:jobs.MaxCustomers]
 	decodeBody[RunView](t, h.do(t, "POST", "/v1/releases", tokOps, body), 202)
+}
+
+// Trust issue, "paged listings": a list stopped at its limit with no way
+// to the rest. Each page now ends with the cursor of the next; following
+// them lists every run once, newest first, for ops, a customer and a
+// partner alike.
+func TestListsArePagedWithACursor(t *testing.T) {
+	h := newHarness(t)
+	var want []string
+	for i := range 7 {
+		id := fmt.Sprintf("r%d", i)
+		h.runs.put(jobs.Run{ID: id, Status: jobs.StatusSucceeded, CreatedAt: testNow.Add(-time.Duration(i/2) * time.Minute), // pairs share a time
+			Request: jobs.Request{ID: id, Kind: jobs.KindRelease, Recipient: "partner:px", Scope: schemas.Scope{Customers: []string{"C1"}}}})
+	}
+	for i := range 7 {
+		want = append(want, fmt.Sprintf("r%d", i))
+	}
+	for _, c := range []struct{ path, token string }{{"/v1/runs", tokOps}, {"/v1/partners/px/releases", tokPartnerX}} {
+		var got []string
+		next, pages := "", 0
+		for {
+			path := c.path + "?limit=3"
+			if next != "" {
+				path += "&cursor=" + next
+			}
+			page := decodeBody[RunList](t, h.do(t, "GET", path, c.token, nil), 200)
+			for _, r := range page.Runs {
+				got = append(got, r.ID)
+			}
+			pages++
+			if next = page.Next; next == "" || pages > 5 {
+				break
+			}
+		}
+		if !slices.Equal(got, want) || pages != 3 {
+			t.Errorf("%s in pages of 3: %v in %d pages, want %v in 3", c.path, got, pages, want)
+		}
+	}
+	if rec := h.do(t, "GET", "/v1/runs?cursor=not-a-cursor", tokOps, nil); rec.Code != 400 {
+		t.Errorf("a bad cursor: %d", rec.Code)
+	}
 }

@@ -62,6 +62,30 @@ type RunFilter struct {
 	Customer   string            // runs whose scope names this customer, or with a release outcome for them
 	Recipient  schemas.Recipient // "self" or "partner:<id>"
 	Limit      int               // at most this many, newest first; 0: all
+	// After starts the list after this run (the last of the previous
+	// page), in the list's order; zero: at the newest.
+	After Cursor
+}
+
+// Cursor is a place in a list of runs, newest first: a run's creation
+// time and id (the list's order: time descending, then id ascending).
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// CursorOf is the place of r.
+func CursorOf(r Run) Cursor { return Cursor{r.CreatedAt, r.ID} }
+
+// before reports whether r comes after c in the list's order.
+func (c Cursor) before(r Run) bool {
+	if c.ID == "" {
+		return true
+	}
+	if d := r.CreatedAt.Compare(c.CreatedAt); d != 0 {
+		return d < 0
+	}
+	return r.ID > c.ID
 }
 
 // match reports whether r passes f, but for f.Customer.
@@ -215,7 +239,7 @@ func (v *View) List(f RunFilter) []Run {
 	}
 	for _, id := range v.idx.runIDs() {
 		r, ok := v.Get(id)
-		if !ok || !f.match(r) {
+		if !ok || !f.match(r) || !f.After.before(r) {
 			continue
 		}
 		if f.Customer != "" && !released[id] && !slices.Contains(r.Request.Scope.Customers, f.Customer) {

@@ -13,9 +13,11 @@ import (
 	"github.com/midata/midata/schemas"
 )
 
+// day is the creation time of the ledger runs of day d.
+func day(d int) time.Time { return time.Date(2026, 3, d, 9, 0, 0, 0, time.UTC) }
+
 // ledgerRuns are published before any view opens.
 func ledgerRuns() []jobs.Run {
-	day := func(d int) time.Time { return time.Date(2026, 3, d, 9, 0, 0, 0, time.UTC) }
 	run := func(id string, st jobs.Status, created time.Time, edit func(*jobs.Run)) jobs.Run {
 		r := jobs.Run{ID: id, Status: st, CreatedAt: created, Request: jobs.Request{ID: id, Kind: jobs.KindRelease,
 			Recipient: "self", Scope: schemas.Scope{Customers: []string{"C1"}}, CreatedAt: created}}
@@ -80,6 +82,9 @@ func TestAViewRebuildsRunsPublishedBeforeItOpened(t *testing.T) {
 		{"a recipient selects its runs", jobs.RunFilter{Recipient: "self"}, []string{"d", "a"}},
 		{"filters combine", jobs.RunFilter{Recipient: "partner:p1", Status: []jobs.Status{jobs.StatusSucceeded}}, []string{"b"}},
 		{"nothing matches an unknown customer", jobs.RunFilter{Customer: "C404"}, nil},
+		{"a cursor starts after its run", jobs.RunFilter{After: jobs.Cursor{CreatedAt: day(3), ID: "c"}, Limit: 1}, []string{"b"}},
+		{"a cursor and a filter combine", jobs.RunFilter{After: jobs.Cursor{CreatedAt: day(4), ID: "d"}, Recipient: "self"}, []string{"a"}},
+		{"a cursor at the oldest ends the list", jobs.RunFilter{After: jobs.Cursor{CreatedAt: day(1), ID: "a"}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,8 @@ type ReleaseLinks struct {
 // RunList is the body of every list of runs.
 type RunList struct {
 	Runs []RunView `json:"runs"`
+	// Next is the cursor parameter of the next page; "" on the last.
+	Next string `json:"next,omitempty"`
 }
 
 // ReleaseList is the body of GET /v1/runs/{id}/releases: one page of a
