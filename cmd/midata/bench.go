@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +88,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.TempDir != "" {
 		bc.Env = append(bc.Env, "MIDATA_TEMP_DIR="+cfg.TempDir)
 	}
+	// The children read no config file: they get the brokers' security
+	// from the environment (an empty variable counts as unset).
+	tl, sa := cfg.Kafka.TLS, cfg.Kafka.SASL
+	bc.Env = append(bc.Env, "MIDATA_KAFKA_TLS="+strconv.FormatBool(tl.Enabled), "MIDATA_KAFKA_TLS_CA_FILE="+tl.CAFile,
+		"MIDATA_KAFKA_TLS_CERT_FILE="+tl.CertFile, "MIDATA_KAFKA_TLS_KEY_FILE="+tl.KeyFile, "MIDATA_KAFKA_TLS_SERVER_NAME="+tl.ServerName,
+		"MIDATA_KAFKA_SASL_MECHANISM="+sa.Mechanism, "MIDATA_KAFKA_SASL_USERNAME="+sa.Username,
+		"MIDATA_KAFKA_SASL_PASSWORD="+sa.Password, "MIDATA_KAFKA_SASL_PASSWORD_FILE="+sa.PasswordFile)
 	report, err := bench.Run(ctx, bc)
 	if report != nil {
 		if werr := report.WriteTable(stdout); werr != nil && err == nil {
