@@ -50,6 +50,7 @@ Commands:
   runs      list, watch, start, cancel and retry runs (through the API)
   schedule  list, create, pause, resume, run and delete schedules (through the API)
   bench     measure speed and memory against a real Kafka and S3 (make bench)
+  keys      print the public signing keys, or generate a key pair
   version   print the version
 
 Every command takes --config FILE (or MIDATA_CONFIG) and --print-config; a
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSchedule(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "midata", version)
 	case "help", "-h", "-help", "--help":

@@ -140,7 +140,25 @@ python_readers() {
 	export MIDATA_TEST_PYTHON=$venv/bin/python
 }
 
+# partner_tools: Debian's minisign and age, the standard tools a partner
+# checks a signature and decrypts a bundle with; the tests run them as an
+# independent check of midata's own (MIDATA_TEST_MINISIGN, MIDATA_TEST_AGE).
+partner_tools() {
+	local missing=()
+	command -v minisign >/dev/null || missing+=(minisign)
+	command -v age >/dev/null || missing+=(age)
+	if ((${#missing[@]})); then
+		echo "test.sh: installing Debian's ${missing[*]}"
+		apt_install "${missing[@]}"
+	fi
+	export MIDATA_TEST_MINISIGN
+	MIDATA_TEST_MINISIGN="$(command -v minisign)"
+	export MIDATA_TEST_AGE
+	MIDATA_TEST_AGE="$(command -v age)"
+}
+
 go_vet
 browser
 python_readers
+partner_tools
 go_tests

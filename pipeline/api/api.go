@@ -36,6 +36,9 @@ type Config struct {
 	Tokens map[string]string
 	// Auth knows more tokens, asked after Tokens: a tokens file, JWTs.
 	Auth bearer.Authenticator
+	// SigningKeys is the body of /.well-known/midata-signing-key (package
+	// signing's Keys.WellKnown); nil: 404, nothing is signed.
+	SigningKeys []byte
 
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // default: time.Now
@@ -60,6 +63,7 @@ type API struct {
 	health    ports.Health
 	validate  func(jobs.Request) error
 	auth      bearer.Chain
+	keys      []byte
 	log       *slog.Logger
 	loc       *time.Location
 	metrics   http.Handler
@@ -112,7 +116,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
 		consent: cfg.Consent, grants: cfg.Grants, links: cfg.Links, health: cfg.Health,
-		validate: cfg.Validate, auth: bearer.Chain{tokens, cfg.Auth}, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
+		validate: cfg.Validate, auth: bearer.Chain{tokens, cfg.Auth}, keys: cfg.SigningKeys, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
 	}
 	if a.validate == nil {
 		a.validate = DefaultValidate
@@ -139,6 +143,7 @@ func (a *API) buildRoutes() []Route {
 		{"GET", "/healthz", nil, "Liveness: the process answers", a.healthz},
 		{"GET", "/readyz", nil, "Readiness: Kafka and the object store reachable, views rebuilt", a.readyz},
 		{"GET", "/openapi.json", nil, "This API's OpenAPI document", a.openapi},
+		{"GET", "/.well-known/midata-signing-key", nil, "The public keys that sign what partners receive (minisign), the current first", a.signingKeys},
 		{"GET", "/metrics", ops, "Prometheus metrics of this instance", a.serveMetrics},
 
 		{"POST", "/v1/customers/{id}/releases", customer, "Ask for the customer's own data", a.createCustomerRelease},

@@ -32,10 +32,11 @@ func authCases() map[string]routeCase {
 	putBody := map[string]any{"cron": "@daily", "recipient": "self", "all": true, "period": "day", "formats": []string{"ndjson"}}
 	ops := []string{tokOps}
 	return map[string]routeCase{
-		"GET /healthz":      {path: "/healthz"},
-		"GET /readyz":       {path: "/readyz"},
-		"GET /openapi.json": {path: "/openapi.json"},
-		"GET /metrics":      {path: "/metrics", allowed: ops},
+		"GET /healthz":                        {path: "/healthz"},
+		"GET /readyz":                         {path: "/readyz"},
+		"GET /openapi.json":                   {path: "/openapi.json"},
+		"GET /.well-known/midata-signing-key": {path: "/.well-known/midata-signing-key"},
+		"GET /metrics":                        {path: "/metrics", allowed: ops},
 
 		"POST /v1/customers/{id}/releases":                {path: "/v1/customers/C1/releases", body: custBody, allowed: []string{tokCustC1}},
 		"GET /v1/customers/{id}/releases":                 {path: "/v1/customers/C1/releases", allowed: []string{tokCustC1}},

@@ -358,12 +358,13 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 			return []pipeline.Link{{Path: "releases/" + releaseID + "/transactions.csv",
 				Link: sinks.Link{URL: "https://store.example/" + releaseID + "?sig=x", ExpiresAt: testNow.Add(time.Hour)}}}, nil
 		}),
-		Health:  ports.HealthFunc(func(context.Context) error { return h.ready }),
-		Grants:  h.grants,
-		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("midata_up 1\n")) }),
-		Tokens:  testTokens,
-		Logger:  slog.New(slog.NewJSONHandler(&h.logs, nil)),
-		Now:     func() time.Time { return testNow },
+		Health:      ports.HealthFunc(func(context.Context) error { return h.ready }),
+		Grants:      h.grants,
+		SigningKeys: []byte("untrusted comment: midata signing key 00000000000000AA (current)\nRWTEST\n"),
+		Metrics:     http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("midata_up 1\n")) }),
+		Tokens:      testTokens,
+		Logger:      slog.New(slog.NewJSONHandler(&h.logs, nil)),
+		Now:         func() time.Time { return testNow },
 	}
 	for _, e := range edit {
 		e(&cfg)

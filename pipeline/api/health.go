@@ -58,3 +58,15 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.ServeHTTP(w, r)
 }
+
+// signingKeys answers the organisation's public signing keys as text, for
+// `minisign -V -P <line>` and `midata verify --pubkey`.
+func (a *API) signingKeys(w http.ResponseWriter, r *http.Request) {
+	if a.keys == nil {
+		a.fail(w, r, http.StatusNotFound, "no signing key is configured here (signing.key_file)")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(a.keys)
+}

@@ -96,3 +96,15 @@ func TestAPanicIsAnswered500(t *testing.T) {
 		t.Error("the panic is not logged")
 	}
 }
+
+func TestTheSigningKeysAreServedToAnyoneAsText(t *testing.T) {
+	h := newHarness(t)
+	rec := h.do(t, "GET", "/.well-known/midata-signing-key", "", nil)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") || !strings.Contains(rec.Body.String(), "(current)\nRWTEST\n") {
+		t.Errorf("well-known key: %d %q %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	h = newHarness(t, func(c *Config) { c.SigningKeys = nil })
+	if rec := h.do(t, "GET", "/.well-known/midata-signing-key", "", nil); rec.Code != 404 || !strings.Contains(rec.Body.String(), "signing.key_file") {
+		t.Errorf("no key configured: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -16,11 +16,12 @@ const (
 	CommandRuns     Command = "runs"
 	CommandSchedule Command = "schedule"
 	CommandBench    Command = "bench"
+	CommandKeys     Command = "keys"
 )
 
 // Commands returns every command, in the order the docs list them.
 func Commands() []Command {
-	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandBench}
+	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandBench, CommandKeys}
 }
 
 // KeysOf returns the keys cmd uses, in the order of Keys.

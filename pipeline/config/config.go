@@ -31,6 +31,9 @@ type Config struct {
 	// addition to those created through the API.
 	Schedules []Schedule `yaml:"schedules"`
 	Log       Log        `yaml:"log"`
+	// Signing is the organisation's key that signs what partners receive
+	// (package signing).
+	Signing Signing `yaml:"signing"`
 	// Client says which `midata serve` the ops CLI (runs, schedule) calls.
 	Client Client `yaml:"client"`
 	// Dev tunes the embedded default, `midata dev`.
@@ -184,6 +187,15 @@ type Schedule struct {
 	Formats []string `yaml:"formats"`
 	// Paused declares the schedule without letting it fire.
 	Paused bool `yaml:"paused,omitempty"`
+}
+
+// Signing names the signing key and the public keys rotated out.
+type Signing struct {
+	// KeyFile is the minisign secret key (unencrypted, a mounted secret).
+	KeyFile string `yaml:"key_file"`
+	// OldPublicKeyFiles are the public keys of keys rotated out, still
+	// served so that older signatures can be checked.
+	OldPublicKeyFiles []string `yaml:"old_public_key_files"`
 }
 
 // Log tunes the structured logs.

@@ -157,6 +157,11 @@ func fields() []field {
 			func(c *Config) *bool { return &c.Scheduler.Enabled }).on(CommandServe),
 		schedulesField().on(CommandServe),
 
+		stringField("signing.key_file", "MIDATA_SIGNING_KEY_FILE", "the organisation's minisign secret key (unencrypted, mounted as a secret) that signs what partners receive; midata keys generate makes one; empty = serve signs nothing and serves no key",
+			func(c *Config) *string { return &c.Signing.KeyFile }).on(CommandServe, CommandKeys),
+		listField("signing.old_public_key_files", "MIDATA_SIGNING_OLD_PUBLIC_KEY_FILES", "public key files of signing keys rotated out, comma-separated: still served at /.well-known/midata-signing-key so older signatures check",
+			func(c *Config) *[]string { return &c.Signing.OldPublicKeyFiles }).on(CommandServe, CommandKeys),
+
 		stringField("log.level", "MIDATA_LOG_LEVEL", "debug, info, warn or error",
 			func(c *Config) *string { return &c.Log.Level }).on(CommandServe),
 		stringField("log.format", "MIDATA_LOG_FORMAT", "json (one object per line) or text",

@@ -47,6 +47,9 @@ func (c Config) Print(w io.Writer, cmd Command) error {
 	if masked.Kafka.Brokers == nil {
 		masked.Kafka.Brokers = []string{}
 	}
+	if masked.Signing.OldPublicKeyFiles == nil {
+		masked.Signing.OldPublicKeyFiles = []string{}
+	}
 	var doc yaml.Node
 	if err := doc.Encode(masked); err != nil {
 		return fmt.Errorf("print config: %w", err)

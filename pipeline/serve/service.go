@@ -24,6 +24,7 @@ import (
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
+	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks/s3sink"
 )
@@ -177,8 +178,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	s.tokensFile = tokensFile
+	var wellKnown []byte
+	if cfg.Signing.KeyFile != "" {
+		keys, err := signing.Load(cfg.Signing.KeyFile, cfg.Signing.OldPublicKeyFiles)
+		if err != nil {
+			return nil, invalid{err}
+		}
+		wellKnown = keys.WellKnown()
+	}
 	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
-	a, err := api.New(api.Config{Auth: auth, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
+	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
 		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {
