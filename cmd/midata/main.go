@@ -51,6 +51,7 @@ Commands:
   schedule  list, create, pause, resume, run and delete schedules (through the API)
   bench     measure speed and memory against a real Kafka and S3 (make bench)
   keys      print the public signing keys, or generate a key pair
+  verify    check a partner bundle: decrypt, signatures, every file's hash
   version   print the version
 
 Every command takes --config FILE (or MIDATA_CONFIG) and --print-config; a
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, rest, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, rest, stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "midata", version)
 	case "help", "-h", "-help", "--help":
