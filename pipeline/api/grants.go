@@ -13,17 +13,26 @@ import (
 // errNoGrants answers when the service has no consent view to serve them.
 var errNoGrants = errors.Join(ErrUnavailable, errors.New("grants are not served by this instance"))
 
+// grantsOf returns the customer id of the path, once it is valid and the
+// grants are served here; otherwise it answered.
+func (a *API) grantsOf(w http.ResponseWriter, r *http.Request, op string) (string, bool) {
+	id := r.PathValue("id")
+	err := schemas.CustomerID(id).Validate()
+	switch {
+	case err != nil:
+		a.failErr(w, r, op, badRequest("%v", err))
+	case a.grants == nil:
+		a.failErr(w, r, op, errNoGrants)
+	}
+	return id, err == nil && a.grants != nil
+}
+
 // listGrants answers the customer's consent for every recipient they
 // have one for: self and each partner.
 func (a *API) listGrants(w http.ResponseWriter, r *http.Request) {
 	const op = "list grants"
-	id := r.PathValue("id")
-	if err := schemas.CustomerID(id).Validate(); err != nil {
-		a.failErr(w, r, op, badRequest("%v", err))
-		return
-	}
-	if a.grants == nil {
-		a.failErr(w, r, op, errNoGrants)
+	id, ok := a.grantsOf(w, r, op)
+	if !ok {
 		return
 	}
 	evs, err := a.grants.CustomerGrants(r.Context(), id)
@@ -48,18 +57,13 @@ func (a *API) changeGrant(w http.ResponseWriter, r *http.Request, revoke bool) {
 	if revoke {
 		op = "revoke a grant"
 	}
-	id := r.PathValue("id")
-	if err := schemas.CustomerID(id).Validate(); err != nil {
-		a.failErr(w, r, op, badRequest("%v", err))
+	id, ok := a.grantsOf(w, r, op)
+	if !ok {
 		return
 	}
 	rec, err := schemas.ParseRecipient(r.PathValue("recipient"))
 	if err != nil {
 		a.failErr(w, r, op, badRequest("recipient %q: want self or partner:<id>", r.PathValue("recipient")))
-		return
-	}
-	if a.grants == nil {
-		a.failErr(w, r, op, errNoGrants)
 		return
 	}
 	ch := consent.Change{CustomerID: id, Recipient: rec, Revoke: revoke}

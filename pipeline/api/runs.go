@@ -2,88 +2,22 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
 )
 
-// Limits of the lists of runs.
+// Limits of the lists of runs (package wire reads them).
 const (
-	DefaultListLimit = 50
-	MaxListLimit     = 1000
+	DefaultListLimit = wire.DefaultListLimit
+	MaxListLimit     = wire.MaxListLimit
 )
 
-var statuses = []jobs.Status{
-	jobs.StatusQueued, jobs.StatusRunning, jobs.StatusCancelling,
-	jobs.StatusSucceeded, jobs.StatusNoConsent, jobs.StatusCancelled, jobs.StatusFailed,
-}
-
-// runFilter reads the query parameters named in params: status (comma
-// separated), schedule, customer, recipient, limit. Any other parameter is
-// refused, so that a misspelt filter does not silently match everything.
 func runFilter(r *http.Request, params ...string) (jobs.RunFilter, error) {
-	f := jobs.RunFilter{Limit: DefaultListLimit}
-	q := r.URL.Query()
-	for name, values := range q {
-		if !slices.Contains(params, name) {
-			return jobs.RunFilter{}, badRequest("unknown query parameter %q: use %s", name, strings.Join(params, ", "))
-		}
-		if len(values) > 1 {
-			return jobs.RunFilter{}, badRequest("query parameter %q given %d times: give it once", name, len(values))
-		}
-	}
-	if s := q.Get("status"); s != "" {
-		for _, name := range strings.Split(s, ",") {
-			st := jobs.Status(strings.TrimSpace(name))
-			if !slices.Contains(statuses, st) {
-				return jobs.RunFilter{}, badRequest("status %q: want any of %s, comma separated", st, statusNames())
-			}
-			f.Status = append(f.Status, st)
-		}
-	}
-	f.ScheduleID = q.Get("schedule")
-	if c := q.Get("customer"); c != "" {
-		if err := schemas.CustomerID(c).Validate(); err != nil {
-			return jobs.RunFilter{}, badRequest("%v", err)
-		}
-		f.Customer = c
-	}
-	if rc := q.Get("recipient"); rc != "" {
-		recipient, err := schemas.ParseRecipient(rc)
-		if err != nil {
-			return jobs.RunFilter{}, badRequest("%v", err)
-		}
-		f.Recipient = recipient
-	}
-	if c := q.Get("cursor"); c != "" {
-		cur, err := parseCursor(c)
-		if err != nil {
-			return jobs.RunFilter{}, err
-		}
-		f.After = cur
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxListLimit {
-			return jobs.RunFilter{}, badRequest("limit %q: want a whole number from 1 to %d", l, MaxListLimit)
-		}
-		f.Limit = n
-	}
-	return f, nil
-}
-
-func statusNames() string {
-	names := make([]string, len(statuses))
-	for i, s := range statuses {
-		names[i] = string(s)
-	}
-	return strings.Join(names, ", ")
+	return wire.RunFilter(r.URL.Query(), params...)
 }
 
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
@@ -105,24 +39,12 @@ func (a *API) writePage(w http.ResponseWriter, r *http.Request, f jobs.RunFilter
 	list := RunList{Runs: []RunView{}}
 	if len(runs) > limit {
 		runs = runs[:limit]
-		c := jobs.CursorOf(runs[limit-1])
-		list.Next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + " " + c.ID))
+		list.Next = wire.EncodeCursor(jobs.CursorOf(runs[limit-1]))
 	}
 	for _, run := range runs {
 		list.Runs = append(list.Runs, view(run))
 	}
 	a.writeJSON(w, r, http.StatusOK, list)
-}
-
-// parseCursor reads the cursor writePage wrote.
-func parseCursor(s string) (jobs.Cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	ns, id, ok := strings.Cut(string(b), " ")
-	n, nerr := strconv.ParseInt(ns, 10, 64)
-	if err != nil || !ok || nerr != nil || id == "" || len(id) > 512 {
-		return jobs.Cursor{}, badRequest("cursor %q: not a cursor of this API: send the next of the previous page", s)
-	}
-	return jobs.Cursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
 }
 
 func (a *API) getRun(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
-// Package wire holds the JSON shapes of the API of midata serve: the
-// bodies it takes and answers, as pipeline/api/openapi.json describes them
-// (a test keeps the two equal). Package api names them too.
+// Package wire holds the shapes of the API of midata serve on the wire:
+// the JSON bodies it takes and answers, as pipeline/api/openapi.json
+// describes them (a test keeps the two equal), and the query parameters
+// of its lists (RunFilter, the page cursor). Package api names them too.
 package wire
 
 import (
