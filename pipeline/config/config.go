@@ -5,6 +5,7 @@ import (
 
 	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/pipeline/topics/kafkasec"
 	"github.com/midata/midata/schemas"
@@ -30,9 +31,10 @@ type Config struct {
 	// Schedules are declared in the config file (or MIDATA_SCHEDULES) in
 	// addition to those created through the API.
 	Schedules []Schedule `yaml:"schedules"`
-	Log       Log        `yaml:"log"`
-	// Signing is the organisation's key that signs what partners receive
-	// (package signing).
+	// Partners are the personal data stores midata delivers to.
+	Partners []partners.Partner `yaml:"partners"`
+	Log      Log                `yaml:"log"`
+	// Signing is the key that signs what partners receive (package signing).
 	Signing Signing `yaml:"signing"`
 	// Client says which `midata serve` the ops CLI (runs, schedule) calls.
 	Client Client `yaml:"client"`

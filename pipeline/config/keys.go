@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/midata/midata/pipeline/partners"
 )
 
 // Key describes one configuration key in each layer that can set it.
@@ -155,7 +157,10 @@ func fields() []field {
 
 		boolField("scheduler.enabled", "MIDATA_SCHEDULER_ENABLED", "fire due schedules from this instance (safe on every instance)",
 			func(c *Config) *bool { return &c.Scheduler.Enabled }).on(CommandServe),
-		schedulesField().on(CommandServe),
+		yamlListField("schedules", "MIDATA_SCHEDULES", "schedules declared with the config: a YAML list of {id, cron, recipient, scope: {customers: [...]} or {all: true}, period, formats, paused}",
+			func(c *Config) *[]Schedule { return &c.Schedules }, func(s Schedule) string { return s.ID }).on(CommandServe),
+		yamlListField("partners", "MIDATA_PARTNERS", "the partners (personal data stores) midata delivers to: a YAML list of {id, name, bucket, prefix, webhook_url, webhook_secret_file, age_recipient, formats, categories}",
+			func(c *Config) *[]partners.Partner { return &c.Partners }, func(p partners.Partner) string { return p.ID }).on(CommandServe),
 
 		stringField("signing.key_file", "MIDATA_SIGNING_KEY_FILE", "the organisation's minisign secret key (unencrypted, mounted as a secret) that signs what partners receive; midata keys generate makes one; empty = serve signs nothing and serves no key",
 			func(c *Config) *string { return &c.Signing.KeyFile }).on(CommandServe, CommandKeys),
@@ -333,28 +338,27 @@ func maskedTokens(tokens map[string]string) []string {
 	return out
 }
 
-// schedulesField reads schedules written as YAML, usually in flow style:
-// [{id: monthly, cron: "@monthly", recipient: self, scope: {all: true},
-// period: previous_month, formats: [midata-csv]}].
-func schedulesField() field {
-	f := newField("schedules", "MIDATA_SCHEDULES", "schedules declared with the config: a YAML list of {id, cron, recipient, scope: {customers: [...]} or {all: true}, period, formats, paused}")
+// yamlListField reads a list written as YAML, usually in flow style:
+// [{id: monthly, cron: "@monthly", …}]; Print shows the ids only.
+func yamlListField[T any](name, env, meaning string, p func(*Config) *[]T, id func(T) string) field {
+	f := newField(name, env, meaning)
 	f.set = func(c *Config, s string) error {
-		var list []Schedule
-		if err := decodeStrict([]byte(s), &list, "schedules"); err != nil {
+		var list []T
+		if err := decodeStrict([]byte(s), &list, name); err != nil {
 			return err
 		}
-		c.Schedules = list
+		*p(c) = list
 		return nil
 	}
 	f.get = func(c *Config) string {
-		if len(c.Schedules) == 0 {
-			return ""
+		var ids []string
+		for _, v := range *p(c) {
+			ids = append(ids, id(v))
 		}
-		ids := make([]string, len(c.Schedules))
-		for i, s := range c.Schedules {
-			ids[i] = s.ID
+		if len(ids) > 0 {
+			return fmt.Sprintf("%d %s: %s", len(ids), name, strings.Join(ids, ", "))
 		}
-		return fmt.Sprintf("%d schedules: %s", len(ids), strings.Join(ids, ", "))
+		return ""
 	}
 	return f
 }

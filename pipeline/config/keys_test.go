@@ -18,6 +18,7 @@ import (
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/sinks"
 )
@@ -114,6 +115,8 @@ func sample(v reflect.Value) string {
 		return "sample-host:1234"
 	case map[string]string:
 		return "sample-token-0123456789=ops"
+	case []partners.Partner:
+		return "[{id: p1, name: Partner One, formats: [ndjson]}]"
 	case []config.Schedule:
 		return "[{id: s, cron: '@daily', recipient: self, scope: {all: true}, period: previous_day, formats: [ndjson]}]"
 	}

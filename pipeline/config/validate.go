@@ -14,6 +14,7 @@ import (
 
 	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/kafkasource"
+	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
@@ -148,6 +149,9 @@ func (c Config) Validate(cmd Command) error {
 	}
 	for _, p := range tokenProblems(c.Auth.Tokens) {
 		v.add("auth.tokens", "%s", p)
+	}
+	if err := partners.Check(c.Partners); err != nil {
+		v.add("partners", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	for _, p := range scheduleProblems(c.Schedules) {
 		v.add("schedules", "%s", p)
