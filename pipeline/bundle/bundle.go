@@ -13,6 +13,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -49,6 +50,12 @@ type Bundle struct {
 // Write packs b into w as tar.gz, signed with keys, and encrypted to
 // recipients when there are any (age, X25519 or any age.Recipient).
 func Write(w io.Writer, b Bundle, keys *signing.Keys, recipients ...age.Recipient) error {
+	switch {
+	case keys == nil:
+		return fmt.Errorf("bundle %s: no signing key: a bundle is never sent unsigned", b.ReleaseID)
+	case b.ReleaseID == "" || strings.ContainsAny(b.ReleaseID, "/\\") || strings.HasPrefix(b.ReleaseID, "."):
+		return fmt.Errorf("bundle %q: not a release id", b.ReleaseID)
+	}
 	out := w
 	var enc io.WriteCloser
 	if len(recipients) > 0 {

@@ -233,3 +233,17 @@ func TestATamperedByteInEachPartIsCaught(t *testing.T) {
 		t.Error("a bundle checked against another organisation's key passed")
 	}
 }
+
+func TestWriteRefusesAnUnsignedBundleAndABadReleaseID(t *testing.T) {
+	f := newFixture(t)
+	if err := Write(io.Discard, f.b, nil); err == nil || !strings.Contains(err.Error(), "unsigned") {
+		t.Errorf("no key: %v", err)
+	}
+	for _, id := range []string{"", "../r", "a/b", ".hidden"} {
+		b := f.b
+		b.ReleaseID = id
+		if err := Write(io.Discard, b, f.keys); err == nil {
+			t.Errorf("release id %q accepted", id)
+		}
+	}
+}
