@@ -149,9 +149,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if err != nil {
 		return nil, err
 	}
-	executor := &Executor{Runner: runner, Tasks: queue}
+	var wellKnown []byte
+	var keys *signing.Keys
+	if cfg.Signing.KeyFile != "" {
+		if keys, err = signing.Load(cfg.Signing.KeyFile, cfg.Signing.OldPublicKeyFiles); err != nil {
+			return nil, invalid{err}
+		}
+		wellKnown = keys.WellKnown()
+	}
+	var exec jobs.Executor = &Executor{Runner: runner, Tasks: queue}
+	if len(cfg.Partners) > 0 {
+		if exec, err = delivering(cfg, exec, keys, raw, grants, logger); err != nil {
+			return nil, err
+		}
+	}
+	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
 	s.worker, err = worker.New(worker.Config{Kafka: s.kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
-		Executor: Metered(executor, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
+		Executor: Metered(exec, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
 	if err != nil {
 		return nil, err
@@ -178,15 +192,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	s.tokensFile = tokensFile
-	var wellKnown []byte
-	if cfg.Signing.KeyFile != "" {
-		keys, err := signing.Load(cfg.Signing.KeyFile, cfg.Signing.OldPublicKeyFiles)
-		if err != nil {
-			return nil, invalid{err}
-		}
-		wellKnown = keys.WellKnown()
-	}
-	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
 	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
 		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})

@@ -1,0 +1,105 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/config"
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/delivery"
+	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/partners"
+	"github.com/midata/midata/pipeline/signing"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks"
+)
+
+// Deliverer delivers each committed release of a configured partner to
+// it (package delivery) as the worker records the release's outcome, and
+// before the outcome goes to the ledger: a run succeeds only once every
+// partner bundle of it is delivered. A delivery that fails on the store is
+// retried with the run (jobs.ErrTransient: the same bundle key and the
+// same webhook-id again); one whose webhook is refused after all its
+// retries fails the run, with the reason, for ops to see and retry.
+type Deliverer struct {
+	Partners []partners.Partner
+	Config   delivery.Config
+	Grants   interface {
+		Grant(customerID string, recipient schemas.Recipient, now time.Time) (consent.Grant, error)
+	}
+	Controller string // the organisation, named in consent receipts
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Wrap returns e with deliveries after its partner releases.
+func (d *Deliverer) Wrap(e jobs.Executor) jobs.Executor {
+	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
+		for _, p := range d.Partners {
+			if p.Recipient() == req.Recipient {
+				return e.Execute(ctx, req, &deliveringReporter{Reporter: rep, d: d, p: p})
+			}
+		}
+		return e.Execute(ctx, req, rep)
+	})
+}
+
+type deliveringReporter struct {
+	jobs.Reporter
+	d *Deliverer
+	p partners.Partner
+}
+
+// Release delivers a committed release, then records its outcome.
+func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) error {
+	if rel.Status != release.StatusCommitted && rel.Status != release.StatusAlreadyCommitted {
+		return r.Reporter.Release(ctx, rel)
+	}
+	now := time.Now
+	if r.d.Now != nil {
+		now = r.d.Now
+	}
+	// The grant again, at delivery: a withdrawal since the commit beats
+	// the delivery, and nothing goes.
+	g, err := r.d.Grants.Grant(rel.CustomerID, r.p.Recipient(), now())
+	if err != nil {
+		if r.d.Logger != nil {
+			r.d.Logger.WarnContext(ctx, "release not delivered: consent withdrawn", "release", rel.ReleaseID, "partner", r.p.ID)
+		}
+		return r.Reporter.Release(ctx, rel)
+	}
+	out, err := delivery.Deliver(ctx, r.d.Config, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile,
+		delivery.ReceiptOf(g.Event, r.d.Controller, rel.ReleaseID, now()))
+	switch {
+	case err != nil && out.Key != "" && out.Webhook.ID != "" && !out.Webhook.Delivered:
+		return fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err)
+	case err != nil:
+		return errors.Join(jobs.ErrTransient, fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err))
+	}
+	if r.d.Logger != nil {
+		r.d.Logger.InfoContext(ctx, "release delivered", "release", rel.ReleaseID, "partner", r.p.ID, "key", out.Key, "sha256", out.SHA256)
+	}
+	return r.Reporter.Release(ctx, rel)
+}
+
+// delivering wraps e with the deliveries to the configured partners: they
+// need the signing key (a bundle is never sent unsigned) and, for now,
+// deliver into the releases bucket (s3.bucket) under each partner's prefix.
+func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, grants *consent.View, logger *slog.Logger) (jobs.Executor, error) {
+	if keys == nil {
+		return nil, invalid{errors.New("partners are declared but signing.key_file is not set: bundles are never sent unsigned (midata keys generate makes a key)")}
+	}
+	for _, p := range cfg.Partners {
+		if p.Bucket != "" && p.Bucket != cfg.S3.Bucket {
+			return nil, invalid{fmt.Errorf("partner %s: bucket %s: delivery to a bucket other than s3.bucket is not built yet: leave it empty, the prefix keeps partners apart", p.ID, p.Bucket)}
+		}
+	}
+	d := &Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger,
+		Config: delivery.Config{Releases: store, Target: store, Keys: keys, LinkTTL: time.Duration(cfg.Links.TTL)}}
+	return d.Wrap(e), nil
+}

@@ -1,0 +1,131 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/bundle"
+	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/delivery"
+	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/partners"
+	"github.com/midata/midata/pipeline/serve"
+	"github.com/midata/midata/pipeline/signing"
+	"github.com/midata/midata/pipeline/webhook"
+	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks/filesink"
+)
+
+// grantsFunc answers Grant.
+type grantsFunc func(customerID string, recipient schemas.Recipient) (consent.Grant, error)
+
+func (f grantsFunc) Grant(c string, r schemas.Recipient, _ time.Time) (consent.Grant, error) {
+	return f(c, r)
+}
+
+// outcomes is a jobs.Reporter that keeps the release outcomes.
+type outcomes struct{ rels []jobs.Release }
+
+func (r *outcomes) Progress(jobs.Progress) {}
+func (r *outcomes) Counts(jobs.Counts)     {}
+func (r *outcomes) Release(_ context.Context, rel jobs.Release) error {
+	r.rels = append(r.rels, rel)
+	return nil
+}
+
+func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testing.T) {
+	dir := t.TempDir()
+	store, err := filesink.New(filesink.Config{Root: filepath.Join(dir, "store"), BaseURL: "http://127.0.0.1:1", Secret: bytes.Repeat([]byte("k"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A committed release of partner:pds-1, written as the runner would.
+	data := []byte("{\"transaction_id\":\"T1\"}\n")
+	sum := sha256.Sum256(data)
+	m := release.Manifest{ID: "r-p-1", Resources: []release.Resource{{Name: "ndjson", Path: "transactions.ndjson", Format: "ndjson",
+		Bytes: int64(len(data)), Hash: "sha256:" + hex.EncodeToString(sum[:]), Rows: 1, Object: "a1/transactions.ndjson"}}}
+	m.Midata.Recipient, m.Midata.CustomerID = "partner:pds-1", "C1"
+	mb, _ := json.Marshal(m)
+	for key, body := range map[string][]byte{pipeline.Prefix("r-p-1") + "a1/transactions.ndjson": data, pipeline.Prefix("r-p-1") + release.ManifestFile: mb} {
+		w, _ := store.Create(t.Context(), key)
+		w.Write(body)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signing.Generate(dir)
+	keys, _ := signing.Load(filepath.Join(dir, "signing.key"), nil)
+	secret := filepath.Join(dir, "whsec")
+	os.WriteFile(secret, []byte("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), 0o600)
+	var status atomic.Int32
+	status.Store(200)
+	var got atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer hook.Close()
+	p := partners.Partner{ID: "pds-1", Name: "PDS One", Prefix: "out/", WebhookURL: hook.URL, WebhookSecretFile: secret}
+	withdrawn := false
+	d := &serve.Deliverer{Partners: []partners.Partner{p}, Controller: "test bank",
+		Config: delivery.Config{Releases: store, Target: store, Keys: keys, Webhooks: &webhook.Sender{MaxAttempts: 2, BaseDelay: time.Millisecond}},
+		Grants: grantsFunc(func(c string, r schemas.Recipient) (consent.Grant, error) {
+			if withdrawn {
+				return consent.Grant{}, consent.ErrNoConsent
+			}
+			return consent.Grant{Event: schemas.ConsentEvent{ConsentID: "K-P1", CustomerID: c, Recipient: r, Status: schemas.ConsentGranted, Categories: schemas.Transactions}}, nil
+		})}
+	run := func(recipient schemas.Recipient) (*outcomes, error) {
+		rep := &outcomes{}
+		exec := d.Wrap(jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
+			return rep.Release(ctx, jobs.Release{ReleaseID: "r-p-1", CustomerID: "C1", Status: release.StatusCommitted})
+		}))
+		return rep, exec.Execute(t.Context(), jobs.Request{ID: "q1", Recipient: recipient}, rep)
+	}
+
+	rep, err := run("partner:pds-1")
+	if err != nil || len(rep.rels) != 1 || got.Load() != 1 {
+		t.Fatalf("a partner release: %v, outcomes %v, webhooks %d", err, rep.rels, got.Load())
+	}
+	rc, err := store.Open(t.Context(), "out/r-p-1.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vrep, err := bundle.Verify(rc, keys.Public())
+	rc.Close()
+	if err != nil || !vrep.OK() {
+		t.Fatalf("the delivered bundle: %+v, %v", vrep, err)
+	}
+	if _, err := run("self"); err != nil || got.Load() != 1 {
+		t.Errorf("a self release was delivered (webhooks %d) or failed: %v", got.Load(), err)
+	}
+	// A refused webhook fails the run, not as transient; a store failure
+	// would be retried.
+	status.Store(500)
+	if rep, err := run("partner:pds-1"); err == nil || errors.Is(err, jobs.ErrTransient) || len(rep.rels) != 0 || !strings.Contains(err.Error(), "webhook") {
+		t.Errorf("webhook down: %v (outcomes %v), want the run failed naming the webhook, the outcome not recorded", err, rep.rels)
+	}
+	// A withdrawal since the commit: nothing goes, the outcome is recorded.
+	status.Store(200)
+	withdrawn = true
+	before := got.Load()
+	if rep, err := run("partner:pds-1"); err != nil || len(rep.rels) != 1 || got.Load() != before {
+		t.Errorf("after a withdrawal: %v, outcomes %v, webhooks %d → %d", err, rep.rels, before, got.Load())
+	}
+}
