@@ -24,6 +24,7 @@ type Config struct {
 	Schedules ports.Schedules  // the cron schedules
 	Consent   ports.Consent    // records a customer's own request as a self consent event
 	Grants    ports.Grants     // a customer's own grants: read, change, revoke; nil: 503
+	Bundles   ports.Bundles    // the bundles delivered to partners, to pull; nil: 404
 	Links     ports.Links      // signs download links of committed releases, for their owner
 	Health    ports.Health     // /readyz
 
@@ -59,6 +60,7 @@ type API struct {
 	schedules ports.Schedules
 	consent   ports.Consent
 	grants    ports.Grants
+	bundles   ports.Bundles
 	links     ports.Links
 	health    ports.Health
 	validate  func(jobs.Request) error
@@ -115,7 +117,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		runs: cfg.Runs, control: cfg.Control, schedules: cfg.Schedules,
-		consent: cfg.Consent, grants: cfg.Grants, links: cfg.Links, health: cfg.Health,
+		consent: cfg.Consent, grants: cfg.Grants, bundles: cfg.Bundles, links: cfg.Links, health: cfg.Health,
 		validate: cfg.Validate, auth: bearer.Chain{tokens, cfg.Auth}, keys: cfg.SigningKeys, log: cfg.Logger, now: cfg.Now, loc: cfg.Location, metrics: cfg.Metrics,
 	}
 	if a.validate == nil {
@@ -155,6 +157,8 @@ func (a *API) buildRoutes() []Route {
 
 		{"GET", "/v1/partners/{id}/releases", partner, "Releases to the partner, newest first", a.listPartnerReleases},
 		{"GET", "/v1/partners/{id}/releases/{release}/links", partner, "Fresh download links to one release made for the partner, while its consent stands", a.partnerReleaseLinks},
+		{"GET", "/v1/partners/{id}/bundles", partner, "The bundles delivered to the partner", a.listBundles},
+		{"GET", "/v1/partners/{id}/bundles/{release}", partner, "A fresh link to one bundle delivered to the partner, while its consent stands", a.bundleLink},
 
 		{"POST", "/v1/releases", ops, "Start a release for customers or everyone with consent", a.createRelease},
 		{"GET", "/v1/runs", ops, "Runs, newest first, filtered", a.listRuns},

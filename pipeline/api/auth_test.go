@@ -43,6 +43,8 @@ func authCases() map[string]routeCase {
 		"GET /v1/partners/{id}/releases":                  {path: "/v1/partners/px/releases", allowed: []string{tokPartnerX}},
 		"GET /v1/customers/{id}/releases/{release}/links": {path: "/v1/customers/C1/releases/rel-1/links", allowed: []string{tokCustC1}},
 		"GET /v1/partners/{id}/releases/{release}/links":  {path: "/v1/partners/px/releases/rel-p/links", allowed: []string{tokPartnerX}},
+		"GET /v1/partners/{id}/bundles":                   {path: "/v1/partners/px/bundles", allowed: []string{tokPartnerX}},
+		"GET /v1/partners/{id}/bundles/{release}":         {path: "/v1/partners/px/bundles/rel-p", allowed: []string{tokPartnerX}},
 		"GET /v1/customers/{id}/grants":                   {path: "/v1/customers/C1/grants", allowed: []string{tokCustC1}},
 		"PUT /v1/customers/{id}/grants/{recipient}":       {path: "/v1/customers/C1/grants/partner:px", body: map[string]any{"categories": []string{"transactions"}}, allowed: []string{tokCustC1}},
 		"DELETE /v1/customers/{id}/grants/{recipient}":    {path: "/v1/customers/C1/grants/self", allowed: []string{tokCustC1}},

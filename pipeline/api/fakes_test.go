@@ -18,6 +18,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/ports"
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
@@ -360,6 +361,7 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 		}),
 		Health:      ports.HealthFunc(func(context.Context) error { return h.ready }),
 		Grants:      h.grants,
+		Bundles:     fakeBundles{},
 		SigningKeys: []byte("untrusted comment: midata signing key 00000000000000AA (current)\nRWTEST\n"),
 		Metrics:     http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("midata_up 1\n")) }),
 		Tokens:      testTokens,
@@ -495,4 +497,24 @@ func (f *fakeGrants) SetGrant(_ context.Context, ch consent.Change) (schemas.Con
 	list := slices.DeleteFunc(f.evs[ch.CustomerID], func(e schemas.ConsentEvent) bool { return e.Recipient == ch.Recipient })
 	f.evs[ch.CustomerID] = append(list, ev)
 	return ev, nil
+}
+
+// fakeBundles has one bundle, of release rel-p, for partner px.
+type fakeBundles struct{}
+
+func (fakeBundles) List(_ context.Context, partnerID string) ([]wire.Bundle, error) {
+	if partnerID != "px" {
+		return nil, fmt.Errorf("partner %s: %w", partnerID, sinks.ErrNotFound)
+	}
+	return []wire.Bundle{{ReleaseID: "rel-p", Key: "out/px/rel-p.tar.gz"}}, nil
+}
+
+func (fakeBundles) Link(_ context.Context, partnerID, releaseID string) (sinks.Link, error) {
+	switch {
+	case partnerID != "px" || releaseID != "rel-p" && releaseID != "rel-gone":
+		return sinks.Link{}, fmt.Errorf("bundle %s: %w", releaseID, sinks.ErrNotFound)
+	case releaseID == "rel-gone":
+		return sinks.Link{}, fmt.Errorf("bundle %s: %w", releaseID, consent.ErrNoConsent)
+	}
+	return sinks.Link{URL: "https://store.example/out/px/rel-p.tar.gz?sig=x", ExpiresAt: testNow.Add(time.Hour)}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
 )
@@ -197,6 +198,9 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"GrantChange", GrantChange{}},
 		{"Grant", Grant{}},
 		{"GrantList", GrantList{}},
+		{"Bundle", wire.Bundle{}},
+		{"BundleList", wire.BundleList{}},
+		{"BundleLink", wire.BundleLink{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema+" has the fields of its Go type", func(t *testing.T) {

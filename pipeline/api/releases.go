@@ -9,6 +9,7 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/jsonbody"
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
 )
@@ -246,3 +247,53 @@ func (a *API) releaseLinks(w http.ResponseWriter, r *http.Request, owner pipelin
 
 // releaseIDPattern is the shape of a release id.
 var releaseIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// listBundles lists the bundles delivered to the partner, to pull.
+func (a *API) listBundles(w http.ResponseWriter, r *http.Request) {
+	const op = "list bundles"
+	id, ok := a.bundlesOf(w, r, op)
+	if !ok {
+		return
+	}
+	list, err := a.bundles.List(r.Context(), id)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	for i := range list {
+		list[i].LinkPath = "/v1/partners/" + id + "/bundles/" + list[i].ReleaseID
+	}
+	a.writeJSON(w, r, http.StatusOK, wire.BundleList{Bundles: append([]wire.Bundle{}, list...)})
+}
+
+// bundleLink signs a fresh link to one of the partner's bundles.
+func (a *API) bundleLink(w http.ResponseWriter, r *http.Request) {
+	const op = "bundle link"
+	id, ok := a.bundlesOf(w, r, op)
+	if !ok {
+		return
+	}
+	rel := r.PathValue("release")
+	if !releaseIDPattern.MatchString(rel) {
+		a.failErr(w, r, op, badRequest("release %q: not a release id", rel))
+		return
+	}
+	link, err := a.bundles.Link(r.Context(), id, rel)
+	if err != nil {
+		a.failErr(w, r, op, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, wire.BundleLink{ReleaseID: rel, Link: link})
+}
+
+// bundlesOf returns the partner id of the path once it is valid and
+// bundles are served here; otherwise it answered.
+func (a *API) bundlesOf(w http.ResponseWriter, r *http.Request, op string) (string, bool) {
+	id := r.PathValue("id")
+	if !schemas.ValidPartnerID(id) {
+		a.failErr(w, r, op, badRequest("partner %q: want 1-64 of a-z 0-9 . _ -", id))
+	} else if a.bundles == nil {
+		a.fail(w, r, http.StatusNotFound, op+": no partner bundles are delivered here (no partners are configured)")
+	}
+	return id, schemas.ValidPartnerID(id) && a.bundles != nil
+}

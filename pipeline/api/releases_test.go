@@ -443,3 +443,24 @@ func TestAPeriodOfDatesIsTheOrganisationsDays(t *testing.T) {
 		t.Errorf("June in London: [%s, %s), want [2026-05-31T23:00Z, 2026-06-30T23:00Z)", from, to)
 	}
 }
+
+func TestAPartnerPullsItsBundles(t *testing.T) {
+	h := newHarness(t)
+	r := h.do(t, "GET", "/v1/partners/px/bundles", tokPartnerX, nil)
+	if r.Code != 200 || !strings.Contains(r.Body.String(), `"link_path":"/v1/partners/px/bundles/rel-p"`) {
+		t.Errorf("list: %d %s", r.Code, r.Body)
+	}
+	if r := h.do(t, "GET", "/v1/partners/px/bundles/rel-p", tokPartnerX, nil); r.Code != 200 || !strings.Contains(r.Body.String(), "sig=x") {
+		t.Errorf("link: %d %s", r.Code, r.Body)
+	}
+	if r := h.do(t, "GET", "/v1/partners/px/bundles/rel-gone", tokPartnerX, nil); r.Code != 410 {
+		t.Errorf("a withdrawn release's bundle: %d %s, want 410", r.Code, r.Body)
+	}
+	if r := h.do(t, "GET", "/v1/partners/px/bundles/rel-none", tokPartnerX, nil); r.Code != 404 {
+		t.Errorf("no such bundle: %d, want 404", r.Code)
+	}
+	h = newHarness(t, func(c *Config) { c.Bundles = nil })
+	if r := h.do(t, "GET", "/v1/partners/px/bundles", tokPartnerX, nil); r.Code != 404 {
+		t.Errorf("no partners configured: %d", r.Code)
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/delivery"
@@ -102,4 +104,71 @@ func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store si
 	d := &Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger,
 		Config: delivery.Config{Releases: store, Target: store, Keys: keys, LinkTTL: time.Duration(cfg.Links.TTL)}}
 	return d.Wrap(e), nil
+}
+
+// Bundles lets partners pull what was delivered to them: the bundles under
+// each partner's prefix, and a fresh link to one once its release is
+// checked to be the partner's with the grant still standing (Check:
+// pipeline.Runner's LinksFor).
+type Bundles struct {
+	Partners []partners.Partner
+	Store    sinks.Sink // a Lister and a Linker: the releases bucket
+	Check    func(ctx context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error)
+	TTL      time.Duration
+}
+
+func (b *Bundles) partner(id string) (partners.Partner, error) {
+	for _, p := range b.Partners {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	return partners.Partner{}, fmt.Errorf("partner %s: no bundles: it is not a configured partner: %w", id, sinks.ErrNotFound)
+}
+
+// List implements ports.Bundles.
+func (b *Bundles) List(ctx context.Context, partnerID string) ([]wire.Bundle, error) {
+	p, err := b.partner(partnerID)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := b.Store.(sinks.Lister)
+	if !ok {
+		return nil, errors.New("list bundles: the store cannot list")
+	}
+	var out []wire.Bundle
+	err = l.List(ctx, p.Prefix, func(key string) error {
+		name := strings.TrimPrefix(key, p.Prefix)
+		id, ok := strings.CutSuffix(strings.TrimSuffix(name, ".age"), ".tar.gz")
+		if ok && !strings.Contains(id, "/") {
+			out = append(out, wire.Bundle{ReleaseID: id, Key: key})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Link implements ports.Bundles.
+func (b *Bundles) Link(ctx context.Context, partnerID, releaseID string) (sinks.Link, error) {
+	p, err := b.partner(partnerID)
+	if err != nil {
+		return sinks.Link{}, err
+	}
+	if _, err := b.Check(ctx, releaseID, pipeline.Owner{Recipient: p.Recipient()}); err != nil {
+		return sinks.Link{}, err
+	}
+	key := p.Prefix + releaseID + ".tar.gz"
+	if p.AgeRecipient != "" {
+		key += ".age"
+	}
+	rc, err := b.Store.Open(ctx, key)
+	if err != nil {
+		return sinks.Link{}, fmt.Errorf("bundle of %s: %w", releaseID, err)
+	}
+	rc.Close()
+	ttl := b.TTL
+	if ttl <= 0 || ttl > time.Hour {
+		ttl = time.Hour
+	}
+	return b.Store.(sinks.Linker).Link(ctx, key, ttl)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/midata/midata/pipeline/webhook"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
+	"github.com/midata/midata/sinks"
 	"github.com/midata/midata/sinks/filesink"
 )
 
@@ -112,6 +113,32 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	if err != nil || !vrep.OK() {
 		t.Fatalf("the delivered bundle: %+v, %v", vrep, err)
 	}
+	// The partner pulls it: listed under its prefix, linked while the
+	// check (the runner's LinksFor) passes, refused when it does not.
+	pull := &serve.Bundles{Partners: []partners.Partner{p}, Store: store,
+		Check: func(_ context.Context, id string, o pipeline.Owner) ([]pipeline.Link, error) {
+			if withdrawn || o.Recipient != "partner:pds-1" {
+				return nil, consent.ErrNoConsent
+			}
+			return nil, nil
+		}}
+	if list, err := pull.List(t.Context(), "pds-1"); err != nil || len(list) != 1 || list[0].ReleaseID != "r-p-1" || list[0].Key != "out/r-p-1.tar.gz" {
+		t.Errorf("List = %+v, %v", list, err)
+	}
+	if l, err := pull.Link(t.Context(), "pds-1", "r-p-1"); err != nil || !strings.Contains(l.URL, "out/r-p-1.tar.gz") || time.Until(l.ExpiresAt) > time.Hour {
+		t.Errorf("Link = %+v, %v", l, err)
+	}
+	if _, err := pull.Link(t.Context(), "pds-1", "r-none"); !errors.Is(err, sinks.ErrNotFound) {
+		t.Errorf("Link of no bundle: %v", err)
+	}
+	if _, err := pull.List(t.Context(), "pds-2"); !errors.Is(err, sinks.ErrNotFound) {
+		t.Errorf("List of an unconfigured partner: %v", err)
+	}
+	withdrawn = true
+	if _, err := pull.Link(t.Context(), "pds-1", "r-p-1"); !errors.Is(err, consent.ErrNoConsent) {
+		t.Errorf("Link after a withdrawal: %v", err)
+	}
+	withdrawn = false
 	if _, err := run("self"); err != nil || got.Load() != 1 {
 		t.Errorf("a self release was delivered (webhooks %d) or failed: %v", got.Load(), err)
 	}

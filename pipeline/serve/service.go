@@ -192,7 +192,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		return nil, err
 	}
 	s.tokensFile = tokensFile
-	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
+	var bundles ports.Bundles
+	if len(cfg.Partners) > 0 {
+		bundles = &Bundles{Partners: cfg.Partners, Store: raw, Check: runner.LinksFor}
+	}
+	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
 		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {

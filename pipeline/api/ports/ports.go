@@ -10,9 +10,11 @@ import (
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/sinks"
 )
 
 // Runs is the run queue and the view of runs rebuilt from the ledger.
@@ -58,6 +60,15 @@ type Consent interface {
 type Grants interface {
 	CustomerGrants(ctx context.Context, customerID string) ([]schemas.ConsentEvent, error)
 	SetGrant(ctx context.Context, ch consent.Change) (schemas.ConsentEvent, error)
+}
+
+// Bundles are the bundles delivered to a partner, for it to pull: List
+// names them (release id, key, size), Link signs a fresh link to one after
+// checking that its release is the partner's and the grant still stands
+// (errors as Links'). serve's delivery implements it.
+type Bundles interface {
+	List(ctx context.Context, partnerID string) ([]wire.Bundle, error)
+	Link(ctx context.Context, partnerID, releaseID string) (sinks.Link, error)
 }
 
 // ConsentFunc adapts a function to Consent.

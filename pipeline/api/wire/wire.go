@@ -11,6 +11,7 @@ import (
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/sinks"
 )
 
 // RunView is a run as the API shows it, with its counts and its first
@@ -120,4 +121,22 @@ func GrantOf(ev schemas.ConsentEvent, now time.Time) Grant {
 	return Grant{Recipient: ev.Recipient, Status: string(ev.Status), InForce: err == nil, ConsentID: ev.ConsentID,
 		Categories: append([]string{}, ev.Categories.Names()...), WindowFrom: opt(ev.WindowFrom), WindowTo: opt(ev.WindowTo),
 		ExpiresAt: opt(ev.ExpiresAt), EventTime: ev.EventTime}
+}
+
+// Bundle is one bundle delivered to a partner (GET /v1/partners/{id}/bundles).
+type Bundle struct {
+	ReleaseID string `json:"release_id"`
+	Key       string `json:"key"`
+	LinkPath  string `json:"link_path"` // where the partner gets a fresh link to it
+}
+
+// BundleList is the body of GET /v1/partners/{id}/bundles.
+type BundleList struct {
+	Bundles []Bundle `json:"bundles"`
+}
+
+// BundleLink is the body of GET /v1/partners/{id}/bundles/{release}.
+type BundleLink struct {
+	ReleaseID string     `json:"release_id"`
+	Link      sinks.Link `json:"link"`
 }
