@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
-	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/api/wire"
+	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/schemas"
