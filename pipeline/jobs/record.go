@@ -24,6 +24,12 @@ var ErrRecordTooLarge = errors.New("ledger record too large")
 // (Request.CheckBounds), nor does a customer id, so the keys of one run
 // never collide with another's.
 const (
+	// ActivityPrefix starts the keys of the records about what happened to
+	// releases after their run (deliveries, links, downloads, recalls,
+	// deletions: package activity), which share the runs topic; a View of
+	// runs keeps none of them. No run id starts with it.
+	ActivityPrefix = "~"
+
 	keySep   = "|"
 	leaseTag = "~lease" // not a customer id: '~' is not allowed in one
 )
@@ -76,6 +82,9 @@ func (e entry) release() (Release, bool) {
 // now stamps a lease's Seen.
 func decodeEntry(m topics.Message, now time.Time) (entry, error) {
 	key := string(m.Key)
+	if strings.HasPrefix(key, ActivityPrefix) {
+		return entry{}, nil // not a run's: the store drops it
+	}
 	runID, rest, isSub := strings.Cut(key, keySep)
 	switch {
 	case !isSub:

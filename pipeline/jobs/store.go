@@ -22,10 +22,13 @@ var _ topics.Store[entry] = (*ledgerStore)(nil)
 // release outcome's, "<run id>|<customer id>", not a run's or a lease's.
 func outcomeKey(key []byte) (runID, customerID []byte, ok bool) {
 	runID, customerID, sub := bytes.Cut(key, []byte(keySep))
-	return runID, customerID, sub && string(customerID) != leaseTag
+	return runID, customerID, sub && string(customerID) != leaseTag && !bytes.HasPrefix(key, []byte(ActivityPrefix))
 }
 
 func (s *ledgerStore) Put(m topics.Message, e entry) {
+	if e.run == nil && e.rel == nil && e.lease == nil {
+		return // an activity record (ActivityPrefix): not the View's
+	}
 	if runID, customerID, ok := outcomeKey(m.Key); ok {
 		s.outcomes.Put(runID, customerID, e.rel)
 		return

@@ -212,6 +212,9 @@ func (req Request) CheckBounds() error {
 	if strings.Contains(req.ID, keySep) {
 		return fmt.Errorf("request id %q: %q is not allowed in it", req.ID, keySep)
 	}
+	if strings.HasPrefix(req.ID, ActivityPrefix) {
+		return fmt.Errorf("request id %q: it may not start with %q", req.ID, ActivityPrefix)
+	}
 	return nil
 }
 

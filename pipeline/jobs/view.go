@@ -284,7 +284,9 @@ func viewConfig(cfg ViewConfig, idx *index) topics.ViewConfig[entry] {
 		},
 		// Outcomes and leases replace their key's entry: the store is not
 		// asked for it first (outcomes are on disk).
-		Replace: func(key []byte) bool { return bytes.Contains(key, []byte(keySep)) },
+		Replace: func(key []byte) bool {
+			return bytes.Contains(key, []byte(keySep)) || bytes.HasPrefix(key, []byte(ActivityPrefix))
+		},
 		Merge: func(cur entry, ok bool, next entry) (entry, bool) {
 			if !ok && next.run != nil {
 				idx.addRun(next.run.ID)
