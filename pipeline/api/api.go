@@ -11,6 +11,7 @@ import (
 	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/api/ports"
+	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// is those calendar days there. Default UTC (serve passes
 	// config.Location, Europe/London unless configured).
 	Location *time.Location
+	// Custody gives the handlers of the routes about releases after they
+	// are made (links, downloads, deletions, deliveries: package
+	// pipeline/api/custody), by name; a route without one answers 404.
+	Custody func(ports.Responder) map[string]http.HandlerFunc
 }
 
 // API is the HTTP API of `midata serve`.
@@ -71,6 +76,7 @@ type API struct {
 	metrics   http.Handler
 	now       func() time.Time
 	routes    []Route
+	custody   map[string]http.HandlerFunc
 }
 
 // Role names who may call a route. RoleCustomer and RolePartner match a
@@ -94,6 +100,27 @@ type Route struct {
 	Summary string
 
 	handle http.HandlerFunc
+}
+
+// extra is the handler name of Config.Custody.
+func (a *API) extra(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h := a.custody[name]; h != nil {
+			h(w, r)
+			return
+		}
+		a.fail(w, r, http.StatusNotFound, r.URL.Path+": not served here: this instance has no signing key or no partners")
+	}
+}
+
+// JSON implements ports.Responder.
+func (a *API) JSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	a.writeJSON(w, r, status, v)
+}
+
+// Fail implements ports.Responder.
+func (a *API) Fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	a.failErr(w, r, op, err)
 }
 
 // New checks cfg and returns the API.
@@ -130,6 +157,9 @@ func New(cfg Config) (*API, error) {
 		a.now = time.Now
 	}
 	a.routes = a.buildRoutes()
+	if cfg.Custody != nil {
+		a.custody = cfg.Custody(a)
+	}
 	return a, nil
 }
 
@@ -155,10 +185,18 @@ func (a *API) buildRoutes() []Route {
 		{"PUT", "/v1/customers/{id}/grants/{recipient}", customer, "Grant a recipient categories, for a window, until an expiry: in force at once", a.putGrant},
 		{"DELETE", "/v1/customers/{id}/grants/{recipient}", customer, "Revoke the customer's grant to a recipient: in force at once", a.deleteGrant},
 
+		{"GET", "/v1/customers/{id}/links", customer, "The customer's download links, newest first (without their tokens)", a.extra("links")},
+		{"DELETE", "/v1/customers/{id}/links/{link}", customer, "Revoke one of the customer's download links", a.extra("revoke-link")},
+		{"DELETE", "/v1/customers/{id}/releases/{release}/links", customer, "Revoke every link to one of the customer's releases", a.extra("revoke-release-links")},
+		{"DELETE", "/v1/customers/{id}/releases/{release}", customer, "Delete one of the customer's releases: its files go, the ledger keeps the fact", a.extra("delete-release")},
+		{"GET", "/v1/customers/{id}/downloads", customer, "The customer's download history, newest first", a.extra("downloads")},
+		{"GET", "/v1/downloads/{token}", nil, "Follow a download link: a redirect to the file, or a page saying why not", a.extra("download")},
+
 		{"GET", "/v1/partners/{id}/releases", partner, "Releases to the partner, newest first", a.listPartnerReleases},
 		{"GET", "/v1/partners/{id}/releases/{release}/links", partner, "Fresh download links to one release made for the partner, while its consent stands", a.partnerReleaseLinks},
 		{"GET", "/v1/partners/{id}/bundles", partner, "The bundles delivered to the partner", a.listBundles},
 		{"GET", "/v1/partners/{id}/bundles/{release}", partner, "A fresh link to one bundle delivered to the partner, while its consent stands", a.bundleLink},
+		{"GET", "/v1/partners/{id}/deliveries", partner, "The deliveries to the partner and their webhook outcomes", a.extra("partner-deliveries")},
 
 		{"POST", "/v1/releases", ops, "Start a release for customers or everyone with consent", a.createRelease},
 		{"GET", "/v1/runs", ops, "Runs, newest first, filtered", a.listRuns},
@@ -166,6 +204,8 @@ func (a *API) buildRoutes() []Route {
 		{"GET", "/v1/runs/{id}/releases", ops, "A page of the run's releases, by customer", a.listRunReleases},
 		{"POST", "/v1/runs/{id}/cancel", ops, "Cancel a run", a.cancelRun},
 		{"POST", "/v1/runs/{id}/retry", ops, "Retry a failed or cancelled run", a.retryRun},
+		{"DELETE", "/v1/releases/{release}/links", ops, "Revoke every download link to a release, without seeing them", a.extra("ops-revoke-release-links")},
+		{"GET", "/v1/deliveries", ops, "Partner deliveries and their webhook outcomes, the latest first", a.extra("deliveries")},
 
 		{"GET", "/v1/schedules", ops, "Schedules, by id", a.listSchedules},
 		{"POST", "/v1/schedules", ops, "Create a schedule", a.createSchedule},
@@ -214,7 +254,7 @@ func (a *API) Handler() http.Handler {
 func (a *API) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
-		id := randomHex(8)
+		id := wire.RandomHex(8)
 		w.Header().Set("X-Request-Id", id)
 		rec := &jsonbody.StatusRecorder{ResponseWriter: w}
 		r = r.WithContext(withRequestID(r.Context(), id))

@@ -107,7 +107,7 @@ func (a *API) grantChange(w http.ResponseWriter, r *http.Request, ch consent.Cha
 		if f.value == "" {
 			continue
 		}
-		t, err := parseTime(f.name, f.value, a.loc)
+		t, err := wire.ParseTime(f.name, f.value, a.loc)
 		if err != nil {
 			return ch, err
 		}

@@ -42,7 +42,7 @@ func (a *API) customerRequest(w http.ResponseWriter, r *http.Request, id string)
 	if err := decode(w, r, &body); err != nil {
 		return jobs.Request{}, err
 	}
-	from, to, err := period(body.From, body.To, a.loc)
+	from, to, err := wire.Period(body.From, body.To, a.loc)
 	if err != nil {
 		return jobs.Request{}, err
 	}
@@ -78,7 +78,7 @@ func (a *API) opsRequest(w http.ResponseWriter, r *http.Request) (jobs.Request, 
 	if err := decode(w, r, &body); err != nil {
 		return jobs.Request{}, err
 	}
-	from, to, err := period(body.From, body.To, a.loc)
+	from, to, err := wire.Period(body.From, body.To, a.loc)
 	if err != nil {
 		return jobs.Request{}, err
 	}
@@ -101,7 +101,7 @@ func (a *API) opsRequest(w http.ResponseWriter, r *http.Request) (jobs.Request, 
 // requestID is prefix+key for an idempotency key, else prefix+random.
 func requestID(prefix, key string) (string, error) {
 	if key == "" {
-		return prefix + randomHex(12), nil
+		return prefix + wire.RandomHex(12), nil
 	}
 	if !keyPattern.MatchString(key) {
 		return "", badRequest("idempotency_key %q: want 1-64 of A-Z a-z 0-9 . _ -", key)

@@ -2,19 +2,15 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/api/jsonbody"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/sinks"
 )
 
@@ -72,40 +68,4 @@ func (a *API) failErr(w http.ResponseWriter, r *http.Request, op string, err err
 		a.log.ErrorContext(ctx, "request failed", "request_id", requestIDOf(ctx), "op", op, "err", err)
 		a.fail(w, r, http.StatusInternalServerError, op+": internal error: try again, and tell operations if it persists (request "+requestIDOf(ctx)+")")
 	}
-}
-
-// parseTime reads a time given as a date (2026-01-31, midnight in loc, the
-// organisation's time zone) or as RFC 3339 (2026-01-31T12:00:00Z), as the
-// CLI's flags do (config.ParseTimeIn); the result is UTC.
-func parseTime(field, s string, loc *time.Location) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, badRequest("%q is missing: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field)
-	}
-	if t, err := schemas.ParseTimeIn(s, loc); err == nil {
-		return t, nil
-	}
-	return time.Time{}, badRequest("%q is %q: give a date like 2026-01-31 or a time like 2026-01-31T00:00:00Z", field, s)
-}
-
-// period reads [from, to) and checks from is before to.
-func period(from, to string, loc *time.Location) (time.Time, time.Time, error) {
-	f, err := parseTime("from", from, loc)
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	t, err := parseTime("to", to, loc)
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	if !f.Before(t) {
-		return time.Time{}, time.Time{}, badRequest("from %s is not before to %s: the period is [from, to)", f.Format(time.RFC3339), t.Format(time.RFC3339))
-	}
-	return f, t, nil
-}
-
-// randomHex returns n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b)
 }

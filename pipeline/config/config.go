@@ -278,3 +278,12 @@ func Default() Config {
 		Synth:     Synth{Customers: 120, Transactions: 24_000, Malformed: 12, Seed: 1, Partitions: 6},
 	}
 }
+
+// Location returns the organisation's time zone (Timezone; validated).
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil || c.Timezone == "" {
+		loc, _ = time.LoadLocation(schemas.DefaultTimezone)
+	}
+	return loc
+}

@@ -104,6 +104,8 @@ func fields() []field {
 			func(c *Config) *string { return &c.Topics.Runs }).on(CommandServe),
 		stringField("topics.schedules", "MIDATA_SCHEDULES_TOPIC", "the schedules created through the API, compacted",
 			func(c *Config) *string { return &c.Topics.Schedules }).on(CommandServe),
+		stringField("topics.notifications", "MIDATA_NOTIFICATIONS_TOPIC", "events for the organisation's messaging systems (docs/notifications.md)",
+			func(c *Config) *string { return &c.Topics.Notifications }).on(CommandServe),
 
 		stringField("workers.group", "MIDATA_WORKERS_GROUP", "the Kafka consumer group every instance's workers join",
 			func(c *Config) *string { return &c.Workers.Group }).on(CommandServe),

@@ -39,6 +39,9 @@ type Config struct {
 	Keys     *signing.Keys // the organisation's signing key
 	Webhooks *webhook.Sender
 	LinkTTL  time.Duration // of the link in the webhook; default 24h
+	// Ready, when set, is told when the bundle is in the target and its
+	// link signed, before the webhook goes; an error stops the delivery.
+	Ready func(ctx context.Context, out Outcome) error
 }
 
 // Outcome is what a delivery did.
@@ -136,6 +139,11 @@ func Deliver(ctx context.Context, cfg Config, p partners.Partner, manifestKey st
 	if out.Link, err = linker.Link(ctx, out.Key, ttl); err != nil {
 		return out, fmt.Errorf("deliver %s: sign the link: %w", m.ID, err)
 	}
+	if cfg.Ready != nil {
+		if err := cfg.Ready(ctx, out); err != nil {
+			return out, err
+		}
+	}
 	if p.WebhookURL == "" {
 		return out, nil
 	}
@@ -147,7 +155,7 @@ func Deliver(ctx context.Context, cfg Config, p partners.Partner, manifestKey st
 		Objects: []Object{{Key: out.Key, SHA256: out.SHA256, Bytes: out.Bytes}}, Link: out.Link.URL, ExpiresAt: out.Link.ExpiresAt})
 	sender := cfg.Webhooks
 	if sender == nil {
-		sender = &webhook.Sender{}
+		sender = p.Sender()
 	}
 	out.Webhook = sender.Send(ctx, p.WebhookURL, secret, "delivered-"+m.ID, body)
 	if !out.Webhook.Delivered {

@@ -34,6 +34,10 @@ type Partner struct {
 	// whsec_ secret (a mounted secret, never inline).
 	WebhookURL        string `yaml:"webhook_url"`
 	WebhookSecretFile string `yaml:"webhook_secret_file"`
+	// WebhookAttempts is how many times a webhook is tried before its
+	// delivery fails (1 s doubling to 5 min between, with jitter);
+	// default 8.
+	WebhookAttempts int `yaml:"webhook_attempts"`
 	// AgeRecipient, when set, is the age public key (age1…) bundles are
 	// encrypted to.
 	AgeRecipient string `yaml:"age_recipient"`
@@ -42,6 +46,9 @@ type Partner struct {
 	Formats    []string `yaml:"formats"`
 	Categories []string `yaml:"categories"`
 }
+
+// Sender sends the partner's webhooks, with its attempts.
+func (p Partner) Sender() *webhook.Sender { return &webhook.Sender{MaxAttempts: p.WebhookAttempts} }
 
 // Recipient is the partner as a release recipient.
 func (p Partner) Recipient() schemas.Recipient { return schemas.PartnerRecipient(p.ID) }
@@ -69,6 +76,9 @@ func (p Partner) Validate() error {
 		if _, err := p.WebhookSecret(); err != nil {
 			add("%v", err)
 		}
+	}
+	if p.WebhookAttempts < 0 || p.WebhookAttempts > 20 {
+		add("webhook_attempts %d: want 1 to 20 (0: the default, 8)", p.WebhookAttempts)
 	}
 	if _, err := p.AgeRecipientKey(); err != nil {
 		add("%v", err)

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/activity"
 	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/delivery"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/notify"
 	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/schemas"
@@ -35,8 +37,12 @@ type Deliverer struct {
 		Grant(customerID string, recipient schemas.Recipient, now time.Time) (consent.Grant, error)
 	}
 	Controller string // the organisation, named in consent receipts
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Activity, when set, gets each step of each delivery; Notifier, when
+	// set, a delivery.failed event for each failure.
+	Activity *activity.Ledger
+	Notifier *notify.Notifier
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Wrap returns e with deliveries after its partner releases.
@@ -57,7 +63,9 @@ type deliveringReporter struct {
 	p partners.Partner
 }
 
-// Release delivers a committed release, then records its outcome.
+// Release delivers a committed release, then records its outcome. Each
+// step of the delivery is on the ledger (started, ready, delivered or
+// failed); a failure is also a delivery.failed notification.
 func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) error {
 	if rel.Status != release.StatusCommitted && rel.Status != release.StatusAlreadyCommitted {
 		return r.Reporter.Release(ctx, rel)
@@ -66,6 +74,14 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 	if r.d.Now != nil {
 		now = r.d.Now
 	}
+	rec := activity.Delivery{Partner: r.p.ID, ReleaseID: rel.ReleaseID, CustomerID: rel.CustomerID, RunID: rel.RunID}
+	put := func(st activity.DeliveryStatus, errText string) error {
+		if r.d.Activity == nil {
+			return nil
+		}
+		rec.Status, rec.Error, rec.At = st, errText, now().UTC()
+		return r.d.Activity.Delivery(ctx, rec)
+	}
 	// The grant again, at delivery: a withdrawal since the commit beats
 	// the delivery, and nothing goes.
 	g, err := r.d.Grants.Grant(rel.CustomerID, r.p.Recipient(), now())
@@ -73,15 +89,37 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 		if r.d.Logger != nil {
 			r.d.Logger.WarnContext(ctx, "release not delivered: consent withdrawn", "release", rel.ReleaseID, "partner", r.p.ID)
 		}
+		if err := put(activity.DeliveryFailed, "consent withdrawn before delivery: nothing was sent"); err != nil {
+			return errors.Join(jobs.ErrTransient, err)
+		}
 		return r.Reporter.Release(ctx, rel)
 	}
-	out, err := delivery.Deliver(ctx, r.d.Config, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile,
+	if err := put(activity.DeliveryStarted, ""); err != nil {
+		return errors.Join(jobs.ErrTransient, err)
+	}
+	cfg := r.d.Config
+	cfg.Ready = func(ctx context.Context, out delivery.Outcome) error {
+		rec.Key, rec.SHA256, rec.Bytes, rec.Encrypted = out.Key, out.SHA256, out.Bytes, out.Encrypted
+		return put(activity.DeliveryReady, "")
+	}
+	out, err := delivery.Deliver(ctx, cfg, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile,
 		delivery.ReceiptOf(g.Event, r.d.Controller, rel.ReleaseID, now()))
-	switch {
-	case err != nil && out.Key != "" && out.Webhook.ID != "" && !out.Webhook.Delivered:
-		return fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err)
-	case err != nil:
+	rec.WebhookID, rec.Attempts, rec.HTTPStatus = out.Webhook.ID, out.Webhook.Attempts, out.Webhook.Status
+	if err != nil {
+		refused := out.Key != "" && out.Webhook.ID != "" && !out.Webhook.Delivered
+		if perr := put(activity.DeliveryFailed, err.Error()); perr != nil {
+			err = errors.Join(err, perr)
+		}
+		if nerr := r.d.Notifier.Publish(ctx, notify.DeliveryFailedEvent(now(), r.p.ID, rel.CustomerID, rel.ReleaseID, err.Error())); nerr != nil && r.d.Logger != nil {
+			r.d.Logger.WarnContext(ctx, "delivery.failed notification not published", "release", rel.ReleaseID, "err", nerr)
+		}
+		if refused {
+			return fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err)
+		}
 		return errors.Join(jobs.ErrTransient, fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err))
+	}
+	if err := put(activity.DeliveryDelivered, ""); err != nil {
+		return errors.Join(jobs.ErrTransient, err)
 	}
 	if r.d.Logger != nil {
 		r.d.Logger.InfoContext(ctx, "release delivered", "release", rel.ReleaseID, "partner", r.p.ID, "key", out.Key, "sha256", out.SHA256)
@@ -92,7 +130,7 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 // delivering wraps e with the deliveries to the configured partners: they
 // need the signing key (a bundle is never sent unsigned) and, for now,
 // deliver into the releases bucket (s3.bucket) under each partner's prefix.
-func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, grants *consent.View, logger *slog.Logger) (jobs.Executor, error) {
+func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, grants *consent.View, act *activity.Ledger, n *notify.Notifier, logger *slog.Logger) (jobs.Executor, error) {
 	if keys == nil {
 		return nil, invalid{errors.New("partners are declared but signing.key_file is not set: bundles are never sent unsigned (midata keys generate makes a key)")}
 	}
@@ -101,7 +139,7 @@ func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store si
 			return nil, invalid{fmt.Errorf("partner %s: bucket %s: delivery to a bucket other than s3.bucket is not built yet: leave it empty, the prefix keeps partners apart", p.ID, p.Bucket)}
 		}
 	}
-	d := &Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger,
+	d := &Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger, Activity: act, Notifier: n,
 		Config: delivery.Config{Releases: store, Target: store, Keys: keys, LinkTTL: time.Duration(cfg.Links.TTL)}}
 	return d.Wrap(e), nil
 }

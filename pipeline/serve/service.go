@@ -13,15 +13,19 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/activity"
 	"github.com/midata/midata/pipeline/api"
 	"github.com/midata/midata/pipeline/api/bearer"
 	"github.com/midata/midata/pipeline/api/ports"
 	"github.com/midata/midata/pipeline/config"
 	"github.com/midata/midata/pipeline/consent"
+	"github.com/midata/midata/pipeline/delivery"
+	"github.com/midata/midata/pipeline/downloads"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/jobs/worker"
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/metrics"
+	"github.com/midata/midata/pipeline/notify"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
 	"github.com/midata/midata/pipeline/signing"
@@ -46,8 +50,9 @@ type Service struct {
 	scheduler  *schedule.Scheduler // nil when scheduler.enabled is false
 	server     *http.Server
 	listener   net.Listener
-	debug      *debugServer // nil unless http.pprof_addr is set
-	tokensFile *bearer.File // nil unless auth.tokens_file is set
+	debug      *debugServer       // nil unless http.pprof_addr is set
+	tokensFile *bearer.File       // nil unless auth.tokens_file is set
+	downloads  *downloads.Service // nil without signing.key_file
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -157,13 +162,37 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		}
 		wellKnown = keys.WellKnown()
 	}
+	// What happens to releases after their run: on the ledger (package
+	// activity), told to the organisation (package notify).
+	notifier := notify.New(s.kafka, cfg.Topics.Notifications, logger)
+	s.closers = append(s.closers, notifier.Close)
+	act := activity.NewLedger(s.kafka, cfg.Topics.Runs, logger)
+	s.closers = append(s.closers, act.Close)
+	actView, err := activity.OpenView(context.WithoutCancel(ctx), s.kafka, cfg.Topics.Runs, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, actView.Close)
 	var exec jobs.Executor = &Executor{Runner: runner, Tasks: queue}
 	if len(cfg.Partners) > 0 {
-		if exec, err = delivering(cfg, exec, keys, raw, grants, logger); err != nil {
+		if exec, err = delivering(cfg, exec, keys, raw, grants, act, notifier, logger); err != nil {
 			return nil, err
 		}
 	}
+	exec = notifying(exec, notifier, logger)
+	if s.downloads, err = newDownloads(keys, downloads.Service{Store: raw, Grants: grants, Ledger: act, View: actView,
+		Notifier: notifier, TTL: time.Duration(cfg.Links.TTL), Fallback: runner.LinksFor, Logger: logger}); err != nil {
+		return nil, err
+	}
+	links := ports.Links(ports.LinksFunc(runner.LinksFor))
+	if s.downloads != nil {
+		links = s.downloads
+	}
 	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.closers = append(s.closers, func() error { stop(); return nil })
+	grantsPort := ports.Grants(recallingGrants{Grants: recorder, logger: logger, ctx: bg,
+		recaller: &delivery.Recaller{Partners: cfg.Partners, View: actView, Ledger: act, Notifier: notifier, Logger: logger}})
 	s.worker, err = worker.New(worker.Config{Kafka: s.kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
 		Executor: Metered(exec, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
@@ -196,8 +225,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if len(cfg.Partners) > 0 {
 		bundles = &Bundles{Partners: cfg.Partners, Store: raw, Check: runner.LinksFor}
 	}
-	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: recorder,
-		Links: ports.LinksFunc(runner.LinksFor), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
+	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: grantsPort,
+		Links: links, Custody: custodyHandlers(s.downloads, actView, logger), Health: health, Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {
 		return nil, err
@@ -253,6 +282,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.tokensFile != nil {
 		g.Go(func() error { s.tokensFile.Watch(gctx, TokensFileEvery, s.logger); return nil })
+	}
+	if s.downloads != nil {
+		g.Go(func() error { sweepExpiring(gctx, s.downloads, s.logger); return nil })
 	}
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {

@@ -74,6 +74,14 @@ func (k *Keys) Sign(message []byte, trusted string) []byte {
 	return minisign.SignWithComments(k.current, message, trusted, "signed by midata, key "+k.ID())
 }
 
+// Secret is secret material from the current key, for keys derived from
+// it (package links derives the key of download links): it changes when
+// the signing key is rotated, which ends the links minted before.
+func (k *Keys) Secret() []byte {
+	b, _ := k.current.MarshalText()
+	return b
+}
+
 // Public returns every public key, the current first.
 func (k *Keys) Public() []minisign.PublicKey { return k.public }
 

@@ -10,6 +10,9 @@ const (
 	DefaultRequests     = "midata.requests"   // the work queue
 	DefaultRuns         = "midata.runs"       // the run ledger, compacted
 	DefaultSchedules    = "midata.schedules"  // the schedules made through the API, compacted
+	// DefaultNotifications is the stream of events for the organisation's
+	// messaging systems (package notify).
+	DefaultNotifications = "midata.notifications"
 )
 
 // Partition counts of the topics midata creates.
@@ -98,22 +101,32 @@ type Names struct {
 	Requests     string `yaml:"requests"`     // the work queue
 	Runs         string `yaml:"runs"`         // the run ledger
 	Schedules    string `yaml:"schedules"`    // compacted schedules
+	// Notifications are events for the organisation's messaging systems.
+	Notifications string `yaml:"notifications"`
 }
 
 // WithDefaults returns n with every empty name set to its default.
 func (n Names) WithDefaults() Names {
 	return Names{
-		Transactions: or(n.Transactions, DefaultTransactions),
-		Consent:      or(n.Consent, DefaultConsent),
-		Quarantine:   or(n.Quarantine, DefaultQuarantine),
-		Requests:     or(n.Requests, DefaultRequests),
-		Runs:         or(n.Runs, DefaultRuns),
-		Schedules:    or(n.Schedules, DefaultSchedules),
+		Transactions:  or(n.Transactions, DefaultTransactions),
+		Consent:       or(n.Consent, DefaultConsent),
+		Quarantine:    or(n.Quarantine, DefaultQuarantine),
+		Requests:      or(n.Requests, DefaultRequests),
+		Runs:          or(n.Runs, DefaultRuns),
+		Schedules:     or(n.Schedules, DefaultSchedules),
+		Notifications: or(n.Notifications, DefaultNotifications),
 	}
 }
 
 // Service returns the specs of the topics `midata serve` owns: consent,
-// quarantine, requests, runs and schedules (not the input).
+// quarantine, requests, runs, schedules and notifications (not the input).
 func (n Names) Service() []Spec {
-	return []Spec{ConsentSpec(n.Consent), QuarantineSpec(n.Quarantine), RequestsSpec(n.Requests), RunsSpec(n.Runs), SchedulesSpec(n.Schedules)}
+	return []Spec{ConsentSpec(n.Consent), QuarantineSpec(n.Quarantine), RequestsSpec(n.Requests), RunsSpec(n.Runs),
+		SchedulesSpec(n.Schedules), NotificationsSpec(n.Notifications)}
+}
+
+// NotificationsSpec is the notifications topic: a stream of events, not
+// compacted, kept for a week.
+func NotificationsSpec(name string) Spec {
+	return Spec{Name: or(name, DefaultNotifications), Partitions: 3, Retention: 7 * 24 * time.Hour}
 }

@@ -6,6 +6,7 @@ package ports
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/midata/midata/pipeline"
@@ -95,6 +96,14 @@ type LinksFunc func(ctx context.Context, releaseID string, owner pipeline.Owner)
 // Links calls f.
 func (f LinksFunc) Links(ctx context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error) {
 	return f(ctx, releaseID, owner)
+}
+
+// Responder is how the handlers of other packages (api.Config.Custody)
+// answer as the API's own do: JSON, and an error with the status it calls
+// for. *api.API implements it.
+type Responder interface {
+	JSON(w http.ResponseWriter, r *http.Request, status int, v any)
+	Fail(w http.ResponseWriter, r *http.Request, op string, err error)
 }
 
 // Health says whether the instance can serve: Kafka and the object store
