@@ -367,6 +367,19 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 		Tokens:      testTokens,
 		Logger:      slog.New(slog.NewJSONHandler(&h.logs, nil)),
 		Now:         func() time.Time { return testNow },
+		// The custody handlers answer 200 and record the call: their
+		// behaviour is package custody's; here, who may reach them.
+		Custody: func(resp ports.Responder) map[string]http.HandlerFunc {
+			out := map[string]http.HandlerFunc{}
+			for _, name := range []string{"links", "revoke-link", "revoke-release-links", "delete-release", "downloads", "download",
+				"ops-revoke-release-links", "deliveries", "partner-deliveries"} {
+				out[name] = func(w http.ResponseWriter, r *http.Request) {
+					h.calls.add("custody %s %s", name, r.URL.Path)
+					resp.JSON(w, r, http.StatusOK, map[string]string{"handler": name})
+				}
+			}
+			return out
+		},
 	}
 	for _, e := range edit {
 		e(&cfg)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/activity"
+	"github.com/midata/midata/pipeline/api/custody"
 	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/schemas"
@@ -201,6 +203,14 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"Bundle", wire.Bundle{}},
 		{"BundleList", wire.BundleList{}},
 		{"BundleLink", wire.BundleLink{}},
+		{"LinkInfo", custody.LinkInfo{}},
+		{"LinkList", custody.LinkList{}},
+		{"Download", activity.Download{}},
+		{"DownloadList", custody.DownloadList{}},
+		{"Delivery", activity.Delivery{}},
+		{"DeliveryList", custody.DeliveryList{}},
+		{"Revocation", activity.Revocation{}},
+		{"Deletion", activity.Deletion{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema+" has the fields of its Go type", func(t *testing.T) {
