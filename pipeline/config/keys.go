@@ -161,7 +161,7 @@ func fields() []field {
 			func(c *Config) *bool { return &c.Scheduler.Enabled }).on(CommandServe),
 		yamlListField("schedules", "MIDATA_SCHEDULES", "schedules declared with the config: a YAML list of {id, cron, recipient, scope: {customers: [...]} or {all: true}, period, formats, paused}",
 			func(c *Config) *[]Schedule { return &c.Schedules }, func(s Schedule) string { return s.ID }).on(CommandServe),
-		yamlListField("partners", "MIDATA_PARTNERS", "the partners (personal data stores) midata delivers to: a YAML list of {id, name, bucket, prefix, webhook_url, webhook_secret_file, age_recipient, formats, categories}",
+		yamlListField("partners", "MIDATA_PARTNERS", "the partners (personal data stores) midata delivers to: a YAML list of {id, name, bucket, prefix, webhook_url, webhook_secret_file, webhook_attempts, age_recipient, formats, categories}",
 			func(c *Config) *[]partners.Partner { return &c.Partners }, func(p partners.Partner) string { return p.ID }).on(CommandServe),
 
 		stringField("signing.key_file", "MIDATA_SIGNING_KEY_FILE", "the organisation's minisign secret key (unencrypted, mounted as a secret) that signs what partners receive; midata keys generate makes one; empty = serve signs nothing and serves no key",

@@ -54,7 +54,9 @@ func custodyHandlers(dl *downloads.Service, view *activity.View, logger *slog.Lo
 }
 
 // notifying publishes a release.ready notification for each committed
-// release of e's runs, once it is on the ledger.
+// release of e's runs, once it is on the ledger (and, for a partner,
+// delivered). A release found committed by a retry is told again, under
+// the same event id: consumers drop the repeat.
 func notifying(e jobs.Executor, n *notify.Notifier, logger *slog.Logger) jobs.Executor {
 	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 		return e.Execute(ctx, req, &notifyingReporter{Reporter: rep, n: n, recipient: string(req.Recipient), log: logger})
@@ -69,7 +71,7 @@ type notifyingReporter struct {
 }
 
 func (r *notifyingReporter) Release(ctx context.Context, rel jobs.Release) error {
-	if err := r.Reporter.Release(ctx, rel); err != nil || rel.Status != release.StatusCommitted {
+	if err := r.Reporter.Release(ctx, rel); err != nil || rel.Status != release.StatusCommitted && rel.Status != release.StatusAlreadyCommitted {
 		return err
 	}
 	if err := r.n.Publish(ctx, notify.ReleaseReadyEvent(time.Now(), rel.CustomerID, r.recipient, rel.ReleaseID)); err != nil {

@@ -1,0 +1,13 @@
+package downloads_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every Ledger, View, Producer, Notifier and Sink is closed by its test,
+// and with them their connections: nothing needs ignoring.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
