@@ -122,7 +122,7 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	hooks := &receiver{key: key}
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
-	partnersYAML := fmt.Sprintf(`[{id: pds-1, name: PDS One, prefix: partners/pds-1/, webhook_url: %q, webhook_secret_file: %q, webhook_attempts: 2}]`, hookSrv.URL, secretFile)
+	partnersYAML := fmt.Sprintf(`[{id: pds-1, name: PDS One, prefix: partners/pds-1/, webhook_url: %q, webhook_secret_file: %q, webhook_attempts: 2, formats: [ndjson], categories: [transactions]}]`, hookSrv.URL, secretFile)
 
 	addr := freePort(t)
 	base := "http://" + addr
@@ -298,6 +298,7 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 		json.Unmarshal(must(202, "POST", "/v1/releases", ops, fmt.Sprintf(`{"recipient":"partner:pds-1","customers":["C000003"],"from":%q,"to":%q,"formats":["ndjson"]}`, from, to)), &rv)
 		return rv.ID
 	}
+	must(400, "POST", "/v1/releases", ops, `{"recipient":"partner:pds-1","customers":["C000003"],"from":"2026-07-01","to":"2026-10-01","formats":["parquet"]}`)
 	p1 := await(partnerReq("2026-07-01", "2026-10-01"), "succeeded", "failed")
 	if p1.Status != "succeeded" || len(p1.Releases) != 1 || p1.Releases[0].Status != "committed" {
 		t.Fatalf("partner run = %+v", p1)

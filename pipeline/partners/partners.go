@@ -129,6 +129,30 @@ func (p Partner) Allows(format string) bool {
 	return len(p.Formats) == 0 || slices.Contains(p.Formats, format)
 }
 
+// Granted is what the partner receives of a grant of categories: those
+// of them it may ask for (Categories; all when empty).
+func (p Partner) Granted(categories schemas.Category) schemas.Category {
+	if len(p.Categories) == 0 {
+		return categories
+	}
+	var allowed schemas.Category
+	for _, name := range p.Categories {
+		c, _ := schemas.ParseCategory(name) // Validate checked them
+		allowed |= c
+	}
+	return categories & allowed
+}
+
+// CheckFormats says which of formats the partner may not receive.
+func (p Partner) CheckFormats(formats []string) error {
+	for _, f := range formats {
+		if !p.Allows(f) {
+			return fmt.Errorf("partner %s may not receive format %s: it may ask for %s", p.ID, f, strings.Join(p.Formats, ", "))
+		}
+	}
+	return nil
+}
+
 // Check validates every partner and that no id is declared twice.
 func Check(list []Partner) error {
 	var errs []error

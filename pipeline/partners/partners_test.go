@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/midata/midata/schemas"
 )
 
 func TestAPartnerIsCheckedWholeAtStart(t *testing.T) {
@@ -53,5 +55,25 @@ func TestAPartnerIsCheckedWholeAtStart(t *testing.T) {
 	}
 	if p := good.Recipient(); p != "partner:pds-one" {
 		t.Errorf("Recipient = %s", p)
+	}
+}
+
+func TestAPartnerReceivesOnlyTheCategoriesAndFormatsItMayAskFor(t *testing.T) {
+	p := Partner{ID: "pds-one", Categories: []string{"transactions", "merchant"}, Formats: []string{"ndjson"}}
+	all := schemas.Transactions | schemas.Balances | schemas.Merchant
+	if got := p.Granted(all); got != schemas.Transactions|schemas.Merchant {
+		t.Errorf("Granted(all) = %s, want transactions,merchant", got)
+	}
+	if got := p.Granted(schemas.Balances); got != 0 {
+		t.Errorf("Granted(balances) = %s, want nothing", got)
+	}
+	if got := (Partner{ID: "any"}).Granted(all); got != all {
+		t.Errorf("a partner without a limit receives %s of %s", got, all)
+	}
+	if err := p.CheckFormats([]string{"ndjson"}); err != nil {
+		t.Errorf("ndjson: %v", err)
+	}
+	if err := p.CheckFormats([]string{"ndjson", "parquet"}); err == nil || !strings.Contains(err.Error(), "parquet") {
+		t.Errorf("parquet: %v, want refused naming it", err)
 	}
 }

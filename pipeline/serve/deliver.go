@@ -50,6 +50,9 @@ func (d *Deliverer) Wrap(e jobs.Executor) jobs.Executor {
 	return jobs.ExecutorFunc(func(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
 		for _, p := range d.Partners {
 			if p.Recipient() == req.Recipient {
+				if err := p.CheckFormats(req.Formats); err != nil { // a schedule made before the limit, say
+					return jobs.Permanent(err)
+				}
 				return e.Execute(ctx, req, &deliveringReporter{Reporter: rep, d: d, p: p})
 			}
 		}
@@ -209,4 +212,61 @@ func (b *Bundles) Link(ctx context.Context, partnerID, releaseID string) (sinks.
 		ttl = time.Hour
 	}
 	return b.Store.(sinks.Linker).Link(ctx, key, ttl)
+}
+
+// limitedGrants are the grants the runner sees: a configured partner's
+// hold only the categories it may receive (partners.Partner.Granted); a
+// grant of none of them grants nothing.
+type limitedGrants struct {
+	pipeline.Grants
+	partners []partners.Partner
+}
+
+func (g limitedGrants) limit(recipient schemas.Recipient, gr consent.Grant) (consent.Grant, bool) {
+	for _, p := range g.partners {
+		if p.Recipient() == recipient {
+			gr.Event.Categories = p.Granted(gr.Event.Categories)
+			return gr, gr.Event.Categories != 0
+		}
+	}
+	return gr, true
+}
+
+func (g limitedGrants) Grant(customerID string, recipient schemas.Recipient, now time.Time) (consent.Grant, error) {
+	gr, err := g.Grants.Grant(customerID, recipient, now)
+	if err != nil {
+		return gr, err
+	}
+	if gr, ok := g.limit(recipient, gr); ok {
+		return gr, nil
+	}
+	return consent.Grant{}, fmt.Errorf("%s may receive none of the categories %s granted: %w", recipient, customerID, consent.ErrNoConsent)
+}
+
+func (g limitedGrants) GrantedWhere(recipient schemas.Recipient, now time.Time, keep func(string) bool) map[string]consent.Grant {
+	out := g.Grants.GrantedWhere(recipient, now, keep)
+	for id, gr := range out {
+		if gr, ok := g.limit(recipient, gr); ok {
+			out[id] = gr
+		} else {
+			delete(out, id)
+		}
+	}
+	return out
+}
+
+// partnerFormats refuses a request for a partner in a format it may not
+// receive, before anything is read (partners.Partner.CheckFormats).
+func partnerFormats(list []partners.Partner, next func(jobs.Request) error) func(jobs.Request) error {
+	return func(req jobs.Request) error {
+		if err := next(req); err != nil {
+			return err
+		}
+		for _, p := range list {
+			if p.Recipient() == req.Recipient {
+				return p.CheckFormats(req.Formats)
+			}
+		}
+		return nil
+	}
 }
