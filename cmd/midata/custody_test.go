@@ -1,6 +1,9 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -307,6 +310,28 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	if got := hooks.messages("release.delivered"); len(got) != 1 || got[0].Body["release_id"] != rel1 || got[0].ID != "delivered-"+rel1 {
 		t.Fatalf("webhooks = %+v, want one release.delivered of %s", got, rel1)
 	}
+	// The partner pulls the bundle: its consent receipt names the
+	// customer as the one who gave the consent, and what it covers.
+	var pulled struct {
+		Link struct {
+			URL string `json:"url"`
+		} `json:"link"`
+	}
+	json.Unmarshal(must(200, "GET", "/v1/partners/pds-1/bundles/"+rel1, partner, ""), &pulled)
+	code, tgz := httpGet(t, pulled.Link.URL)
+	if code != 200 {
+		t.Fatalf("the bundle's link = %d", code)
+	}
+	var receipt struct {
+		Actor      string   `json:"actor"`
+		Subject    string   `json:"subject"`
+		Recipient  string   `json:"recipient"`
+		Categories []string `json:"categories"`
+	}
+	if err := json.Unmarshal(tarFile(t, []byte(tgz), "consent-receipt.json"), &receipt); err != nil ||
+		receipt.Actor != "customer" || receipt.Subject != "C000003" || receipt.Recipient != "partner:pds-1" || !slices.Equal(receipt.Categories, []string{"transactions"}) {
+		t.Errorf("consent receipt = %+v (%v), want the customer's grant of transactions to partner:pds-1", receipt, err)
+	}
 	type deliveryList struct {
 		Deliveries []struct {
 			Partner    string `json:"partner"`
@@ -385,6 +410,26 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not stop within 60s of cancellation")
+	}
+}
+
+// tarFile returns the file name of the tar.gz archive tgz.
+func tarFile(t *testing.T, tgz []byte, name string) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no %s in the archive: %v", name, err)
+		}
+		if strings.HasSuffix(h.Name, "/"+name) {
+			b, _ := io.ReadAll(tr)
+			return b
+		}
 	}
 }
 

@@ -176,6 +176,7 @@ type Receipt struct {
 	Subject    string     `json:"subject"`
 	ConsentID  string     `json:"consent_id"`
 	Status     string     `json:"status"`
+	Actor      string     `json:"actor"` // who gave the consent: customer, partner, or upstream (the organisation's own consent system, which names none)
 	Recipient  string     `json:"recipient"`
 	Categories []string   `json:"categories"`
 	WindowFrom *time.Time `json:"window_from,omitempty"`
@@ -184,8 +185,12 @@ type Receipt struct {
 	GrantedAt  time.Time  `json:"granted_at"`
 }
 
-// ReceiptOf is the receipt of ev for release releaseID, as JSON.
-func ReceiptOf(ev schemas.ConsentEvent, controller, releaseID string, at time.Time) []byte {
+// ReceiptOf is the receipt of ev, given by actor ("" when the event
+// names none: upstream), for release releaseID, as JSON.
+func ReceiptOf(ev schemas.ConsentEvent, actor, controller, releaseID string, at time.Time) []byte {
+	if actor == "" {
+		actor = "upstream"
+	}
 	opt := func(t time.Time) *time.Time {
 		if t.IsZero() {
 			return nil
@@ -193,7 +198,7 @@ func ReceiptOf(ev schemas.ConsentEvent, controller, releaseID string, at time.Ti
 		return &t
 	}
 	b, _ := json.MarshalIndent(Receipt{Version: "1", ReceiptID: releaseID + "/" + ev.ConsentID, IssuedAt: at.UTC(), Controller: controller,
-		Subject: ev.CustomerID, ConsentID: ev.ConsentID, Status: string(ev.Status), Recipient: string(ev.Recipient),
+		Subject: ev.CustomerID, ConsentID: ev.ConsentID, Status: string(ev.Status), Actor: actor, Recipient: string(ev.Recipient),
 		Categories: append([]string{}, ev.Categories.Names()...), WindowFrom: opt(ev.WindowFrom), WindowTo: opt(ev.WindowTo),
 		ExpiresAt: opt(ev.ExpiresAt), GrantedAt: ev.EventTime}, "", "  ")
 	return append(b, '\n')

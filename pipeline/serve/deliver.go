@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/midata/midata/pipeline/notify"
 	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/pipeline/signing"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
@@ -41,8 +43,12 @@ type Deliverer struct {
 	// set, a delivery.failed event for each failure.
 	Activity *activity.Ledger
 	Notifier *notify.Notifier
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Actor, when set, names who gave a consent event (its actor field,
+	// which the compact consent view does not keep); "" when it names
+	// none.
+	Actor  func(ctx context.Context, ev schemas.ConsentEvent) (string, error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Wrap returns e with deliveries after its partner releases.
@@ -58,6 +64,37 @@ func (d *Deliverer) Wrap(e jobs.Executor) jobs.Executor {
 		}
 		return e.Execute(ctx, req, rep)
 	})
+}
+
+// actor is the actor of ev, "" when unknown; a failure to read it is
+// logged, the receipt then says upstream.
+func (d *Deliverer) actor(ctx context.Context, ev schemas.ConsentEvent) string {
+	if d.Actor == nil {
+		return ""
+	}
+	a, err := d.Actor(ctx, ev)
+	if err != nil && d.Logger != nil {
+		d.Logger.WarnContext(ctx, "consent receipt: the event's actor not read", "consent", ev.ConsentID, "err", err)
+	}
+	return a
+}
+
+// ActorFrom reads the actor of a consent event from the consent topic, at
+// the event's partition and offset.
+func ActorFrom(conn topics.Connection, topic string) func(ctx context.Context, ev schemas.ConsentEvent) (string, error) {
+	return func(ctx context.Context, ev schemas.ConsentEvent) (string, error) {
+		m, err := topics.ReadAt(ctx, conn, topic, ev.Partition, ev.Offset)
+		if err != nil {
+			return "", err
+		}
+		var v struct {
+			Actor string `json:"actor"`
+		}
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return "", fmt.Errorf("consent event %s: %w", ev.ConsentID, err)
+		}
+		return v.Actor, nil
+	}
 }
 
 type deliveringReporter struct {
@@ -106,7 +143,7 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 		return put(activity.DeliveryReady, "")
 	}
 	out, err := delivery.Deliver(ctx, cfg, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile,
-		delivery.ReceiptOf(g.Event, r.d.Controller, rel.ReleaseID, now()))
+		delivery.ReceiptOf(g.Event, r.d.actor(ctx, g.Event), r.d.Controller, rel.ReleaseID, now()))
 	rec.WebhookID, rec.Attempts, rec.HTTPStatus = out.Webhook.ID, out.Webhook.Attempts, out.Webhook.Status
 	if err != nil {
 		refused := out.Key != "" && out.Webhook.ID != "" && !out.Webhook.Delivered
@@ -142,7 +179,9 @@ func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store si
 			return nil, invalid{fmt.Errorf("partner %s: bucket %s: delivery to a bucket other than s3.bucket is not built yet: leave it empty, the prefix keeps partners apart", p.ID, p.Bucket)}
 		}
 	}
+	conn, _ := cfg.KafkaConnection() // checked by New
 	d := &Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger, Activity: act, Notifier: n,
+		Actor:  ActorFrom(conn, cfg.Topics.Consent),
 		Config: delivery.Config{Releases: store, Target: store, Keys: keys, LinkTTL: time.Duration(cfg.Links.TTL)}}
 	return d.Wrap(e), nil
 }
