@@ -310,6 +310,13 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	if got := hooks.messages("release.delivered"); len(got) != 1 || got[0].Body["release_id"] != rel1 || got[0].ID != "delivered-"+rel1 {
 		t.Fatalf("webhooks = %+v, want one release.delivered of %s", got, rel1)
 	}
+	// The run's start and end were told too, with counts of deliveries.
+	if started := hooks.messages("run.started"); len(started) != 1 || started[0].Body["run_id"] != p1.ID || started[0].ID != "run.started-"+p1.ID+"-0" {
+		t.Errorf("run.started webhooks = %+v", started)
+	}
+	if fin := hooks.messages("run.finished"); len(fin) != 1 || fin[0].Body["delivered"] != 1.0 || fin[0].Body["succeeded"] != true {
+		t.Errorf("run.finished webhooks = %+v, want one run that delivered 1", fin)
+	}
 	// The partner pulls the bundle: its consent receipt names the
 	// customer as the one who gave the consent, and what it covers.
 	var pulled struct {

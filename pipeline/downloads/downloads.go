@@ -304,6 +304,9 @@ func (s *Service) SweepExpiring(ctx context.Context, within time.Duration) (int,
 	if s.Notifier == nil {
 		return 0, nil
 	}
+	if err := s.View.Sync(ctx); err != nil {
+		return 0, err
+	}
 	now := s.now()
 	n := 0
 	for _, l := range s.View.Expiring(now, now.Add(within)) {

@@ -782,3 +782,44 @@ func TestSweepExpiringNotifiesEachLinkAboutToExpireOnce(t *testing.T) {
 		t.Errorf("notifications by link: %v; want one each of %s and the later links, none of the revoked %s", got, want, revoked)
 	}
 }
+
+// Every instance of serve sweeps, each on its own view of the ledger, and
+// a sweep writes each link it notifies back whole: one on a view that has
+// not yet read a revocation made on another instance would write the link
+// back unrevoked (and notify it). The sweep reads the ledger to its end
+// first; without that a few revocations in a hundred were undone here.
+func TestASweepOnAnotherInstanceDoesNotUndoARevocation(t *testing.T) {
+	b := newBench(t)
+	topic := testbench.UniqueName(t, "notifications")
+	if err := topics.Ensure(t.Context(), b.conn, notify.Spec(topic)); err != nil {
+		t.Fatal(err)
+	}
+	n := notify.New(b.conn, topic, nil)
+	t.Cleanup(func() { n.Close() })
+	b.consentEvent(t, "C1", schemas.RecipientSelf, schemas.ConsentGranted)
+	rel := b.writeRelease(t, "r2026-03-C1", "C1", schemas.RecipientSelf)
+	other := *b.svc // another instance: the same ledger, a view of its own
+	other.View = b.openView(t)
+	b.svc.Notifier, b.svc.TTL = n, time.Hour
+	for range 50 {
+		ls := b.mint(t, rel.m.ID, "C1") // expiring within the sweep's window
+		b.sync(t, b.view)
+		for _, l := range ls {
+			if _, err := other.RevokeLink(t.Context(), "C1", linkID(t, l)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sent, err := b.svc.SweepExpiring(t.Context(), 2*time.Hour); err != nil || sent != 0 {
+			t.Fatalf("SweepExpiring right after the links were revoked elsewhere = %d, %v; want 0", sent, err)
+		}
+		b.sync(t, other.View)
+		for _, l := range ls {
+			if v, _ := other.View.Link(linkID(t, l)); v.RevokedAt == nil {
+				t.Fatalf("the sweep undid the revocation of %s: %+v", v.ID, v)
+			}
+		}
+	}
+	if events := notifications(t, b.conn, topic); len(events) != 0 {
+		t.Errorf("revoked links were notified: %+v", events)
+	}
+}

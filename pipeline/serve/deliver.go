@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/midata/midata/pipeline"
@@ -20,6 +21,7 @@ import (
 	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/webhook"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
@@ -59,7 +61,11 @@ func (d *Deliverer) Wrap(e jobs.Executor) jobs.Executor {
 				if err := p.CheckFormats(req.Formats); err != nil { // a schedule made before the limit, say
 					return jobs.Permanent(err)
 				}
-				return e.Execute(ctx, req, &deliveringReporter{Reporter: rep, d: d, p: p})
+				dr := &deliveringReporter{Reporter: rep, d: d, p: p}
+				d.lifecycle(ctx, p, req, "run.started", nil)
+				err := e.Execute(ctx, req, dr)
+				d.lifecycle(ctx, p, req, "run.finished", &runSummary{Delivered: dr.delivered.Load(), Failed: dr.failed.Load(), Succeeded: err == nil})
+				return err
 			}
 		}
 		return e.Execute(ctx, req, rep)
@@ -99,8 +105,43 @@ func ActorFrom(conn topics.Connection, topic string) func(ctx context.Context, e
 
 type deliveringReporter struct {
 	jobs.Reporter
-	d *Deliverer
-	p partners.Partner
+	d                 *Deliverer
+	p                 partners.Partner
+	delivered, failed atomic.Int64
+}
+
+// runSummary is what run.finished tells a partner: how many of its
+// releases were delivered and failed, never who did not consent.
+type runSummary struct {
+	Succeeded bool  `json:"succeeded"`
+	Delivered int64 `json:"delivered"`
+	Failed    int64 `json:"failed"`
+}
+
+// lifecycle tells p's webhook that a run for it started or finished
+// (run.started, run.finished, webhook-id "<type>-<run>-<round>"), once,
+// for information: the release.delivered messages are the ones retried
+// and counted, so a receiver that misses these loses nothing.
+func (d *Deliverer) lifecycle(ctx context.Context, p partners.Partner, req jobs.Request, typ string, sum *runSummary) {
+	if p.WebhookURL == "" {
+		return
+	}
+	secret, err := p.WebhookSecret()
+	if err != nil {
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Type    string    `json:"type"`
+		RunID   string    `json:"run_id"`
+		From    time.Time `json:"from"`
+		To      time.Time `json:"to"`
+		Formats []string  `json:"formats"`
+		*runSummary
+	}{typ, req.ID, req.From, req.To, req.Formats, sum})
+	res := (&webhook.Sender{MaxAttempts: 1}).Send(ctx, p.WebhookURL, secret, fmt.Sprintf("%s-%s-%d", typ, req.ID, req.Retry), body)
+	if !res.Delivered && d.Logger != nil {
+		d.Logger.WarnContext(ctx, "lifecycle webhook not delivered", "type", typ, "partner", p.ID, "run", req.ID, "err", res.Err)
+	}
 }
 
 // Release delivers a committed release, then records its outcome. Each
@@ -153,6 +194,7 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 		if nerr := r.d.Notifier.Publish(ctx, notify.DeliveryFailedEvent(now(), r.p.ID, rel.CustomerID, rel.ReleaseID, err.Error())); nerr != nil && r.d.Logger != nil {
 			r.d.Logger.WarnContext(ctx, "delivery.failed notification not published", "release", rel.ReleaseID, "err", nerr)
 		}
+		r.failed.Add(1)
 		if refused {
 			return fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err)
 		}
@@ -161,6 +203,7 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 	if err := put(activity.DeliveryDelivered, ""); err != nil {
 		return errors.Join(jobs.ErrTransient, err)
 	}
+	r.delivered.Add(1)
 	if r.d.Logger != nil {
 		r.d.Logger.InfoContext(ctx, "release delivered", "release", rel.ReleaseID, "partner", r.p.ID, "key", out.Key, "sha256", out.SHA256)
 	}
