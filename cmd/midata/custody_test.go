@@ -125,7 +125,8 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	hooks := &receiver{key: key}
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
-	partnersYAML := fmt.Sprintf(`[{id: pds-1, name: PDS One, prefix: partners/pds-1/, webhook_url: %q, webhook_secret_file: %q, webhook_attempts: 2, formats: [ndjson], categories: [transactions]}]`, hookSrv.URL, secretFile)
+	partnerBucket := testbench.Bucket(t, srv) // its own, apart from the releases
+	partnersYAML := fmt.Sprintf(`[{id: pds-1, name: PDS One, bucket: %q, prefix: partners/pds-1/, webhook_url: %q, webhook_secret_file: %q, webhook_attempts: 2, formats: [ndjson], categories: [transactions]}]`, partnerBucket, hookSrv.URL, secretFile)
 
 	addr := freePort(t)
 	base := "http://" + addr
@@ -326,7 +327,7 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	}
 	json.Unmarshal(must(200, "GET", "/v1/partners/pds-1/bundles/"+rel1, partner, ""), &pulled)
 	code, tgz := httpGet(t, pulled.Link.URL)
-	if code != 200 {
+	if code != 200 || !strings.Contains(pulled.Link.URL, partnerBucket) {
 		t.Fatalf("the bundle's link = %d", code)
 	}
 	var receipt struct {

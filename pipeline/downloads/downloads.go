@@ -304,6 +304,9 @@ func (s *Service) SweepExpiring(ctx context.Context, within time.Duration) (int,
 	if s.Notifier == nil {
 		return 0, nil
 	}
+	// Every instance sweeps, and a notified link is written back whole: on
+	// a view that has not read a revocation made elsewhere yet, that would
+	// write the link back unrevoked. Read the ledger to its end first.
 	if err := s.View.Sync(ctx); err != nil {
 		return 0, err
 	}

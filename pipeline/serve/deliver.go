@@ -25,6 +25,7 @@ import (
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
+	"github.com/midata/midata/sinks/s3sink"
 )
 
 // Deliverer delivers each committed release of a configured partner to
@@ -37,7 +38,10 @@ import (
 type Deliverer struct {
 	Partners []partners.Partner
 	Config   delivery.Config
-	Grants   interface {
+	// Targets are the partners' buckets by partner id; one not in it
+	// gets Config.Target.
+	Targets map[string]sinks.Sink
+	Grants  interface {
 		Grant(customerID string, recipient schemas.Recipient, now time.Time) (consent.Grant, error)
 	}
 	Controller string // the organisation, named in consent receipts
@@ -179,6 +183,9 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 		return errors.Join(jobs.ErrTransient, err)
 	}
 	cfg := r.d.Config
+	if t, ok := r.d.Targets[r.p.ID]; ok {
+		cfg.Target = t
+	}
 	cfg.Ready = func(ctx context.Context, out delivery.Outcome) error {
 		rec.Key, rec.SHA256, rec.Bytes, rec.Encrypted = out.Key, out.SHA256, out.Bytes, out.Encrypted
 		return put(activity.DeliveryReady, "")
@@ -210,21 +217,44 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 	return r.Reporter.Release(ctx, rel)
 }
 
-// delivering wraps e with the deliveries to the configured partners: they
-// need the signing key (a bundle is never sent unsigned) and, for now,
-// deliver into the releases bucket (s3.bucket) under each partner's prefix.
-func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, grants *consent.View, act *activity.Ledger, n *notify.Notifier, logger *slog.Logger) (jobs.Executor, error) {
+// partnerTargets opens the bucket of each partner (the releases bucket
+// when it names none or s3.bucket), with s3's endpoint, region and
+// credentials, and checks that it answers.
+func partnerTargets(ctx context.Context, cfg config.Config, releases sinks.Sink) (map[string]sinks.Sink, []func() error, error) {
+	out, byBucket := map[string]sinks.Sink{}, map[string]sinks.Sink{}
+	var closers []func() error
+	for _, p := range cfg.Partners {
+		if p.Bucket == "" || p.Bucket == cfg.S3.Bucket {
+			out[p.ID] = releases
+			continue
+		}
+		if s, ok := byBucket[p.Bucket]; ok {
+			out[p.ID] = s
+			continue
+		}
+		s, err := s3sink.New(ctx, s3Config(cfg, p.Bucket))
+		if err != nil {
+			return nil, closers, fmt.Errorf("partner %s: bucket %s: %w", p.ID, p.Bucket, err)
+		}
+		closers = append(closers, s.Close)
+		if err := s.Check(ctx); err != nil {
+			return nil, closers, fmt.Errorf("partner %s: bucket %s: %w", p.ID, p.Bucket, err)
+		}
+		out[p.ID], byBucket[p.Bucket] = s, s
+	}
+	return out, closers, nil
+}
+
+// delivering wraps e with the deliveries to the configured partners, each
+// into its bucket (targets) under its prefix: they need the signing key (a
+// bundle is never sent unsigned).
+func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, targets map[string]sinks.Sink, grants *consent.View, act *activity.Ledger, n *notify.Notifier, logger *slog.Logger) (jobs.Executor, error) {
 	if keys == nil {
 		return nil, invalid{errors.New("partners are declared but signing.key_file is not set: bundles are never sent unsigned (midata keys generate makes a key)")}
 	}
-	for _, p := range cfg.Partners {
-		if p.Bucket != "" && p.Bucket != cfg.S3.Bucket {
-			return nil, invalid{fmt.Errorf("partner %s: bucket %s: delivery to a bucket other than s3.bucket is not built yet: leave it empty, the prefix keeps partners apart", p.ID, p.Bucket)}
-		}
-	}
 	conn, _ := cfg.KafkaConnection() // checked by New
 	d := &Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger, Activity: act, Notifier: n,
-		Actor:  ActorFrom(conn, cfg.Topics.Consent),
+		Actor: ActorFrom(conn, cfg.Topics.Consent), Targets: targets,
 		Config: delivery.Config{Releases: store, Target: store, Keys: keys, LinkTTL: time.Duration(cfg.Links.TTL)}}
 	return d.Wrap(e), nil
 }
@@ -235,7 +265,7 @@ func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store si
 // pipeline.Runner's LinksFor).
 type Bundles struct {
 	Partners []partners.Partner
-	Store    sinks.Sink // a Lister and a Linker: the releases bucket
+	Stores   map[string]sinks.Sink // each partner's bucket, by partner id: a Lister and a Linker
 	Check    func(ctx context.Context, releaseID string, owner pipeline.Owner) ([]pipeline.Link, error)
 	TTL      time.Duration
 }
@@ -255,7 +285,7 @@ func (b *Bundles) List(ctx context.Context, partnerID string) ([]wire.Bundle, er
 	if err != nil {
 		return nil, err
 	}
-	l, ok := b.Store.(sinks.Lister)
+	l, ok := b.Stores[p.ID].(sinks.Lister)
 	if !ok {
 		return nil, errors.New("list bundles: the store cannot list")
 	}
@@ -284,7 +314,14 @@ func (b *Bundles) Link(ctx context.Context, partnerID, releaseID string) (sinks.
 	if p.AgeRecipient != "" {
 		key += ".age"
 	}
-	rc, err := b.Store.Open(ctx, key)
+	store, ok := b.Stores[p.ID].(interface {
+		sinks.Sink
+		sinks.Linker
+	})
+	if !ok {
+		return sinks.Link{}, errors.New("bundle link: the store cannot sign links")
+	}
+	rc, err := store.Open(ctx, key)
 	if err != nil {
 		return sinks.Link{}, fmt.Errorf("bundle of %s: %w", releaseID, err)
 	}
@@ -293,7 +330,7 @@ func (b *Bundles) Link(ctx context.Context, partnerID, releaseID string) (sinks.
 	if ttl <= 0 || ttl > time.Hour {
 		ttl = time.Hour
 	}
-	return b.Store.(sinks.Linker).Link(ctx, key, ttl)
+	return store.Link(ctx, key, ttl)
 }
 
 // limitedGrants are the grants the runner sees: a configured partner's

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,8 +76,13 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	status.Store(200)
 	var got atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		got.Add(1)
+		var m struct {
+			Type string `json:"type"`
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		if m.Type == "release.delivered" { // not run.started, run.finished
+			got.Add(1)
+		}
 		w.WriteHeader(int(status.Load()))
 	}))
 	defer hook.Close()
@@ -115,7 +119,7 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	}
 	// The partner pulls it: listed under its prefix, linked while the
 	// check (the runner's LinksFor) passes, refused when it does not.
-	pull := &serve.Bundles{Partners: []partners.Partner{p}, Store: store,
+	pull := &serve.Bundles{Partners: []partners.Partner{p}, Stores: map[string]sinks.Sink{"pds-1": store},
 		Check: func(_ context.Context, id string, o pipeline.Owner) ([]pipeline.Link, error) {
 			if withdrawn || o.Recipient != "partner:pds-1" {
 				return nil, consent.ErrNoConsent

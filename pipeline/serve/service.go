@@ -30,6 +30,7 @@ import (
 	"github.com/midata/midata/pipeline/schedule/store"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/sinks"
 	"github.com/midata/midata/sinks/s3sink"
 )
 
@@ -96,9 +97,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if s.metrics, err = metrics.New(reg); err != nil {
 		return nil, err
 	}
-	raw, err := s3sink.New(ctx, s3sink.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
-		PathStyle: cfg.S3.PathStyle, MaxLinkTTL: time.Duration(cfg.Links.TTL), SSE: cfg.S3.SSE, KMSKeyID: cfg.S3.KMSKeyID,
-		AttemptTimeout: time.Duration(cfg.S3.AttemptTimeout), MaxAttempts: cfg.S3.MaxAttempts})
+	raw, err := s3sink.New(ctx, s3Config(cfg, cfg.S3.Bucket))
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +173,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	}
 	s.closers = append(s.closers, actView.Close)
 	var exec jobs.Executor = &Executor{Runner: runner, Tasks: queue}
+	var targets map[string]sinks.Sink // each partner's bucket
 	if len(cfg.Partners) > 0 {
-		if exec, err = delivering(cfg, exec, keys, raw, grants, act, notifier, logger); err != nil {
+		var closers []func() error
+		targets, closers, err = partnerTargets(ctx, cfg, raw)
+		s.closers = append(s.closers, closers...)
+		if err != nil {
+			return nil, err
+		}
+		if exec, err = delivering(cfg, exec, keys, raw, targets, grants, act, notifier, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -223,7 +229,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	s.tokensFile = tokensFile
 	var bundles ports.Bundles
 	if len(cfg.Partners) > 0 {
-		bundles = &Bundles{Partners: cfg.Partners, Store: raw, Check: runner.LinksFor}
+		bundles = &Bundles{Partners: cfg.Partners, Stores: targets, Check: runner.LinksFor}
 	}
 	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: grantsPort,
 		Links: links, Custody: custodyHandlers(s.downloads, actView, logger), Health: health, Validate: partnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
@@ -253,6 +259,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
+}
+
+// s3Config is the store configuration of bucket.
+func s3Config(cfg config.Config, bucket string) s3sink.Config {
+	return s3sink.Config{Endpoint: cfg.S3.Endpoint, Bucket: bucket, Region: cfg.S3.Region,
+		PathStyle: cfg.S3.PathStyle, MaxLinkTTL: time.Duration(cfg.Links.TTL), SSE: cfg.S3.SSE, KMSKeyID: cfg.S3.KMSKeyID,
+		AttemptTimeout: time.Duration(cfg.S3.AttemptTimeout), MaxAttempts: cfg.S3.MaxAttempts}
 }
 
 // Addr is the address the HTTP API listens on.
