@@ -28,6 +28,7 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/seed"
+	"github.com/midata/midata/pipeline/serve"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas/synth"
@@ -128,6 +129,8 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	partnerBucket := testbench.Bucket(t, srv) // its own, apart from the releases
 	partnersYAML := fmt.Sprintf(`[{id: pds-1, name: PDS One, bucket: %q, prefix: partners/pds-1/, webhook_url: %q, webhook_secret_file: %q, webhook_attempts: 2, formats: [ndjson], categories: [transactions]}]`, partnerBucket, hookSrv.URL, secretFile)
 
+	defer func(every time.Duration) { serve.RecallEvery = every }(serve.RecallEvery)
+	serve.RecallEvery = 300 * time.Millisecond
 	addr := freePort(t)
 	base := "http://" + addr
 	notifications := testbench.UniqueName(t, "notifications")
@@ -400,13 +403,45 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 		t.Errorf("webhooks with a bad signature: %v", hooks.bad)
 	}
 
+	// A revocation written upstream on the consent topic, not through the
+	// API, is recalled too (serve's sweep), once.
+	upstream := func(status string, at time.Time) {
+		t.Helper()
+		tr := topics.Connection{Brokers: brokers}.Transport()
+		defer tr.CloseIdleConnections()
+		w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.ConsentTopic, Balancer: kafka.Murmur2Balancer{}, Transport: tr}
+		defer w.Close()
+		v := fmt.Sprintf(`{"consent_id":"K-up-%s","customer_id":"C000004","recipient":"partner:pds-1","status":%q,"categories":["transactions"],"event_time":%q}`,
+			status, status, at.UTC().Format(time.RFC3339))
+		if err := w.WriteMessages(t.Context(), kafka.Message{Key: []byte("C000004|partner:pds-1"), Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upstream("granted", time.Now().Add(-time.Minute))
+	var p3 runView
+	waitFor("C000004's partner release", 120*time.Second, func() bool {
+		var rv runView
+		json.Unmarshal(must(202, "POST", "/v1/releases", ops, `{"recipient":"partner:pds-1","customers":["C000004"],"from":"2026-07-01","to":"2026-10-01","formats":["ndjson"]}`), &rv)
+		p3 = await(rv.ID, "succeeded", "failed", "no_consent")
+		return p3.Status == "succeeded" && len(p3.Releases) == 1 && p3.Releases[0].Status == "committed"
+	})
+	upstream("revoked", time.Now())
+	waitFor("the upstream revocation's recall", 60*time.Second, func() bool { return len(hooks.messages("release.recall")) == 2 })
+	if r := hooks.messages("release.recall")[1]; fmt.Sprint(r.Body["releases"]) != fmt.Sprint([]any{p3.Releases[0].ReleaseID}) {
+		t.Errorf("upstream recall %+v, want %s named", r, p3.Releases[0].ReleaseID)
+	}
+	time.Sleep(3 * serve.RecallEvery) // further sweeps find the recall sent
+	if n := len(hooks.messages("release.recall")); n != 2 {
+		t.Errorf("%d recalls after further sweeps, want 2: a sent recall is not sent again", n)
+	}
+
 	// Each step was told on the notifications topic.
 	types := map[string]int{}
 	waitFor("notifications", 60*time.Second, func() bool {
 		types = readTypes(t, brokers, notifications)
-		return types["recall.sent"] == 1
+		return types["recall.sent"] == 2
 	})
-	if types["release.ready"] < 3 || types["delivery.failed"] < 1 {
+	if types["recall.sent"] != 2 || types["release.ready"] < 4 || types["delivery.failed"] < 1 {
 		t.Errorf("notifications = %v, want release.ready for each release, delivery.failed, recall.sent", types)
 	}
 

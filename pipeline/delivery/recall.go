@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -136,4 +137,48 @@ func (r *Recaller) send(ctx context.Context, p partners.Partner, rc activity.Rec
 		}
 	}
 	return rc, nil
+}
+
+// Consent is the consent view as Sweep reads it.
+type Consent interface {
+	Sync(ctx context.Context) error
+	EventsOf(customerID string) []schemas.ConsentEvent
+}
+
+// Sweep recalls what no revocation made through the API recalled: a
+// revocation written upstream on the consent topic, or one that arrived
+// while no instance ran. For every customer and partner with a bundle
+// delivered, it looks at the customer's current consent event for the
+// partner and, when it is a revocation, recalls (Withdrawn: a recall
+// already sent is not sent again). It returns the recalls it made or
+// found.
+func (r *Recaller) Sweep(ctx context.Context, consent Consent) ([]activity.Recall, error) {
+	if err := r.View.Sync(ctx); err != nil {
+		return nil, err
+	}
+	if err := consent.Sync(ctx); err != nil {
+		return nil, err
+	}
+	type pair struct{ customer, partner string }
+	held := map[pair]bool{}
+	for _, d := range r.View.Deliveries(activity.DeliveryFilter{Limit: 1 << 30}) {
+		if d.Key != "" && d.Status != activity.DeliveryStarted {
+			held[pair{d.CustomerID, d.Partner}] = true
+		}
+	}
+	var out []activity.Recall
+	var errs []error
+	for p := range held {
+		for _, ev := range consent.EventsOf(p.customer) {
+			if id, ok := ev.Recipient.PartnerID(); !ok || id != p.partner || ev.Status != schemas.ConsentRevoked {
+				continue
+			}
+			rcs, err := r.Withdrawn(ctx, ev)
+			out = append(out, rcs...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
 }

@@ -154,14 +154,14 @@ func (s *Service) Visit(ctx context.Context, token string) (string, error) {
 	case err != nil:
 		return "", &Refusal{links.Invalid, time.Time{}, err}
 	}
+	// The ledger as it is now: a revocation or deletion on another
+	// instance a moment ago beats this visit.
+	if err := s.View.Sync(ctx); err != nil {
+		return "", &Refusal{links.Unavailable, time.Time{}, err}
+	}
 	l, ok := s.View.Link(id)
-	if !ok { // minted a moment ago by another instance?
-		if err := s.View.Sync(ctx); err != nil {
-			return "", &Refusal{links.Unavailable, time.Time{}, err}
-		}
-		if l, ok = s.View.Link(id); !ok {
-			return "", &Refusal{links.Invalid, time.Time{}, fmt.Errorf("link %s is not on the ledger", id)}
-		}
+	if !ok {
+		return "", &Refusal{links.Invalid, time.Time{}, fmt.Errorf("link %s is not on the ledger", id)}
 	}
 	if l.RevokedAt != nil {
 		return "", &Refusal{links.Revoked, *l.RevokedAt, fmt.Errorf("link %s was revoked", id)}
@@ -210,7 +210,7 @@ func (s *Service) Visit(ctx context.Context, token string) (string, error) {
 // ErrNotYours is the cause of a revocation of another customer's link.
 var ErrNotYours = fmt.Errorf("no such link of the customer's: %w", sinks.ErrNotFound)
 
-// RevokeLink revokes the customer's link id; by is customer or ops.
+// RevokeLink revokes the customer's link id, as the customer's act.
 func (s *Service) RevokeLink(ctx context.Context, customerID, id string) (activity.Link, error) {
 	l, ok := s.View.Link(id)
 	if !ok {

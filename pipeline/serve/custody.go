@@ -28,6 +28,28 @@ const (
 	ExpiringEvery  = 10 * time.Minute
 )
 
+// RecallEvery is how often serve looks for revocations that no recall
+// followed (made upstream, or while no instance ran): delivery.Recaller's
+// Sweep.
+var RecallEvery = 5 * time.Minute
+
+// sweepRecalls runs r's Sweep every RecallEvery until ctx ends, the first
+// at once.
+func sweepRecalls(ctx context.Context, r *delivery.Recaller, c delivery.Consent, logger *slog.Logger) {
+	t := time.NewTicker(RecallEvery)
+	defer t.Stop()
+	for {
+		if rcs, err := r.Sweep(ctx, c); err != nil && ctx.Err() == nil {
+			logger.Warn("recall sweep", "recalls", len(rcs), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // newDownloads is the service of stable links, downloads and deletions:
 // it needs the signing key, from which the links' key is derived. Without
 // one, customers get presigned links, as partners do.

@@ -54,6 +54,8 @@ type Service struct {
 	debug      *debugServer       // nil unless http.pprof_addr is set
 	tokensFile *bearer.File       // nil unless auth.tokens_file is set
 	downloads  *downloads.Service // nil without signing.key_file
+	recaller   *delivery.Recaller
+	consent    *consent.View
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -197,8 +199,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.closers = append(s.closers, func() error { stop(); return nil })
-	grantsPort := ports.Grants(recallingGrants{Grants: recorder, logger: logger, ctx: bg,
-		recaller: &delivery.Recaller{Partners: cfg.Partners, View: actView, Ledger: act, Notifier: notifier, Logger: logger}})
+	s.recaller = &delivery.Recaller{Partners: cfg.Partners, View: actView, Ledger: act, Notifier: notifier, Logger: logger}
+	s.consent = grants
+	grantsPort := ports.Grants(recallingGrants{Grants: recorder, logger: logger, ctx: bg, recaller: s.recaller})
 	s.worker, err = worker.New(worker.Config{Kafka: s.kafka, GroupID: cfg.Workers.Group, RequestsTopic: cfg.Topics.Requests,
 		Executor: Metered(exec, m), Ledger: ledger, View: view, Concurrency: cfg.Workers.Concurrency,
 		MaxAttempts: cfg.Workers.MaxAttempts, DrainTimeout: time.Duration(cfg.Workers.DrainTimeout), Logger: logger})
@@ -298,6 +301,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.downloads != nil {
 		g.Go(func() error { sweepExpiring(gctx, s.downloads, s.logger); return nil })
+	}
+	if len(s.cfg.Partners) > 0 {
+		g.Go(func() error { sweepRecalls(gctx, s.recaller, s.consent, s.logger); return nil })
 	}
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {

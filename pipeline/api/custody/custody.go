@@ -98,6 +98,11 @@ func Handlers(b *Backend, resp ports.Responder) map[string]http.HandlerFunc {
 	}
 	return map[string]http.HandlerFunc{
 		"download": func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead { // a link preview: no download
+				w.Header().Set("Allow", "GET")
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				return
+			}
 			to, err := b.Service.Visit(r.Context(), r.PathValue("token"))
 			var refused *downloads.Refusal
 			if errors.As(err, &refused) {
@@ -105,7 +110,7 @@ func Handlers(b *Backend, resp ports.Responder) map[string]http.HandlerFunc {
 				if refused.Reason == links.Unavailable {
 					level = slog.LevelWarn
 				}
-				log.Log(r.Context(), level, "download refused", "reason", links.Status(refused.Reason), "err", refused.Err)
+				log.Log(r.Context(), level, "download refused", "status", links.Status(refused.Reason), "err", refused.Err)
 				links.WritePage(w, refused.Reason, refused.When)
 				return
 			}

@@ -183,6 +183,13 @@ func TestTheCustodyHandlers(t *testing.T) {
 	tok := strings.TrimPrefix(ls[0].URL, downloads.Path)
 	id, _, _ := strings.Cut(tok, ".")
 
+	// A HEAD (a link preview) is no download: refused, nothing recorded.
+	if w := b.do(t, "HEAD", ls[0].URL); w.Code != http.StatusMethodNotAllowed || w.Header().Get("Location") != "" {
+		t.Errorf("HEAD of a link = %d, Location %q; want 405 and no redirect", w.Code, w.Header().Get("Location"))
+	}
+	if err := b.svc.View.Sync(t.Context()); err != nil || len(b.svc.View.Of("C1").Downloads) != 0 {
+		t.Errorf("after a HEAD: downloads %v (%v), want none", b.svc.View.Of("C1").Downloads, err)
+	}
 	// A good link redirects to a presigned URL of the file, never cached.
 	w := b.do(t, "GET", ls[0].URL)
 	loc := w.Header().Get("Location")
