@@ -106,7 +106,7 @@ func (c *client) do(ctx context.Context, method, path string, body any, out io.W
 	return err
 }
 
-const runsSynopsis = `runs <list|get|releases|cancel|retry|start> [flags] [ID]
+const runsSynopsis = `runs <list|get|releases|cancel|retry|start|deliveries> [flags] [ID]
 
 Watches and steers runs through the API of midata serve (role ops):
   list     [--status S,…] [--schedule ID] [--customer ID] [--recipient R] [--limit N]
@@ -116,6 +116,9 @@ Watches and steers runs through the API of midata serve (role ops):
   cancel   ID        stop a run; nothing partial is published
   retry    ID        run a failed or cancelled run again (same release ids)
   start    --recipient R (--customers C,… | --all) --from DATE --to DATE [--format LIST] [--key K]
+  deliveries [--partner ID] [--status started|ready|delivered|failed] [--limit N]
+           partner deliveries and their webhook outcomes, the latest first
+           (a failed one is delivered again by retrying its run)
 The answer is the API's JSON on stdout.`
 
 func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -124,12 +127,12 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := parseFlags(config.NewCommandLine(config.CommandRuns, fs), args); err != nil {
 			return err
 		}
-		return usagef("runs: name a subcommand: list, get, releases, cancel, retry or start")
+		return usagef("runs: name a subcommand: list, get, releases, cancel, retry, start or deliveries")
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet("runs "+sub, runsSynopsis, stderr)
 	cl := config.NewCommandLine(config.CommandRuns, fs)
-	var status, scheduleID, customer, recipient, customers, formats, from, to, key, after string
+	var status, scheduleID, customer, recipient, customers, formats, from, to, key, after, partner string
 	var limit int
 	var bulk, watch bool
 	switch sub {
@@ -151,9 +154,13 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "releases":
 		fs.StringVar(&after, "after", "", "start after this customer id (the previous page's next)")
 		fs.IntVar(&limit, "limit", 50, "at most this many, by customer id")
+	case "deliveries":
+		fs.StringVar(&partner, "partner", "", "deliveries to this partner")
+		fs.StringVar(&status, "status", "", "started, ready, delivered or failed")
+		fs.IntVar(&limit, "limit", 100, "at most this many, the latest first")
 	case "cancel", "retry":
 	default:
-		return usagef("runs: unknown subcommand %q (want list, get, releases, cancel, retry or start)", sub)
+		return usagef("runs: unknown subcommand %q (want list, get, releases, cancel, retry, start or deliveries)", sub)
 	}
 	c, ids, err := parseClient(cl, rest, stdout)
 	if err != nil || c == nil {
@@ -176,6 +183,14 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			body.Customers = splitList(customers)
 		}
 		return c.do(ctx, "POST", "/v1/releases", body, stdout)
+	case "deliveries":
+		q := url.Values{"limit": {fmt.Sprint(limit)}}
+		for k, v := range map[string]string{"partner": partner, "status": status} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		return c.do(ctx, "GET", "/v1/deliveries?"+q.Encode(), nil, stdout)
 	}
 	if len(ids) != 1 {
 		return usagef("runs %s: name one run id", sub)

@@ -373,6 +373,10 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 		t.Fatalf("failed deliveries = %+v, want one after 2 attempts answered 500", dl)
 	}
 	rel2 := dl.Deliveries[0].ReleaseID
+	var cliOut, cliErr lockedBuffer
+	if code := runCLI(t.Context(), []string{"runs", "deliveries", "--status", "failed", "--server", base, "--token-file", tokensFile(t, ops)}, &cliOut, &cliErr); code != 0 || !strings.Contains(cliOut.String(), rel2) {
+		t.Errorf("midata runs deliveries --status failed = %d %q %q, want %s", code, cliOut.String(), cliErr.String(), rel2)
+	}
 	hooks.status.Store(200)
 	must(202, "POST", "/v1/runs/"+p2.ID+"/retry", ops, "")
 	if p2 = await(p2.ID, "succeeded", "failed"); p2.Status != "succeeded" {
