@@ -8,6 +8,14 @@
 // manifest names) and writes only the bundle: a failed delivery leaves
 // the release as it was, and delivering again writes the same key and
 // sends the same webhook-id, so a receiver that saw the first one can tell.
+//
+// Around Deliver: the Deliverer runs it for each committed release of a
+// partner run (jobs.Executor), with each step on the ledger (package
+// activity) and the run's start and end told to the partner; Bundles lets
+// partners pull what was delivered; LimitedGrants and PartnerFormats keep
+// a partner's releases to the categories and formats it may ask for; the
+// Recaller tells partners to delete what they hold of a customer who
+// withdrew their grant.
 package delivery
 
 import (

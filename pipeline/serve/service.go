@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	}
 	s.closers = append(s.closers, grants.Close)
 	m := s.metrics
-	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Grants: limitedGrants{grants, cfg.Partners}, Producer: producer, Sink: m.Sink(raw),
+	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Grants: delivery.LimitedGrants{Grants: grants, Partners: cfg.Partners}, Producer: producer, Sink: m.Sink(raw),
 		QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
 		TempDir: cfg.TempDir, Logger: logger, CommitDepth: cfg.Workers.CommitDepth,
 		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
@@ -232,10 +232,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	s.tokensFile = tokensFile
 	var bundles ports.Bundles
 	if len(cfg.Partners) > 0 {
-		bundles = &Bundles{Partners: cfg.Partners, Stores: targets, Check: runner.LinksFor}
+		bundles = &delivery.Bundles{Partners: cfg.Partners, Stores: targets, Check: runner.LinksFor}
 	}
 	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: grantsPort,
-		Links: links, Custody: custodyHandlers(s.downloads, actView, logger), Health: health, Validate: partnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
+		Links: links, Custody: custodyHandlers(s.downloads, actView, logger), Health: health, Validate: delivery.PartnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package serve_test
+package delivery_test
 
 import (
 	"bytes"
@@ -22,7 +22,6 @@ import (
 	"github.com/midata/midata/pipeline/delivery"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/partners"
-	"github.com/midata/midata/pipeline/serve"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/webhook"
 	"github.com/midata/midata/schemas"
@@ -88,7 +87,7 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	defer hook.Close()
 	p := partners.Partner{ID: "pds-1", Name: "PDS One", Prefix: "out/", WebhookURL: hook.URL, WebhookSecretFile: secret}
 	withdrawn := false
-	d := &serve.Deliverer{Partners: []partners.Partner{p}, Controller: "test bank",
+	d := &delivery.Deliverer{Partners: []partners.Partner{p}, Controller: "test bank",
 		Config: delivery.Config{Releases: store, Target: store, Keys: keys, Webhooks: &webhook.Sender{MaxAttempts: 2, BaseDelay: time.Millisecond}},
 		Grants: grantsFunc(func(c string, r schemas.Recipient) (consent.Grant, error) {
 			if withdrawn {
@@ -119,7 +118,7 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	}
 	// The partner pulls it: listed under its prefix, linked while the
 	// check (the runner's LinksFor) passes, refused when it does not.
-	pull := &serve.Bundles{Partners: []partners.Partner{p}, Stores: map[string]sinks.Sink{"pds-1": store},
+	pull := &delivery.Bundles{Partners: []partners.Partner{p}, Stores: map[string]sinks.Sink{"pds-1": store},
 		Check: func(_ context.Context, id string, o pipeline.Owner) ([]pipeline.Link, error) {
 			if withdrawn || o.Recipient != "partner:pds-1" {
 				return nil, consent.ErrNoConsent
