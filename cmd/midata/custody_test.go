@@ -152,21 +152,7 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 			"--auth-tokens-file", tokensFile(t, ops+"=ops", customer+"=customer:C000003", partner+"=partner:pds-1"),
 		}, &stdout, &stderr)
 	}()
-	waitFor := func(what string, limit time.Duration, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(limit)
-		for !ok() {
-			select {
-			case code := <-done:
-				t.Fatalf("serve exited %d while waiting for %s: %s", code, what, stderr.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within %s: %s", what, limit, stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond) // polling a server, with a deadline
-		}
-	}
+	waitFor := serveWaiter(t, done, &stderr)
 	waitFor("ready server", 90*time.Second, func() bool { code, _ := call(t, "GET", base+"/readyz", "", ""); return code == 200 })
 	must := func(wantCode int, method, path, token, body string) []byte {
 		t.Helper()

@@ -102,21 +102,7 @@ func TestServeTakesACustomerRequestThroughTheQueue(t *testing.T) {
 			"--auth-tokens-file", tokensFile(t, ops+"=ops", customer+"=customer:C000003"),
 		}, &stdout, &stderr)
 	}()
-	waitFor := func(what string, limit time.Duration, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(limit)
-		for !ok() {
-			select {
-			case code := <-done:
-				t.Fatalf("serve exited %d while waiting for %s: %s", code, what, stderr.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within %s: %s", what, limit, stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond) // polling a server, with a deadline
-		}
-	}
+	waitFor := serveWaiter(t, done, &stderr)
 	waitFor("ready server", 90*time.Second, func() bool { code, _ := call(t, "GET", base+"/readyz", "", ""); return code == 200 })
 
 	if code, _ := call(t, "GET", base+"/v1/runs", "", ""); code != http.StatusUnauthorized {
@@ -676,6 +662,27 @@ func keyPartitions(t *testing.T, brokers []string, topic string, partitions int,
 
 // tokensFile writes lines (token=role, or the CLI's one token) to a file
 // only the test can read, and returns its path.
+// serveWaiter polls ok until it holds, failing the test when limit passes
+// first or the serve running in the background (its exit code on done)
+// exits.
+func serveWaiter(t *testing.T, done <-chan int, stderr *lockedBuffer) func(what string, limit time.Duration, ok func() bool) {
+	return func(what string, limit time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !ok() {
+			select {
+			case code := <-done:
+				t.Fatalf("serve exited %d while waiting for %s: %s", code, what, stderr.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within %s: %s", what, limit, stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond) // polling a server, with a deadline
+		}
+	}
+}
+
 func tokensFile(t *testing.T, lines ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokens")
