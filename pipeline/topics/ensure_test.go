@@ -97,7 +97,7 @@ func TestEndsOfAMissingTopicIsErrTopicNotFound(t *testing.T) {
 func TestNamesDefaultToTheTopicsOfTheInputContract(t *testing.T) {
 	n := topics.Names{Runs: "my.runs"}.WithDefaults()
 	want := topics.Names{Transactions: "transactions", Consent: "midata.consent", Quarantine: "midata.quarantine",
-		Requests: "midata.requests", Runs: "my.runs", Schedules: "midata.schedules"}
+		Requests: "midata.requests", Runs: "my.runs", Schedules: "midata.schedules", Notifications: "midata.notifications"}
 	if n != want {
 		t.Errorf("WithDefaults = %+v, want %+v", n, want)
 	}
@@ -105,7 +105,7 @@ func TestNamesDefaultToTheTopicsOfTheInputContract(t *testing.T) {
 	for _, s := range n.Service() {
 		names = append(names, s.Name)
 	}
-	if len(names) != 5 || names[3] != "my.runs" {
-		t.Errorf("Service() names %v, want consent, quarantine, requests, runs, schedules", names)
+	if len(names) != 6 || names[3] != "my.runs" || names[5] != "midata.notifications" {
+		t.Errorf("Service() names %v, want consent, quarantine, requests, runs, schedules, notifications", names)
 	}
 }
