@@ -75,7 +75,9 @@ func TestAPartnerReleaseIsDeliveredAsAVerifiableBundle(t *testing.T) {
 	}
 	ev := schemas.ConsentEvent{ConsentID: "K-P1", CustomerID: "C1", Recipient: "partner:pds-1", Status: schemas.ConsentGranted, Categories: schemas.Transactions, EventTime: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)}
 	out, err := delivery.Deliver(t.Context(), delivery.Config{Releases: b.sink, Target: b.sink, Keys: keys},
-		p, pipeline.Prefix(res.ReleaseID)+release.ManifestFile, delivery.ReceiptOf(ev, "customer", "midata test bank", res.ReleaseID, time.Now()))
+		p, pipeline.Prefix(res.ReleaseID)+release.ManifestFile, func(m *release.Manifest) []byte {
+			return delivery.ReceiptOf(ev, "customer", "midata test bank", res.ReleaseID, m.Created)
+		})
 	if err != nil || !out.Delivered() || !out.Encrypted || out.Key != "deliveries/pds-1/"+res.ReleaseID+".tar.gz.age" {
 		t.Fatalf("Deliver = %+v, %v", out, err)
 	}

@@ -148,7 +148,7 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 			"--notifications-topic", notifications, "--workers-group", testbench.UniqueName(t, "group"),
 			"--s3-endpoint", srv.Endpoint, "--s3-bucket", testbench.Bucket(t, srv), "--s3-region", srv.Region,
 			"--http-addr", addr, "--temp-dir", t.TempDir(), "--log-level", "warn",
-			"--signing-key-file", filepath.Join(dir, "signing.key"), "--partners", partnersYAML,
+			"--signing-key-file", filepath.Join(dir, "signing.key"), "--partners", partnersYAML, "--organisation", "Test Bank plc",
 			"--auth-tokens-file", tokensFile(t, ops+"=ops", customer+"=customer:C000003", partner+"=partner:pds-1"),
 		}, &stdout, &stderr)
 	}()
@@ -268,6 +268,12 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 	if code, _, page := visit(first.Links[1].URL); code != http.StatusGone || !strings.Contains(page, "revoked") {
 		t.Errorf("a link after ops revoked the release's = %d %q, want 410", code, page)
 	}
+	json.Unmarshal(must(200, "GET", "/v1/customers/C000003/links", customer, ""), &listed)
+	for _, l := range listed.Links {
+		if l.RevokedAt == nil {
+			t.Errorf("link %s (%s) is listed unrevoked after every link of its release was revoked", l.ID, l.File)
+		}
+	}
 	// The customer deletes the release: links to it say so, nothing is left.
 	fresh := mint(linksPath)
 	var deletion struct {
@@ -320,13 +326,14 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 		t.Fatalf("the bundle's link = %d", code)
 	}
 	var receipt struct {
+		Controller string   `json:"controller"`
 		Actor      string   `json:"actor"`
 		Subject    string   `json:"subject"`
 		Recipient  string   `json:"recipient"`
 		Categories []string `json:"categories"`
 	}
 	if err := json.Unmarshal(tarFile(t, []byte(tgz), "consent-receipt.json"), &receipt); err != nil ||
-		receipt.Actor != "customer" || receipt.Subject != "C000003" || receipt.Recipient != "partner:pds-1" || !slices.Equal(receipt.Categories, []string{"transactions"}) {
+		receipt.Controller != "Test Bank plc" || receipt.Actor != "customer" || receipt.Subject != "C000003" || receipt.Recipient != "partner:pds-1" || !slices.Equal(receipt.Categories, []string{"transactions"}) {
 		t.Errorf("consent receipt = %+v (%v), want the customer's grant of transactions to partner:pds-1", receipt, err)
 	}
 	type deliveryList struct {

@@ -112,8 +112,22 @@ func TestActivityRecordsShareTheRunsTopicWithRunsAndNeitherViewKeepsTheOthers(t 
 	if k, ok := v.Link("aa"); !ok || k.RevokedAt == nil || k.RevokedBy != "customer" {
 		t.Errorf("link aa after its revocation = %+v", k)
 	}
-	if got := v.Expiring(at, exp.Add(time.Minute)); len(got) != 1 || got[0].ID != "bb" {
-		t.Errorf("expiring links = %+v, want bb only (aa is revoked)", got)
+	// bb was minted before every link of rel-s was revoked: it is revoked
+	// too, and not about to expire for anyone.
+	if bb, _ := v.Link("bb"); v.Effective(bb).RevokedAt == nil || v.Effective(bb).RevokedBy != "ops" {
+		t.Errorf("bb after its release's links were revoked = %+v, want revoked by ops", v.Effective(bb))
+	}
+	if err := l.Link(ctx, activity.Link{ID: "cc", ReleaseID: "rel-s", CustomerID: "C1", Recipient: "self", File: "data.csv", Object: "releases/rel-s/data.csv", IssuedAt: at.Add(5 * time.Hour), ExpiresAt: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Link(ctx, activity.Link{ID: "dd", ReleaseID: "rel-d", CustomerID: "C1", Recipient: "self", File: "data.csv", Object: "releases/rel-d/data.csv", IssuedAt: at.Add(5 * time.Hour), ExpiresAt: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Expiring(at, exp.Add(time.Minute)); len(got) != 1 || got[0].ID != "cc" {
+		t.Errorf("expiring links = %+v, want cc only (aa revoked, bb revoked with its release, dd of a deleted release)", got)
 	}
 
 	// The runs view sees its run and its outcome, and nothing of the rest:

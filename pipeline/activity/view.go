@@ -199,13 +199,34 @@ func (v *View) Of(customerID string) Customer {
 	return c
 }
 
-// Expiring returns the links, neither revoked nor notified, that expire
-// after now and before until.
+// Effective returns l as it stands: revoked when every link of its
+// release minted until then was revoked after it was minted (RevokedAt,
+// RevokedBy of that revocation).
+func (v *View) Effective(l Link) Link {
+	v.s.mu.RLock()
+	defer v.s.mu.RUnlock()
+	return v.s.effective(l)
+}
+
+func (s *store) effective(l Link) Link {
+	if r, ok := s.revocations[l.ReleaseID]; ok && l.RevokedAt == nil && !l.IssuedAt.After(r.At) {
+		at := r.At
+		l.RevokedAt, l.RevokedBy = &at, r.By
+	}
+	return l
+}
+
+// Expiring returns the links, neither revoked (alone or with their
+// release) nor notified nor of a deleted release, that expire after now
+// and before until.
 func (v *View) Expiring(now, until time.Time) []Link {
 	v.s.mu.RLock()
 	var out []Link
 	for _, l := range v.s.links {
-		if l.RevokedAt == nil && !l.Notified && l.ExpiresAt.After(now) && l.ExpiresAt.Before(until) {
+		if _, deleted := v.s.deletions[l.ReleaseID]; deleted || v.s.effective(l).RevokedAt != nil {
+			continue
+		}
+		if !l.Notified && l.ExpiresAt.After(now) && l.ExpiresAt.Before(until) {
 			out = append(out, l)
 		}
 	}

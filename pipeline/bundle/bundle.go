@@ -67,9 +67,9 @@ func Write(w io.Writer, b Bundle, keys *signing.Keys, recipients ...age.Recipien
 	}
 	gz := gzip.NewWriter(out)
 	tw := tar.NewWriter(gz)
-	at := b.Created
-	if at.IsZero() {
-		at = time.Now().UTC().Truncate(time.Second)
+	at := b.Created.UTC().Truncate(time.Second)
+	if b.Created.IsZero() {
+		at = time.Unix(0, 0).UTC() // still the same bytes at every delivery
 	}
 	put := func(name string, size int64, r io.Reader) error {
 		h := &tar.Header{Name: b.ReleaseID + "/" + name, Mode: 0o644, Size: size, ModTime: at, Typeflag: tar.TypeReg, Format: tar.FormatPAX}

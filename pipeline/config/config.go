@@ -46,7 +46,8 @@ type Config struct {
 	// empty means the system's temporary folder.
 	TempDir string `yaml:"temp_dir"`
 	// Timezone is the organisation's time zone, of periods given as dates.
-	Timezone string `yaml:"timezone"`
+	Timezone     string `yaml:"timezone"`
+	Organisation string `yaml:"organisation"` // its name, the controller in consent receipts
 	// StateDir is where serve keeps on disk what it rebuilds from Kafka at
 	// start (the run view's release outcomes, in its folder runs-view),
 	// emptied at start: one instance per folder. Empty means a new folder
@@ -259,8 +260,8 @@ const (
 func Default() Config {
 	return Config{
 		Kafka:    Kafka{Partitioner: kafkasource.DefaultPartitioner, ConsentPartitioner: kafkasource.DefaultPartitioner},
-		Timezone: schemas.DefaultTimezone,
-		Topics:   topics.Names{}.WithDefaults(),
+		Timezone: schemas.DefaultTimezone, Organisation: "midata",
+		Topics: topics.Names{}.WithDefaults(),
 		Workers: Workers{
 			Group:        "midata-workers",
 			Concurrency:  2,

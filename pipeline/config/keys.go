@@ -199,6 +199,8 @@ func fields() []field {
 
 		stringField("timezone", "MIDATA_TIMEZONE", "the organisation's time zone (IANA name): a period given as dates (--from 2026-06-01 --to 2026-07-01, or in an API request) is those calendar days there, and a schedule made without CRON_TZ fires and cuts its periods there",
 			func(c *Config) *string { return &c.Timezone }).on(CommandDev, CommandServe, CommandExport),
+		stringField("organisation", "MIDATA_ORGANISATION", "the organisation's name, shown to partners as the controller in every consent receipt",
+			func(c *Config) *string { return &c.Organisation }).on(CommandServe),
 		stringField("temp_dir", "MIDATA_TEMP_DIR", "where bulk releases and sorting spill to disk; empty = the system's",
 			func(c *Config) *string { return &c.TempDir }).on(CommandDev, CommandServe, CommandExport, CommandBench),
 		stringField("state_dir", "MIDATA_STATE_DIR", "where serve keeps on disk what it rebuilds from Kafka at start (the run view's release outcomes), emptied at start, one instance per folder; empty = a new folder under temp_dir",

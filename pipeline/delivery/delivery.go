@@ -85,8 +85,9 @@ type Object struct {
 }
 
 // Deliver delivers the release whose manifest is at manifestKey to p,
-// with the customer's consent receipt.
-func Deliver(ctx context.Context, cfg Config, p partners.Partner, manifestKey string, receipt []byte) (Outcome, error) {
+// with the customer's consent receipt that receipt makes for its
+// manifest.
+func Deliver(ctx context.Context, cfg Config, p partners.Partner, manifestKey string, receipt func(*release.Manifest) []byte) (Outcome, error) {
 	var out Outcome
 	mb, err := readAll(ctx, cfg.Releases, manifestKey)
 	if err != nil {
@@ -99,7 +100,7 @@ func Deliver(ctx context.Context, cfg Config, p partners.Partner, manifestKey st
 	if m.Midata.Recipient != p.Recipient() {
 		return out, fmt.Errorf("deliver: release %s is for %s, not %s", m.ID, m.Midata.Recipient, p.Recipient())
 	}
-	b := bundle.Bundle{ReleaseID: m.ID, Manifest: mb, Receipt: receipt, Created: m.Created}
+	b := bundle.Bundle{ReleaseID: m.ID, Manifest: mb, Receipt: receipt(&m), Created: m.Created}
 	dir := path.Dir(manifestKey)
 	for _, res := range m.Resources {
 		if res.Name == "readme" {

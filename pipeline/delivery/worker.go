@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,9 +29,11 @@ import (
 // it (package delivery) as the worker records the release's outcome, and
 // before the outcome goes to the ledger: a run succeeds only once every
 // partner bundle of it is delivered. A delivery that fails on the store is
-// retried with the run (jobs.ErrTransient: the same bundle key and the
-// same webhook-id again); one whose webhook is refused after all its
-// retries fails the run, with the reason, for ops to see and retry.
+// retried with the run (jobs.ErrTransient: the same bundle key, the same
+// bytes and the same webhook-id again); one whose webhook is refused
+// after all its retries fails the run for good (jobs.Permanent), with the
+// reason, for ops to see and retry. A release the ledger already has
+// delivered to the partner is not delivered again.
 type Deliverer struct {
 	Partners []partners.Partner
 	Config   Config
@@ -48,7 +51,11 @@ type Deliverer struct {
 	// Actor, when set, names who gave a consent event (its actor field,
 	// which the compact consent view does not keep); "" when it names
 	// none.
-	Actor  func(ctx context.Context, ev schemas.ConsentEvent) (string, error)
+	Actor func(ctx context.Context, ev schemas.ConsentEvent) (string, error)
+	// View, when set, is the activity ledger as read: a release it has
+	// delivered to the partner is not delivered again, and a run's end
+	// counts the deliveries of all its tasks.
+	View   *activity.View
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -61,15 +68,45 @@ func (d *Deliverer) Wrap(e jobs.Executor) jobs.Executor {
 				if err := p.CheckFormats(req.Formats); err != nil { // a schedule made before the limit, say
 					return jobs.Permanent(err)
 				}
-				dr := &deliveringReporter{Reporter: rep, d: d, p: p}
+				if d.View != nil {
+					if err := d.View.Sync(ctx); err != nil {
+						return errors.Join(jobs.ErrTransient, err)
+					}
+				}
+				dr := &deliveringReporter{Reporter: rep, d: d, p: p, runID: cmp.Or(req.Parent, req.ID)}
+				if req.Kind == jobs.KindTask { // its bulk run tells the partner
+					return e.Execute(ctx, req, dr)
+				}
 				d.lifecycle(ctx, p, req, "run.started", nil)
 				err := e.Execute(ctx, req, dr)
-				d.lifecycle(ctx, p, req, "run.finished", &runSummary{Delivered: dr.delivered.Load(), Failed: dr.failed.Load(), Succeeded: err == nil})
+				if err == nil || jobs.IsPermanent(err) { // the run's end, not an attempt's
+					d.lifecycle(ctx, p, req, "run.finished", d.summary(ctx, p, req.ID, dr, err))
+				}
 				return err
 			}
 		}
 		return e.Execute(ctx, req, rep)
 	})
+}
+
+// summary counts the deliveries of run runID to p: from the ledger when
+// the Deliverer has a View (every task's), else those dr saw.
+func (d *Deliverer) summary(ctx context.Context, p partners.Partner, runID string, dr *deliveringReporter, err error) *runSummary {
+	sum := &runSummary{Delivered: dr.delivered.Load(), Failed: dr.failed.Load(), Succeeded: err == nil}
+	if d.View == nil || d.View.Sync(ctx) != nil {
+		return sum
+	}
+	sum.Delivered, sum.Failed = 0, 0
+	for _, dl := range d.View.Deliveries(activity.DeliveryFilter{Partner: p.ID, Limit: 1 << 30}) {
+		switch {
+		case dl.RunID != runID:
+		case dl.Status == activity.DeliveryDelivered:
+			sum.Delivered++
+		case dl.Status == activity.DeliveryFailed:
+			sum.Failed++
+		}
+	}
+	return sum
 }
 
 // actor is the actor of ev, "" when unknown; a failure to read it is
@@ -103,10 +140,32 @@ func ActorFrom(conn topics.Connection, topic string) func(ctx context.Context, e
 	}
 }
 
+// NotDelivered starts the reason of a committed partner release that was
+// not delivered (its consent was withdrawn since the commit): no
+// release.ready follows it.
+const NotDelivered = "not delivered: "
+
+// delivered returns the ledger's delivery of releaseID to partner, when
+// it is delivered.
+func (d *Deliverer) delivered(partner, releaseID string) (activity.Delivery, bool) {
+	if d.View == nil {
+		return activity.Delivery{}, false
+	}
+	dl, ok := d.View.Delivery(partner, releaseID)
+	return dl, ok && dl.Status == activity.DeliveryDelivered
+}
+
+func (r *deliveringReporter) notifyFailed(ctx context.Context, rel jobs.Release, why string) {
+	if err := r.d.Notifier.Publish(ctx, notify.DeliveryFailedEvent(time.Now(), r.p.ID, rel.CustomerID, rel.ReleaseID, why)); err != nil && r.d.Logger != nil {
+		r.d.Logger.WarnContext(ctx, "delivery.failed notification not published", "release", rel.ReleaseID, "err", err)
+	}
+}
+
 type deliveringReporter struct {
 	jobs.Reporter
 	d                 *Deliverer
 	p                 partners.Partner
+	runID             string // the run's, or a task's bulk run's
 	delivered, failed atomic.Int64
 }
 
@@ -155,7 +214,7 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 	if r.d.Now != nil {
 		now = r.d.Now
 	}
-	rec := activity.Delivery{Partner: r.p.ID, ReleaseID: rel.ReleaseID, CustomerID: rel.CustomerID, RunID: rel.RunID}
+	rec := activity.Delivery{Partner: r.p.ID, ReleaseID: rel.ReleaseID, CustomerID: rel.CustomerID, RunID: r.runID}
 	put := func(st activity.DeliveryStatus, errText string) error {
 		if r.d.Activity == nil {
 			return nil
@@ -170,9 +229,19 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 		if r.d.Logger != nil {
 			r.d.Logger.WarnContext(ctx, "release not delivered: consent withdrawn", "release", rel.ReleaseID, "partner", r.p.ID)
 		}
-		if err := put(activity.DeliveryFailed, "consent withdrawn before delivery: nothing was sent"); err != nil {
+		const why = "consent withdrawn before delivery: nothing was sent"
+		if err := put(activity.DeliveryFailed, why); err != nil {
 			return errors.Join(jobs.ErrTransient, err)
 		}
+		r.notifyFailed(ctx, rel, why)
+		rel.Reason = NotDelivered + why
+		return r.Reporter.Release(ctx, rel)
+	}
+	if d, ok := r.d.delivered(r.p.ID, rel.ReleaseID); ok {
+		if r.d.Logger != nil {
+			r.d.Logger.InfoContext(ctx, "release already delivered", "release", rel.ReleaseID, "partner", r.p.ID, "at", d.At)
+		}
+		r.delivered.Add(1)
 		return r.Reporter.Release(ctx, rel)
 	}
 	if err := put(activity.DeliveryStarted, ""); err != nil {
@@ -186,20 +255,20 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 		rec.Key, rec.SHA256, rec.Bytes, rec.Encrypted = out.Key, out.SHA256, out.Bytes, out.Encrypted
 		return put(activity.DeliveryReady, "")
 	}
-	out, err := Deliver(ctx, cfg, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile,
-		ReceiptOf(g.Event, r.d.actor(ctx, g.Event), r.d.Controller, rel.ReleaseID, now()))
+	actor := r.d.actor(ctx, g.Event)
+	out, err := Deliver(ctx, cfg, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile, func(m *release.Manifest) []byte {
+		return ReceiptOf(g.Event, actor, r.d.Controller, rel.ReleaseID, m.Created) // the same bytes at every delivery
+	})
 	rec.WebhookID, rec.Attempts, rec.HTTPStatus = out.Webhook.ID, out.Webhook.Attempts, out.Webhook.Status
 	if err != nil {
 		refused := out.Key != "" && out.Webhook.ID != "" && !out.Webhook.Delivered
 		if perr := put(activity.DeliveryFailed, err.Error()); perr != nil {
 			err = errors.Join(err, perr)
 		}
-		if nerr := r.d.Notifier.Publish(ctx, notify.DeliveryFailedEvent(now(), r.p.ID, rel.CustomerID, rel.ReleaseID, err.Error())); nerr != nil && r.d.Logger != nil {
-			r.d.Logger.WarnContext(ctx, "delivery.failed notification not published", "release", rel.ReleaseID, "err", nerr)
-		}
+		r.notifyFailed(ctx, rel, err.Error())
 		r.failed.Add(1)
-		if refused {
-			return fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err)
+		if refused { // after all its retries: retrying the run would not help
+			return jobs.Permanent(fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err))
 		}
 		return errors.Join(jobs.ErrTransient, fmt.Errorf("deliver release %s to %s: %w", rel.ReleaseID, r.p.ID, err))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,13 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline"
+	"github.com/midata/midata/pipeline/activity"
 	"github.com/midata/midata/pipeline/bundle"
 	"github.com/midata/midata/pipeline/consent"
 	"github.com/midata/midata/pipeline/delivery"
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/partners"
 	"github.com/midata/midata/pipeline/signing"
+	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/pipeline/webhook"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
@@ -59,6 +63,7 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	m := release.Manifest{ID: "r-p-1", Resources: []release.Resource{{Name: "ndjson", Path: "transactions.ndjson", Format: "ndjson",
 		Bytes: int64(len(data)), Hash: "sha256:" + hex.EncodeToString(sum[:]), Rows: 1, Object: "a1/transactions.ndjson"}}}
 	m.Midata.Recipient, m.Midata.CustomerID = "partner:pds-1", "C1"
+	m.Created = time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	mb, _ := json.Marshal(m)
 	for key, body := range map[string][]byte{pipeline.Prefix("r-p-1") + "a1/transactions.ndjson": data, pipeline.Prefix("r-p-1") + release.ManifestFile: mb} {
 		w, _ := store.Create(t.Context(), key)
@@ -155,7 +160,51 @@ func TestTheWorkersDeliverEachCommittedPartnerReleaseBeforeRecordingIt(t *testin
 	status.Store(200)
 	withdrawn = true
 	before := got.Load()
-	if rep, err := run("partner:pds-1"); err != nil || len(rep.rels) != 1 || got.Load() != before {
+	if rep, err := run("partner:pds-1"); err != nil || len(rep.rels) != 1 || got.Load() != before || !strings.HasPrefix(rep.rels[0].Reason, delivery.NotDelivered) {
 		t.Errorf("after a withdrawal: %v, outcomes %v, webhooks %d → %d", err, rep.rels, before, got.Load())
+	}
+	withdrawn = false
+
+	// With the ledger (the real broker): a refused webhook fails the run
+	// for good; delivered on a later run with the same bundle bytes; once
+	// delivered, never sent again.
+	brokers := testbench.Kafka(t)
+	runs := testbench.UniqueName(t, "runs")
+	testbench.CreateTopic(t, brokers, runs, topics.RunsPartitions)
+	conn := topics.Connection{Brokers: brokers}
+	d.Activity = activity.NewLedger(conn, runs, nil)
+	defer d.Activity.Close()
+	if d.View, err = activity.OpenView(t.Context(), conn, runs, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer d.View.Close()
+	bundleBytes := func() []byte {
+		rc, err := store.Open(t.Context(), "out/r-p-1.tar.gz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, _ := io.ReadAll(rc)
+		return b
+	}
+	status.Store(500)
+	if _, err := run("partner:pds-1"); !jobs.IsPermanent(err) {
+		t.Errorf("refused webhook with the ledger: %v, want a permanent error", err)
+	}
+	first := bundleBytes()
+	if dl, ok := d.View.Delivery("pds-1", "r-p-1"); d.View.Sync(t.Context()) != nil || !ok || dl.Status != "failed" || dl.HTTPStatus != 500 || dl.Attempts != 2 {
+		dl, ok = d.View.Delivery("pds-1", "r-p-1")
+		t.Errorf("the failed delivery on the ledger: %+v %v", dl, ok)
+	}
+	status.Store(200)
+	before = got.Load()
+	if _, err := run("partner:pds-1"); err != nil || got.Load() != before+1 {
+		t.Fatalf("delivery after the receiver is back: %v, webhooks %d → %d", err, before, got.Load())
+	}
+	if !bytes.Equal(first, bundleBytes()) {
+		t.Error("the bundle delivered again differs from the first: a receiver sees other bytes under the same key and webhook-id")
+	}
+	if rep, err := run("partner:pds-1"); err != nil || got.Load() != before+1 || len(rep.rels) != 1 {
+		t.Errorf("a delivered release run again: %v, webhooks %d → %d, outcomes %v; want no webhook, the outcome recorded", err, before+1, got.Load(), rep.rels)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/midata/midata/pipeline/activity"
@@ -93,7 +94,8 @@ type notifyingReporter struct {
 }
 
 func (r *notifyingReporter) Release(ctx context.Context, rel jobs.Release) error {
-	if err := r.Reporter.Release(ctx, rel); err != nil || rel.Status != release.StatusCommitted && rel.Status != release.StatusAlreadyCommitted {
+	if err := r.Reporter.Release(ctx, rel); err != nil || rel.Status != release.StatusCommitted && rel.Status != release.StatusAlreadyCommitted ||
+		strings.HasPrefix(rel.Reason, delivery.NotDelivered) {
 		return err
 	}
 	if err := r.n.Publish(ctx, notify.ReleaseReadyEvent(time.Now(), rel.CustomerID, r.recipient, rel.ReleaseID)); err != nil {

@@ -49,13 +49,13 @@ func partnerTargets(ctx context.Context, cfg config.Config, releases sinks.Sink)
 // delivering wraps e with the deliveries to the configured partners, each
 // into its bucket (targets) under its prefix: they need the signing key (a
 // bundle is never sent unsigned).
-func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, targets map[string]sinks.Sink, grants *consent.View, act *activity.Ledger, n *notify.Notifier, logger *slog.Logger) (jobs.Executor, error) {
+func delivering(cfg config.Config, e jobs.Executor, keys *signing.Keys, store sinks.Sink, targets map[string]sinks.Sink, grants *consent.View, act *activity.Ledger, view *activity.View, n *notify.Notifier, logger *slog.Logger) (jobs.Executor, error) {
 	if keys == nil {
 		return nil, invalid{errors.New("partners are declared but signing.key_file is not set: bundles are never sent unsigned (midata keys generate makes a key)")}
 	}
 	conn, _ := cfg.KafkaConnection() // checked by New
-	d := &delivery.Deliverer{Partners: cfg.Partners, Grants: grants, Controller: "midata", Logger: logger, Activity: act, Notifier: n,
-		Actor: delivery.ActorFrom(conn, cfg.Topics.Consent), Targets: targets,
+	d := &delivery.Deliverer{Partners: cfg.Partners, Grants: grants, Controller: cfg.Organisation, Logger: logger, Activity: act, Notifier: n,
+		Actor: delivery.ActorFrom(conn, cfg.Topics.Consent), Targets: targets, View: view,
 		Config: delivery.Config{Releases: store, Target: store, Keys: keys, LinkTTL: time.Duration(cfg.Links.TTL)}}
 	return d.Wrap(e), nil
 }

@@ -183,7 +183,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		if err != nil {
 			return nil, err
 		}
-		if exec, err = delivering(cfg, exec, keys, raw, targets, grants, act, notifier, logger); err != nil {
+		if exec, err = delivering(cfg, exec, keys, raw, targets, grants, act, actView, notifier, logger); err != nil {
 			return nil, err
 		}
 	}

@@ -129,6 +129,7 @@ func Handlers(b *Backend, resp ports.Responder) map[string]http.HandlerFunc {
 			}
 			out := LinkList{Links: []LinkInfo{}}
 			for _, l := range b.View.Of(id).Links {
+				l = b.View.Effective(l) // revoked with its release, too
 				out.Links = append(out.Links, LinkInfo{ID: l.ID, ReleaseID: l.ReleaseID, File: l.File, IssuedAt: l.IssuedAt,
 					ExpiresAt: l.ExpiresAt, RevokedAt: l.RevokedAt, RevokedBy: l.RevokedBy})
 			}
