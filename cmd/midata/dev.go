@@ -31,12 +31,16 @@ type devArgs struct {
 
 const devSynopsis = `dev [flags]
 
-Runs the whole job on one machine with nothing installed but Go: an
-in-process Kafka-protocol broker seeded with a synthetic data set, a
-local-disk store whose HMAC-signed links midata serves itself, and one
-on-demand release for a sample customer (recorded first as the customer's
-own consent event, as every on-demand request is). Then it serves the
-download links until Ctrl-C.`
+Runs the whole service on one machine with nothing installed but Go: an
+in-process Kafka-protocol broker seeded with a synthetic data set, and
+everything of midata serve on it: the worker, the scheduler (with a
+sample monthly schedule), the API, partner delivery (bundles to the local
+store, webhooks to a built-in sample receiver) and the customers' stable
+download links, on a local-disk store whose signed files midata serves
+itself. It makes one on-demand release for a sample customer (recorded
+first as the customer's own consent event, as every on-demand request
+is), prints it with the addresses and a bearer token per role, and runs
+until Ctrl-C. Its keys, tokens and store are kept in --data-dir.`
 
 func parseDev(args []string, stderr io.Writer) (*devArgs, error) {
 	gen := synth.DefaultConfig()
@@ -47,7 +51,7 @@ func parseDev(args []string, stderr io.Writer) (*devArgs, error) {
 	customerFlag(fs, (*string)(&c.Request.CustomerID), "C000001", "the sample customer")
 	periodFlags(fs, &from, &to, gen.End.AddDate(0, -3, 0).Format(time.DateOnly), gen.End.Format(time.DateOnly), "")
 	formatFlag(fs, &formats)
-	fs.BoolVar(&c.Once, "once", false, "exit after the release instead of serving the links")
+	fs.BoolVar(&c.Once, "once", false, "exit after the release instead of running the service")
 	if err := parseFlags(cl, args); err != nil {
 		return nil, err
 	}
@@ -63,8 +67,8 @@ func parseDev(args []string, stderr io.Writer) (*devArgs, error) {
 		return c, nil
 	}
 	gen.Customers, gen.Transactions, gen.Malformed, gen.Seed = cfg.Synth.Customers, cfg.Synth.Transactions, cfg.Synth.Malformed, cfg.Synth.Seed
-	c.DevConfig = serve.DevConfig{Addr: cfg.HTTP.Addr, DataDir: cfg.Dev.DataDir, KafkaPort: cfg.Dev.KafkaPort, Partitions: cfg.Synth.Partitions,
-		Synth: gen, TempDir: cfg.TempDir, LinkTTL: time.Duration(cfg.Links.TTL)}
+	c.DevConfig = serve.DevConfig{Service: cfg, Addr: cfg.HTTP.Addr, DataDir: cfg.Dev.DataDir, KafkaPort: cfg.Dev.KafkaPort,
+		Partitions: cfg.Synth.Partitions, Synth: gen}
 
 	c.Request.Recipient = schemas.RecipientSelf
 	c.Request.Formats = splitList(formats)
@@ -103,12 +107,38 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if c.Once {
 		return nil
 	}
-	fmt.Fprintf(stderr, "midata dev: serving download links on http://%s until Ctrl-C\n", dev.Addr())
+	printDevGuide(stdout, dev)
+	fmt.Fprintf(stderr, "midata dev: running the service on %s until Ctrl-C\n", dev.Base())
 	if err := dev.Serve(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "midata dev: stopping")
+	fmt.Fprintln(stderr, "midata dev: stopped")
 	return nil
+}
+
+// printDevGuide says where everything is, with a token per role.
+func printDevGuide(w io.Writer, dev *serve.Dev) {
+	b, t := dev.Base(), dev.Tokens
+	fmt.Fprintf(w, `
+The whole service runs on %[1]s:
+  API                  %[1]s/openapi.json (every route, who may call it)
+  ready                %[1]s/readyz
+  signing keys         %[1]s/.well-known/midata-signing-key
+  sample webhook       %[1]s/dev/webhooks/%[5]s (what the sample partner received)
+
+Tokens (kept in --data-dir; send "Authorization: Bearer <token>"):
+  %-20[7]s %[2]s
+  %-20[8]s %[3]s
+  %-20[9]s %[4]s
+
+Try:
+  curl -H "Authorization: Bearer %[3]s" %[1]s/v1/customers/%[6]s/grants
+  curl -H "Authorization: Bearer %[3]s" %[1]s/v1/customers/%[6]s/releases
+  curl -H "Authorization: Bearer %[2]s" %[1]s/v1/runs
+  midata runs start --server %[1]s --recipient partner:%[5]s --customers %[6]s --from 2026-07-01 --to 2026-10-01
+    (with MIDATA_TOKEN=%[2]s; then the bundle is listed at
+     curl -H "Authorization: Bearer %[4]s" %[1]s/v1/partners/%[5]s/bundles)
+`, b, t.Ops, t.Customer, t.Partner, serve.DevPartner, serve.DevCustomer, "ops", "customer:"+serve.DevCustomer, "partner:"+serve.DevPartner)
 }
 
 func printSummary(w io.Writer, req pipeline.Request, res *pipeline.Result) {

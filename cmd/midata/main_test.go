@@ -352,7 +352,8 @@ func TestExportReleasesWhatTheDataSetSaysAndPrintsOneJSONObject(t *testing.T) {
 	}
 }
 
-var linkPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+/files/\S+midata\.csv\S*`)
+// linkPattern finds the stable link to the midata CSV in dev's summary.
+var linkPattern = regexp.MustCompile(`transactions\.midata\.csv \(expires [^)]*\):\n\s+(http://127\.0\.0\.1:\d+/v1/downloads/\S+)`)
 
 func TestDevServesTheReleaseUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
@@ -373,7 +374,9 @@ func TestDevServesTheReleaseUntilCancelled(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no link printed within a minute: %s %s", stdout.String(), stderr.String())
 		}
-		link = linkPattern.FindString(stdout.String())
+		if m := linkPattern.FindStringSubmatch(stdout.String()); m != nil {
+			link = m[1]
+		}
 		time.Sleep(20 * time.Millisecond) // polling the output, with a deadline
 	}
 	if !strings.Contains(stdout.String(), ": committed") {
@@ -383,9 +386,31 @@ func TestDevServesTheReleaseUntilCancelled(t *testing.T) {
 	if status != http.StatusOK || !strings.HasPrefix(body, "Date,Type,Merchant/Description,Debit/Credit,Balance\r\n") {
 		t.Fatalf("GET link = %d %q, want 200 and the midata CSV", status, body[:min(len(body), 80)])
 	}
-	tampered := strings.Replace(link, "expires=", "expires=1", 1)
-	if status, body := httpGet(t, tampered); status != http.StatusForbidden || !strings.Contains(body, "not valid") {
-		t.Fatalf("GET tampered link = %d %q, want 403 with an explanation", status, body)
+	tampered := link[:len(link)-1] + map[bool]string{true: "A", false: "B"}[!strings.HasSuffix(link, "A")]
+	if status, body := httpGet(t, tampered); status != http.StatusNotFound || !strings.Contains(body, "not valid") {
+		t.Fatalf("GET tampered link = %d %q, want 404 with a page saying it is not valid", status, body)
+	}
+	// The whole service runs: the API answers with the printed tokens, and
+	// a partner release is delivered to the built-in receiver.
+	ops := regexp.MustCompile(`\n  ops +(\S+)`).FindStringSubmatch(stdout.String())
+	base := regexp.MustCompile(`The whole service runs on (\S+):`).FindStringSubmatch(stdout.String())
+	if ops == nil || base == nil {
+		t.Fatalf("no ops token or address printed: %s", stdout.String())
+	}
+	code, posted := call(t, "POST", base[1]+"/v1/releases", ops[1], `{"recipient":"partner:pds-one","customers":["C000001"],"from":"2026-07-01","to":"2026-10-01","formats":["ndjson"]}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST a partner release = %d %s", code, posted)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		_, hooks := httpGet(t, base[1]+"/dev/webhooks/pds-one")
+		if strings.Contains(hooks, `"type":"release.delivered"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sample partner got no delivery within a minute: %s; %s", hooks, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server, with a deadline
 	}
 	cancel()
 	select {

@@ -56,6 +56,8 @@ type Service struct {
 	downloads  *downloads.Service // nil without signing.key_file
 	recaller   *delivery.Recaller
 	consent    *consent.View
+	runner     *pipeline.Runner // for midata dev's sample release
+	recorder   *consent.Recorder
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -65,7 +67,11 @@ type Service struct {
 // runs and the schedules, and listens on cfg.HTTP.Addr. Nothing runs until
 // Run. An error of the configuration (a declared schedule that cannot
 // work) matches config.ErrInvalid.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (svc *Service, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	declared, err := Declared(cfg.Schedules, cfg.Location())
 	if err != nil {
 		return nil, err
@@ -99,12 +105,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	if s.metrics, err = metrics.New(reg); err != nil {
 		return nil, err
 	}
-	raw, err := s3sink.New(ctx, s3Config(cfg, cfg.S3.Bucket))
-	if err != nil {
-		return nil, err
+	raw, check, locate := o.store, o.check, o.locate
+	if raw == nil {
+		s3, err := s3sink.New(ctx, s3Config(cfg, cfg.S3.Bucket))
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s3.Close)
+		raw, check, locate = s3, s3.Check, func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key }
 	}
-	s.closers = append(s.closers, raw.Close)
-	if err := raw.Check(ctx); err != nil {
+	if err := check(ctx); err != nil {
 		return nil, err
 	}
 	source, err := kafkasource.New(kafkasource.Config{Kafka: s.kafka, Topic: cfg.Topics.Transactions, Partitioner: cfg.Kafka.Partitioner, Logger: logger})
@@ -131,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	runner, err := pipeline.NewRunner(pipeline.Config{Source: source, Grants: delivery.LimitedGrants{Grants: grants, Partners: cfg.Partners}, Producer: producer, Sink: m.Sink(raw),
 		QuarantineTopic: cfg.Topics.Quarantine, LinkTTL: time.Duration(cfg.Links.TTL),
 		TempDir: cfg.TempDir, Logger: logger, CommitDepth: cfg.Workers.CommitDepth,
-		Locate:  func(key string) string { return "s3://" + cfg.S3.Bucket + "/" + key },
+		Locate:  locate,
 		Observe: func(res *pipeline.Result) { m.AddCounts(res.Stats); m.Release(string(res.Status)) }})
 	if err != nil {
 		return nil, err
@@ -197,6 +207,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		links = s.downloads
 	}
 	recorder := &consent.Recorder{Publisher: producer, Topic: cfg.Topics.Consent, Grants: grants}
+	s.runner, s.recorder = runner, recorder
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.closers = append(s.closers, func() error { stop(); return nil })
 	s.recaller = &delivery.Recaller{Partners: cfg.Partners, View: actView, Ledger: act, Notifier: notifier, Logger: logger}
@@ -221,7 +232,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 		}
 	}
 
-	health := NewHealth(Health{Runs: view, Store: raw.Check, Kafka: func(ctx context.Context) error {
+	health := NewHealth(Health{Runs: view, Store: check, Kafka: func(ctx context.Context) error {
 		_, err := topics.Ends(ctx, s.kafka, cfg.Topics.Requests)
 		return err
 	}})
@@ -242,8 +253,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", a.Handler())
-	if s.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	for pattern, h := range o.handlers {
+		mux.Handle(pattern, h)
+	}
+	if s.listener = o.listener; s.listener == nil {
+		if s.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+		}
 	}
 	s.closers = append(s.closers, s.listener.Close)
 	if cfg.HTTP.PprofAddr != "" {
@@ -262,6 +278,37 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (svc *Serv
 	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
+}
+
+// Option changes how New builds the service: `midata dev` runs it on a
+// local store, its own listener and a few pages of its own.
+type Option func(*options)
+
+type options struct {
+	store    sinks.Sink // a Lister, Linker and Deleter
+	check    func(context.Context) error
+	locate   func(key string) string
+	listener net.Listener
+	handlers map[string]http.Handler
+}
+
+// WithStore keeps the releases in store instead of S3 (s3.*): check says
+// whether it answers, locate where a key is, for manifests and logs.
+func WithStore(store sinks.Sink, check func(context.Context) error, locate func(key string) string) Option {
+	return func(o *options) { o.store, o.check, o.locate = store, check, locate }
+}
+
+// WithListener serves the API on l instead of listening on http.addr.
+func WithListener(l net.Listener) Option { return func(o *options) { o.listener = l } }
+
+// WithHandler serves h at pattern, besides the API.
+func WithHandler(pattern string, h http.Handler) Option {
+	return func(o *options) {
+		if o.handlers == nil {
+			o.handlers = map[string]http.Handler{}
+		}
+		o.handlers[pattern] = h
+	}
 }
 
 // s3Config is the store configuration of bucket.
