@@ -120,6 +120,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func printDevGuide(w io.Writer, dev *serve.Dev) {
 	b, t := dev.Base(), dev.Tokens
 	fmt.Fprintf(w, `
+Sign in to the pages:
+  operations console   %[10]s
+  customer dashboard   %[11]s
+  partner page         %[12]s
+
 The whole service runs on %[1]s:
   API                  %[1]s/openapi.json (every route, who may call it)
   ready                %[1]s/readyz
@@ -138,7 +143,8 @@ Try:
   midata runs start --server %[1]s --recipient partner:%[5]s --customers %[6]s --from 2026-07-01 --to 2026-10-01
     (with MIDATA_TOKEN=%[2]s; then the bundle is listed at
      curl -H "Authorization: Bearer %[4]s" %[1]s/v1/partners/%[5]s/bundles)
-`, b, t.Ops, t.Customer, t.Partner, serve.DevPartner, serve.DevCustomer, "ops", "customer:"+serve.DevCustomer, "partner:"+serve.DevPartner)
+`, b, t.Ops, t.Customer, t.Partner, serve.DevPartner, serve.DevCustomer, "ops", "customer:"+serve.DevCustomer, "partner:"+serve.DevPartner,
+		dev.SignInLink("ops"), dev.SignInLink("customer:"+serve.DevCustomer), dev.SignInLink("partner:"+serve.DevPartner))
 }
 
 func printSummary(w io.Writer, req pipeline.Request, res *pipeline.Result) {

@@ -157,8 +157,25 @@ partner_tools() {
 	MIDATA_TEST_AGE="$(command -v age)"
 }
 
+# axe: axe-core from the npm registry, which the page tests run in
+# Chromium over every page (pipeline/web); kept in the bench cache, at the
+# version pinned here.
+axe() {
+	local version=4.14.1
+	local dir="${MIDATA_BENCH_CACHE:-${HOME:-/root}/.cache/midata-bench}/axe-core-$version"
+	local js="$dir/node_modules/axe-core/axe.min.js"
+	if [[ ! -f $js ]]; then
+		echo "test.sh: installing axe-core $version from the npm registry"
+		mkdir -p "$dir"
+		npm install --prefix "$dir" --no-audit --no-fund --silent "axe-core@$version" >/dev/null
+	fi
+	echo "test.sh: axe-core $version"
+	export MIDATA_TEST_AXE=$js
+}
+
 go_vet
 browser
+axe
 python_readers
 partner_tools
 go_tests

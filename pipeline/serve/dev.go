@@ -144,7 +144,8 @@ func NewDev(ctx context.Context, cfg DevConfig) (d *Dev, err error) {
 	check := func(context.Context) error { _, err := os.Stat(root); return err }
 	d.svc, err = New(ctx, sc, cfg.Logger,
 		WithStore(sink, check, func(key string) string { return filepath.Join(root, filepath.FromSlash(key)) }),
-		WithListener(listener), WithHandler("/files/", sink.Handler()), WithHandler("/dev/webhooks/"+DevPartner, d.Hooks))
+		WithListener(listener), WithHandler("/files/", sink.Handler()), WithHandler("/dev/webhooks/"+DevPartner, d.Hooks),
+		WithDevTokens(map[string]string{"ops": d.Tokens.Ops, "customer:" + DevCustomer: d.Tokens.Customer, "partner:" + DevPartner: d.Tokens.Partner}))
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +205,10 @@ func (d *Dev) whsec() string {
 	b, _ := os.ReadFile(filepath.Join(d.cfg.DataDir, "webhook.secret"))
 	return strings.TrimSpace(string(b))
 }
+
+// SignInLink is the link that signs role in to the pages ("ops",
+// "customer:C000001", "partner:pds-one").
+func (d *Dev) SignInLink(role string) string { return d.svc.web.DevSignInLink(d.base, role) }
 
 // Base is the service's address, http://host:port.
 func (d *Dev) Base() string { return d.base }

@@ -30,6 +30,7 @@ import (
 	"github.com/midata/midata/pipeline/schedule/store"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/topics"
+	"github.com/midata/midata/pipeline/web"
 	"github.com/midata/midata/sinks"
 	"github.com/midata/midata/sinks/s3sink"
 )
@@ -56,6 +57,7 @@ type Service struct {
 	downloads  *downloads.Service // nil without signing.key_file
 	recaller   *delivery.Recaller
 	consent    *consent.View
+	web        *web.Web         // nil without signing.key_file
 	runner     *pipeline.Runner // for midata dev's sample release
 	recorder   *consent.Recorder
 
@@ -253,6 +255,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", a.Handler())
+	if keys != nil { // sessions are keyed from the signing key
+		static, err := bearer.NewStatic(cfg.Auth.Tokens)
+		if err != nil {
+			return nil, err
+		}
+		if s.web, err = web.New(web.Config{API: a.Handler(), Role: bearer.Chain{static, auth}.Role, Secret: keys.Secret(), Partners: cfg.Partners,
+			Organisation: cfg.Organisation, Location: cfg.Location(), DevTokens: o.devTokens, Logger: logger}); err != nil {
+			return nil, err
+		}
+		mux.Handle(web.Prefix, s.web)
+	}
 	for pattern, h := range o.handlers {
 		mux.Handle(pattern, h)
 	}
@@ -285,11 +298,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 type Option func(*options)
 
 type options struct {
-	store    sinks.Sink // a Lister, Linker and Deleter
-	check    func(context.Context) error
-	locate   func(key string) string
-	listener net.Listener
-	handlers map[string]http.Handler
+	store     sinks.Sink // a Lister, Linker and Deleter
+	check     func(context.Context) error
+	locate    func(key string) string
+	listener  net.Listener
+	handlers  map[string]http.Handler
+	devTokens map[string]string
 }
 
 // WithStore keeps the releases in store instead of S3 (s3.*): check says
@@ -297,6 +311,10 @@ type options struct {
 func WithStore(store sinks.Sink, check func(context.Context) error, locate func(key string) string) Option {
 	return func(o *options) { o.store, o.check, o.locate = store, check, locate }
 }
+
+// WithDevTokens gives the pages the tokens of `midata dev`'s sign-in
+// links, by role.
+func WithDevTokens(tokens map[string]string) Option { return func(o *options) { o.devTokens = tokens } }
 
 // WithListener serves the API on l instead of listening on http.addr.
 func WithListener(l net.Listener) Option { return func(o *options) { o.listener = l } }
