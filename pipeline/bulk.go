@@ -344,7 +344,7 @@ func (r *Runner) releaseCustomer(ctx context.Context, c *customerRelease, source
 		if m, err := r.committed(ctx, c.id); err != nil {
 			return nil, err
 		} else if m != nil {
-			return r.resultOf(ctx, m, release.StatusAlreadyCommitted, !c.noLinks)
+			return r.resultOf(ctx, m, release.StatusAlreadyCommitted, !c.noLinks, &c.grant)
 		}
 	}
 	return r.complete(ctx, c, sources, func(ctx context.Context) (string, error) {

@@ -105,7 +105,7 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		if releasestore.Names(won, attempt) {
 			// Our own write, retried by the client after its answer was lost.
 			log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
-			return r.resultOf(ctx, won, status, !c.noLinks)
+			return r.resultOf(ctx, won, status, !c.noLinks, &c.grant)
 		}
 		// Another writer won the race with the same id: its files have the
 		// bytes of ours, under its own attempt, and its manifest is the
@@ -115,14 +115,14 @@ func (r *Runner) complete(ctx context.Context, c *customerRelease, sources map[r
 		if c.conflict != nil {
 			c.conflict(ctx)
 		}
-		return r.resultOf(ctx, won, release.StatusAlreadyCommitted, !c.noLinks)
+		return r.resultOf(ctx, won, release.StatusAlreadyCommitted, !c.noLinks, &c.grant)
 	case err != nil:
 		// The outcome is unknown (the manifest may exist and name these
 		// files): nothing is removed.
 		return nil, fmt.Errorf("commit manifest of %s: %w", c.id, err)
 	}
 	log.Info("release committed", "status", status, "released", c.stats.Released, "scanned", c.stats.Scanned, "quarantined", c.stats.Quarantined)
-	return r.resultOf(ctx, m, status, !c.noLinks)
+	return r.resultOf(ctx, m, status, !c.noLinks, &c.grant)
 }
 
 // discard removes the files this writer staged for a release it does not

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/sinks"
 )
@@ -16,6 +17,15 @@ type Result struct {
 	Links      []Link            `json:"links"`
 	Stats      release.Counts    `json:"stats"`
 	Snapshot   *release.Snapshot `json:"snapshot,omitempty"` // the offsets read; absent when nothing was read
+	Consent    *Consent          `json:"consent,omitempty"`  // of a committed release
+}
+
+// Consent is what a release was committed under: its manifest's consent id
+// and categories, and Event when the grant at hand is the one it names.
+type Consent struct {
+	ID         string                `json:"id"`
+	Categories []string              `json:"categories"`
+	Event      *schemas.ConsentEvent `json:"-"`
 }
 
 // File is one file of a release.

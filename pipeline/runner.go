@@ -171,7 +171,7 @@ func (r *Runner) run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	} else if m != nil {
 		log.Info("release already committed")
-		return r.resultOf(ctx, m, release.StatusAlreadyCommitted, true)
+		return r.resultOf(ctx, m, release.StatusAlreadyCommitted, true, &grant)
 	}
 
 	// Read and filter, spilling into one sorter per row order.
@@ -351,8 +351,9 @@ func toSnapshot(s kafkasource.Snapshot) release.Snapshot {
 
 // resultOf reports a committed release from its manifest, with fresh links
 // when links is set (a bulk task's results go to the ledger, which keeps
-// no links: signing them there was wasted work).
-func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status, links bool) (*Result, error) {
+// no links: signing them there was wasted work), and the event of g when
+// the manifest names that grant (g may be nil).
+func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status, links bool, g *consent.Grant) (*Result, error) {
 	res := &Result{
 		CustomerID: m.Midata.CustomerID,
 		ReleaseID:  m.ID,
@@ -362,6 +363,12 @@ func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status relea
 		Links:      []Link{},
 		Stats:      m.Midata.Counts,
 		Snapshot:   &m.Midata.Snapshot,
+	}
+	if len(m.Midata.ConsentIDs) > 0 {
+		res.Consent = &Consent{ID: m.Midata.ConsentIDs[0], Categories: m.Midata.Categories}
+		if g != nil && m.Midata.ConsentHash == "sha256:"+g.Hash() {
+			res.Consent.Event = &g.Event
+		}
 	}
 	linker, _ := r.cfg.Sink.(sinks.Linker)
 	if !links {
@@ -421,7 +428,7 @@ func (r *Runner) LinksFor(ctx context.Context, releaseID string, owner Owner) ([
 	if _, err := r.cfg.Grants.Grant(m.Midata.CustomerID, m.Midata.Recipient, r.cfg.Now().UTC()); err != nil {
 		return nil, fmt.Errorf("links of release %s: %w", releaseID, err)
 	}
-	res, err := r.resultOf(ctx, m, release.StatusCommitted, true)
+	res, err := r.resultOf(ctx, m, release.StatusCommitted, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -439,7 +446,7 @@ func (r *Runner) Links(ctx context.Context, releaseID string) ([]Link, error) {
 	if m == nil {
 		return nil, fmt.Errorf("release %s: %w", releaseID, sinks.ErrNotFound)
 	}
-	res, err := r.resultOf(ctx, m, release.StatusCommitted, true)
+	res, err := r.resultOf(ctx, m, release.StatusCommitted, true, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@
 //	midata serve     a worker: queue, run ledger, schedules, HTTP API
 //	midata runs      runs, through the API
 //	midata schedule  schedules, through the API
+//	midata audit     every release about one customer, through the API
 //	midata bench     speed and memory figures against a real Kafka and S3
 //	midata version   print the version
 //
@@ -49,6 +50,7 @@ Commands:
   serve     run a worker: the queue, the run ledger, schedules and the HTTP API
   runs      list, watch, start, cancel and retry runs (through the API)
   schedule  list, create, pause, resume, run and delete schedules (through the API)
+  audit     every release made about one customer: consent, files, downloads (through the API)
   bench     measure speed and memory against a real Kafka and S3 (make bench)
   keys      print the public signing keys, or generate a key pair
   verify    check a partner bundle: decrypt, signatures, every file's hash
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRuns(ctx, rest, stdout, stderr)
 	case "schedule":
 		err = runSchedule(ctx, rest, stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "keys":

@@ -211,6 +211,14 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"DeliveryList", custody.DeliveryList{}},
 		{"Revocation", activity.Revocation{}},
 		{"Deletion", activity.Deletion{}},
+		{"Recall", activity.Recall{}},
+		{"ConsentRef", jobs.ConsentRef{}},
+		{"EventAt", jobs.EventAt{}},
+		{"FileRef", jobs.FileRef{}},
+		{"Audit", custody.Audit{}},
+		{"AuditRelease", custody.AuditRelease{}},
+		{"AuditConsent", custody.AuditConsent{}},
+		{"AuditDownload", custody.AuditDownload{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema+" has the fields of its Go type", func(t *testing.T) {

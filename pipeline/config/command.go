@@ -17,11 +17,12 @@ const (
 	CommandSchedule Command = "schedule"
 	CommandBench    Command = "bench"
 	CommandKeys     Command = "keys"
+	CommandAudit    Command = "audit"
 )
 
 // Commands returns every command, in the order the docs list them.
 func Commands() []Command {
-	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandBench, CommandKeys}
+	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandAudit, CommandBench, CommandKeys}
 }
 
 // KeysOf returns the keys cmd uses, in the order of Keys.

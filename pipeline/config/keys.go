@@ -175,11 +175,11 @@ func fields() []field {
 			func(c *Config) *string { return &c.Log.Format }).on(CommandServe),
 
 		stringField("client.server", "MIDATA_SERVER", "the API of midata serve that the ops CLI calls",
-			func(c *Config) *string { return &c.Client.Server }).on(CommandRuns, CommandSchedule).requiredBy(CommandRuns, CommandSchedule),
+			func(c *Config) *string { return &c.Client.Server }).on(CommandRuns, CommandSchedule, CommandAudit).requiredBy(CommandRuns, CommandSchedule, CommandAudit),
 		secretField("client.token", "MIDATA_TOKEN", "the bearer token the ops CLI sends (role ops)",
-			func(c *Config) *string { return &c.Client.Token }).on(CommandRuns, CommandSchedule).was("token"),
+			func(c *Config) *string { return &c.Client.Token }).on(CommandRuns, CommandSchedule, CommandAudit).was("token"),
 		stringField("client.token_file", "MIDATA_TOKEN_FILE", "a file whose first line is the ops CLI's bearer token",
-			func(c *Config) *string { return &c.Client.TokenFile }).on(CommandRuns, CommandSchedule),
+			func(c *Config) *string { return &c.Client.TokenFile }).on(CommandRuns, CommandSchedule, CommandAudit),
 
 		stringField("dev.data_dir", "MIDATA_DATA_DIR", "the folder of dev's local object store and link key",
 			func(c *Config) *string { return &c.Dev.DataDir }).on(CommandDev),

@@ -102,6 +102,44 @@ type Release struct {
 	Rows       int64          `json:"rows"`
 	Manifest   string         `json:"manifest,omitempty"`
 	Reason     string         `json:"reason,omitempty"`
+	// Consent and Files, for a committed release (committed, empty or
+	// already_committed), are the consent it was committed under and its
+	// files: what an audit of the customer answers from the ledger alone.
+	// Outcomes recorded before they existed have neither. Both are
+	// pointers so that a Release stays comparable.
+	Consent *ConsentRef `json:"consent,omitempty"`
+	Files   *[]FileRef  `json:"files,omitempty"`
+}
+
+// ConsentRef is the consent a release was committed under: the id and
+// categories its manifest names and, when the grant it was committed
+// under was at hand (Event is set), that grant's window (zero: open) and
+// expiry (zero: never), and where its consent event is on the consent
+// topic, from which its actor is read back. A release found committed
+// under a grant no longer at hand has the id and categories only.
+type ConsentRef struct {
+	ID         string    `json:"id"`
+	Categories []string  `json:"categories,omitempty"`
+	WindowFrom time.Time `json:"window_from,omitzero"`
+	WindowTo   time.Time `json:"window_to,omitzero"` // exclusive
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	Event      *EventAt  `json:"event,omitempty"`
+}
+
+// EventAt is where a record is on its topic.
+type EventAt struct {
+	Partition int   `json:"partition"`
+	Offset    int64 `json:"offset"`
+}
+
+// FileRef is one file of a committed release, as its manifest describes
+// it.
+type FileRef struct {
+	Path   string `json:"path"` // its location in the releases store
+	Format string `json:"format"`
+	SHA256 string `json:"sha256"` // hex
+	Bytes  int64  `json:"bytes"`
+	Rows   int64  `json:"rows"`
 }
 
 // Counts are a run's release outcomes by status, and the rows they

@@ -66,13 +66,17 @@ func newDownloads(keys *signing.Keys, svc downloads.Service) (*downloads.Service
 	return &svc, nil
 }
 
-// custodyHandlers gives the API the handlers of package custody.
-func custodyHandlers(dl *downloads.Service, view *activity.View, logger *slog.Logger) func(ports.Responder) map[string]http.HandlerFunc {
-	if dl == nil {
-		return nil
-	}
+// custodyHandlers gives the API the handlers of package custody: the audit
+// always, the others with the downloads service (a signing key).
+func custodyHandlers(dl *downloads.Service, view *activity.View, runs custody.RunLedger, actor func(context.Context, schemas.ConsentEvent) (string, error),
+	logger *slog.Logger) func(ports.Responder) map[string]http.HandlerFunc {
 	return func(resp ports.Responder) map[string]http.HandlerFunc {
-		return custody.Handlers(&custody.Backend{Service: dl, View: view, Logger: logger}, resp)
+		hs := map[string]http.HandlerFunc{}
+		if dl != nil {
+			hs = custody.Handlers(&custody.Backend{Service: dl, View: view, Logger: logger}, resp)
+		}
+		hs["audit"] = custody.AuditHandler(&custody.AuditBackend{Runs: runs, View: view, Actor: actor, Logger: logger}, resp)
+		return hs
 	}
 }
 

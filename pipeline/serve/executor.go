@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/midata/midata/pipeline"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/serve/fanout"
 	"github.com/midata/midata/schemas"
 )
 
@@ -104,7 +104,11 @@ func (e *Executor) bulk(ctx context.Context, req jobs.Request, rep jobs.Reporter
 		}
 		ids[i] = task.ID
 	}
-	ended, err := e.awaitTasks(ctx, ids, func(ended map[string]jobs.Run) { e.sumTasks(rep, snap.Records(), ids, ended) })
+	every := e.TaskProgressInterval
+	if every <= 0 {
+		every = DefaultTaskProgressInterval
+	}
+	ended, err := fanout.Await(ctx, e.Tasks, ids, every, func(ended map[string]jobs.Run) { fanout.Sum(rep, e.Tasks, snap.Records(), ids, ended) })
 	if err != nil {
 		return err
 	}
@@ -120,70 +124,6 @@ func (e *Executor) bulk(ctx context.Context, req jobs.Request, rep jobs.Reporter
 		return jobs.Permanent(err) // the tasks were retried already
 	}
 	return nil
-}
-
-// awaitTasks waits for every task ids to end and returns their ends,
-// calling tick with the ends so far every TaskProgressInterval and after
-// each end.
-func (e *Executor) awaitTasks(ctx context.Context, ids []string, tick func(map[string]jobs.Run)) (map[string]jobs.Run, error) {
-	type end struct {
-		id  string
-		run jobs.Run
-		err error
-	}
-	actx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	ends := make(chan end, len(ids))
-	for _, id := range ids {
-		wg.Go(func() {
-			run, err := e.Tasks.Await(actx, id)
-			ends <- end{id, run, err}
-		})
-	}
-	every := e.TaskProgressInterval
-	if every <= 0 {
-		every = DefaultTaskProgressInterval
-	}
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	ended := make(map[string]jobs.Run, len(ids))
-	for len(ended) < len(ids) {
-		select {
-		case <-ctx.Done():
-			return ended, ctx.Err()
-		case <-ticker.C:
-		case x := <-ends:
-			if x.err != nil {
-				return ended, fmt.Errorf("await task %s: %w", x.id, x.err)
-			}
-			ended[x.id] = x.run
-		}
-		tick(ended)
-	}
-	return ended, nil
-}
-
-// sumTasks reports the progress and counts of the tasks ids, summed: an
-// ended task's from its end, the others' as they are now.
-func (e *Executor) sumTasks(rep jobs.Reporter, toScan int64, ids []string, ended map[string]jobs.Run) {
-	p := jobs.Progress{RecordsToScan: toScan}
-	var c jobs.Counts
-	for _, id := range ids {
-		run, ok := ended[id]
-		if !ok {
-			run, _ = e.Tasks.Get(id)
-		}
-		p.RecordsScanned += run.Progress.RecordsScanned
-		p.CustomersDone += run.Progress.CustomersDone
-		p.Customers += run.Progress.Customers
-		c = c.Plus(run.Counts)
-	}
-	rep.Progress(p)
-	rep.Counts(c)
 }
 
 func (e *Executor) task(ctx context.Context, req jobs.Request, rep jobs.Reporter) error {
@@ -218,8 +158,24 @@ func taskID(parent string, partition int) string {
 	return parent + "/p" + strconv.Itoa(partition)
 }
 
-// toRelease is the ledger's record of one release the runner made.
+// toRelease is the ledger's record of one release the runner made: with
+// the consent it was committed under and its files, when it was.
 func toRelease(customer string, res *pipeline.Result) jobs.Release {
-	return jobs.Release{ReleaseID: res.ReleaseID, CustomerID: customer, Status: res.Status,
+	rel := jobs.Release{ReleaseID: res.ReleaseID, CustomerID: customer, Status: res.Status,
 		Rows: res.Stats.Released, Manifest: res.Manifest, Reason: res.Reason}
+	if c := res.Consent; c != nil {
+		rel.Consent = &jobs.ConsentRef{ID: c.ID, Categories: c.Categories}
+		if e := c.Event; e != nil {
+			rel.Consent.WindowFrom, rel.Consent.WindowTo, rel.Consent.ExpiresAt = e.WindowFrom, e.WindowTo, e.ExpiresAt
+			rel.Consent.Event = &jobs.EventAt{Partition: e.Partition, Offset: e.Offset}
+		}
+	}
+	if len(res.Files) > 0 {
+		files := make([]jobs.FileRef, len(res.Files))
+		for i, f := range res.Files {
+			files[i] = jobs.FileRef{Path: f.Path, Format: f.Format, SHA256: f.SHA256, Bytes: f.Bytes, Rows: f.Rows}
+		}
+		rel.Files = &files
+	}
+	return rel
 }

@@ -248,7 +248,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bundles = &delivery.Bundles{Partners: cfg.Partners, Stores: targets, Check: runner.LinksFor}
 	}
 	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: grantsPort,
-		Links: links, Custody: custodyHandlers(s.downloads, actView, logger), Health: health, Validate: delivery.PartnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
+		Links: links, Custody: custodyHandlers(s.downloads, actView, view, delivery.ActorFrom(s.kafka, cfg.Topics.Consent), logger), Health: health, Validate: delivery.PartnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {
 		return nil, err
