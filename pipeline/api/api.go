@@ -206,6 +206,7 @@ func (a *API) buildRoutes() []Route {
 		{"POST", "/v1/runs/{id}/retry", ops, "Retry a failed or cancelled run", a.retryRun},
 		{"DELETE", "/v1/releases/{release}/links", ops, "Revoke every download link to a release, without seeing them", a.extra("ops-revoke-release-links")},
 		{"GET", "/v1/deliveries", ops, "Partner deliveries and their webhook outcomes, the latest first", a.extra("deliveries")},
+		{"GET", "/v1/quarantine", ops, "Quarantined records counted by kind of reason, where the last came from; never their contents", a.extra("quarantine")},
 		{"GET", "/v1/audit/customers/{id}", ops, "The audit answer for one customer: every release made about them, under which consent, delivered and downloaded when", a.extra("audit")},
 
 		{"GET", "/v1/schedules", ops, "Schedules, by id", a.listSchedules},

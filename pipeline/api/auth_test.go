@@ -57,6 +57,7 @@ func authCases() map[string]routeCase {
 		"GET /v1/partners/{id}/deliveries":                   {path: "/v1/partners/px/deliveries", allowed: []string{tokPartnerX}},
 		"DELETE /v1/releases/{release}/links":                {path: "/v1/releases/rel-1/links", allowed: ops},
 		"GET /v1/deliveries":                                 {path: "/v1/deliveries?status=failed", allowed: ops},
+		"GET /v1/quarantine":                                 {path: "/v1/quarantine", allowed: ops},
 		"GET /v1/audit/customers/{id}":                       {path: "/v1/audit/customers/C1?format=csv", allowed: ops},
 
 		"POST /v1/releases":              {path: "/v1/releases", body: relBody, allowed: ops},

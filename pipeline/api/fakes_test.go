@@ -372,7 +372,7 @@ func newHarness(t *testing.T, edit ...func(*Config)) *harness {
 		Custody: func(resp ports.Responder) map[string]http.HandlerFunc {
 			out := map[string]http.HandlerFunc{}
 			for _, name := range []string{"links", "revoke-link", "revoke-release-links", "delete-release", "downloads", "download",
-				"ops-revoke-release-links", "deliveries", "partner-deliveries", "audit"} {
+				"ops-revoke-release-links", "deliveries", "partner-deliveries", "audit", "quarantine"} {
 				out[name] = func(w http.ResponseWriter, r *http.Request) {
 					h.calls.add("custody %s %s", name, r.URL.Path)
 					resp.JSON(w, r, http.StatusOK, map[string]string{"handler": name})

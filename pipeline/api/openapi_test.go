@@ -16,6 +16,7 @@ import (
 	"github.com/midata/midata/pipeline/api/custody"
 	"github.com/midata/midata/pipeline/api/wire"
 	"github.com/midata/midata/pipeline/jobs"
+	"github.com/midata/midata/pipeline/quarantine"
 	"github.com/midata/midata/schemas"
 )
 
@@ -211,6 +212,9 @@ func TestTheOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"DeliveryList", custody.DeliveryList{}},
 		{"Revocation", activity.Revocation{}},
 		{"Deletion", activity.Deletion{}},
+		{"QuarantineSummary", quarantine.Summary{}},
+		{"QuarantineKind", quarantine.Kind{}},
+		{"QuarantineRecord", quarantine.Record{}},
 		{"Recall", activity.Recall{}},
 		{"ConsentRef", jobs.ConsentRef{}},
 		{"EventAt", jobs.EventAt{}},

@@ -16,6 +16,7 @@ import (
 	"github.com/midata/midata/pipeline/jobs"
 	"github.com/midata/midata/pipeline/links"
 	"github.com/midata/midata/pipeline/notify"
+	"github.com/midata/midata/pipeline/quarantine"
 	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
@@ -69,13 +70,14 @@ func newDownloads(keys *signing.Keys, svc downloads.Service) (*downloads.Service
 // custodyHandlers gives the API the handlers of package custody: the audit
 // always, the others with the downloads service (a signing key).
 func custodyHandlers(dl *downloads.Service, view *activity.View, runs custody.RunLedger, actor func(context.Context, schemas.ConsentEvent) (string, error),
-	logger *slog.Logger) func(ports.Responder) map[string]http.HandlerFunc {
+	q *quarantine.View, logger *slog.Logger) func(ports.Responder) map[string]http.HandlerFunc {
 	return func(resp ports.Responder) map[string]http.HandlerFunc {
 		hs := map[string]http.HandlerFunc{}
 		if dl != nil {
 			hs = custody.Handlers(&custody.Backend{Service: dl, View: view, Logger: logger}, resp)
 		}
 		hs["audit"] = custody.AuditHandler(&custody.AuditBackend{Runs: runs, View: view, Actor: actor, Logger: logger}, resp)
+		hs["quarantine"] = custody.QuarantineHandler(q, resp)
 		return hs
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/midata/midata/pipeline/kafkasource"
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/notify"
+	"github.com/midata/midata/pipeline/quarantine"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
 	"github.com/midata/midata/pipeline/signing"
@@ -187,6 +188,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	s.closers = append(s.closers, actView.Close)
 	var exec jobs.Executor = &Executor{Runner: runner, Tasks: queue}
+	quarantined, err := quarantine.Open(context.WithoutCancel(ctx), s.kafka, cfg.Topics.Quarantine, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, quarantined.Close)
 	var targets map[string]sinks.Sink // each partner's bucket
 	if len(cfg.Partners) > 0 {
 		var closers []func() error
@@ -248,7 +254,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bundles = &delivery.Bundles{Partners: cfg.Partners, Stores: targets, Check: runner.LinksFor}
 	}
 	a, err := api.New(api.Config{Auth: auth, SigningKeys: wellKnown, Bundles: bundles, Runs: queue, Control: queue, Schedules: s.schedules, Consent: recorder, Grants: grantsPort,
-		Links: links, Custody: custodyHandlers(s.downloads, actView, view, delivery.ActorFrom(s.kafka, cfg.Topics.Consent), logger), Health: health, Validate: delivery.PartnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
+		Links: links, Custody: custodyHandlers(s.downloads, actView, view, delivery.ActorFrom(s.kafka, cfg.Topics.Consent), quarantined, logger), Health: health, Validate: delivery.PartnerFormats(cfg.Partners, api.DefaultValidate), Tokens: cfg.Auth.Tokens, Logger: logger, Location: cfg.Location(),
 		Metrics: metrics.Handler(reg)})
 	if err != nil {
 		return nil, err

@@ -403,6 +403,7 @@ func TestACustomerAndOpsUseThePagesAsAPersonWould(t *testing.T) {
 	for _, p := range []struct{ path, name, want string }{
 		{"/web/ops/schedules", "schedules", "New schedule"},
 		{"/web/ops/deliveries", "deliveries", "Deliveries to partners"},
+		{"/web/ops/quarantine", "quarantine", "were kept aside with their reason"},
 		{"/web/ops/audit?customer=" + customer, "audit", rel},
 	} {
 		b.do(p.name, chromedp.Navigate(s.base+p.path), chromedp.WaitVisible(chromedp.CSS("h1")))

@@ -9,6 +9,7 @@ import (
 	"github.com/midata/midata/pipeline/api"
 	"github.com/midata/midata/pipeline/api/custody"
 	"github.com/midata/midata/pipeline/api/wire"
+	"github.com/midata/midata/pipeline/quarantine"
 	"github.com/midata/midata/schemas"
 )
 
@@ -50,6 +51,7 @@ func (w *Web) opsRoutes() {
 	m.HandleFunc("POST /web/ops/schedules/{id}/{action}", c(isOps, w.opsScheduleAction))
 	m.HandleFunc("GET /web/ops/deliveries", c(isOps, w.opsDeliveries))
 	m.HandleFunc("GET /web/ops/audit", c(isOps, w.opsAudit))
+	m.HandleFunc("GET /web/ops/quarantine", c(isOps, w.opsQuarantine))
 	m.HandleFunc("GET /web/partner", c(isPartner, w.partnerHome))
 }
 
@@ -177,6 +179,15 @@ func (w *Web) opsAudit(rw http.ResponseWriter, r *http.Request, s session) {
 		Customer string
 		Audit    map[string]any
 	}{customer, audit})
+}
+
+func (w *Web) opsQuarantine(rw http.ResponseWriter, r *http.Request, s session) {
+	var sum quarantine.Summary
+	if err := w.get(r.Context(), s, "/v1/quarantine", &sum); err != nil {
+		w.failed(rw, r, s, err)
+		return
+	}
+	w.render(rw, r, http.StatusOK, "ops_quarantine", s, "Quarantine", sum)
 }
 
 func (w *Web) partnerHome(rw http.ResponseWriter, r *http.Request, s session) {

@@ -200,11 +200,21 @@ func randomHex(n int) string {
 }
 
 // current is the request's session: its cookie, or a bearer token sent
-// by a proxy in front (a one-request session; forms then need the cookie).
+// by a proxy in front.
 func (w *Web) current(r *http.Request) (session, bool) {
 	if c, err := r.Cookie(cookieName); err == nil {
 		if s, ok := w.open(c.Value); ok {
 			return s, true
+		}
+	}
+	// An OIDC proxy in front (oauth2-proxy, say) sends the user's token
+	// with every request: its forms carry a CSRF token derived from it,
+	// since the proxy would add the header to a forged form's post too.
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
+		if role, err := w.cfg.Role(r.Context(), tok); err == nil {
+			m := hmac.New(sha256.New, w.mac)
+			m.Write([]byte("csrf " + tok))
+			return session{Token: tok, Role: role, CSRF: hex.EncodeToString(m.Sum(nil))[:32]}, true
 		}
 	}
 	return session{}, false
