@@ -289,6 +289,9 @@ func TestACustomerAndOpsUseThePagesAsAPersonWould(t *testing.T) {
 	s := startService(t)
 	b := startBrowser(t)
 
+	// The sign-in page itself.
+	b.do("the sign-in page", chromedp.Navigate(s.base+"/web/signin"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.check("signin")
 	// The customer signs in and sees every recipient.
 	b.signIn(s.base, customerToken)
 	if got := b.location(); !strings.HasSuffix(got, "/web/me") {
@@ -399,6 +402,11 @@ func TestACustomerAndOpsUseThePagesAsAPersonWould(t *testing.T) {
 	b.check("runs")
 	if got := b.text("main"); !strings.Contains(got, "succeeded") {
 		t.Errorf("the runs page does not show the customer's run: %q", got)
+	}
+	b.do("a run's page", chromedp.Click(chromedp.CSS(`main table a[href^="/web/ops/runs/"]`)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	b.check("run")
+	if got := b.text("main"); !strings.Contains(got, customer) {
+		t.Errorf("the run's page does not list the customer's release: %q", got)
 	}
 	for _, p := range []struct{ path, name, want string }{
 		{"/web/ops/schedules", "schedules", "New schedule"},
