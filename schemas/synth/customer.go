@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/midata/midata/schemas/synth/internal/sched"
 )
 
 // account is one account of a customer with its running balance.
@@ -17,13 +19,19 @@ type account struct {
 	places   []string
 }
 
-// regular is a monthly payment of a customer.
+// regular is a payment of a customer that repeats (monthly unless cadence
+// says otherwise), or a planned one-off (cadence Once, at at).
 type regular struct {
+	cadence      Cadence      // "" is Monthly (planRegulars' payments)
+	weekday      time.Weekday // Weekly: the day of the week
+	phase        int          // Quarterly: (month-1) mod 3 of the months it falls in
+	month        time.Month   // Yearly: the month
+	at           time.Time    // Once: when
 	typ          string
 	desc         string
 	merchantName string
 	mcc          string
-	day          int           // day of month; 0: the last day
+	day          int           // day of month (Monthly, Quarterly, Yearly); 0: the last day
 	workingDay   bool          // moved back to Friday when it falls on a weekend
 	clock        time.Duration // time of day (UTC)
 	amount       int64         // signed, minor units
@@ -68,7 +76,8 @@ type customer struct {
 	regs      []regular
 	occ       []occurrence // regular payments of the month being drawn from
 	occPos    int
-	nextMonth time.Time // first day of the next month to expand
+	nextMonth time.Time    // first day of the next month to expand
+	dueBuf    [8]time.Time // scratch for regular.dueIn
 
 	spendLeft int     // irregular transactions still to draw
 	spendCur  float64 // state of the sorted-uniform sequence
@@ -124,6 +133,7 @@ func newCustomer(g *generator, idx, quota int) *customer {
 	}
 
 	c.regs = c.planRegulars()
+	c.regs = append(c.regs, planExtras(g.cfg.Seed, n, c.regs, g.cfg.Start, g.cfg.End)...)
 	// Drop the least important regular payments until they fit the quota.
 	for len(c.regs) > 0 {
 		if r := countRegulars(c.regs, g.cfg.Start, g.cfg.End); r <= quota {
@@ -213,11 +223,37 @@ func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// due returns when reg falls in the month starting at m, and false when it
-// skips that month.
-func (reg *regular) due(m time.Time) (time.Time, bool) {
+// dueIn appends to dst the times in [start, end) that reg falls in the
+// month starting at m (none when it skips that month).
+func (reg *regular) dueIn(dst []time.Time, m, start, end time.Time) []time.Time {
+	add := func(at time.Time) []time.Time {
+		if !at.Before(start) && at.Before(end) {
+			dst = append(dst, at)
+		}
+		return dst
+	}
+	switch reg.cadence {
+	case Once:
+		if reg.at.Year() == m.Year() && reg.at.Month() == m.Month() {
+			add(reg.at)
+		}
+		return dst
+	case Weekly:
+		for d := m.AddDate(0, 0, (int(reg.weekday)-int(m.Weekday())+7)%7); d.Month() == m.Month(); d = d.AddDate(0, 0, 7) {
+			add(d.Add(reg.clock))
+		}
+		return dst
+	case Quarterly:
+		if (int(m.Month())-1)%3 != reg.phase {
+			return dst
+		}
+	case Yearly:
+		if m.Month() != reg.month {
+			return dst
+		}
+	}
 	if reg.skipFeb && (m.Month() == time.February || m.Month() == time.March) {
-		return time.Time{}, false
+		return dst
 	}
 	last := m.AddDate(0, 1, -1).Day()
 	day := reg.day
@@ -233,17 +269,16 @@ func (reg *regular) due(m time.Time) (time.Time, bool) {
 			d = d.AddDate(0, 0, -2)
 		}
 	}
-	return d.Add(reg.clock), true
+	return add(d.Add(reg.clock))
 }
 
 // countRegulars counts the payments regs make in [start, end).
 func countRegulars(regs []regular, start, end time.Time) int {
 	n := 0
+	var buf [8]time.Time
 	for m := monthStart(start); m.Before(end); m = m.AddDate(0, 1, 0) {
 		for i := range regs {
-			if at, ok := regs[i].due(m); ok && !at.Before(start) && at.Before(end) {
-				n++
-			}
+			n += len(regs[i].dueIn(buf[:0], m, start, end))
 		}
 	}
 	return n
@@ -257,7 +292,7 @@ func (c *customer) peekRegular(start, end time.Time) (time.Time, bool) {
 		}
 		c.occ, c.occPos = c.occ[:0], 0
 		for i := range c.regs {
-			if at, ok := c.regs[i].due(c.nextMonth); ok && !at.Before(start) && at.Before(end) {
+			for _, at := range c.regs[i].dueIn(c.dueBuf[:0], c.nextMonth, start, end) {
 				c.occ = append(c.occ, occurrence{at: at, reg: i})
 			}
 		}
@@ -268,7 +303,7 @@ func (c *customer) peekRegular(start, end time.Time) (time.Time, bool) {
 }
 
 // sortOccurrences sorts by time, then by regular (insertion sort: a month
-// holds a dozen).
+// holds a few dozen).
 func sortOccurrences(o []occurrence) {
 	for i := 1; i < len(o); i++ {
 		for j := i; j > 0 && (o[j].at.Before(o[j-1].at) || o[j].at.Equal(o[j-1].at) && o[j].reg < o[j-1].reg); j-- {
@@ -281,14 +316,14 @@ func sortOccurrences(o []occurrence) {
 // are the order statistics of spendLeft uniform draws over the timeline,
 // produced in ascending order one at a time (the exponential-spacings
 // method), so nothing is stored.
-func (c *customer) advanceSpend(tl *timeline) {
+func (c *customer) advanceSpend(tl *sched.Timeline) {
 	if c.spendLeft == 0 {
 		c.hasSpend = false
 		return
 	}
 	c.spendCur *= math.Pow(c.rng.Float64(), 1/float64(c.spendLeft))
 	c.spendLeft--
-	c.spendAt = tl.at(1-c.spendCur, &c.dayCursor)
+	c.spendAt = tl.At(1-c.spendCur, &c.dayCursor)
 	c.hasSpend = true
 }
 

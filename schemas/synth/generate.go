@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/synth/internal/sched"
 )
 
 // Message is one record of the data set, ready for a Kafka producer.
@@ -46,13 +47,13 @@ func Generate(cfg Config, emit func(Message) error) error {
 // resulting messages in timestamp order.
 type generator struct {
 	cfg      Config
-	timeline *timeline
+	timeline *sched.Timeline
 	emit     func(Message) error
 	bst      *time.Location // a +01:00 offset some booking times are written in
 
 	customers []*customer
-	next      customerQueue // customers by their next event
-	pending   pendingQueue  // built messages waiting for their publish time
+	next      sched.Customers        // customers by their next event
+	pending   sched.Pending[Message] // built messages waiting for their publish time
 
 	valid     int // valid transactions built so far
 	malformed int // malformed records built so far
@@ -65,30 +66,35 @@ type generator struct {
 func newGenerator(cfg Config, emit func(Message) error) *generator {
 	g := &generator{
 		cfg:      cfg,
-		timeline: newTimeline(cfg.Start, cfg.End),
+		timeline: sched.NewTimeline(cfg.Start, cfg.End),
 		emit:     emit,
 		bst:      time.FixedZone("", 3600),
 	}
-	base, extra := cfg.Transactions/cfg.Customers, cfg.Transactions%cfg.Customers
 	g.customers = make([]*customer, cfg.Customers)
 	for i := range cfg.Customers {
-		quota := base
-		if i < extra {
-			quota++
-		}
-		c := newCustomer(g, i, quota)
+		c := newCustomer(g, i, customerQuota(cfg, i))
 		g.customers[i] = c
 		if kind, at := c.peek(g); kind != noEvent {
-			g.next.push(queueEntry{at: at.UnixNano(), idx: int32(i), kind: kind})
+			g.next.Push(sched.Entry{At: at.UnixNano(), Idx: int32(i), Kind: uint8(kind)})
 		}
 	}
 	return g
 }
 
+// customerQuota is the share of cfg.Transactions of the customer with
+// 0-based index i: an even split, the first ones taking the remainder.
+func customerQuota(cfg Config, i int) int {
+	q := cfg.Transactions / cfg.Customers
+	if i < cfg.Transactions%cfg.Customers {
+		q++
+	}
+	return q
+}
+
 func (g *generator) run() error {
 	for len(g.next) > 0 {
 		e := &g.next[0]
-		c, kind, now := g.customers[e.idx], e.kind, e.at
+		c, kind, now := g.customers[e.Idx], eventKind(e.Kind), e.At
 		// Everything still to come is published at or after now.
 		if err := g.flush(now, false); err != nil {
 			return err
@@ -104,10 +110,10 @@ func (g *generator) run() error {
 			g.transaction(c, &t)
 		}
 		if k, at := c.peek(g); k != noEvent {
-			e.kind, e.at = k, at.UnixNano()
-			g.next.fix0()
+			e.Kind, e.At = uint8(k), at.UnixNano()
+			g.next.Fix0()
 		} else {
-			g.next.pop()
+			g.next.Pop()
 		}
 	}
 	return g.flush(0, true)
@@ -116,8 +122,8 @@ func (g *generator) run() error {
 // flush emits the pending messages published up to now, in Unix
 // nanoseconds (all with final).
 func (g *generator) flush(now int64, final bool) error {
-	for g.pending.len() > 0 && (final || g.pending.peek() <= now) {
-		m := g.pending.pop()
+	for g.pending.Len() > 0 && (final || g.pending.Peek() <= now) {
+		m := g.pending.Pop()
 		if err := g.emit(m); err != nil {
 			return fmt.Errorf("emit %s message at %s: %w", m.Topic, m.Time.Format(time.RFC3339), err)
 		}
@@ -125,7 +131,7 @@ func (g *generator) flush(now int64, final bool) error {
 	return nil
 }
 
-func (g *generator) publish(m Message) { g.pending.push(m) }
+func (g *generator) publish(m Message) { g.pending.Push(m, m.Time.UnixNano()) }
 
 // consentMessage builds the customer's next consent event.
 func (g *generator) consentMessage(c *customer) {
@@ -255,52 +261,4 @@ func (g *generator) malformedMessage(c *customer, f *txnFields, published time.T
 		value = value[:len(value)/2]
 	}
 	return Message{Topic: g.cfg.TransactionsTopic, Key: key, Value: value, Time: published, InvalidField: kind}
-}
-
-// timeline maps [0, 1) onto the waking hours (07:00–23:00 UTC) of the
-// period, so that card spend happens by day.
-type timeline struct {
-	days  []time.Time // start of each day's active interval
-	secs  []int64     // its length in seconds
-	cum   []int64     // seconds before it
-	total int64
-}
-
-func newTimeline(start, end time.Time) *timeline {
-	tl := &timeline{}
-	for d := start.Truncate(24 * time.Hour); d.Before(end); d = d.Add(24 * time.Hour) {
-		s, e := d.Add(7*time.Hour), d.Add(23*time.Hour)
-		if s.Before(start) {
-			s = start
-		}
-		if e.After(end) {
-			e = end
-		}
-		if n := int64(e.Sub(s) / time.Second); n > 0 {
-			tl.add(s, n)
-		}
-	}
-	if tl.total == 0 { // a period without waking hours: use all of it
-		tl.add(start, max(int64(end.Sub(start)/time.Second), 1))
-	}
-	return tl
-}
-
-func (tl *timeline) add(start time.Time, secs int64) {
-	tl.days = append(tl.days, start)
-	tl.secs = append(tl.secs, secs)
-	tl.cum = append(tl.cum, tl.total)
-	tl.total += secs
-}
-
-// at returns the time at fraction u of the timeline. Calls with ascending u
-// share a cursor so that each costs O(1) on average.
-func (tl *timeline) at(u float64, cursor *int) time.Time {
-	x := min(max(int64(u*float64(tl.total)), 0), tl.total-1)
-	i := *cursor
-	for i+1 < len(tl.cum) && tl.cum[i+1] <= x {
-		i++
-	}
-	*cursor = i
-	return tl.days[i].Add(time.Duration(x-tl.cum[i]) * time.Second)
 }

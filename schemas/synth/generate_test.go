@@ -637,3 +637,84 @@ func TestGenerateMemoryStaysFlat(t *testing.T) {
 	}
 	t.Logf("live heap %d KB after 10,000 messages, at most %d KB over %d messages (%d MB)", first>>10, peak>>10, n, bytes>>20)
 }
+
+// TestPlannedPaymentsAreInTheDataSet checks the oracle PlannedPayments
+// against what Generate writes: each planned time is one booked
+// transaction of the customer's account with the planned type,
+// description, merchant and (unless it varies) amount; and the default
+// data set has every kind of known recurring payment and one-off.
+func TestPlannedPaymentsAreInTheDataSet(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []synth.Config{synth.DefaultConfig(), func() synth.Config {
+		c := synth.DefaultConfig()
+		c.Customers, c.Transactions = 8, 8*1200
+		c.Start, c.End = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+		return c
+	}()} {
+		planned, err := synth.PlannedPayments(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := synth.PlannedPayments(cfg)
+		if fmt.Sprint(again) != fmt.Sprint(planned) {
+			t.Fatal("PlannedPayments differs between two calls")
+		}
+		type slot struct {
+			customer, account, typ, desc string
+			at                           time.Time
+		}
+		got := map[slot][]schemas.Transaction{}
+		for _, m := range collect(t, cfg) {
+			if m.Topic != cfg.TransactionsTopic || m.InvalidField != "" {
+				continue
+			}
+			tx, err := schemas.DecodeTransaction(m.Key, m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := slot{tx.CustomerID, tx.AccountID, tx.Type, tx.Description, tx.BookedAt}
+			got[k] = append(got[k], tx)
+		}
+		kinds := map[string]int{}
+		for _, p := range planned {
+			if len(p.Times) == 0 {
+				continue
+			}
+			kinds[string(p.Cadence)+" "+p.Type]++
+			if !slices.IsSortedFunc(p.Times, func(a, b time.Time) int { return a.Compare(b) }) {
+				t.Errorf("%s %s: times not ascending", p.CustomerID, p.Description)
+			}
+			for _, at := range p.Times {
+				if at.Before(cfg.Start) || !at.Before(cfg.End) {
+					t.Errorf("%s %s at %v: outside the period", p.CustomerID, p.Description, at)
+				}
+				txs := got[slot{p.CustomerID, p.AccountID, p.Type, p.Description, at}]
+				if len(txs) != 1 {
+					t.Errorf("%s %s %q at %v: %d transactions, want 1", p.CustomerID, p.Type, p.Description, at, len(txs))
+					continue
+				}
+				tx := txs[0]
+				if tx.Status != schemas.StatusBooked || tx.Currency != p.Currency || tx.MerchantName != p.MerchantName || tx.MerchantCode != p.MCC {
+					t.Errorf("%s %s at %v: %+v does not match the plan %+v", p.CustomerID, p.Description, at, tx, p)
+				}
+				if !p.Varies && tx.Amount.Units != p.Amount {
+					t.Errorf("%s %s at %v: amount %s, planned %d minor units", p.CustomerID, p.Description, at, tx.Amount, p.Amount)
+				}
+			}
+			if p.Cadence == synth.Once && len(p.Times) != 1 {
+				t.Errorf("one-off %s %s at %d times", p.CustomerID, p.Description, len(p.Times))
+			}
+		}
+		for _, k := range []string{"weekly SO", "monthly DD", "monthly POS", "quarterly DD", "once POS"} {
+			if kinds[k] == 0 {
+				t.Errorf("no planned %s payment in the data set (got %v)", k, kinds)
+			}
+		}
+		if cfg.End.Sub(cfg.Start) > 2*366*24*time.Hour && kinds["yearly DD"] == 0 {
+			t.Errorf("no yearly direct debit in three years (got %v)", kinds)
+		}
+	}
+	if _, err := synth.PlannedPayments(synth.Config{}); err == nil {
+		t.Error("PlannedPayments accepted an invalid config")
+	}
+}

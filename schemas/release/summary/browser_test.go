@@ -77,6 +77,10 @@ type domPage struct {
 	NoText        bool         `json:"noText"`
 	EmptyMessage  bool         `json:"emptyMessage"`
 	MerchantShown bool         `json:"merchantShown"`
+	Recurring     int          `json:"recurring"`     // rows of recurring payments
+	TopMerchants  int          `json:"topMerchants"`  // rows of top merchants
+	BalanceCharts int          `json:"balanceCharts"` // balance charts with a line or dot drawn
+	HiddenRows    int          `json:"hiddenRows"`    // rows of those tables not laid out
 }
 
 const readDOM = `(() => {
@@ -93,6 +97,13 @@ const readDOM = `(() => {
     noText: document.body.innerText.trim() === "",
     emptyMessage: document.body.innerText.includes("There were no transactions in this period."),
     merchantShown: document.querySelector("[data-category]") !== null,
+    recurring: document.querySelectorAll("tr[data-recurring]").length,
+    topMerchants: document.querySelectorAll("tr[data-merchant-rank]").length,
+    balanceCharts: Array.from(document.querySelectorAll("div.balance svg")).filter(s => {
+      const l = s.querySelector("polyline.line, circle.dot"); if (!l) return false;
+      const r = l.getBoundingClientRect(); return r.width > 0 || r.height > 0; }).length,
+    hiddenRows: Array.from(document.querySelectorAll("tr[data-recurring], tr[data-merchant-rank], tr[data-balance-month]"))
+      .filter(r => { const b = r.getBoundingClientRect(); return b.width <= 0 || b.height <= 0; }).length,
     sections: Array.from(document.querySelectorAll("section.currency")).map(s => ({
       currency: s.dataset.currency,
       scale: s.dataset.scale,
@@ -164,17 +175,28 @@ func TestSummaryOpensInHeadlessChromium(t *testing.T) {
 	browser := startChromium(t, chromium)
 
 	recs := formattest.Fixtures(t)
+	// A synthetic customer with recurring payments (a weekly standing
+	// order, a card subscription, direct debits), one-offs and balances.
+	set := defaultSynth(t)
+	const synthID = "C000002"
 	for _, c := range []struct {
 		name    string
 		granted schemas.Category
 		recs    []schemas.Transaction
+		synth   bool // the records are synthID's: the period is the data set's
 	}{
-		{"the fixtures with every category", schemas.AllCategories, recs},
-		{"the fixtures without merchant data", schemas.Transactions, recs},
-		{"no records", schemas.AllCategories, nil},
+		{"the fixtures with every category", schemas.AllCategories, recs, false},
+		{"the fixtures without merchant data", schemas.Transactions, recs, false},
+		{"no records", schemas.AllCategories, nil, false},
+		{"a synthetic customer with every category", schemas.AllCategories, set.records[synthID], true},
+		{"a synthetic customer without merchant data", schemas.Transactions | schemas.Balances, set.records[synthID], true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			page := encodeSummary(t, summaryOptions(c.granted), formattest.InOrder(c.recs, Format.Order))
+			o := summaryOptions(c.granted)
+			if c.synth {
+				o = set.options(synthID, c.granted)
+			}
+			page := encodeSummary(t, o, formattest.InOrder(c.recs, Format.Order))
 			dir := t.TempDir()
 			file := filepath.Join(dir, "summary.html")
 			if err := os.WriteFile(file, page, 0o644); err != nil {
@@ -210,6 +232,19 @@ func TestSummaryOpensInHeadlessChromium(t *testing.T) {
 			}
 			if got.MerchantShown != c.granted.Has(schemas.Merchant) {
 				t.Errorf("categories shown = %v with categories %q", got.MerchantShown, c.granted)
+			}
+			// The new sections, as parsed from the page's bytes, are the
+			// ones the browser lays out.
+			var wantRecurring, wantTop, wantBalances int
+			for _, sec := range readSections(t, page) {
+				wantRecurring, wantTop, wantBalances = wantRecurring+len(sec.recurring), wantTop+len(sec.merchants), wantBalances+len(sec.balances)
+			}
+			if got.Recurring != wantRecurring || got.TopMerchants != wantTop || got.BalanceCharts != wantBalances || got.HiddenRows != 0 {
+				t.Errorf("browser shows %d recurring, %d top merchant rows, %d balance charts (%d rows not laid out); the page has %d, %d, %d",
+					got.Recurring, got.TopMerchants, got.BalanceCharts, got.HiddenRows, wantRecurring, wantTop, wantBalances)
+			}
+			if (wantTop > 0) != c.granted.Has(schemas.Merchant) || (wantBalances > 0) != c.granted.Has(schemas.Balances) || c.synth && wantRecurring == 0 {
+				t.Errorf("with %q: %d top merchants, %d balance charts, %d recurring payments", c.granted, wantTop, wantBalances, wantRecurring)
 			}
 			want := wantSummary(t, c.recs, c.granted.Has(schemas.Merchant))
 			if len(got.Sections) != len(want) {

@@ -18,14 +18,16 @@ type summaryPage struct {
 	o        format.Options
 	n        int64
 	merchant bool               // the merchant category is granted
+	balances bool               // the balances category is granted
 	period   string             // "1 February 2026 to 30 April 2026"
+	endDay   int32              // the period's last UK day (or the last booking's)
 	months   []int              // every month shown, year*12 + month-1, ascending
 	sections []*currencySummary // GBP first, then by code
 }
 
 // page sorts the sums into what the page shows.
 func (e *summaryEncoder) page() *summaryPage {
-	p := &summaryPage{o: e.o, n: e.n, merchant: e.o.Granted.Has(schemas.Merchant)}
+	p := &summaryPage{o: e.o, n: e.n, merchant: e.o.Granted.Has(schemas.Merchant), balances: e.o.Granted.Has(schemas.Balances)}
 	p.period = summaryPeriod(e.o.From, e.o.To, e.first, e.latest, e.n > 0, e.uk)
 	for _, c := range e.currencies {
 		p.sections = append(p.sections, c)
@@ -52,6 +54,7 @@ func (e *summaryEncoder) page() *summaryPage {
 		for k, end := monthKey(from, e.uk), monthKey(to, e.uk); k <= end; k++ {
 			p.months = append(p.months, k)
 		}
+		p.endDay = e.ukDay(to)
 	}
 	return p
 }
@@ -224,7 +227,13 @@ caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{padding:.3rem .4rem;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 th[scope=row],thead th:first-child{text-align:left;white-space:normal}
 .note{color:var(--muted)}
+.line{fill:none;stroke:var(--in)}
+.dot{fill:var(--in)}
+h4{font-size:1rem;margin:1rem 0 .5rem}
 footer{margin-top:2rem;font-size:.9rem;color:var(--muted)}
+@media print{:root{color-scheme:light;--fg:#000;--bg:#fff;--muted:#333;--line:#999;--card:#fff;--in:#0b5cad;--out:#b34700}
+main{max-width:none;padding:0}.scroll{overflow:visible}th,td{white-space:normal}
+figure,tr,.totals div{break-inside:avoid}h2,h3,h4{break-after:avoid}}
 `
 
 // writeSummaryPage writes the whole page.
@@ -252,7 +261,11 @@ func writeSummaryPage(bw *bufio.Writer, p *summaryPage) {
 		w.s("<p class=\"note\">Each currency has its own section: amounts in different currencies are never added together.</p>\n")
 	}
 	if p.n > 0 && !p.merchant {
-		w.s("<p class=\"note\">Merchant data was not shared for this summary, so spending is not broken down by category.</p>\n")
+		w.s("<p class=\"note\">Merchant data was not shared for this summary, so spending is not broken down by category or merchant, ",
+			"and recurring payments are not named.</p>\n")
+	}
+	if p.n > 0 && !p.balances {
+		w.s("<p class=\"note\">Balances were not shared for this summary, so it does not show your balance over time.</p>\n")
 	}
 	for i, c := range p.sections {
 		writeCurrencySection(w, p, c, "c"+strconv.Itoa(i+1))
@@ -261,7 +274,16 @@ func writeSummaryPage(bw *bufio.Writer, p *summaryPage) {
 		"a transaction of zero counts as a transaction but as neither. Net is money in minus money out. ",
 		"Months are UK months (UK time).")
 	if p.merchant {
-		w.s(" Categories come from the merchant category code of each payment out; payments without one are uncategorised.")
+		w.s(" Categories come from the merchant category code of each payment out; payments without one are uncategorised.",
+			" Top merchants are the merchant names with the most money out.")
+	}
+	w.s("</p>\n<p>Recurring payments are payments out of the same type to the same payee (the merchant, or the description) ",
+		"at least three times at a steady interval (weekly, every 2 weeks, monthly, every 3 months or yearly) ",
+		"for about the same amount (within 10%, and mostly exactly the same; from half to double for direct debits). ",
+		"The next one is expected an interval after the last; the cost a year is the typical amount times the payments a year. ",
+		"One that has not come when it should have may have stopped.")
+	if p.balances {
+		w.s(" Balance over time is the balance after the last transaction of each day.")
 	}
 	w.s("</p>\n</footer>\n</main>\n</body>\n</html>\n")
 }
@@ -297,20 +319,24 @@ func writeCurrencySection(w pageWriter, p *summaryPage, c *currencySummary, id s
 	writeMonthChart(w, p.months, c, id+"-m")
 	writeMonthTable(w, p.months, c, id+"-m")
 
-	if !p.merchant {
-		w.s("</section>\n")
-		return
+	if p.merchant {
+		w.s("<h3>Spending by category</h3>\n")
+		if groups := spendingGroups(c); len(groups) == 0 {
+			w.s("<p>No money went out in ")
+			w.text(c.code)
+			w.s(" in this period.</p>\n")
+		} else {
+			writeGroupChart(w, groups, c, id+"-g")
+			writeGroupTable(w, groups, c, id+"-g")
+			writeTopMerchants(w, c, id+"-t")
+		}
 	}
-	w.s("<h3>Spending by category</h3>\n")
-	groups := spendingGroups(c)
-	if len(groups) == 0 {
-		w.s("<p>No money went out in ")
-		w.text(c.code)
-		w.s(" in this period.</p>\n</section>\n")
-		return
+	if c.total.nOut > 0 {
+		writeRecurring(w, p, c, id+"-r")
 	}
-	writeGroupChart(w, groups, c, id+"-g")
-	writeGroupTable(w, groups, c, id+"-g")
+	if p.balances {
+		writeBalances(w, c, id)
+	}
 	w.s("</section>\n")
 }
 

@@ -1,8 +1,9 @@
 // Package summary owns the html summary release format: a one-page,
 // self-contained HTML summary of a customer's release (money in and out,
-// by month and by merchant category group, as inline SVG charts and
-// tables), its Format and its encoder, which aggregates in bounded memory
-// and writes the page at Close.
+// by month and by merchant category group, top merchants, recurring
+// payments and balance over time, as inline SVG charts and tables), its
+// Format and its encoder, which aggregates in bounded memory and writes the
+// page at Close.
 //
 // It does not list formats, filter records or decide who may receive the
 // page (it is for recipient self only; the pipeline checks): schemas/release
@@ -20,21 +21,26 @@ import (
 
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release/format"
+	"github.com/midata/midata/schemas/release/summary/internal/recurring"
 )
 
-// Format is the html summary (version 1): one self-contained HTML page for
-// the customer with the period, money in and out, the same by month and
-// spending by merchant category group, as inline SVG bar charts each
-// followed by a table of the same numbers. It has no scripts, no styles or
-// fonts but its own inline <style>, and no reference to anything outside
-// the file. It is not a table, so it has no Table Schema.
+// Format is the html summary (version 2): one self-contained HTML page for
+// the customer with the period, money in and out, the same by month,
+// spending by merchant category group, top merchants, recurring payments
+// and balance over time, as inline SVG charts each followed by a table of
+// the same numbers, and tables. It has no scripts, no styles or fonts but
+// its own inline <style>, and no reference to anything outside the file.
+// It is not a table, so it has no Table Schema.
 //
 // New writes it: the summary needs the period and the customer from
 // format.Options, not just the grant. It is made only for recipient self.
 //
 // The page is made in one pass in memory independent of the number of
-// records: per currency it keeps totals, one pair of sums per month and one
-// sum per category group, and writes everything at Close. What it shows:
+// records: per currency it keeps totals, one pair of sums per month, one
+// sum per category group, one sum per merchant (at most maxMerchants), the
+// latest recurring.MaxKept payments out to each payee (at most
+// maxPayees) and one balance per account (at most maxAccounts) and UK day,
+// and writes everything at Close. What it shows:
 //
 //   - One section per currency, GBP first then by ISO code: amounts in
 //     different currencies are never added together.
@@ -52,6 +58,17 @@ import (
 //     MCC (mccGroup); records without an MCC are "Uncategorised". Without
 //     the merchant category granted there is no category breakdown at all,
 //     and the page says merchant data was not shared.
+//   - Top merchants (merchant category only): the maxTop merchant names
+//     with the most money out, with the number of payments (topMerchants).
+//   - Recurring payments: payments out to one payee at a steady interval,
+//     for about the same amount, with when the next is expected and what
+//     they cost a year (see recurring.Detect for the rules). Without the
+//     merchant category they are found all the same, but not named: the
+//     page shows neither merchant names nor descriptions, which often
+//     carry the merchant's name (TESCO STORES 1234).
+//   - Balance over time (balances category only): per account, the
+//     balance after the last transaction of each UK day as a line chart,
+//     and the lowest, highest and last such balance of each month.
 //
 // Amounts read "£1,234.56" for GBP and "EUR 1,234.56" for other currencies.
 // For machines (tests, the browser check) every number on the page is also
@@ -64,6 +81,13 @@ import (
 //	  .count .count-in .count-out           records: all, money in, money out
 //	  tr[data-month="2026-03"] .month-in .month-out   minor units
 //	  tr[data-category="groceries"] .category-out .category-count
+//	  tr[data-merchant-rank="1"] .merchant-out .merchant-count
+//	  tr[data-recurring][data-kind][data-cadence][data-active]
+//	    .recurring-amount .recurring-yearly   minor units
+//	    time.recurring-last time.recurring-next   datetime="2026-03-04"
+//	  .recurring-total                      yearly cost of those still running
+//	  div.balance[data-account]
+//	    tr[data-balance-month] .balance-low .balance-high .balance-end
 //
 // Without the transactions category nothing at all is written, as in every
 // format. With it and no records, the page says there were no transactions.
@@ -74,7 +98,7 @@ var Format = format.Format{
 	Name:      "html",
 	File:      "summary.html",
 	MediaType: "text/html",
-	Version:   1,
+	Version:   2,
 	Order:     format.OldestFirst, // any order gives the same page; oldest first like the others
 	New:       New,
 	Schema:    nil, // a page, not a table
@@ -101,6 +125,10 @@ type currencySummary struct {
 	months map[int]*summaryMoney // by UK month, year*12 + month-1
 	groups [numSpendGroups]groupSpend
 
+	merchants recurring.BottomK[merchantSpend] // by hash of the merchant name
+	payees    recurring.BottomK[payee]         // by recurring.Key
+	accounts  recurring.BottomK[balanceSeries] // by hash of the account id
+
 	lastMonth int           // a one-entry cache of months
 	lastAgg   *summaryMoney // nil until the first record
 }
@@ -123,6 +151,9 @@ type summaryEncoder struct {
 	// a record inside it needs no time zone lookup.
 	month                int
 	monthStart, monthEnd time.Time
+	// The same for the UK day of the last payment out or balance.
+	day              int32 // days since 1 January 1970 of the UK date
+	dayStart, dayEnd time.Time
 }
 
 // ukZone is the time zone of the page's months and dates: the zone the
@@ -177,7 +208,9 @@ func (e *summaryEncoder) add(t *schemas.Transaction) error {
 		c = e.currencies[t.Currency]
 		if c == nil {
 			scale, _ := schemas.CurrencyMinorUnits(t.Currency) // unknown: 0, raised by the amounts
-			c = &currencySummary{code: t.Currency, scale: int32(scale), months: make(map[int]*summaryMoney)}
+			c = &currencySummary{code: t.Currency, scale: int32(scale), months: make(map[int]*summaryMoney),
+				merchants: recurring.BottomK[merchantSpend]{K: maxMerchants}, payees: recurring.BottomK[payee]{K: maxPayees},
+				accounts: recurring.BottomK[balanceSeries]{K: maxAccounts}}
 			e.currencies[t.Currency] = c
 		}
 		e.last = c
@@ -231,6 +264,16 @@ func (e *summaryEncoder) add(t *schemas.Transaction) error {
 				return err
 			}
 			g.n++
+			c.addMerchant(t.MerchantName, out)
+		}
+		c.addPayment(t, e.ukDay(at), out, e.o.Granted.Has(schemas.Merchant))
+	}
+	if t.HasBalance && e.o.Granted.Has(schemas.Balances) {
+		// A balance that cannot be had in int64 minor units at the
+		// section's scale is left out of the chart, not an error: there
+		// is no sum of balances to be wrong.
+		if bal, err := c.units(t.BalanceAfter); err == nil {
+			c.addBalance(t, e.ukDay(at), bal)
 		}
 	}
 	c.n++
@@ -258,7 +301,8 @@ func (c *currencySummary) units(d schemas.Decimal) (int64, error) {
 	return d.Rescale(c.scale)
 }
 
-// rescale multiplies every sum by 10^(scale-c.scale).
+// rescale multiplies every sum, kept payment and balance by
+// 10^(scale-c.scale).
 func (c *currencySummary) rescale(scale int32) error {
 	var f int64 = 1
 	for s := c.scale; s < scale; s++ {
@@ -274,8 +318,22 @@ func (c *currencySummary) rescale(scale int32) error {
 	for i := range c.groups {
 		sums = append(sums, &c.groups[i].out)
 	}
-	for _, p := range sums { // check all before changing any
-		if *p > math.MaxInt64/f {
+	for _, m := range c.merchants.M {
+		sums = append(sums, &m.out)
+	}
+	for _, p := range c.payees.M {
+		kept := p.paid.Kept()
+		for i := range kept {
+			sums = append(sums, &kept[i].Units)
+		}
+	}
+	for _, a := range c.accounts.M {
+		for _, d := range a.days {
+			sums = append(sums, &d.units)
+		}
+	}
+	for _, p := range sums { // check all before changing any; balances may be negative
+		if *p > math.MaxInt64/f || *p < -math.MaxInt64/f {
 			return errSumOverflow
 		}
 	}
@@ -284,6 +342,18 @@ func (c *currencySummary) rescale(scale int32) error {
 	}
 	c.scale = scale
 	return nil
+}
+
+// ukDay returns the UK date of at as days since 1 January 1970, from a
+// one-day cache (records come mostly in time order).
+func (e *summaryEncoder) ukDay(at time.Time) int32 {
+	if at.Before(e.dayStart) || !at.Before(e.dayEnd) {
+		y, m, d := at.In(e.uk).Date()
+		e.dayStart = time.Date(y, m, d, 0, 0, 0, 0, e.uk)
+		e.dayEnd = time.Date(y, m, d+1, 0, 0, 0, 0, e.uk)
+		e.day = recurring.Day(e.dayStart)
+	}
+	return e.day
 }
 
 // addSum adds two non-negative sums, failing on overflow.

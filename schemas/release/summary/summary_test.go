@@ -260,7 +260,7 @@ func readPage(t *testing.T, page []byte) pageNumbers {
 				}
 				text := textOf(n)
 				switch class {
-				case "transactions", "count", "count-in", "count-out", "category-count":
+				case "transactions", "count", "count-in", "count-out", "category-count", "merchant-count":
 					if got := strings.ReplaceAll(text, ",", ""); got != vs {
 						t.Errorf("%s %s: text %q, value %s", cur, class, text, vs)
 					}
@@ -826,7 +826,7 @@ func checkWellFormed(t *testing.T, page []byte) {
 
 func TestSummaryIsWellFormedAccessibleHTML(t *testing.T) {
 	t.Parallel()
-	for _, granted := range []schemas.Category{schemas.Transactions, schemas.AllCategories} {
+	for _, granted := range []schemas.Category{schemas.Transactions, schemas.Transactions | schemas.Balances, schemas.AllCategories} {
 		t.Run(granted.String(), func(t *testing.T) {
 			t.Parallel()
 			page := encodeSummary(t, summaryOptions(granted), formattest.Fixtures(t))
@@ -902,8 +902,15 @@ func TestSummaryIsWellFormedAccessibleHTML(t *testing.T) {
 			if granted.Has(schemas.Merchant) {
 				wantCharts += 2 // and spending for GBP and EUR (JPY only had money in)
 			}
-			if charts != wantCharts || tables != wantCharts {
-				t.Errorf("%d charts and %d tables, want %d of each", charts, tables, wantCharts)
+			if granted.Has(schemas.Balances) {
+				wantCharts += 3 // and the balance of A000123-1 in each currency
+			}
+			wantTables := wantCharts // each chart's, and
+			if granted.Has(schemas.Merchant) {
+				wantTables += 2 // top merchants in GBP and EUR (the fixtures have no recurring payment)
+			}
+			if charts != wantCharts || tables != wantTables {
+				t.Errorf("%d charts and %d tables, want %d and %d", charts, tables, wantCharts, wantTables)
 			}
 		})
 	}
