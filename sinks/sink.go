@@ -62,6 +62,18 @@ type Lister interface {
 	List(ctx context.Context, prefix string, fn func(key string) error) error
 }
 
+// AgedLister is a Lister that also says when each object was written, for
+// the sweeper (releasestore.Sweep), which removes only what is old.
+type AgedLister interface {
+	ListAged(ctx context.Context, prefix string, fn func(key string, written time.Time) error) error
+}
+
+// UploadAborter aborts the uploads under prefix that were started before
+// cutoff and never finished (S3's multipart uploads), and says how many.
+type UploadAborter interface {
+	AbortUploads(ctx context.Context, prefix string, cutoff time.Time) (int, error)
+}
+
 // Link is a signed, expiring download link.
 type Link struct {
 	URL       string    `json:"url"`

@@ -54,6 +54,7 @@ Commands:
   bench     measure speed and memory against a real Kafka and S3 (make bench)
   keys      print the public signing keys, or generate a key pair
   verify    check a partner bundle: decrypt, signatures, every file's hash
+  sweep     remove what killed and losing writers left in the releases bucket
   version   print the version
 
 Every command takes --config FILE (or MIDATA_CONFIG) and --print-config; a
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, rest, stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, rest, stdout, stderr)
+	case "sweep":
+		err = runSweep(ctx, rest, stdout, stderr)
 	case "verify":
 		err = runVerify(ctx, rest, stdout, stderr)
 	case "version", "--version":

@@ -18,11 +18,12 @@ const (
 	CommandBench    Command = "bench"
 	CommandKeys     Command = "keys"
 	CommandAudit    Command = "audit"
+	CommandSweep    Command = "sweep"
 )
 
 // Commands returns every command, in the order the docs list them.
 func Commands() []Command {
-	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandAudit, CommandBench, CommandKeys}
+	return []Command{CommandDev, CommandServe, CommandExport, CommandSeed, CommandRuns, CommandSchedule, CommandAudit, CommandSweep, CommandBench, CommandKeys}
 }
 
 // KeysOf returns the keys cmd uses, in the order of Keys.

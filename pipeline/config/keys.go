@@ -55,7 +55,7 @@ func (f field) was(old ...string) field { f.Renamed = old; return f }
 // The sets of commands that share keys.
 var (
 	kafkaCommands = []Command{CommandServe, CommandExport, CommandSeed}
-	s3Commands    = []Command{CommandServe, CommandExport}
+	s3Commands    = []Command{CommandServe, CommandExport, CommandSweep}
 	synthCommands = []Command{CommandDev, CommandSeed}
 )
 

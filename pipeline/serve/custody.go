@@ -22,31 +22,32 @@ import (
 	"github.com/midata/midata/schemas/release"
 )
 
-// ExpiringWithin is how long before a link expires that its customer is
-// told (a link.expiring notification); ExpiringEvery is how often serve
-// looks.
-const (
+// How often serve does its chores, and on what: ExpiringWithin is how
+// long before a link expires that its customer is told (link.expiring),
+// ExpiringEvery how often it looks; RecallEvery how often it looks for
+// revocations that no recall followed (made upstream, or while no
+// instance ran: delivery.Recaller's Sweep); SweepEvery how often it sweeps
+// the releases bucket (releasestore.Sweep, of what is older than
+// DefaultSweepAge).
+var (
 	ExpiringWithin = 24 * time.Hour
 	ExpiringEvery  = 10 * time.Minute
+	RecallEvery    = 5 * time.Minute
+	SweepEvery     = time.Hour
 )
 
-// RecallEvery is how often serve looks for revocations that no recall
-// followed (made upstream, or while no instance ran): delivery.Recaller's
-// Sweep.
-var RecallEvery = 5 * time.Minute
-
-// sweepRecalls runs r's Sweep every RecallEvery until ctx ends, the first
-// at once.
-func sweepRecalls(ctx context.Context, r *delivery.Recaller, c delivery.Consent, logger *slog.Logger) {
-	t := time.NewTicker(RecallEvery)
+// every runs fn now and then every d until ctx ends, logging its error
+// as what.
+func every(ctx context.Context, d time.Duration, logger *slog.Logger, what string, fn func(context.Context) error) error {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
-		if rcs, err := r.Sweep(ctx, c); err != nil && ctx.Err() == nil {
-			logger.Warn("recall sweep", "recalls", len(rcs), "err", err)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn(what, "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
@@ -138,21 +139,4 @@ func (g recallingGrants) SetGrant(ctx context.Context, ch consent.Change) (schem
 		}
 	}()
 	return ev, nil
-}
-
-// sweepExpiring tells customers of links about to expire, every
-// ExpiringEvery until ctx ends.
-func sweepExpiring(ctx context.Context, dl *downloads.Service, logger *slog.Logger) {
-	t := time.NewTicker(ExpiringEvery)
-	defer t.Stop()
-	for {
-		if n, err := dl.SweepExpiring(ctx, ExpiringWithin); err != nil && ctx.Err() == nil {
-			logger.Warn("link.expiring notifications", "sent", n, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/midata/midata/pipeline/metrics"
 	"github.com/midata/midata/pipeline/notify"
 	"github.com/midata/midata/pipeline/quarantine"
+	"github.com/midata/midata/pipeline/releasestore"
 	"github.com/midata/midata/pipeline/schedule"
 	"github.com/midata/midata/pipeline/schedule/store"
 	"github.com/midata/midata/pipeline/signing"
@@ -61,6 +62,7 @@ type Service struct {
 	web        *web.Web         // nil without signing.key_file
 	runner     *pipeline.Runner // for midata dev's sample release
 	recorder   *consent.Recorder
+	store      sinks.Sink
 
 	closers []func() error // in the order of opening; Close calls them backwards
 }
@@ -120,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	if err := check(ctx); err != nil {
 		return nil, err
 	}
+	s.store = raw // swept every SweepEvery
 	source, err := kafkasource.New(kafkasource.Config{Kafka: s.kafka, Topic: cfg.Topics.Transactions, Partitioner: cfg.Kafka.Partitioner, Logger: logger})
 	if err != nil {
 		return nil, err
@@ -371,11 +374,24 @@ func (s *Service) Run(ctx context.Context) error {
 		g.Go(func() error { s.tokensFile.Watch(gctx, TokensFileEvery, s.logger); return nil })
 	}
 	if s.downloads != nil {
-		g.Go(func() error { sweepExpiring(gctx, s.downloads, s.logger); return nil })
+		g.Go(func() error {
+			return every(gctx, ExpiringEvery, s.logger, "link.expiring notifications", func(ctx context.Context) error {
+				_, err := s.downloads.SweepExpiring(ctx, ExpiringWithin)
+				return err
+			})
+		})
 	}
 	if len(s.cfg.Partners) > 0 {
-		g.Go(func() error { sweepRecalls(gctx, s.recaller, s.consent, s.logger); return nil })
+		g.Go(func() error {
+			return every(gctx, RecallEvery, s.logger, "recall sweep", func(ctx context.Context) error { _, err := s.recaller.Sweep(ctx, s.consent); return err })
+		})
 	}
+	g.Go(func() error {
+		return every(gctx, SweepEvery, s.logger, "store sweep", func(ctx context.Context) error {
+			_, err := releasestore.Sweep(ctx, s.store, time.Now().Add(-releasestore.DefaultSweepAge), false)
+			return err
+		})
+	})
 	g.Go(func() error {
 		if err := s.server.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

@@ -242,6 +242,20 @@ func (s *Sink) List(ctx context.Context, prefix string, fn func(key string) erro
 	return s.list(ctx, start, dir, prefix, fn)
 }
 
+// ListAged is List with each file's modification time.
+func (s *Sink) ListAged(ctx context.Context, prefix string, fn func(key string, written time.Time) error) error {
+	return s.List(ctx, prefix, func(key string) error {
+		fi, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(key)))
+		if err != nil {
+			if missing(err) {
+				return nil // deleted since it was listed
+			}
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		return fn(key, fi.ModTime())
+	})
+}
+
 // list walks the directory name, whose key prefix is key ("" or ending in
 // a slash), in key order: a directory sorts as its name and a slash.
 func (s *Sink) list(ctx context.Context, name, key, prefix string, fn func(key string) error) error {

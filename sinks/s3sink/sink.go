@@ -382,6 +382,50 @@ func (s *Sink) List(ctx context.Context, prefix string, fn func(key string) erro
 	return nil
 }
 
+// ListAged is List with each object's LastModified.
+func (s *Sink) ListAged(ctx context.Context, prefix string, fn func(key string, written time.Time) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s.loc(prefix), err)
+		}
+		for _, o := range page.Contents {
+			if err := fn(aws.ToString(o.Key), aws.ToTime(o.LastModified)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// AbortUploads aborts the multipart uploads under prefix initiated before
+// cutoff: a writer that died mid-upload leaves its parts, which S3 keeps
+// (and bills) until they are aborted.
+func (s *Sink) AbortUploads(ctx context.Context, prefix string, cutoff time.Time) (int, error) {
+	n := 0
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(prefix)}
+	for {
+		page, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return n, fmt.Errorf("list uploads under %s: %w", s.loc(prefix), err)
+		}
+		for _, u := range page.Uploads {
+			if !aws.ToTime(u.Initiated).Before(cutoff) {
+				continue
+			}
+			if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.cfg.Bucket), Key: u.Key, UploadId: u.UploadId}); err != nil {
+				return n, fmt.Errorf("abort the upload of %s: %w", s.loc(aws.ToString(u.Key)), err)
+			}
+			n++
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return n, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+}
+
 // loc names an object in messages.
 func (s *Sink) loc(key string) string {
 	return "s3://" + s.cfg.Bucket + "/" + key
