@@ -5,6 +5,9 @@
 #   make bench       `midata bench` against the bench (started when not
 #                    running): the table of speed and memory figures and
 #                    bench.json; BENCH_FLAGS='--scale 0.1 --shapes typical'
+#   make drills      the fault drills at full length (MIDATA_DRILLS_LONG=1:
+#                    20 kill -9s of serve, long S3 fault schedules), against
+#                    the bench like make test
 #   make bench-up    start the bench for a dev loop, then:
 #                    eval "$$(deploy/testbench/bench.sh env)" && go test ./yourpkg/...
 #   make bench-down  stop it
@@ -17,10 +20,14 @@
 
 GO ?= go
 
-.PHONY: test bench bench-up bench-down bench-status bench-logs build dev lint
+.PHONY: test drills bench bench-up bench-down bench-status bench-logs build dev lint
 
 test:
 	bash deploy/testbench/test.sh
+
+drills:
+	MIDATA_DRILLS_LONG=1 GOTEST_PKGS='./cmd/midata/ ./pipeline/drills/' \
+		GOTEST_FLAGS='-run (Kill9|Drill) -timeout 80m' bash deploy/testbench/test.sh
 
 bench:
 	bash deploy/testbench/run-bench.sh
