@@ -5,9 +5,7 @@
 #   make bench       `midata bench` against the bench (started when not
 #                    running): the table of speed and memory figures and
 #                    bench.json; BENCH_FLAGS='--scale 0.1 --shapes typical'
-#   make drills      the fault drills at full length (MIDATA_DRILLS_LONG=1:
-#                    20 kill -9s of serve, long S3 fault schedules), against
-#                    the bench like make test
+#   make drills      the long cases kept out of make test (see below)
 #   make bench-up    start the bench for a dev loop, then:
 #                    eval "$$(deploy/testbench/bench.sh env)" && go test ./yourpkg/...
 #   make bench-down  stop it
@@ -20,14 +18,10 @@
 
 GO ?= go
 
-.PHONY: test drills bench bench-up bench-down bench-status bench-logs build dev lint
+.PHONY: test bench bench-up bench-down bench-status bench-logs build dev lint
 
 test:
 	bash deploy/testbench/test.sh
-
-drills:
-	MIDATA_DRILLS_LONG=1 GOTEST_PKGS='./cmd/midata/ ./pipeline/drills/' \
-		GOTEST_FLAGS='-run (Kill9|Drill) -timeout 80m' bash deploy/testbench/test.sh
 
 bench:
 	bash deploy/testbench/run-bench.sh
@@ -57,8 +51,12 @@ lint:
 
 # make drills runs the long cases kept out of make test, against a bench
 # that is up (make bench-up): a run of 1,000,000 releases through the
-# ledger (pipeline/jobs), with its time and memory per outcome.
+# ledger (pipeline/jobs), with its time and memory per outcome; then the
+# fault drills at full length (MIDATA_DRILLS_LONG=1): 1,000,000 malformed
+# records through a release, 20 kill -9s of serve in a bulk run, the long
+# S3 fault schedules.
 .PHONY: drills
 drills:
 	eval "$$(bash deploy/testbench/bench.sh env)" && \
-	MIDATA_LEDGER_RELEASES=1000000 $(GO) test -count=1 -timeout 30m -v -run '^TestARunOfAMillionReleasesEnds$$' ./pipeline/jobs/
+	MIDATA_LEDGER_RELEASES=1000000 $(GO) test -count=1 -timeout 30m -v -run '^TestARunOfAMillionReleasesEnds$$' ./pipeline/jobs/ && \
+	MIDATA_TEST_REQUIRE_BENCH=1 MIDATA_DRILLS_LONG=1 $(GO) test -count=1 -timeout 80m -v -run 'Flood|Kill9|Drill' ./pipeline/ ./cmd/midata/ ./pipeline/drills/
