@@ -354,6 +354,9 @@ func toSnapshot(s kafkasource.Snapshot) release.Snapshot {
 // no links: signing them there was wasted work), and the event of g when
 // the manifest names that grant (g may be nil).
 func (r *Runner) resultOf(ctx context.Context, m *release.Manifest, status release.Status, links bool, g *consent.Grant) (*Result, error) {
+	if status == release.StatusAlreadyCommitted && m.Midata.Counts.Released == 0 {
+		status = release.StatusEmpty // as its first writer reported it: nothing to deliver (kill -9 drill)
+	}
 	res := &Result{
 		CustomerID: m.Midata.CustomerID,
 		ReleaseID:  m.ID,

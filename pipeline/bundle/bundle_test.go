@@ -178,8 +178,8 @@ func pack(t *testing.T, members []member) []byte {
 func TestATamperedByteInEachPartIsCaught(t *testing.T) {
 	f := newFixture(t)
 	good := func() map[string][]byte {
-		m := map[string][]byte{ManifestName: f.b.Manifest, ManifestName + SignatureExt: f.keys.Sign(f.b.Manifest, "m"),
-			ReceiptName: f.b.Receipt, ReceiptName + SignatureExt: f.keys.Sign(f.b.Receipt, "r"), ReadmeName: []byte("readme\n")}
+		m := map[string][]byte{ManifestName: f.b.Manifest, ManifestName + SignatureExt: f.keys.Sign(f.b.Manifest, "release "+f.b.ReleaseID+" "+ManifestName),
+			ReceiptName: f.b.Receipt, ReceiptName + SignatureExt: f.keys.Sign(f.b.Receipt, "release "+f.b.ReleaseID+" "+ReceiptName), ReadmeName: []byte("readme\n")}
 		for k, v := range f.files {
 			m[k] = append([]byte{}, v...)
 		}
@@ -223,7 +223,7 @@ func TestATamperedByteInEachPartIsCaught(t *testing.T) {
 	// A signed manifest whose ndjson row count is not the file's.
 	m = good()
 	m[ManifestName] = bytes.Replace(f.b.Manifest, []byte(`"rows": 3`), []byte(`"rows": 4`), 1)
-	m[ManifestName+SignatureExt] = f.keys.Sign(m[ManifestName], "m")
+	m[ManifestName+SignatureExt] = f.keys.Sign(m[ManifestName], "release "+f.b.ReleaseID+" "+ManifestName)
 	if rep, _ := Verify(bytes.NewReader(build(m)), f.pubs(t)); rep.OK() || !strings.Contains(fmt.Sprint(rep.Problems), "transactions.ndjson: 3 rows, the manifest says 4") {
 		t.Errorf("a wrong row count: %+v", rep.Problems)
 	}

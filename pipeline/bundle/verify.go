@@ -108,9 +108,16 @@ func Verify(r io.Reader, pubs []minisign.PublicKey, identities ...age.Identity) 
 		case sig == nil:
 			rep.Problems = append(rep.Problems, name+SignatureExt+": missing: the "+name+" is not signed")
 		default:
-			id, _, err := signing.Verify(pubs, body, sig)
+			id, trusted, err := signing.Verify(pubs, body, sig)
 			if err != nil {
 				rep.Problems = append(rep.Problems, name+": "+err.Error())
+				continue
+			}
+			// The signature is of this member of this release: a genuine
+			// signature of another release's receipt, or of the manifest
+			// put in the receipt's place, is no proof (found by FuzzVerify).
+			if want := "release " + rep.ReleaseID + " " + name; trusted != want {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: signed as %q, not as %q", name, trusted, want))
 				continue
 			}
 			if name == ManifestName {

@@ -6,6 +6,7 @@
 package jsonbody
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,20 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) err
 			return &Error{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: send application/json", ct)}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, maxBytes))
+	// JSON null decodes into a struct as nothing, without an error: the
+	// body would pass as {} (found by FuzzDecode).
+	for {
+		b, err := body.Peek(1)
+		if err != nil || (b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && b[0] != '\r') {
+			break
+		}
+		body.ReadByte()
+	}
+	if b, _ := body.Peek(4); string(b) == "null" {
+		return BadRequest("the body is JSON null: send a JSON object")
+	}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
 	if err == nil {
