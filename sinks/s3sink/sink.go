@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -237,6 +238,12 @@ func New(ctx context.Context, cfg Config, opts ...func(*s3.Options)) (*Sink, err
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = cfg.MaxAttempts
 			so.MaxBackoff = maxBackoff
+			// The SDK's default retry quota (500 tokens, 14 a retry,
+			// shared by every request of the client) ran out with ~35
+			// retries pending at once: a bulk release's requests then
+			// failed on their first fault, unretried (the S3 fault drill,
+			// pipeline/drills). MaxAttempts and the backoff bound retries.
+			so.RateLimiter = ratelimit.None
 		})
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
