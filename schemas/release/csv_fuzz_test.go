@@ -15,7 +15,7 @@ import (
 )
 
 // FuzzCSVWriters holds the two CSV formats, midata-csv and csv, to what
-// schemas/release/csv.go and midata.go (and FORMATS.md) say of them, over
+// schemas/release/csv.go and midata.go (and schemas/README.md) say of them, over
 // records made from the fuzz input: text of any kind in every text
 // column (quotes, commas, CR and LF, leading = + - @ tab CR, Unicode),
 // any amount and balance in currencies of 0 to 4 places, any booking time,
