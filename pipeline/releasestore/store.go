@@ -79,22 +79,33 @@ func Names(m *release.Manifest, attempt string) bool {
 }
 
 // Manifest returns the manifest of release id, or nil when the release is
-// not committed.
+// not committed. A body cut off mid-way (the store's client retries the
+// request, not the reading of its answer) is read again, up to
+// manifestReads times: the S3 fault drill saw a writer fail on it
+// although its release was committed.
 func Manifest(ctx context.Context, s sinks.Sink, id string) (*release.Manifest, error) {
-	rc, err := s.Open(ctx, Prefix(id)+release.ManifestFile)
-	if errors.Is(err, sinks.ErrNotFound) {
-		return nil, nil
+	for n := 1; ; n++ {
+		rc, err := s.Open(ctx, Prefix(id)+release.ManifestFile)
+		if errors.Is(err, sinks.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look for release %s: %w", id, err)
+		}
+		var buf bytes.Buffer
+		_, err = io.Copy(&buf, io.LimitReader(rc, maxManifest))
+		rc.Close()
+		if err == nil {
+			return release.ParseManifest(buf.Bytes())
+		}
+		if n == manifestReads || ctx.Err() != nil {
+			return nil, fmt.Errorf("read manifest of %s (%d tries): %w", id, n, err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("look for release %s: %w", id, err)
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(rc, maxManifest)); err != nil {
-		return nil, fmt.Errorf("read manifest of %s: %w", id, err)
-	}
-	return release.ParseManifest(buf.Bytes())
 }
+
+// manifestReads is how many times Manifest reads a body that breaks off.
+const manifestReads = 3
 
 // Committed returns which of the releases ids are committed, from one
 // listing of the store instead of one request per release: every id is in
