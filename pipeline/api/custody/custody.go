@@ -89,6 +89,14 @@ func Handlers(b *Backend, resp ports.Responder) map[string]http.HandlerFunc {
 		}
 		return rel, true
 	}
+	customerRelease := func(w http.ResponseWriter, r *http.Request, op string) (string, string, bool) {
+		id, ok := customer(w, r, op)
+		if !ok {
+			return "", "", false
+		}
+		rel, ok := release(w, r, op)
+		return id, rel, ok
+	}
 	synced := func(w http.ResponseWriter, r *http.Request, op string) bool {
 		if err := b.View.Sync(r.Context()); err != nil {
 			resp.Fail(w, r, op, unavailable(err))
@@ -156,12 +164,8 @@ func Handlers(b *Backend, resp ports.Responder) map[string]http.HandlerFunc {
 		},
 		"revoke-release-links": func(w http.ResponseWriter, r *http.Request) {
 			const op = "revoke links"
-			id, ok := customer(w, r, op)
-			rel, ok2 := "", ok
-			if ok {
-				rel, ok2 = release(w, r, op)
-			}
-			if !ok2 {
+			id, rel, ok := customerRelease(w, r, op)
+			if !ok {
 				return
 			}
 			rv, err := b.Service.RevokeRelease(r.Context(), id, rel)
@@ -178,12 +182,8 @@ func Handlers(b *Backend, resp ports.Responder) map[string]http.HandlerFunc {
 		},
 		"delete-release": func(w http.ResponseWriter, r *http.Request) {
 			const op = "delete release"
-			id, ok := customer(w, r, op)
-			rel, ok2 := "", ok
-			if ok {
-				rel, ok2 = release(w, r, op)
-			}
-			if !ok2 {
+			id, rel, ok := customerRelease(w, r, op)
+			if !ok {
 				return
 			}
 			d, err := b.Service.Delete(r.Context(), id, rel)
