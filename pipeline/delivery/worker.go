@@ -140,6 +140,25 @@ func ActorFrom(conn topics.Connection, topic string) func(ctx context.Context, e
 	}
 }
 
+// errWithdrawnWhileWriting stops a delivery whose grant was withdrawn
+// while its bundle was written.
+var errWithdrawnWhileWriting = errors.New("consent withdrawn while the bundle was written")
+
+// stillGranted checks the grant of customerID to recipient again, the
+// consent view synced when it can be: errWithdrawnWhileWriting when it
+// no longer stands.
+func (d *Deliverer) stillGranted(ctx context.Context, customerID string, recipient schemas.Recipient, now time.Time) error {
+	if s, ok := d.Grants.(interface{ Sync(context.Context) error }); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("re-check consent before the webhook: %w", err)
+		}
+	}
+	if _, err := d.Grants.Grant(customerID, recipient, now); err != nil {
+		return errWithdrawnWhileWriting
+	}
+	return nil
+}
+
 // NotDelivered starts the reason of a committed partner release that was
 // not delivered (its consent was withdrawn since the commit): no
 // release.ready follows it.
@@ -253,13 +272,42 @@ func (r *deliveringReporter) Release(ctx context.Context, rel jobs.Release) erro
 	}
 	cfg.Ready = func(ctx context.Context, out Outcome) error {
 		rec.Key, rec.SHA256, rec.Bytes, rec.Encrypted = out.Key, out.SHA256, out.Bytes, out.Encrypted
-		return put(activity.DeliveryReady, "")
+		if err := put(activity.DeliveryReady, ""); err != nil {
+			return err
+		}
+		// The grant once more, the bundle written and on the ledger, before
+		// the partner is told: a withdrawal while the bundle was written
+		// stops the webhook, and one after this check finds the bundle on
+		// the ledger (ready), so its recall names it.
+		return r.d.stillGranted(ctx, rel.CustomerID, r.p.Recipient(), now())
 	}
 	actor := r.d.actor(ctx, g.Event)
 	out, err := Deliver(ctx, cfg, r.p, pipeline.Prefix(rel.ReleaseID)+release.ManifestFile, func(m *release.Manifest) []byte {
 		return ReceiptOf(g.Event, actor, r.d.Controller, rel.ReleaseID, m.Created) // the same bytes at every delivery
 	})
 	rec.WebhookID, rec.Attempts, rec.HTTPStatus = out.Webhook.ID, out.Webhook.Attempts, out.Webhook.Status
+	if errors.Is(err, errWithdrawnWhileWriting) {
+		// The partner was not told: the bundle goes too, so it holds
+		// nothing of the customer. One that cannot be removed stays on the
+		// ledger with its key, for the recall.
+		why := "consent withdrawn while the bundle was written: the bundle was removed and the partner was not told"
+		if del, ok := cfg.Target.(sinks.Deleter); !ok {
+			why = "consent withdrawn while the bundle was written: the partner was not told; the store cannot remove the bundle, it is recalled"
+		} else if derr := del.Delete(context.WithoutCancel(ctx), out.Key); derr != nil {
+			why = fmt.Sprintf("consent withdrawn while the bundle was written: the partner was not told; the bundle was not removed (%v), it is recalled", derr)
+		} else {
+			rec.Key, rec.SHA256, rec.Bytes, rec.Encrypted = "", "", 0, false
+		}
+		if r.d.Logger != nil {
+			r.d.Logger.WarnContext(ctx, "release not delivered: consent withdrawn while its bundle was written", "release", rel.ReleaseID, "partner", r.p.ID)
+		}
+		if err := put(activity.DeliveryFailed, why); err != nil {
+			return errors.Join(jobs.ErrTransient, err)
+		}
+		r.notifyFailed(ctx, rel, why)
+		rel.Reason = NotDelivered + why
+		return r.Reporter.Release(ctx, rel)
+	}
 	if err != nil {
 		refused := out.Key != "" && out.Webhook.ID != "" && !out.Webhook.Delivered
 		if perr := put(activity.DeliveryFailed, err.Error()); perr != nil {
