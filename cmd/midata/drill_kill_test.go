@@ -221,6 +221,42 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	t.Logf("the last life ended the runs %s after its start; collecting took %s", ended.Sub(last.started).Round(100*time.Millisecond), time.Since(ended).Round(100*time.Millisecond))
 
 	// 3. The comparison.
+	tally := compareWithBaseline(t, want, got, b0.runIDs[:1], seedVal)
+
+	// 4. The sweeps: serve's own and midata sweep's, of what the kills left.
+	sw := b1.sweepAfterKills(t, srv, bin, got)
+	if sw.ran {
+		t.Logf("sweeps: %d staged objects left by the kills; serve's sweep removed %d (with 2 a dead writer staged), midata sweep %d (2 staged for it); %d multipart uploads aborted; committed objects changed %d",
+			sw.leftovers, sw.servedSwept, sw.cliSwept, sw.uploadsAborted, sw.touched)
+	}
+
+	phases := map[string]int{}
+	for _, k := range done {
+		phases[k.phase]++
+	}
+	t.Logf("kills by the last step logged before them: %v", phases)
+	t.Logf("timing: setup (seeding both worlds, building serve) %s, baseline %s, disturbed %s, total %s", setup.Round(time.Second), baselineDone.Sub(began.Add(setup)).Round(time.Second), time.Since(baselineDone).Round(time.Second), time.Since(began).Round(time.Second))
+	t.Logf("summary: kills %d, releases %d (baseline %d), lost %d, duplicated %d, different %d, partial %d, staged leftovers %d objects under %d attempts, deliveries %d (baseline %d), missing %d, extra %d, webhooks duplicated (same id) %d, seed %d",
+		len(done), len(got.releases), len(want.releases), tally.lost, tally.duplicated, tally.different, tally.partial,
+		got.leftovers, got.leftoverAttempts, tally.deliveries, tally.baselineDeliveries, tally.missingDeliveries, tally.extraDeliveries, tally.hookDuplicates, seedVal)
+}
+
+// drillTally counts what a disturbed world ended with against its
+// undisturbed baseline.
+type drillTally struct {
+	lost, duplicated, different, partial int
+	deliveries, baselineDeliveries       int
+	missingDeliveries, extraDeliveries   int
+	hookDuplicates, linkFresh            int
+}
+
+// compareWithBaseline fails t for every way got differs from want, the
+// undisturbed run of the same requests: releases lost, not in the baseline,
+// duplicated, different or partial; ledger outcomes; deliveries, webhooks
+// and bundles. partnerRuns are the baseline's partner runs, whose
+// run.finished webhooks must say the baseline's counts.
+func compareWithBaseline(t *testing.T, want, got *drillState, partnerRuns []string, seed uint64) drillTally {
+	t.Helper()
 	var lost, extra, different, partial, dupReleases []string
 	for id := range want.releases {
 		if got.releases[id] == nil {
@@ -317,7 +353,7 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 		}
 	}
 	// The end of each run as the partner was told: the baseline's counts.
-	for _, run := range b0.runIDs[:1] { // the partner's run
+	for _, run := range partnerRuns { // the partner's run
 		wf, gf := want.finishedHooks(run), got.finishedHooks(run)
 		switch {
 		case len(wf) != 1:
@@ -328,7 +364,7 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 			for _, m := range gf {
 				if fmt.Sprint(m.Body["delivered"], m.Body["failed"], m.Body["succeeded"]) != fmt.Sprint(wf[0].Body["delivered"], wf[0].Body["failed"], wf[0].Body["succeeded"]) {
 					t.Errorf("webhooks: run.finished of %s (%s) says delivered %v failed %v succeeded %v; the baseline's delivered %v failed %v succeeded %v, seed %d",
-						run, m.ID, m.Body["delivered"], m.Body["failed"], m.Body["succeeded"], wf[0].Body["delivered"], wf[0].Body["failed"], wf[0].Body["succeeded"], seedVal)
+						run, m.ID, m.Body["delivered"], m.Body["failed"], m.Body["succeeded"], wf[0].Body["delivered"], wf[0].Body["failed"], wf[0].Body["succeeded"], seed)
 				}
 			}
 		}
@@ -337,7 +373,7 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	report := func(what string, list []string) {
 		if len(list) > 0 {
 			slices.Sort(list)
-			t.Errorf("%s: %d, seed %d:\n  %s", what, len(list), seedVal, strings.Join(list[:min(len(list), 20)], "\n  "))
+			t.Errorf("%s: %d, seed %d:\n  %s", what, len(list), seed, strings.Join(list[:min(len(list), 20)], "\n  "))
 		}
 	}
 	report("releases lost", lost)
@@ -354,18 +390,12 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 		t.Logf("ledger outcomes that differ from the baseline's in status only: %v", statusShifts)
 	}
 
-	phases := map[string]int{}
-	for _, k := range done {
-		phases[k.phase]++
-	}
-	t.Logf("kills by the last step logged before them: %v", phases)
 	if linkFresh > 0 {
 		t.Logf("%d webhook(s) sent again under their webhook-id carried a fresh presigned link (and its expires_at); the rest of each message was the same", linkFresh)
 	}
-	t.Logf("timing: setup (seeding both worlds, building serve) %s, baseline %s, disturbed %s, total %s", setup.Round(time.Second), baselineDone.Sub(began.Add(setup)).Round(time.Second), time.Since(baselineDone).Round(time.Second), time.Since(began).Round(time.Second))
-	t.Logf("summary: kills %d, releases %d (baseline %d), lost %d, duplicated %d, different %d, partial %d, staged leftovers %d objects under %d attempts, deliveries %d (baseline %d), missing %d, extra %d, webhooks duplicated (same id) %d, seed %d",
-		len(done), len(got.releases), len(want.releases), len(lost), len(dupReleases)+len(extra), len(different), len(partial),
-		got.leftovers, got.leftoverAttempts, len(gotDel), len(wantDel), len(missingDel), len(extraDel), hookDup, seedVal)
+	return drillTally{lost: len(lost), duplicated: len(dupReleases) + len(extra), different: len(different), partial: len(partial),
+		deliveries: len(gotDel), baselineDeliveries: len(wantDel), missingDeliveries: len(missingDel), extraDeliveries: len(extraDel),
+		hookDuplicates: hookDup, linkFresh: linkFresh}
 }
 
 // committedStatus says whether a release outcome is a committed release
@@ -784,14 +814,14 @@ func withoutLink(body map[string]any) map[string]any {
 	return out
 }
 
-// collect reads what the world ended with: every object of its releases
-// bucket and its partner's bucket, the ledger's outcomes of both runs
-// (from the live process) and the webhooks its receiver got.
-func (w *drillWorld) collect(t *testing.T, srv testbench.S3Server, keys *signing.Keys) *drillState {
+// collectBucket reads the releases of a bucket: every manifest and the
+// objects it names (partial when one is missing or different), the
+// releases of one scope made twice, and the staged objects no manifest
+// names.
+func collectBucket(t *testing.T, client *s3.Client, bucket string) *drillState {
 	t.Helper()
-	s := &drillState{releases: map[string]*drillRelease{}, ledger: map[string]map[string]jobs.Release{}, bundles: map[string]string{}}
-	client := testbench.S3Client(srv)
-	objects := readBucket(t, client, w.bucket, "releases/")
+	s := &drillState{releases: map[string]*drillRelease{}}
+	objects := readBucket(t, client, bucket, "releases/")
 
 	// Releases: every manifest, and the objects it names.
 	named := map[string]bool{}
@@ -856,6 +886,17 @@ func (w *drillWorld) collect(t *testing.T, srv testbench.S3Server, keys *signing
 		attempts[key[:strings.LastIndex(key, "/")]] = true
 	}
 	s.leftoverAttempts = len(attempts)
+	return s
+}
+
+// collect reads what the world ended with: every object of its releases
+// bucket and its partner's bucket, the ledger's outcomes of both runs
+// (from the live process) and the webhooks its receiver got.
+func (w *drillWorld) collect(t *testing.T, srv testbench.S3Server, keys *signing.Keys) *drillState {
+	t.Helper()
+	client := testbench.S3Client(srv)
+	s := collectBucket(t, client, w.bucket)
+	s.ledger, s.bundles = map[string]map[string]jobs.Release{}, map[string]string{}
 
 	// The ledger: every outcome of both runs, each committed one visible.
 	for _, run := range w.runIDs {

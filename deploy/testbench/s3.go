@@ -31,6 +31,10 @@ type S3Server struct {
 	SecretKey string
 	// Region is the signing region, DefaultS3Region unless EnvS3Region says otherwise.
 	Region string
+	// Root is the folder the server's posix backend serves (EnvS3Root),
+	// one folder per bucket, when known: a drill ages objects there, as
+	// a clock that moved on would.
+	Root string
 }
 
 // S3 returns the S3 server of the bench, read from EnvS3, EnvS3AccessKey,
@@ -60,6 +64,7 @@ func S3(t testing.TB) (S3Server, bool) {
 		AccessKey: os.Getenv(EnvS3AccessKey),
 		SecretKey: os.Getenv(EnvS3SecretKey),
 		Region:    os.Getenv(EnvS3Region),
+		Root:      os.Getenv(EnvS3Root),
 	}
 	if srv.Region == "" {
 		srv.Region = DefaultS3Region

@@ -27,6 +27,7 @@ func TestS3ReadsTheServerFromTheEnvironment(t *testing.T) {
 	tests := []struct {
 		name   string
 		region string
+		root   string
 		want   S3Server
 	}{
 		{
@@ -38,6 +39,11 @@ func TestS3ReadsTheServerFromTheEnvironment(t *testing.T) {
 			region: "eu-west-2",
 			want:   S3Server{Endpoint: endpoint, AccessKey: "ak", SecretKey: "sk", Region: "eu-west-2"},
 		},
+		{
+			name: "a set root is kept",
+			root: "/srv/s3",
+			want: S3Server{Endpoint: endpoint, AccessKey: "ak", SecretKey: "sk", Region: "us-east-1", Root: "/srv/s3"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +51,7 @@ func TestS3ReadsTheServerFromTheEnvironment(t *testing.T) {
 			t.Setenv(EnvS3AccessKey, "ak")
 			t.Setenv(EnvS3SecretKey, "sk")
 			t.Setenv(EnvS3Region, tt.region)
+			t.Setenv(EnvS3Root, tt.root)
 			got, ok := S3(t)
 			if !ok || got != tt.want {
 				t.Fatalf("S3() = %+v, %v; want %+v, true", got, ok, tt.want)

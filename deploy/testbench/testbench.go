@@ -34,6 +34,8 @@ const (
 	EnvS3SecretKey = "MIDATA_TEST_S3_SECRET_KEY"
 	// EnvS3Region holds the S3 region; DefaultS3Region when unset.
 	EnvS3Region = "MIDATA_TEST_S3_REGION"
+	// EnvS3Root holds the folder the S3 server's posix backend serves.
+	EnvS3Root = "MIDATA_TEST_S3_ROOT"
 	// EnvRequireBench, when "1", turns a missing real server into a test
 	// failure instead of a fallback or a skip.
 	EnvRequireBench = "MIDATA_TEST_REQUIRE_BENCH"

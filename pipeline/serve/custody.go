@@ -22,13 +22,11 @@ import (
 	"github.com/midata/midata/schemas/release"
 )
 
-// How often serve does its chores, and on what: ExpiringWithin is how
-// long before a link expires that its customer is told (link.expiring),
-// ExpiringEvery how often it looks; RecallEvery how often it looks for
-// revocations that no recall followed (made upstream, or while no
-// instance ran: delivery.Recaller's Sweep); SweepEvery how often it sweeps
-// the releases bucket (releasestore.Sweep, of what is older than
-// DefaultSweepAge).
+// Serve's chores: ExpiringWithin is how long before a link expires that its
+// customer is told (link.expiring), ExpiringEvery how often it looks;
+// RecallEvery how often it looks for revocations no recall followed
+// (delivery.Recaller's Sweep); SweepEvery how often, from its start, it
+// sweeps the bucket (releasestore.Sweep, of what is older than DefaultSweepAge).
 var (
 	ExpiringWithin = 24 * time.Hour
 	ExpiringEvery  = 10 * time.Minute

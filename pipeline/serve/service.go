@@ -388,7 +388,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		return every(gctx, SweepEvery, s.logger, "store sweep", func(ctx context.Context) error {
-			_, err := releasestore.Sweep(ctx, s.store, time.Now().Add(-releasestore.DefaultSweepAge), false)
+			rep, err := releasestore.Sweep(ctx, s.store, time.Now().Add(-releasestore.DefaultSweepAge), false)
+			if rep.Staged+rep.Losers+rep.UploadsAborts > 0 {
+				s.logger.Info("store swept", "staged", rep.Staged, "losers", rep.Losers, "uploads_aborted", rep.UploadsAborts, "young", rep.Young)
+			}
 			return err
 		})
 	})
