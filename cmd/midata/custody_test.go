@@ -11,11 +11,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -371,7 +375,7 @@ func TestReleasesStayUnderTheCustomersControlAfterTheyAreMade(t *testing.T) {
 		t.Errorf("midata runs deliveries --status failed = %d %q %q, want %s", code, cliOut.String(), cliErr.String(), rel2)
 	}
 	hooks.status.Store(200)
-	must(202, "POST", "/v1/runs/"+p2.ID+"/retry", ops, "")
+	consoleRetry(t, base, ops, p2.ID) // as ops would, from the run's page in the console
 	if p2 = await(p2.ID, "succeeded", "failed"); p2.Status != "succeeded" {
 		t.Fatalf("retried run = %+v", p2)
 	}
@@ -502,4 +506,44 @@ func readTypes(t *testing.T, brokers []string, topic string) map[string]int {
 		r.Close()
 	}
 	return out
+}
+
+// consoleRetry retries run id from the ops console: it signs in with the
+// ops token, opens the run's page and submits its Retry form (with the
+// page's CSRF token), failing t unless the console says it retried.
+func consoleRetry(t *testing.T, base, token, id string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	post := func(path string, form url.Values) (*http.Response, string) {
+		resp, err := client.PostForm(base+path, form)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := post("/web/signin", url.Values{"token": {token}}); resp.StatusCode != http.StatusOK || !strings.Contains(resp.Request.URL.Path, "/web/ops") {
+		t.Fatalf("console sign-in = %d at %s: %s", resp.StatusCode, resp.Request.URL, body)
+	}
+	page := "/web/ops/runs/" + url.PathEscape(id)
+	resp, err := client.Get(base + page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	action := `action="` + page + `/retry"`
+	i := strings.Index(string(b), action)
+	if resp.StatusCode != http.StatusOK || i < 0 {
+		t.Fatalf("the run's console page (%d) has no Retry form: %s", resp.StatusCode, b)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(b[i:]))
+	if m == nil {
+		t.Fatalf("the Retry form carries no CSRF token: %s", b[i:])
+	}
+	if resp, body := post(page+"/retry", url.Values{"csrf": {html.UnescapeString(m[1])}}); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Retried.") {
+		t.Fatalf("console Retry = %d: %s", resp.StatusCode, body)
+	}
 }
