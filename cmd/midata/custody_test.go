@@ -481,29 +481,8 @@ func tarFile(t *testing.T, tgz []byte, name string) []byte {
 func readTypes(t *testing.T, brokers []string, topic string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for p := range 3 {
-		conn, err := kafka.DialLeader(t.Context(), "tcp", brokers[0], topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, _ := conn.ReadLastOffset()
-		conn.Close()
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
-		for range last {
-			m, err := r.ReadMessage(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ev struct {
-				Type string `json:"type"`
-			}
-			json.Unmarshal(m.Value, &ev)
-			out[ev.Type]++
-		}
-		r.Close()
+	for _, ev := range readNotifications(t, brokers, topic) {
+		out[ev.Type]++
 	}
 	return out
 }

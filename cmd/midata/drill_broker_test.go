@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,9 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +16,6 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/pipeline/topics"
 )
 
@@ -59,40 +54,18 @@ func TestDrillBrokerRestartMidRun(t *testing.T) {
 	if long {
 		restarts = drillRestartsLong
 	}
-	seedVal := uint64(time.Now().UnixNano())
-	if s := os.Getenv("MIDATA_DRILL_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MIDATA_DRILL_SEED %q: %v", s, err)
-		}
-		seedVal = v
-	}
+	seedVal := drillSeed(t)
 	t.Logf("broker drill: %d restarts, seed %d (MIDATA_DRILL_SEED=%d repeats the moments)", restarts, seedVal, seedVal)
 	rng := mrand.New(mrand.NewPCG(seedVal, 0x6b61666b61212121))
 	began := time.Now()
 
 	setS3Env(t, srv)
-	bin := filepath.Join(t.TempDir(), "midata")
-	var buildOut bytes.Buffer
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = &buildOut, &buildOut
-	if err := build.Start(); err != nil {
-		t.Fatal(err)
-	}
+	bin, built := buildServe(t)
 	broker := testbench.PrivateKafka(t)
-	keyDir := t.TempDir()
-	if _, err := signing.Generate(keyDir); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := signing.Load(filepath.Join(keyDir, "signing.key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyDir, keys := drillKeys(t)
 	b0 := newDrillWorld(t, srv, shared, keyDir, "k0")
 	b1 := newDrillWorld(t, srv, []string{broker.Addr}, keyDir, "k1")
-	if err := build.Wait(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, buildOut.String())
-	}
+	built()
 	setup := time.Since(began)
 
 	// 1. The baseline, on the shared broker.

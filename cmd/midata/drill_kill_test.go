@@ -97,42 +97,19 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	if long {
 		kills = drillKillsLong
 	}
-	seedVal := uint64(time.Now().UnixNano())
-	if s := os.Getenv("MIDATA_DRILL_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MIDATA_DRILL_SEED %q: %v", s, err)
-		}
-		seedVal = v
-	}
+	seedVal := drillSeed(t)
 	t.Logf("kill drill: %d kills, seed %d (MIDATA_DRILL_SEED=%d repeats the moments)", kills, seedVal, seedVal)
 	rng := mrand.New(mrand.NewPCG(seedVal, 0x6d69646174612121))
 	began := time.Now()
 
 	setS3Env(t, srv)
-	// The binary builds while both worlds are seeded.
-	bin := filepath.Join(t.TempDir(), "midata")
-	var buildOut bytes.Buffer
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = &buildOut, &buildOut
-	if err := build.Start(); err != nil {
-		t.Fatal(err)
-	}
-	keyDir := t.TempDir()
-	if _, err := signing.Generate(keyDir); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := signing.Load(filepath.Join(keyDir, "signing.key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, built := buildServe(t) // while both worlds are seeded
+	keyDir, keys := drillKeys(t)
 
 	// 1. The baseline: one serve, undisturbed.
 	b0 := newDrillWorld(t, srv, brokers, keyDir, "b0")
 	b1 := newDrillWorld(t, srv, brokers, keyDir, "b1")
-	if err := build.Wait(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, buildOut.String())
-	}
+	built()
 	setup := time.Since(began)
 	p := b0.start(t, bin)
 	p.ready(t)
@@ -239,6 +216,56 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	t.Logf("summary: kills %d, releases %d (baseline %d), lost %d, duplicated %d, different %d, partial %d, staged leftovers %d objects under %d attempts, deliveries %d (baseline %d), missing %d, extra %d, webhooks duplicated (same id) %d, seed %d",
 		len(done), len(got.releases), len(want.releases), tally.lost, tally.duplicated, tally.different, tally.partial,
 		got.leftovers, got.leftoverAttempts, tally.deliveries, tally.baselineDeliveries, tally.missingDeliveries, tally.extraDeliveries, tally.hookDuplicates, seedVal)
+}
+
+// drillSeed is a drill's random seed: MIDATA_DRILL_SEED when set (to
+// repeat a logged run), else the clock.
+func drillSeed(t *testing.T) uint64 {
+	t.Helper()
+	s := os.Getenv("MIDATA_DRILL_SEED")
+	if s == "" {
+		return uint64(time.Now().UnixNano())
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("MIDATA_DRILL_SEED %q: %v", s, err)
+	}
+	return v
+}
+
+// buildServe starts building the midata binary a drill runs as serve,
+// and returns its path and a function that waits for the build, failing
+// t when it failed.
+func buildServe(t *testing.T) (string, func()) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "midata")
+	var out bytes.Buffer
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = &out, &out
+	if err := build.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return bin, func() {
+		t.Helper()
+		if err := build.Wait(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out.String())
+		}
+	}
+}
+
+// drillKeys makes a signing key pair for a drill's serve: its folder, and
+// the keys loaded, to verify what serve signed.
+func drillKeys(t *testing.T) (string, *signing.Keys) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := signing.Generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := signing.Load(filepath.Join(dir, "signing.key"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, keys
 }
 
 // drillTally counts what a disturbed world ended with against its

@@ -10,8 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,7 +21,6 @@ import (
 
 	"github.com/midata/midata/deploy/testbench"
 	"github.com/midata/midata/pipeline/jobs"
-	"github.com/midata/midata/pipeline/signing"
 	"github.com/midata/midata/schemas"
 	"github.com/midata/midata/schemas/release"
 	"github.com/midata/midata/schemas/synth"
@@ -84,26 +81,10 @@ func TestDrillConsentRevokedMidRunWithholdsTheCustomerAndRecallsWhatHadGone(t *t
 	brokers := testbench.Kafka(t)
 	began := time.Now()
 	setS3Env(t, srv)
-	// The binary builds while the world is seeded.
-	bin := filepath.Join(t.TempDir(), "midata")
-	var buildOut bytes.Buffer
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = &buildOut, &buildOut
-	if err := build.Start(); err != nil {
-		t.Fatal(err)
-	}
-	keyDir := t.TempDir()
-	if _, err := signing.Generate(keyDir); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := signing.Load(filepath.Join(keyDir, "signing.key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, built := buildServe(t) // while the world is seeded
+	keyDir, keys := drillKeys(t)
 	w := newDrillWorld(t, srv, brokers, keyDir, "rv")
-	if err := build.Wait(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, buildOut.String())
-	}
+	built()
 
 	// The proxy in front of the store, and what it holds.
 	proxy := newHoldingProxy(t, srv.Endpoint)

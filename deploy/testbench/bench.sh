@@ -6,7 +6,11 @@
 #   bench.sh stop     stop both servers and wait for them to exit
 #   bench.sh status   say what runs; exit 0 only when both servers run
 #   bench.sh logs [N] print the last N (default 80) lines of each server log
-#   bench.sh env      print the export lines the tests read (eval "$(bench.sh env)")
+#   bench.sh env      print the export lines the tests read (eval "$(bench.sh env)"),
+#                     among them MIDATA_TEST_KAFKA_LIBS (the Kafka jars: a drill
+#                     starts a private broker of its own from them, to kill and
+#                     restart) and MIDATA_TEST_S3_ROOT (the folder versitygw
+#                     serves: a drill ages objects there)
 #
 # Fixed ports (all on 127.0.0.1):
 #   19092  Kafka PLAINTEXT listener (clients)         MIDATA_TEST_KAFKA=127.0.0.1:19092

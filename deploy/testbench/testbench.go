@@ -6,12 +6,14 @@
 //
 // The real bench is found through environment variables (bench.sh env prints
 // them): MIDATA_TEST_KAFKA, MIDATA_TEST_S3 with MIDATA_TEST_S3_ACCESS_KEY,
-// MIDATA_TEST_S3_SECRET_KEY and MIDATA_TEST_S3_REGION. Without them Kafka
+// MIDATA_TEST_S3_SECRET_KEY and MIDATA_TEST_S3_REGION (and, for the drills,
+// MIDATA_TEST_S3_ROOT and MIDATA_TEST_KAFKA_LIBS: PrivateKafka). Without them Kafka
 // falls back to franz-go's kfake and S3 reports that no server is there, so
 // the caller can skip; with MIDATA_TEST_REQUIRE_BENCH=1 (set by `make test`)
 // a missing server fails the test instead, so CI cannot pass by skipping.
 //
-// It does not start or stop the bench (bench.sh does) and does not clean up
+// It does not start or stop the bench (bench.sh does; PrivateKafka starts a
+// broker of one test's own, from the bench's jars) and does not clean up
 // what tests create: every bench start begins from empty storage, and
 // UniqueName keeps tests that share a running bench apart.
 package testbench
