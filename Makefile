@@ -49,14 +49,10 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# make drills runs the long cases kept out of make test, against a bench
-# that is up (make bench-up): a run of 1,000,000 releases through the
-# ledger (pipeline/jobs), with its time and memory per outcome; then the
-# fault drills at full length (MIDATA_DRILLS_LONG=1): 1,000,000 malformed
-# records through a release, 20 kill -9s of serve in a bulk run, the long
-# S3 fault schedules.
+# make drills runs the long cases kept out of make test (deploy/testbench/
+# drills.sh, about 10 minutes; it starts the bench when it is not running):
+# a run of 1,000,000 releases through the ledger, then the fault drills at
+# full length (MIDATA_DRILLS_LONG=1). .ci/run runs it after make test.
 .PHONY: drills
 drills:
-	eval "$$(bash deploy/testbench/bench.sh env)" && \
-	MIDATA_LEDGER_RELEASES=1000000 $(GO) test -count=1 -timeout 30m -v -run '^TestARunOfAMillionReleasesEnds$$' ./pipeline/jobs/ && \
-	MIDATA_TEST_REQUIRE_BENCH=1 MIDATA_DRILLS_LONG=1 $(GO) test -count=1 -timeout 80m -v -run 'Flood|Kill9|Drill' ./pipeline/ ./cmd/midata/ ./pipeline/drills/
+	bash deploy/testbench/drills.sh
