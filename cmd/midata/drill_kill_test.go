@@ -133,6 +133,7 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	}
 	type kill struct {
 		early                  bool
+		aimed                  string // the log line the kill followed
 		delay                  time.Duration
 		phase                  string
 		commits, deliveries    int
@@ -162,6 +163,13 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 			}
 		}
 		prev = points[k]
+		if target := killTargets[k%len(killTargets)]; long && !kl.early && target.msg != "" {
+			// Aimed: right after the life's next line target.msg, which
+			// random moments seldom hit; the timed moment when none comes.
+			if at, ok := life.next(t, b1, target.msg, 20*time.Second); ok {
+				kl.aimed, from, kl.delay = target.msg, at, time.Duration(rng.Int64N(int64(target.within)))
+			}
+		}
 		time.Sleep(time.Until(from.Add(kl.delay))) // the kill moment
 		if !kl.early && b1.finished(t) {
 			t.Logf("kill %d: the runs ended before its moment: no more kills", k+1)
@@ -184,8 +192,12 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 		case !kl.evicted:
 			member = "not in the group"
 		}
+		after := map[bool]string{true: "its start", false: "it resumed"}[kl.early]
+		if kl.aimed != "" {
+			after = "its next " + kl.aimed
+		}
 		t.Logf("kill %d: life %d (%s after its start), %s after %s: %s, %d commits and %d deliveries in this life; its member %s", k+1, k,
-			age.Round(100*time.Millisecond), kl.delay.Round(time.Millisecond), map[bool]string{true: "its start", false: "it resumed"}[kl.early],
+			age.Round(100*time.Millisecond), kl.delay.Round(time.Millisecond), after,
 			kl.phase, kl.commits, kl.deliveries, member)
 		done = append(done, kl)
 	}
@@ -423,6 +435,46 @@ func compareWithBaseline(t *testing.T, want, got *drillState, partnerRuns []stri
 	return drillTally{lost: len(lost), duplicated: len(dupReleases) + len(extra), different: len(different), partial: len(partial),
 		deliveries: len(gotDel), baselineDeliveries: len(wantDel), missingDeliveries: len(missingDel), extraDeliveries: len(extraDel),
 		hookDuplicates: hookDup, linkFresh: linkFresh}
+}
+
+// killTargets are the log lines the kills of the long drill follow in
+// turn, each within a random delay up to within: none (a timed moment);
+// a manifest committed (between the manifest and the ledger's outcome,
+// or as its delivery starts); a delivery done (during the next one's
+// bundle upload or webhook).
+var killTargets = []struct {
+	msg    string
+	within time.Duration
+}{{"", 0}, {"release committed", 30 * time.Millisecond}, {"", 0}, {"release delivered", 200 * time.Millisecond}}
+
+// next waits for the life's next log line msg (one more than it has
+// logged now) and returns its time, or false when the world's runs end
+// or limit passes first.
+func (l *drillLife) next(t *testing.T, w *drillWorld, msg string, limit time.Duration) (time.Time, bool) {
+	t.Helper()
+	count := func() (int, time.Time) {
+		n, last := 0, time.Time{}
+		for _, ln := range l.lines() {
+			if ln.Msg == msg {
+				n, last = n+1, ln.Time
+			}
+		}
+		return n, last
+	}
+	n0, _ := count()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if n, at := count(); n > n0 {
+			return at, true
+		}
+		select {
+		case <-l.done:
+			return time.Time{}, false
+		default:
+		}
+		time.Sleep(5 * time.Millisecond) // polling a process's log, with a deadline
+	}
+	return time.Time{}, false
 }
 
 // committedStatus says whether a release outcome is a committed release
