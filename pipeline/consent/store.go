@@ -2,6 +2,7 @@ package consent
 
 import (
 	"hash/maphash"
+	"iter"
 	"math"
 	"sync"
 	"time"
@@ -13,9 +14,19 @@ import (
 // state is the entry of one key in the consent view: its latest valid
 // event (zero Status when a tombstone or a garbled event erased it), and
 // whether its events were found on two partitions.
+//
+// A state decoded on the fast path (scanned true, see decodeState) holds
+// its consent id and the length of its customer id in consentID and
+// customerLen instead, with the bytes of the record it was read from: it is
+// valid until the store's Put returns (the View reuses the record's
+// memory), and Event has no ids.
 type state struct {
 	Event schemas.ConsentEvent
 	Split bool
+
+	scanned     bool
+	consentID   []byte
+	customerLen int
 }
 
 // Sizes of the store's chunks: entries and bytes are allocated in chunks,
@@ -81,6 +92,8 @@ type store struct {
 	exotic       []time.Time
 	exoticIDs    map[[2]int64]uint32
 
+	prepared uint64 // the sum of the slots Prepare read
+
 	// invalid receives the tombstones with an invalid key, to quarantine.
 	invalid func(m topics.Message, err error)
 }
@@ -90,7 +103,10 @@ func newStore() *store {
 		recipientIDs: map[schemas.Recipient]uint32{}, exoticIDs: map[[2]int64]uint32{}}
 }
 
-var _ topics.Store[state] = (*store)(nil)
+var (
+	_ topics.Store[state] = (*store)(nil)
+	_ topics.Preparer     = (*store)(nil)
+)
 
 func (s *store) at(i uint32) *entry { return &s.entries[i/entryChunk][i%entryChunk] }
 
@@ -195,22 +211,40 @@ func (s *store) bytes(ref uint32, n int) []byte {
 	return s.arena[ref>>16][off : off+n]
 }
 
+// Prepare reads the index slots where keys would be found or go, so that
+// the Puts and Deletes of a fetch's records find them in the cache: the
+// loads of many keys overlap, those of the Puts would come one at a time
+// (topics.Preparer). An index that grows meanwhile just misses again.
+func (s *store) Prepare(keys iter.Seq[[]byte]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sum uint64
+	for key := range keys {
+		sum += s.slots[s.home(maphash.Bytes(s.seed, key)>>32)]
+	}
+	s.prepared = sum // kept, so that the loads are not optimized away
+}
+
 // Put makes st the state of m's key, a valid key of a decoded event.
 func (s *store) Put(m topics.Message, st state) {
 	ev := st.Event
+	id, customerLen := st.consentID, st.customerLen
+	if !st.scanned {
+		id, customerLen = []byte(ev.ConsentID), len(ev.CustomerID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, created := s.entryOf(m.Key, len(ev.CustomerID))
+	e, created := s.entryOf(m.Key, customerLen)
 	s.track(e, created, m.Partition)
 	if e.status == statusNone {
 		s.live++
 	}
-	if n := len(ev.ConsentID); n <= int(e.idCap) {
-		copy(s.bytes(e.consentID, n), ev.ConsentID)
+	if n := len(id); n <= int(e.idCap) {
+		copy(s.bytes(e.consentID, n), id)
 	} else {
-		e.consentID, e.idCap = s.add([]byte(ev.ConsentID)), uint16(n)
+		e.consentID, e.idCap = s.add(id), uint16(n)
 	}
-	e.idLen = uint16(len(ev.ConsentID))
+	e.idLen = uint16(len(id))
 	e.status = statusGranted
 	if ev.Status != schemas.ConsentGranted {
 		e.status = statusRevoked

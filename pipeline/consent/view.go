@@ -12,6 +12,7 @@ import (
 
 	"github.com/midata/midata/pipeline/topics"
 	"github.com/midata/midata/schemas"
+	"github.com/midata/midata/schemas/consentscan"
 )
 
 // Quarantiner keeps invalid records with the reason they are invalid.
@@ -98,8 +99,19 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	return v, nil
 }
 
-// decodeState decodes a consent event that is not a tombstone.
+// decodeState decodes a consent event that is not a tombstone: on the fast
+// path (consentscan, no allocation) when the event is of the usual shape,
+// else with schemas.DecodeConsentEvent, which decides the rest and says
+// why it refuses an event.
 func decodeState(m topics.Message) (state, error) {
+	var sc consentscan.Event
+	if consentscan.Scan(m.Key, m.Value, &sc) {
+		return state{
+			Event: schemas.ConsentEvent{Status: sc.Status, Categories: sc.Categories, WindowFrom: sc.WindowFrom,
+				WindowTo: sc.WindowTo, ExpiresAt: sc.ExpiresAt, EventTime: sc.EventTime, Partition: m.Partition, Offset: m.Offset},
+			scanned: true, consentID: sc.ConsentID, customerLen: sc.CustomerLen,
+		}, nil
+	}
 	ev, tombstone, err := schemas.DecodeConsentEvent(m.Key, m.Value)
 	if err != nil {
 		return state{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"maps"
 	"sync"
@@ -46,9 +47,12 @@ type ViewConfig[E any] struct {
 	Store Store[E]
 	// Transient, when true, says that Decode, Invalid, Merge and the Store
 	// keep nothing of a Message's Key, Value or header values once they
-	// return (a Store copies what it keeps): the View then reads records
-	// into memory it reuses, without an allocation per record. Default
-	// false: each Message owns its bytes.
+	// return (a Store copies what it keeps), but for the entry Decode
+	// returns, which may refer to them until the View has handed it to
+	// Merge or the Store: the View then reads records into memory it
+	// reuses, without an allocation per record, and reuses it only after
+	// the records of a fetch are applied. Default false: each Message owns
+	// its bytes.
 	Transient bool
 	// OnChange, when set, is called after a record changed or deleted the
 	// entry of key, from the goroutine that applies the record's partition,
@@ -93,6 +97,16 @@ type Store[E any] interface {
 	Len() int
 	// Range calls fn for every key and its entry until fn returns false.
 	Range(fn func(key string, e E) bool)
+}
+
+// Preparer is a Store that is told the keys of a fetch response's records
+// before they are applied, with the View's lock held, in the order of the
+// Put and Delete calls that follow (a record that changes nothing, such
+// as an undecodable one, has its key there too): it may load what it will
+// need for them (an index in memory: its slots, so that the cache misses
+// of a fetch's keys overlap instead of coming one at a time).
+type Preparer interface {
+	Prepare(keys iter.Seq[[]byte])
 }
 
 // mapStore is the default Store: one map entry per key.
@@ -206,15 +220,19 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 	for _, p := range partitions {
 		r := &fetch.Reader{Transport: v.transport, Addr: conn.Addr(), ClientID: v.admin.conn.ClientID, Topic: cfg.Topic,
 			Partition: p, Offset: from[p], MaxWait: cfg.MaxWait, Timeout: v.admin.conn.RequestTimeout, Reuse: cfg.Transient}
+		backlog := v.start[p] // the partition's records up to here are its backlog
 		// The backlog first, as fast as the broker answers, then each new
 		// record as soon as it is written (a fetch waits up to MaxWait).
 		v.wg.Go(func() {
 			var ops []op[E]
 			r.Stream(v.ctx, v.cfg.Logger, func(recs []fetch.Record, next int64) {
+				if cap(ops) < len(recs) {
+					ops = make([]op[E], 0, len(recs)) // one allocation, not a growing slice's
+				}
 				ops = v.apply(p, recs, next, ops[:0])
 				clear(ops) // what the entries keep stays, the rest can go
-				if cap(ops) > maxKeptOps {
-					ops = nil // a backlog's fetch: live tailing needs far fewer
+				if cap(ops) > maxKeptOps && next >= backlog {
+					ops = nil // the backlog read: live tailing needs far fewer
 				}
 			})
 		})
@@ -226,9 +244,12 @@ func OpenView[E any](ctx context.Context, conn Connection, cfg ViewConfig[E]) (*
 func (v *View[E]) Topic() string { return v.cfg.Topic }
 
 // maxKeptOps is the most decoded records a partition's reader keeps room
-// for between fetches. Catching up reads fetches of thousands of records
-// (a consent event's op is about 350 bytes); keeping that room for each
-// partition was 4 MiB of a serve process's live heap for 20,000 keys.
+// for between fetches once it has read its backlog. Catching up reads
+// fetches of thousands of records (a consent event's op is about 350
+// bytes): the room for them is kept while the backlog is read (growing it
+// anew for each fetch was 15 % of the consent view's build), but keeping
+// it for each partition afterwards was 4 MiB of a serve process's live
+// heap for 20,000 keys.
 const maxKeptOps = 256
 
 // op is one record of a fetch response, decoded.
@@ -262,6 +283,15 @@ func (v *View[E]) apply(p int, recs []fetch.Record, next int64, ops []op[E]) []o
 	}
 	var changed []string // keys, for OnChange
 	v.mu.Lock()
+	if p, ok := v.entries.(Preparer); ok && len(ops) > 0 {
+		p.Prepare(func(yield func([]byte) bool) {
+			for i := range ops {
+				if !yield(ops[i].m.Key) {
+					return
+				}
+			}
+		})
+	}
 	for i := range ops {
 		o := &ops[i]
 		ch := false

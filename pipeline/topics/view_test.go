@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,5 +315,78 @@ func TestOpenViewRefusesAConfigWithoutTopicOrDecode(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("OpenView of an empty config: %v; want it to say %q", err, want)
 		}
+	}
+}
+
+// preparing is a map Store that is a Preparer: it logs the keys it is told
+// and the keys it is then given.
+type preparing struct {
+	gets
+	prepared []string // told, not given yet
+	log      []string // "prepare k", "put k", "delete k"
+	wrong    []string // given, not told first
+}
+
+func (s *preparing) Prepare(keys iter.Seq[[]byte]) {
+	if len(s.prepared) > 0 {
+		s.wrong = append(s.wrong, fmt.Sprintf("prepare while %q wait", s.prepared))
+	}
+	for k := range keys {
+		s.prepared = append(s.prepared, string(k))
+		s.log = append(s.log, "prepare "+string(k))
+	}
+}
+
+// given checks that key is the next told key or follows it.
+func (s *preparing) given(what string, key []byte) {
+	s.log = append(s.log, what+" "+string(key))
+	i := slices.Index(s.prepared, string(key))
+	if i < 0 {
+		s.wrong = append(s.wrong, what+" "+string(key))
+		return
+	}
+	s.prepared = s.prepared[i+1:]
+}
+
+func (s *preparing) Put(m topics.Message, e entry) { s.given("put", m.Key); s.gets.Put(m, e) }
+func (s *preparing) Delete(m topics.Message) bool  { s.given("delete", m.Key); return s.gets.Delete(m) }
+
+func TestAPreparerIsToldEachFetchsKeysBeforeItsRecordsApply(t *testing.T) {
+	conn := topicstest.Connect(t)
+	topic := compacted(t, conn)
+	p := topicstest.NewProducer(t, conn)
+	for _, kv := range [][2]string{{"a", "1"}, {"b", "1"}, {"a", "bad"}, {"c", "1"}, {"b", ""}, {"a", "2"}} {
+		var value []byte
+		if kv[1] != "" {
+			value = []byte(kv[1])
+		}
+		topicstest.Publish(t, p, topic, kv[0], value)
+	}
+	store := &preparing{gets: gets{m: map[string]entry{}}}
+	v := openView(t, conn, topics.ViewConfig[entry]{Topic: topic, Store: store})
+	if err := v.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	topicstest.Publish(t, p, topic, "d", []byte("1")) // read live, after the backlog
+	if err := v.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v.Range(func(string, entry) bool { return true }) // the View's lock: the store is not written meanwhile
+	var puts, deletes, prepares int
+	for _, l := range store.log {
+		switch {
+		case strings.HasPrefix(l, "put "):
+			puts++
+		case strings.HasPrefix(l, "delete "):
+			deletes++
+		default:
+			prepares++
+		}
+	}
+	if len(store.wrong) > 0 || puts != 5 || deletes != 1 || prepares != 7 || len(store.prepared) != 0 {
+		t.Fatalf("the store's calls: %q; out of order: %q", store.log, store.wrong)
+	}
+	if got := contents(v); fmt.Sprint(got) != fmt.Sprint(map[string]string{"a": "2", "c": "1", "d": "1"}) {
+		t.Fatalf("view %v", got)
 	}
 }
