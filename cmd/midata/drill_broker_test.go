@@ -69,22 +69,14 @@ func TestDrillBrokerRestartMidRun(t *testing.T) {
 	setup := time.Since(began)
 
 	// 1. The baseline, on the shared broker.
-	p := b0.start(t, bin)
-	p.ready(t)
-	b0.submit(t)
-	resumed := p.waitFor(t, "run attempt", 60*time.Second)
-	b0.await(t, p, 240*time.Second)
-	work := time.Since(resumed)
-	want := b0.collect(t, srv, keys)
-	p.stop(t)
-	t.Logf("baseline: %d releases, %d delivered, in %s of work", len(want.releases), len(want.delivered()), work.Round(time.Millisecond))
+	want, _ := b0.undisturbed(t, bin, srv, keys)
 
 	// 2. The disturbed run, on the private broker.
 	life := b1.start(t, bin)
 	life.ready(t)
 	b1.submit(t)
 	watch := newOffsetWatch(t, b1, broker)
-	resumed = life.waitFor(t, "run attempt", 60*time.Second)
+	resumed := life.waitFor(t, "run attempt", 60*time.Second)
 	outages := 0
 	var down time.Duration
 	lastBack := resumed

@@ -111,17 +111,7 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	b1 := newDrillWorld(t, srv, brokers, keyDir, "b1")
 	built()
 	setup := time.Since(began)
-	p := b0.start(t, bin)
-	p.ready(t)
-	readyIn := time.Since(p.started)
-	b0.submit(t)
-	resumed := p.waitFor(t, "run attempt", 60*time.Second)
-	b0.await(t, p, 240*time.Second)
-	work := time.Since(resumed)
-	want := b0.collect(t, srv, keys)
-	p.stop(t)
-	t.Logf("baseline: %d releases (%d self, %d partner, %d empty), %d delivered, in %s of work (serve ready in %s)",
-		len(want.releases), want.count("self"), want.count("partner:pds-one"), want.empty(), len(want.delivered()), work.Round(time.Millisecond), readyIn.Round(time.Millisecond))
+	want, work := b0.undisturbed(t, bin, srv, keys)
 	baselineDone := time.Now()
 
 	// 2. The disturbed run: the same data and requests, killed and
@@ -228,6 +218,25 @@ func TestKill9AtRandomPointsLosesDuplicatesAndLeaksNothing(t *testing.T) {
 	t.Logf("summary: kills %d, releases %d (baseline %d), lost %d, duplicated %d, different %d, partial %d, staged leftovers %d objects under %d attempts, deliveries %d (baseline %d), missing %d, extra %d, webhooks duplicated (same id) %d, seed %d",
 		len(done), len(got.releases), len(want.releases), tally.lost, tally.duplicated, tally.different, tally.partial,
 		got.leftovers, got.leftoverAttempts, tally.deliveries, tally.baselineDeliveries, tally.missingDeliveries, tally.extraDeliveries, tally.hookDuplicates, seedVal)
+}
+
+// undisturbed makes the world's runs with one serve, left alone: the
+// baseline of a drill. It returns what the world ended with and the time
+// from serve's first run attempt to the end of both runs.
+func (w *drillWorld) undisturbed(t *testing.T, bin string, srv testbench.S3Server, keys *signing.Keys) (*drillState, time.Duration) {
+	t.Helper()
+	p := w.start(t, bin)
+	p.ready(t)
+	readyIn := time.Since(p.started)
+	w.submit(t)
+	resumed := p.waitFor(t, "run attempt", 60*time.Second)
+	w.await(t, p, 240*time.Second)
+	work := time.Since(resumed)
+	want := w.collect(t, srv, keys)
+	p.stop(t)
+	t.Logf("baseline: %d releases (%d self, %d partner, %d empty), %d delivered, in %s of work (serve ready in %s)",
+		len(want.releases), want.count("self"), want.count("partner:pds-one"), want.empty(), len(want.delivered()), work.Round(time.Millisecond), readyIn.Round(time.Millisecond))
+	return want, work
 }
 
 // drillSeed is a drill's random seed: MIDATA_DRILL_SEED when set (to

@@ -20,29 +20,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BENCH=deploy/testbench/bench.sh
 
-started=0
-finish() {
-	local status=$?
-	if ((status != 0)); then
-		echo "drills.sh: failed (exit $status); server logs follow" >&2
-		bash "$BENCH" logs 80 >&2 || true
-	fi
-	if ((started)); then
-		bash "$BENCH" stop || true
-	fi
-	exit "$status"
-}
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if bash "$BENCH" status >/dev/null 2>&1; then
-	echo "drills.sh: using the bench that is already running (left running afterwards)"
-else
-	started=1
-	bash "$BENCH" start
-fi
-eval "$(bash "$BENCH" env)"
+# shellcheck source=lib.sh
+source deploy/testbench/lib.sh
+use_bench drills.sh logs
 export MIDATA_TEST_REQUIRE_BENCH=1
 
 MIDATA_LEDGER_RELEASES=1000000 go test -count=1 -timeout 30m -v -run '^TestARunOfAMillionReleasesEnds$' ./pipeline/jobs/

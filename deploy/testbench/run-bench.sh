@@ -19,25 +19,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BENCH=deploy/testbench/bench.sh
 
-started=0
-finish() {
-	local status=$?
-	if ((started)); then
-		bash "$BENCH" stop || true
-	fi
-	exit "$status"
-}
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if bash "$BENCH" status >/dev/null 2>&1; then
-	echo "run-bench.sh: using the bench that is already running (left running afterwards)"
-else
-	started=1
-	bash "$BENCH" start
-fi
-eval "$(bash "$BENCH" env)"
+# shellcheck source=lib.sh
+source deploy/testbench/lib.sh
+use_bench run-bench.sh
 export MIDATA_KAFKA_BROKERS="$MIDATA_TEST_KAFKA" MIDATA_S3_ENDPOINT="$MIDATA_TEST_S3" MIDATA_S3_REGION="$MIDATA_TEST_S3_REGION"
 export AWS_ACCESS_KEY_ID="$MIDATA_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$MIDATA_TEST_S3_SECRET_KEY"
 unset MIDATA_CONFIG

@@ -33,29 +33,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BENCH=deploy/testbench/bench.sh
 PKGS="${GOTEST_PKGS:-./...}"
 
-started=0
-finish() {
-	local status=$?
-	if ((status != 0)); then
-		echo "test.sh: failed (exit $status); server logs follow" >&2
-		bash "$BENCH" logs 80 >&2 || true
-	fi
-	if ((started)); then
-		bash "$BENCH" stop || true
-	fi
-	exit "$status"
-}
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if bash "$BENCH" status >/dev/null 2>&1; then
-	echo "test.sh: using the bench that is already running (left running afterwards)"
-else
-	started=1
-	bash "$BENCH" start
-fi
-eval "$(bash "$BENCH" env)"
+# shellcheck source=lib.sh
+source deploy/testbench/lib.sh
+use_bench test.sh logs
 export MIDATA_TEST_REQUIRE_BENCH=1
 
 # Each step is one function, run in the order of the list at the bottom; a
